@@ -1,0 +1,186 @@
+"""Shared options and output helpers for the command groups (after rasterio's rio/options).
+
+Commands stay thin: they parse input, call the library and hand the result to
+:func:`emit`. Data goes to stdout, messages and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+FORMATS = ("table", "json", "csv", "geojson")
+
+
+def workspace_option(f: Callable) -> Callable:
+    """``--workspace DIR`` (or ``GEOBASE_WORKSPACE``); default: walk up from the cwd."""
+    return click.option(
+        "--workspace",
+        "workspace_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="GEOBASE_WORKSPACE",
+        default=None,
+        help="Workspace folder (default: the one holding the current directory).",
+    )(f)
+
+
+def open_workspace(workspace_dir: Path | None):
+    """Open the workspace named on the command line, or the one holding the cwd."""
+    from geobase.store import Workspace
+
+    if workspace_dir is not None:
+        return Workspace.open(workspace_dir)
+    return Workspace.find(Path.cwd())
+
+
+def format_option(default: str = "table", choices: Iterable[str] = FORMATS) -> Callable:
+    """``--format`` with the given choices, validated by click."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace the output if it exists."
+)
+
+
+def check_output(path: Path | str, overwrite: bool) -> Path:
+    """Refuse to replace an existing output without ``--overwrite``."""
+    path = Path(path)
+    if str(path) != "-" and path.exists() and not overwrite:
+        raise click.UsageError(f"{path} exists; pass --overwrite to replace it")
+    return path
+
+
+def is_quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(root and root.obj and root.obj.get("quiet"))
+
+
+def info(message: str) -> None:
+    """An informational message on stderr, silent with ``--quiet``."""
+    if not is_quiet():
+        click.echo(message, err=True)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr; yields a callback ``(done, total=None, **info)``.
+
+    Silent with ``--quiet`` or when stderr is not a terminal.
+    """
+    if is_quiet() or not sys.stderr.isatty():
+        yield lambda *args, **kwargs: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.console import Console
+
+    columns = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        task = progress.add_task(description, total=total, rate="")
+
+        def update(done: int, total: int | None = None, **fields: Any) -> None:
+            if total is not None:
+                progress.update(task, total=total)
+            rate = fields.get("rate")
+            progress.update(task, completed=done, rate=f"{rate:.0f}/s" if rate else "")
+
+        yield update
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
+    """Write records (a GeoDataFrame, DataFrame, list of dicts or one dict) to stdout.
+
+    ``table`` is for people, ``json``/``csv`` for scripts, ``geojson`` needs geometries.
+    """
+    out = out or click.get_text_stream("stdout")
+    import pandas as pd
+
+    if isinstance(records, Mapping):
+        if fmt == "json":
+            out.write(json.dumps(records, ensure_ascii=False, indent=2, default=_jsonable) + "\n")
+            return
+        records = [records]
+    if isinstance(records, pd.DataFrame):
+        frame = records
+    else:
+        frame = pd.DataFrame(list(records))
+    geometry = None
+    if "geometry" in frame.columns:
+        import geopandas as gpd
+
+        if fmt == "geojson":
+            gdf = frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
+            out.write(gdf.to_json(ensure_ascii=False, default=_jsonable) + "\n")
+            return
+        geometry = frame.geometry
+        frame = pd.DataFrame(frame.drop(columns="geometry"))
+    elif fmt == "geojson":
+        raise click.UsageError("--format geojson needs records with geometries")
+    if fmt == "json":
+        rows = [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        if geometry is not None:
+            for row, geom in zip(rows, geometry, strict=True):
+                row["geometry"] = None if geom is None else geom.wkt
+        out.write(json.dumps(rows, ensure_ascii=False, indent=2, default=_jsonable) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(frame.columns)
+        for row in frame.itertuples(index=False):
+            writer.writerow(["" if v is None else _jsonable(v) for v in row])
+    else:
+        _table(frame, out)
+
+
+def _table(frame, out) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if frame.empty:
+        click.echo("(no records)", err=True)
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if v is None or v != v else str(_jsonable(v)) for v in row))
+    width = int(os.environ.get("COLUMNS", "160"))
+    Console(file=out, width=max(width, 80), soft_wrap=False).print(table)

@@ -1,0 +1,100 @@
+"""Reading and writing the CSV files surveying offices exchange.
+
+Chinese offices write CSV in UTF-8 (often with a BOM, as Excel does) or in GBK; a file is
+read without the user saying which. Every column is kept as text so that ids like ``007``
+and values are written back exactly as they came.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from geobase.errors import EmptyInputError, SourceReadError
+
+# GB18030 is a superset of GBK and GB2312: it decodes every file either writes.
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def decode(data: bytes, source: str = "input") -> tuple[str, str]:
+    """Decode bytes as UTF-8 (with or without BOM) or GBK; return (text, encoding)."""
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding), ("gbk" if encoding == "gb18030" else "utf-8")
+        except UnicodeDecodeError:
+            continue
+    raise SourceReadError(f"{source}: text is neither UTF-8 nor GBK; save it as UTF-8 and retry")
+
+
+def read_text(path: str | Path) -> tuple[str, str]:
+    """Read a whole text file in UTF-8 or GBK; return (text, encoding)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceReadError(f"{path}: is a folder, expected a file") from None
+    except OSError as exc:
+        raise SourceReadError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not data.strip():
+        raise EmptyInputError(f"{path}: file is empty")
+    return decode(data, str(path))
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV file into a DataFrame of strings, detecting UTF-8 or GBK.
+
+    Column names are stripped of surrounding blanks; empty cells become ``None``. The
+    encoding found is kept in ``frame.attrs["encoding"]`` and the 1-based file line of
+    each row in ``frame.attrs["lines"]``.
+
+    Raises:
+        SourceReadError: missing, unreadable or undecodable file.
+        EmptyInputError: no header, or a header and no rows.
+    """
+    text, encoding = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise EmptyInputError(f"{path}: file is empty") from None
+    except csv.Error as exc:
+        raise SourceReadError(f"{path}: not a valid CSV file ({exc})") from None
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise EmptyInputError(f"{path}: first line holds no column names")
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise SourceReadError(f"{path}: duplicate column names {dup}")
+    rows, lines = [], []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise SourceReadError(
+                    f"{path}: line {reader.line_num} has {len(row)} fields, the header has "
+                    f"{len(header)}; is the file truncated or a field's quotes unbalanced?"
+                )
+            rows.append([cell.strip() or None for cell in row])
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise SourceReadError(f"{path}: line {reader.line_num}: {exc}") from None
+    if not rows:
+        raise EmptyInputError(f"{path}: header only, no records")
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    frame.attrs["encoding"] = encoding
+    frame.attrs["lines"] = lines
+    return frame
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path | io.TextIOBase, encoding: str = "utf-8") -> None:
+    """Write a DataFrame as CSV (UTF-8 by default, GBK on request); ``-`` is not handled here."""
+    if isinstance(path, io.TextIOBase):
+        frame.to_csv(path, index=False, lineterminator="\n")
+        return
+    frame.to_csv(path, index=False, encoding=encoding, lineterminator="\n")
