@@ -51,6 +51,10 @@ class SheetCodeError(GeobaseError, ValueError):
     """A map-sheet code or scale is malformed or unknown."""
 
 
+class SheetGridTooLarge(GeobaseError, ValueError):
+    """An area would need more candidate map sheets than the allowed maximum."""
+
+
 # --- input: files and records ---------------------------------------------------------
 
 
