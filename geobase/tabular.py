@@ -92,7 +92,9 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path | io.TextIOBase, encoding: str = "utf-8") -> None:
+def write_csv(
+    frame: pd.DataFrame, path: str | Path | io.TextIOBase, encoding: str = "utf-8"
+) -> None:
     """Write a DataFrame as CSV (UTF-8 by default, GBK on request); ``-`` is not handled here."""
     if isinstance(path, io.TextIOBase):
         frame.to_csv(path, index=False, lineterminator="\n")

@@ -99,8 +99,12 @@ class GeobaseCLI(LazyGroup):
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """geobase: the city's basic-surveying data, from control points to published tiles."""
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
 

@@ -88,6 +88,7 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     if is_quiet() or not sys.stderr.isatty():
         yield lambda *args, **kwargs: None
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -95,7 +96,6 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
         TextColumn,
         TimeRemainingColumn,
     )
-    from rich.console import Console
 
     columns = [
         TextColumn("[progress.description]{task.description}"),
@@ -131,7 +131,7 @@ def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
 
     ``table`` is for people, ``json``/``csv`` for scripts, ``geojson`` needs geometries.
     """
-    out = out or click.get_text_stream("stdout")
+    out = out or sys.stdout
     import pandas as pd
 
     if isinstance(records, Mapping):
@@ -139,10 +139,7 @@ def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
             out.write(json.dumps(records, ensure_ascii=False, indent=2, default=_jsonable) + "\n")
             return
         records = [records]
-    if isinstance(records, pd.DataFrame):
-        frame = records
-    else:
-        frame = pd.DataFrame(list(records))
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
     geometry = None
     if "geometry" in frame.columns:
         import geopandas as gpd

@@ -1,0 +1,108 @@
+"""``geobase init``, ``geobase status`` and ``geobase districts``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from geobase.cli.options import emit, format_option, info, open_workspace, workspace_option
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option(
+    "--store",
+    "store_url",
+    default=None,
+    help="Store URL (default: workspace.gpkg in DIR; postgresql://... for PostGIS).",
+)
+@click.option("--name", default=None, help="Workspace name (default: the folder's name).")
+@click.option("--crs", default="EPSG:4548", show_default=True, help="Default projected CRS.")
+def init(directory: Path, store_url: str | None, name: str | None, crs: str) -> None:
+    """Create a workspace (GeoPackage store, or PostGIS by URL)."""
+    from geobase.store import Workspace
+
+    with Workspace.init(directory, name=name, store=store_url, crs=crs) as ws:
+        info(f"Created workspace {ws.config.name!r} in {ws.root} (store: {ws.config.store})")
+
+
+def workspace_status(ws) -> dict:
+    """Counts of what a workspace holds, table by table."""
+    with ws.store.read() as tx:
+        if ws.store.dialect == "gpkg":
+            tables = [
+                r["table_name"]
+                for r in tx.query("SELECT table_name FROM gpkg_contents ORDER BY table_name")
+            ]
+        else:
+            tables = [
+                r["table_name"]
+                for r in tx.query(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
+                )
+            ]
+        counts = {
+            t: tx.scalar(f"SELECT count(*) FROM {t}")
+            for t in tables
+            if not t.startswith("geobase_")
+        }
+    return {
+        "workspace": ws.config.name,
+        "root": str(ws.root),
+        "store": ws.config.store,
+        "crs": ws.config.crs,
+        "schema_version": ws.store.schema_version,
+        "records": counts,
+    }
+
+
+@click.command()
+@workspace_option
+@format_option(default="table", choices=("table", "json"))
+def status(workspace_dir: Path | None, fmt: str) -> None:
+    """What the workspace holds."""
+    with open_workspace(workspace_dir) as ws:
+        report = workspace_status(ws)
+    if fmt == "json":
+        emit(report, "json")
+        return
+    emit([{"table": k, "records": v} for k, v in report["records"].items()], "table")
+    info(
+        f"workspace {report['workspace']} at {report['root']}, store {report['store']}, schema v{report['schema_version']}"
+    )
+
+
+@click.group()
+def districts() -> None:
+    """Administrative boundaries (区县)."""
+
+
+@districts.command("load")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--name-field", default=None, help="Field holding the district name (default: detected)."
+)
+@workspace_option
+def districts_load(file: Path, name_field: str | None, workspace_dir: Path | None) -> None:
+    """Load district boundaries from any vector file (replaces the layer)."""
+    from geobase.store.districts import load_districts
+
+    with open_workspace(workspace_dir) as ws:
+        frame = load_districts(ws.store, file, name_field)
+    info(f"Loaded {len(frame)} districts: {', '.join(frame['name'])}")
+
+
+@districts.command("list")
+@workspace_option
+@format_option()
+def districts_list(workspace_dir: Path | None, fmt: str) -> None:
+    """List the loaded districts with their areas (km², computed in EPSG:4548)."""
+    from geobase.store.districts import list_districts
+
+    with open_workspace(workspace_dir) as ws:
+        frame = list_districts(ws.store)
+        frame["area_km2"] = (frame.to_crs(ws.config.crs).area / 1e6).round(2)
+    if fmt != "geojson":
+        frame = frame.drop(columns="geometry")
+    emit(frame, fmt)

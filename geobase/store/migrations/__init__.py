@@ -1,0 +1,83 @@
+"""Versioned schema migrations, applied in order when a store is opened.
+
+Each module ``m<NNNN>_<name>.py`` in this package defines ``upgrade(tx)``; its number is
+its version. A migration runs once, in its own transaction with the record that it ran,
+and never changes after it has been released: a schema change is a new module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from geobase.store.base import Store, Transaction, utc_now
+
+_NAME = re.compile(r"^m(\d{4})_(\w+)$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    upgrade: Callable[[Transaction], None]
+
+
+def available() -> list[Migration]:
+    """All migrations shipped with this version of geobase, in order."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        match = _NAME.match(info.name)
+        if match:
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            found.append(Migration(int(match.group(1)), match.group(2), module.upgrade))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions in {versions}")
+    return found
+
+
+def apply(store: Store) -> list[Migration]:
+    """Bring a store's schema up to date; returns the migrations applied."""
+    applied = []
+    with store.transaction() as tx:
+        if tx.dialect == "gpkg":
+            exists = tx.scalar(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'geobase_migrations'"
+            )
+        else:
+            exists = tx.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'geobase_migrations'"
+            )
+        if not exists:
+            tx.create_attribute_table(
+                "geobase_migrations",
+                [
+                    "version INTEGER NOT NULL UNIQUE",
+                    "name TEXT NOT NULL",
+                    "applied_at DATETIME NOT NULL",
+                ],
+                description="geobase schema migrations",
+            )
+    for migration in available():
+        with store.transaction() as tx:
+            done = tx.scalar(
+                "SELECT count(*) FROM geobase_migrations WHERE version = :v",
+                {"v": migration.version},
+            )
+            if done:
+                continue
+            migration.upgrade(tx)
+            tx.insert(
+                "geobase_migrations",
+                {
+                    "version": migration.version,
+                    "name": migration.name,
+                    "applied_at": utc_now(),
+                },
+            )
+            applied.append(migration)
+    return applied
