@@ -268,7 +268,7 @@ def _rect_scale(scale: Any) -> RectScale:
 _DMS_RE = re.compile(
     r"""(?P<sign>[-+])?\s*(?P<d>\d+(?:\.\d+)?)\s*(?:°|d|:|\s)\s*
         (?:(?P<m>\d+(?:\.\d+)?)\s*(?:'|′|m|:|\s)?\s*
-        (?:(?P<s>\d+(?:\.\d+)?)\s*(?:"|″|''|s)?)?)?\s*(?P<hemi>[NSEW])?""",
+        (?:(?P<s>\d+(?:\.\d+)?)\s*(?:"|″|''|(?-i:s))?)?)?\s*(?P<hemi>[NSEW])?""",
     re.VERBOSE | re.IGNORECASE,
 )
 
@@ -898,9 +898,9 @@ def sheets_covering(
         )
     n_cols = 360 * spec.rows // 6
     n_rows = _MAX_LAT * spec.rows // 4
-    c0 = max(math.floor((west + 180) / spec.dlon), 0)
+    c0 = max(math.floor((west + 180) / spec.dlon) - 1, 0)  # -1: sheets touching a west
     c1 = min(math.floor((east + 180) / spec.dlon), n_cols - 1)
-    r0 = max(math.floor(south / spec.dlat), 0)
+    r0 = max(math.floor(south / spec.dlat) - 1, 0)  # or south edge meet points and lines
     r1 = min(math.floor(north / spec.dlat), n_rows - 1)
     _check_count((c1 - c0 + 1) * (r1 - r0 + 1), max_sheets, spec.label)
     cc, rr = np.meshgrid(
@@ -954,6 +954,7 @@ def rect_sheets_covering(
     _check_gk(np.array([west, east]), np.array([south, north]))
     e0, e1 = _rect_index(np.array([west, east]), size)
     n0, n1 = _rect_index(np.array([south, north]), size)
+    e0, n0 = max(e0 - 1, 0), max(n0 - 1, 0)  # sheets touching a west / south edge
     _check_count(int((e1 - e0 + 1) * (n1 - n0 + 1)), max_sheets, spec.label)
     ke, kn = np.meshgrid(
         np.arange(e0, e1 + 1, dtype=np.int64), np.arange(n0, n1 + 1, dtype=np.int64)
