@@ -86,6 +86,7 @@ __all__ = [
     "rect_sheet_codes",
     "rect_sheet_polygon",
     "rect_sheets_covering",
+    "require_gk_crs",
     "sheet_bounds",
     "sheet_code",
     "sheet_codes",
@@ -774,7 +775,16 @@ def _crs(crs: Any):
         raise UnknownCRS(f"CRS {crs!r} is not understood: {exc}") from None
 
 
-def _gk_crs(crs: Any):
+def require_gk_crs(crs: Any):
+    """``crs`` as a pyproj CRS, checked to be a Gauss-Kruger (transverse Mercator) system.
+
+    Raises:
+        UnknownCRS: not understood, or not a transverse Mercator projection.
+
+    Example:
+        >>> require_gk_crs("EPSG:4548").name
+        'CGCS2000 / 3-degree Gauss-Kruger CM 117E'
+    """
     result = _crs(crs)
     operation = result.coordinate_operation
     if (
@@ -947,7 +957,7 @@ def rect_sheets_covering(
     import geopandas as gpd
 
     spec = _rect_scale(scale)
-    grid = _gk_crs(crs)
+    grid = require_gk_crs(crs)
     size = spec.size_m
     area = _area(geometry, grid, grid, densify_m=size / 4)
     west, south, east, north = area.bounds

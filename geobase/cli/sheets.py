@@ -118,7 +118,7 @@ def code_command(
         code = lib.sheet_code(lon, lat, scale)
         emit(_national_record(code), fmt)
         return
-    crs = _resolve_crs(crs_spec)
+    crs = lib.require_gk_crs(_resolve_crs(crs_spec))
     if xy:
         east, north = _float(lon, "easting"), _float(lat, "northing")
     else:
@@ -156,7 +156,7 @@ def bounds_command(code: str, scale: int | None, crs_spec: str, fmt: str) -> Non
     """
     text = code.strip()
     if text[:1].isdigit():
-        crs = _resolve_crs(crs_spec)
+        crs = lib.require_gk_crs(_resolve_crs(crs_spec))
         bounds = lib.rect_sheet_bounds(text, scale)
         size = bounds.east - bounds.west
         denominator = next(s.denominator for s in lib.RECT_SCALES.values() if s.size_m == size)
