@@ -235,3 +235,13 @@ def test_grid_bad_output_type(tmp_path):
     result = run("grid", "-s", "10k", "--area", "116.6,23.3,116.7,23.4", "-o", str(out))
     assert_usage_error(result, "unknown output type .txt")
     assert not out.exists()
+
+
+def test_code_rect_geobase_zone_names():
+    result = run(
+        "code", "116.682", "23.354", "-s", "1:2000", "--kind", "rect", "--crs", "gk3:39",
+        "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["code"] == "2583.0-39467.0" and record["crs"] == "EPSG:4527"

@@ -434,3 +434,12 @@ def test_rect_sheets_covering_bad_crs():
         rect_sheets_covering(shapely.box(0, 0, 1, 1), 500, crs="EPSG:3857")
     with pytest.raises(UnknownCRS, match="Gauss-Kruger"):
         rect_sheets_covering(shapely.box(0, 0, 1, 1), 500, crs="EPSG:4490")
+
+
+def test_docstring_examples():
+    import doctest
+
+    import geobase.sheets
+
+    result = doctest.testmod(geobase.sheets)
+    assert result.attempted > 10 and result.failed == 0
