@@ -39,6 +39,10 @@ class UnknownCRS(GeobaseError, ValueError):
     """A CRS specification that neither geobase nor PROJ understands."""
 
 
+class BallparkTransformation(GeobaseError, ValueError):
+    """PROJ knows only a ballpark (zero) shift between a legacy datum and the other CRS."""
+
+
 class FitError(GeobaseError, ValueError):
     """Transformation parameters cannot be estimated from the given common points."""
 
@@ -78,6 +82,52 @@ class NotFoundError(GeobaseError, LookupError):
     """A record (mark, dataset, pyramid, district) does not exist."""
 
 
+class PlanError(GeobaseError, ValueError):
+    """A coverage plan file is malformed or names unknown products, districts or years."""
+
+
+# --- input: data deliveries (ingest) --------------------------------------------------
+
+
+class UnsupportedInput(GeobaseError, ValueError):
+    """A delivery is of a kind geobase cannot ingest, or does not fit the chosen product."""
+
+
+class MissingCRS(GeobaseError, ValueError):
+    """A delivery carries no coordinate reference system and none was given (--crs)."""
+
+
+class MissingAcquisitionDate(GeobaseError, ValueError):
+    """No acquisition date in the data or its sidecar, and none was given (--acquired)."""
+
+
+class ResolutionMismatch(UnsupportedInput):
+    """A delivery is coarser than its product allows (0.05 m imagery must be 0.05 m or finer)."""
+
+
+# --- control network (registry, inspections, datasheets) -----------------------------
+
+
+class UnknownGrade(GeobaseError, ValueError):
+    """A control-point grade that no grading scheme (GNSS, levelling, CJJ, CORS) knows."""
+
+
+class CoordinateMismatch(InvalidCoordinates):
+    """A point's grid (x, y) and geodetic (B, L) coordinates disagree beyond 1 mm."""
+
+
+class InspectionError(GeobaseError, ValueError):
+    """An inspection cannot be recorded: future date, retired mark, inconsistent fields."""
+
+
+class EvidenceRequired(InspectionError):
+    """A mark reported destroyed has no evidence file (record it as "not found" instead)."""
+
+
+class FontNotFound(GeobaseError, OSError):
+    """No CJK TrueType font is installed to render Chinese text in a PDF."""
+
+
 # --- workspace and store --------------------------------------------------------------
 
 
@@ -99,3 +149,11 @@ class ConflictError(StoreError):
 
 class AccessDenied(GeobaseError, PermissionError):
     """The caller may not see or change this resource."""
+
+
+class InvalidToken(AccessDenied):
+    """A bearer token is malformed, unknown or revoked."""
+
+
+class UnknownClassification(GeobaseError, ValueError):
+    """A classification level that is not public, internal or restricted."""

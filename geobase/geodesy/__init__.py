@@ -1,0 +1,91 @@
+"""CGCS2000 geodesy: Gauss-Kruger zones, transforms, parameter fitting, heights.
+
+Foundation layer: imports nothing from the domain packages or the boundaries. Coordinates
+are (east, north) = (lon, lat) arrays throughout.
+
+Example:
+    >>> from geobase.geodesy import transform, zone_for
+    >>> zone_for(116.682).epsg
+    4548
+    >>> e, n = transform([116.682], [23.354], "EPSG:4490", "gk3:39")
+    >>> round(float(e[0]), 4)
+    39467483.3555
+"""
+
+from geobase.geodesy.constants import (
+    CGCS2000,
+    EPSG_GEOCENTRIC,
+    EPSG_GEOGRAPHIC,
+    EPSG_GEOGRAPHIC_3D,
+    Ellipsoid,
+)
+from geobase.geodesy.fit import (
+    MODELS,
+    Affine,
+    BursaWolf,
+    CommonPoints,
+    FitReport,
+    FitResult,
+    Helmert2D,
+    Poly2,
+    ResidualRecord,
+    TransformParameters,
+    apply,
+    fit,
+    parse_parameters,
+    proj_pipeline,
+    read_parameters,
+    write_parameters,
+)
+from geobase.geodesy.heights import HeightAnomalyGrid
+from geobase.geodesy.transform import (
+    check_coordinates,
+    get_transformer,
+    transform,
+    transform_geometries,
+)
+from geobase.geodesy.zones import (
+    EPSG_RANGE,
+    GKZone,
+    all_zones,
+    crs_label,
+    gk_zone_of,
+    resolve_crs,
+    zone_for,
+)
+
+__all__ = [
+    "CGCS2000",
+    "EPSG_GEOCENTRIC",
+    "EPSG_GEOGRAPHIC",
+    "EPSG_GEOGRAPHIC_3D",
+    "EPSG_RANGE",
+    "MODELS",
+    "Affine",
+    "BursaWolf",
+    "CommonPoints",
+    "Ellipsoid",
+    "FitReport",
+    "FitResult",
+    "GKZone",
+    "HeightAnomalyGrid",
+    "Helmert2D",
+    "Poly2",
+    "ResidualRecord",
+    "TransformParameters",
+    "all_zones",
+    "apply",
+    "check_coordinates",
+    "crs_label",
+    "fit",
+    "get_transformer",
+    "gk_zone_of",
+    "parse_parameters",
+    "proj_pipeline",
+    "read_parameters",
+    "resolve_crs",
+    "transform",
+    "transform_geometries",
+    "write_parameters",
+    "zone_for",
+]

@@ -1,0 +1,342 @@
+"""CGCS2000 Gauss-Kruger zones and CRS resolution.
+
+Gauss-Kruger (高斯-克吕格) is transverse Mercator with scale 1 on the central meridian and a
+false easting of 500 km. China uses 3-degree zones (zone n: central meridian 3n E) and
+6-degree zones (zone n: central meridian 6n - 3 E), each with and without the zone number
+prefixed to the easting (false easting n * 1,000,000 + 500,000). EPSG codes:
+
+==========  ========  ===========  =============
+width       prefixed  zones        EPSG
+==========  ========  ===========  =============
+3-degree    yes       25..45       4513..4533
+3-degree    no        CM 75..135   4534..4554
+6-degree    yes       13..23       4491..4501
+6-degree    no        CM 75..135   4502..4512
+==========  ========  ===========  =============
+
+Short names accepted wherever a CRS is: ``gk3:39`` and ``gk6:20`` name a zone by number
+(prefixed eastings, as EPSG names those systems), ``gk3cm:117`` and ``gk6cm:117`` by central
+meridian (no prefix).
+
+Example:
+    >>> zone_for(116.682)
+    GKZone(width=3, number=39, prefixed=False)
+    >>> resolve_crs("gk3:39").to_epsg()
+    4527
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Literal, overload
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from geobase.errors import InvalidCoordinates, UnknownCRS
+from geobase.geodesy.constants import CGCS2000, FALSE_EASTING, ZONE_PREFIX_UNIT
+
+Width = Literal[3, 6]
+
+#: Zone numbers that have a CGCS2000 EPSG code, per zone width.
+ZONE_NUMBERS: dict[int, range] = {3: range(25, 46), 6: range(13, 24)}
+
+# First EPSG code of each family: (width, prefixed) -> code of the lowest zone.
+_EPSG_BASE: dict[tuple[int, bool], int] = {
+    (3, True): 4513,
+    (3, False): 4534,
+    (6, True): 4491,
+    (6, False): 4502,
+}
+
+#: Every CGCS2000 Gauss-Kruger EPSG code.
+EPSG_RANGE = range(4491, 4555)
+
+_SHORT_NAME = re.compile(r"^gk(?P<width>3|6)(?P<cm>cm)?:(?P<value>\d+(?:\.0+)?)$", re.IGNORECASE)
+
+CRS_FORMS = (
+    "an EPSG code (EPSG:4548 or 4548), a Gauss-Kruger short name (gk3:39, gk6:20, gk3cm:117, "
+    "gk6cm:117), WKT or a PROJ string"
+)
+
+
+@dataclass(frozen=True)
+class GKZone:
+    """One CGCS2000 Gauss-Kruger system: zone width, zone number and prefix convention.
+
+    Attributes:
+        width: Zone width in degrees, 3 or 6.
+        number: Zone number (3-degree: 25..45, 6-degree: 13..23 for China).
+        prefixed: Whether eastings carry the zone number (false easting n*1e6 + 500 km).
+
+    Raises:
+        UnknownCRS: a width other than 3 or 6, or a zone without a CGCS2000 EPSG code.
+    """
+
+    width: Width
+    number: int
+    prefixed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.width not in ZONE_NUMBERS:
+            raise UnknownCRS(f"Gauss-Kruger zone width {self.width!r}: expected 3 or 6")
+        zones = ZONE_NUMBERS[self.width]
+        if self.number not in zones:
+            raise UnknownCRS(
+                f"{self.width}-degree zone {self.number} has no CGCS2000 system: expected "
+                f"zones {zones.start}..{zones.stop - 1} (central meridians 75E..135E)"
+            )
+
+    @classmethod
+    def from_central_meridian(cls, cm: float, width: Width = 3, prefixed: bool = False) -> GKZone:
+        """The zone of a given central meridian (degrees east).
+
+        Raises:
+            UnknownCRS: no zone of this width has that central meridian.
+        """
+        number = (cm / 3.0) if width == 3 else (cm + 3.0) / 6.0
+        if width not in ZONE_NUMBERS or number != int(number):
+            raise UnknownCRS(
+                f"central meridian {cm:g}E is not that of a {width}-degree zone: "
+                + ("expected a multiple of 3" if width == 3 else "expected 6n - 3 (75, 81, ..)")
+            )
+        return cls(width, int(number), prefixed)
+
+    @classmethod
+    def from_epsg(cls, code: int) -> GKZone:
+        """The zone of a CGCS2000 Gauss-Kruger EPSG code (4491..4554).
+
+        Raises:
+            UnknownCRS: the code is not a CGCS2000 Gauss-Kruger system.
+        """
+        for (width, prefixed), base in _EPSG_BASE.items():
+            zones = ZONE_NUMBERS[width]
+            if base <= code < base + len(zones):
+                return cls(width, zones.start + code - base, prefixed)  # type: ignore[arg-type]
+        raise UnknownCRS(
+            f"EPSG:{code} is not a CGCS2000 Gauss-Kruger system: expected EPSG:4491..4554"
+        )
+
+    @property
+    def central_meridian(self) -> float:
+        """Central meridian, degrees east."""
+        return float(3 * self.number if self.width == 3 else 6 * self.number - 3)
+
+    @property
+    def false_easting(self) -> float:
+        """False easting in metres, with the zone prefix when ``prefixed``."""
+        return FALSE_EASTING + (self.number * ZONE_PREFIX_UNIT if self.prefixed else 0.0)
+
+    @property
+    def west(self) -> float:
+        """Western edge of the zone, degrees east."""
+        return self.central_meridian - self.width / 2
+
+    @property
+    def east(self) -> float:
+        """Eastern edge of the zone, degrees east."""
+        return self.central_meridian + self.width / 2
+
+    @property
+    def epsg(self) -> int:
+        """The EPSG code of this system."""
+        return (
+            _EPSG_BASE[(self.width, self.prefixed)] + self.number - ZONE_NUMBERS[self.width].start
+        )
+
+    @property
+    def short_name(self) -> str:
+        """``gk3:39`` for a prefixed system, ``gk3cm:117`` for one without prefix."""
+        if self.prefixed:
+            return f"gk{self.width}:{self.number}"
+        return f"gk{self.width}cm:{self.central_meridian:.0f}"
+
+    @property
+    def name(self) -> str:
+        """The EPSG name of the system."""
+        kind = "3-degree Gauss-Kruger" if self.width == 3 else "Gauss-Kruger"
+        where = f"zone {self.number}" if self.prefixed else f"CM {self.central_meridian:.0f}E"
+        return f"CGCS2000 / {kind} {where}"
+
+    @property
+    def proj4(self) -> str:
+        """The projection as a PROJ string, built from geobase's own constants."""
+        return (
+            f"+proj=tmerc +lat_0=0 +lon_0={self.central_meridian:g} +k=1 "
+            f"+x_0={self.false_easting:.0f} +y_0=0 {CGCS2000.proj_params()} +units=m +no_defs"
+        )
+
+    def with_prefix(self, prefixed: bool) -> GKZone:
+        """The same zone with or without the zone-number prefix."""
+        return GKZone(self.width, self.number, prefixed)
+
+    def crs(self) -> CRS:
+        """The pyproj CRS (from the EPSG database)."""
+        return _epsg_crs(self.epsg)
+
+    def __str__(self) -> str:
+        return f"EPSG:{self.epsg} ({self.name})"
+
+
+@functools.lru_cache(maxsize=128)
+def _epsg_crs(code: int) -> CRS:
+    return CRS.from_epsg(code)
+
+
+@overload
+def zone_for(lon: float, width: Width = 3, *, prefixed: bool = False) -> GKZone: ...
+
+
+@overload
+def zone_for(lon: ArrayLike, width: Width = 3, *, prefixed: bool = False) -> NDArray[np.int64]: ...
+
+
+def zone_for(lon, width: Width = 3, *, prefixed: bool = False):
+    """The Gauss-Kruger zone holding a longitude.
+
+    A 3-degree zone n spans [3n - 1.5, 3n + 1.5); a 6-degree zone n spans [6n - 6, 6n).
+    A point on a zone edge belongs to the zone to its east.
+
+    Args:
+        lon: Longitude in degrees east (CGCS2000); a scalar or an array.
+        width: Zone width, 3 or 6.
+        prefixed: For a scalar, whether the returned system has prefixed eastings.
+
+    Returns:
+        For a scalar, the :class:`GKZone`; for an array, the zone numbers as an int array
+        of the same shape (``GKZone(width, n, prefixed).epsg`` gives each code).
+
+    Raises:
+        InvalidCoordinates: a longitude outside the CGCS2000 zones (73.5E..136.5E for
+            3-degree, 72E..138E for 6-degree zones) or not finite.
+        UnknownCRS: a width other than 3 or 6.
+
+    Example:
+        >>> zone_for(116.682, 6).number
+        20
+        >>> zone_for([111.3, 116.682]).tolist()
+        [37, 39]
+    """
+    if width not in ZONE_NUMBERS:
+        raise UnknownCRS(f"Gauss-Kruger zone width {width!r}: expected 3 or 6")
+    values = np.asarray(lon, dtype=np.float64)
+    numbers = np.floor((values + 1.5) / 3.0) if width == 3 else np.floor(values / 6.0) + 1.0
+    zones = ZONE_NUMBERS[width]
+    bad = ~((numbers >= zones.start) & (numbers < zones.stop))
+    if bad.any():
+        first = values.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]
+        west = zones.start * 3 - 1.5 if width == 3 else (zones.start - 1) * 6
+        east = (zones.stop - 1) * 3 + 1.5 if width == 3 else (zones.stop - 1) * 6
+        raise InvalidCoordinates(
+            f"longitude {first:g} is outside the CGCS2000 {width}-degree Gauss-Kruger zones "
+            f"({west:g}E..{east:g}E)"
+            + (f"; {int(bad.sum())} of {bad.size} values" if bad.size > 1 else "")
+        )
+    if values.ndim == 0:
+        return GKZone(width, int(numbers), prefixed)
+    return numbers.astype(np.int64)
+
+
+def _parse_short_name(spec: str) -> GKZone | None:
+    match = _SHORT_NAME.match(spec)
+    if match is None:
+        return None
+    width = int(match["width"])
+    value = float(match["value"])
+    if match["cm"]:
+        return GKZone.from_central_meridian(value, width, prefixed=False)  # type: ignore[arg-type]
+    return GKZone(width, int(value), prefixed=True)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve_cached(spec: str | int) -> CRS:
+    if isinstance(spec, int):
+        try:
+            return _epsg_crs(spec)
+        except CRSError:
+            raise UnknownCRS(f"unknown CRS EPSG:{spec}: not in the EPSG database") from None
+    text = spec.strip()
+    if not text:
+        raise UnknownCRS(f"empty CRS: expected {CRS_FORMS}")
+    if text.lower().startswith("gk"):
+        zone = _parse_short_name(text)
+        if zone is None:
+            raise UnknownCRS(
+                f"unknown Gauss-Kruger short name {text!r}: expected gk3:<zone 25..45>, "
+                "gk6:<zone 13..23>, gk3cm:<central meridian> or gk6cm:<central meridian>"
+            )
+        return zone.crs()
+    if text.isdigit():
+        return _resolve_cached(int(text))
+    try:
+        return CRS.from_user_input(text)
+    except CRSError:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise UnknownCRS(f"unknown CRS {shown!r}: expected {CRS_FORMS}") from None
+
+
+def resolve_crs(spec: str | int | CRS | GKZone) -> CRS:
+    """A pyproj CRS from anything geobase accepts as a CRS.
+
+    Args:
+        spec: ``"EPSG:4548"``, ``4548``, ``"4548"``, ``"gk3:39"`` (zone 39, prefixed:
+            EPSG:4527), ``"gk6:20"`` (EPSG:4498), ``"gk3cm:117"`` (EPSG:4548),
+            ``"gk6cm:117"`` (EPSG:4509), a :class:`GKZone`, a WKT or PROJ string, or a
+            pyproj CRS (returned as is).
+
+    Returns:
+        The CRS. Results for strings and codes are cached: the same spec gives the same
+        object.
+
+    Raises:
+        UnknownCRS: neither geobase nor PROJ understands the spec.
+
+    Example:
+        >>> resolve_crs("gk3cm:117").to_epsg()
+        4548
+    """
+    if isinstance(spec, CRS):
+        return spec
+    if isinstance(spec, GKZone):
+        return spec.crs()
+    if isinstance(spec, bool) or not isinstance(spec, str | int | np.integer):
+        raise UnknownCRS(f"unknown CRS {spec!r} ({type(spec).__name__}): expected {CRS_FORMS}")
+    return _resolve_cached(int(spec) if isinstance(spec, np.integer) else spec)
+
+
+@functools.lru_cache(maxsize=256)
+def gk_zone_of(crs: CRS) -> GKZone | None:
+    """The CGCS2000 Gauss-Kruger system a CRS is, or None if it is not one.
+
+    Recognises the EPSG systems 4491..4554 (also when given as WKT that carries the code).
+    """
+    if not crs.is_projected:
+        return None
+    code = crs.to_epsg(min_confidence=100)
+    if code is None or code not in EPSG_RANGE:
+        return None
+    return GKZone.from_epsg(code)
+
+
+@functools.lru_cache(maxsize=256)
+def crs_label(crs: CRS) -> str:
+    """A short label for messages: ``EPSG:4548`` where the CRS has a code, else its name."""
+    code = crs.to_epsg(min_confidence=100)
+    return f"EPSG:{code}" if code is not None else (crs.name or "custom CRS")
+
+
+def all_zones() -> list[GKZone]:
+    """Every CGCS2000 Gauss-Kruger system, in EPSG code order (4491..4554)."""
+    return sorted(
+        (
+            GKZone(w, n, p)
+            for w, zones in ZONE_NUMBERS.items()
+            for n in zones
+            for p in (True, False)
+        ),  # type: ignore[arg-type]
+        key=lambda z: z.epsg,
+    )
