@@ -1,0 +1,302 @@
+"""Metadata shared by every kind of delivery: CRS, acquisition dates, sidecars, checksums.
+
+The acquisition date (or window) comes from the data (LAS GPS time, TIFF tags), from a
+sidecar file next to the delivery, or from the caller (``--acquired``); never from a file's
+modification time or the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from geobase.errors import MissingAcquisitionDate, UnknownCRS
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 4 << 20
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """An acquisition window (both ends inclusive) and where it came from."""
+
+    start: dt.date
+    end: dt.date
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(
+                f"acquisition window ends ({self.end}) before it starts ({self.start})"
+            )
+
+
+# --- CRS ------------------------------------------------------------------------------
+
+
+def resolve_crs(spec: str | CRS) -> CRS:
+    """A CRS from ``--crs`` (``EPSG:4548``, ``gk3:39``, WKT, PROJ string).
+
+    Raises:
+        UnknownCRS: neither geobase nor PROJ understands ``spec``.
+    """
+    if isinstance(spec, CRS):
+        return spec
+    try:
+        from geobase.geodesy.zones import resolve_crs as geodesy_resolve
+    except ImportError:  # pragma: no cover - geodesy ships with geobase
+        try:
+            return CRS.from_user_input(spec)
+        except CRSError as exc:
+            raise UnknownCRS(f"CRS {spec!r} is not understood: {exc}") from None
+    return geodesy_resolve(spec)
+
+
+def crs_fields(crs: CRS) -> dict[str, Any]:
+    """The catalogue's CRS columns: WKT2 and the EPSG code where there is one."""
+    epsg = crs.to_epsg(min_confidence=90)
+    return {"crs_wkt": crs.to_wkt("WKT2_2019"), "epsg": epsg}
+
+
+def linear_unit_factor(crs: CRS) -> float:
+    """Metres per horizontal unit of a projected CRS (1.0 for metres, 0.3048 for feet)."""
+    if crs.is_geographic:
+        raise ValueError("a geographic CRS has no linear unit")
+    for axis in crs.axis_info:
+        if axis.unit_conversion_factor:
+            return float(axis.unit_conversion_factor)
+    return 1.0
+
+
+def vertical_datum(crs: CRS) -> str | None:
+    """The vertical datum a (compound) CRS states, if any."""
+    for sub in crs.sub_crs_list or []:
+        if sub.is_vertical:
+            return sub.name
+    if crs.is_vertical:
+        return crs.name
+    return None
+
+
+# --- dates ----------------------------------------------------------------------------
+
+_DATE = r"(\d{4})[-:/.]?(\d{2})[-:/.]?(\d{2})"
+_DATE_RE = re.compile(rf"^\s*{_DATE}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?)?\s*Z?\s*$")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date from ``YYYY-MM-DD`` (also ``YYYY:MM:DD`` as TIFF writes it, with a time)."""
+    m = _DATE_RE.match(str(text))
+    if not m:
+        raise ValueError(f"date {text!r} is not YYYY-MM-DD")
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError as exc:
+        raise ValueError(f"date {text!r} is not a calendar date ({exc})") from None
+
+
+def parse_window(text: str, source: str = "--acquired") -> Acquired:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD`` as an acquisition window.
+
+    Raises:
+        MissingAcquisitionDate: the text is not a date or a window.
+    """
+    parts = str(text).split("/")
+    try:
+        if len(parts) == 1:
+            day = parse_date(parts[0])
+            return Acquired(day, day, source)
+        if len(parts) == 2:
+            return Acquired(parse_date(parts[0]), parse_date(parts[1]), source)
+    except ValueError as exc:
+        raise MissingAcquisitionDate(
+            f"{source}: {exc}; expected YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD"
+        ) from None
+    raise MissingAcquisitionDate(f"{source}: {text!r} is not YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD")
+
+
+# GPS time: seconds since 1980-01-06T00:00:00 UTC without leap seconds. UTC = GPS - leap.
+GPS_EPOCH = dt.datetime(1980, 1, 6, tzinfo=dt.UTC)
+_LEAP_SECONDS = (  # (first UTC day the offset applies, GPS - UTC in seconds)
+    (dt.date(1981, 7, 1), 1),
+    (dt.date(1982, 7, 1), 2),
+    (dt.date(1983, 7, 1), 3),
+    (dt.date(1985, 7, 1), 4),
+    (dt.date(1988, 1, 1), 5),
+    (dt.date(1990, 1, 1), 6),
+    (dt.date(1991, 1, 1), 7),
+    (dt.date(1992, 7, 1), 8),
+    (dt.date(1993, 7, 1), 9),
+    (dt.date(1994, 7, 1), 10),
+    (dt.date(1996, 1, 1), 11),
+    (dt.date(1997, 7, 1), 12),
+    (dt.date(1999, 1, 1), 13),
+    (dt.date(2006, 1, 1), 14),
+    (dt.date(2009, 1, 1), 15),
+    (dt.date(2012, 7, 1), 16),
+    (dt.date(2015, 7, 1), 17),
+    (dt.date(2017, 1, 1), 18),
+)
+ADJUSTED_GPS_OFFSET = 1e9  # LAS "adjusted standard GPS time" = GPS seconds - 1e9
+SECONDS_PER_WEEK = 7 * 86400
+
+
+def gps_to_utc(seconds: float) -> dt.datetime:
+    """UTC time of a GPS time in seconds since the GPS epoch (leap seconds applied)."""
+    naive = GPS_EPOCH + dt.timedelta(seconds=float(seconds))
+    leap = 0
+    for day, offset in _LEAP_SECONDS:
+        if (naive - dt.timedelta(seconds=offset)).date() >= day:
+            leap = offset
+    return naive - dt.timedelta(seconds=leap)
+
+
+def gps_window(
+    tmin: float, tmax: float, *, adjusted: bool, reference: dt.date | None
+) -> Acquired | None:
+    """The acquisition window of LAS GPS times.
+
+    Args:
+        tmin, tmax: smallest and largest GPS time of the points.
+        adjusted: the LAS global-encoding bit 0: adjusted standard GPS time (absolute)
+            rather than GPS week time (seconds of an unstated week).
+        reference: for week time, the header's file creation date: the week is taken as
+            the last one that ends the flight on or before that date.
+
+    Returns:
+        The window, or None when week time has no reference date to place it.
+    """
+    if adjusted:
+        start = gps_to_utc(tmin + ADJUSTED_GPS_OFFSET).date()
+        end = gps_to_utc(tmax + ADJUSTED_GPS_OFFSET).date()
+        return Acquired(start, end, "LAS GPS time (adjusted standard GPS time)")
+    if reference is None or not (0 <= tmin <= tmax < SECONDS_PER_WEEK):
+        return None
+    # GPS week holding the reference date (UTC midnight at its end), then step back while
+    # the flight would end after the reference date.
+    ref_end = dt.datetime.combine(reference + dt.timedelta(days=1), dt.time(), dt.UTC)
+    week = int((ref_end - GPS_EPOCH).total_seconds() // SECONDS_PER_WEEK)
+    while week > 0 and gps_to_utc(week * SECONDS_PER_WEEK + tmax) >= ref_end:
+        week -= 1
+    start = gps_to_utc(week * SECONDS_PER_WEEK + tmin).date()
+    end = gps_to_utc(week * SECONDS_PER_WEEK + tmax).date()
+    return Acquired(
+        start,
+        end,
+        f"LAS GPS week time (GPS week {week}, the last before the header creation date {reference})",
+    )
+
+
+# --- sidecars -------------------------------------------------------------------------
+
+SIDECAR_SUFFIXES = (".json", ".xml", ".txt")
+_KEYED_DATE = re.compile(
+    r"(acqui\w*|date|采集|获取|摄影)\w*[^0-9\n]{0,40}?(\d{4}-\d{2}-\d{2})"
+    r"(?:\s*(?:/|to|至|--?)\s*(\d{4}-\d{2}-\d{2}))?",
+    re.IGNORECASE,
+)
+
+
+def sidecars(path: Path) -> list[Path]:
+    """Sidecar metadata files next to a delivery: ``<stem>.json|xml|txt`` or ``<name>.json|...``."""
+    names = []
+    for suffix in SIDECAR_SUFFIXES:
+        names += [path.with_suffix(suffix), path.with_name(path.name + suffix)]
+    found = []
+    for candidate in names:
+        if candidate != path and candidate.is_file() and candidate not in found:
+            if candidate.name.endswith(".aux.xml"):
+                continue  # GDAL's own metadata, not a delivery sidecar
+            found.append(candidate)
+    return found
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """What a sidecar states: ``acquired`` (Acquired), ``owner``, ``title``, ``vertical_datum``."""
+    out: dict[str, Any] = {}
+    for sidecar in sidecars(path):
+        try:
+            text = sidecar.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            text = sidecar.read_text(encoding="gbk", errors="replace")
+        if sidecar.suffix == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise MissingAcquisitionDate(
+                    f"sidecar {sidecar.name} is not valid JSON ({exc.msg} at line {exc.lineno})"
+                ) from None
+            if not isinstance(data, dict):
+                continue
+            window = None
+            if "acquired" in data:
+                window = str(data["acquired"])
+            elif "acquired_start" in data:
+                window = (
+                    f"{data['acquired_start']}/{data.get('acquired_end', data['acquired_start'])}"
+                )
+            elif "datetime" in data:
+                window = str(data["datetime"])
+            if window is not None and "acquired" not in out:
+                out["acquired"] = parse_window(window, source=f"sidecar {sidecar.name}")
+            for key in ("owner", "title", "vertical_datum"):
+                if key in data and key not in out:
+                    out[key] = str(data[key])
+        else:
+            m = _KEYED_DATE.search(text)
+            if m and "acquired" not in out:
+                window = m[2] if not m[3] else f"{m[2]}/{m[3]}"
+                out["acquired"] = parse_window(window, source=f"sidecar {sidecar.name}")
+    return out
+
+
+def choose_acquired(
+    given: str | Acquired | None, candidates: Iterable[Acquired | None], what: str
+) -> Acquired:
+    """``--acquired`` if given, else the first date found in the data or sidecars.
+
+    Raises:
+        MissingAcquisitionDate: nothing states when the data were acquired.
+    """
+    if given is not None:
+        return given if isinstance(given, Acquired) else parse_window(given)
+    for found in candidates:
+        if found is not None:
+            return found
+    raise MissingAcquisitionDate(
+        f"{what}: no acquisition date in the data or a sidecar (<name>.json with "
+        '"acquired"); pass --acquired YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD'
+    )
+
+
+# --- checksums ------------------------------------------------------------------------
+
+
+def sha256_files(
+    files: Iterable[Path], root: Path | None = None, progress: Callable[[int], None] | None = None
+) -> tuple[str, int]:
+    """sha256 and total size of one file, or of several (names relative to ``root`` hashed too)."""
+    digest = hashlib.sha256()
+    size = 0
+    files = list(files)
+    for file in files:
+        if root is not None:
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        with open(file, "rb") as f:
+            while block := f.read(CHUNK):
+                digest.update(block)
+                size += len(block)
+                if progress is not None:
+                    progress(len(block))
+    return digest.hexdigest(), size

@@ -1,0 +1,375 @@
+"""GeoTIFF imagery and DEMs: metadata, valid-data footprint, cloud-optimised GeoTIFF.
+
+Memory stays bounded by the read size, not the image size: the footprint comes from a
+decimated read of the dataset mask (GDAL uses the overviews where there are some), the
+validation and the COG conversion go block by block with a bounded GDAL cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import shapely
+from affine import Affine
+from pyproj import CRS
+from rasterio.enums import ColorInterp, MaskFlags
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
+
+from geobase.errors import MissingCRS, SourceReadError, StoreError, UnsupportedInput
+from geobase.ingest.footprint import polygonize, to_cgcs2000
+from geobase.ingest.metadata import Acquired, parse_date, vertical_datum
+
+logger = logging.getLogger(__name__)
+
+FOOTPRINT_CELLS = 2048  # longest side of the decimated mask read for the footprint
+GDAL_CACHE_MB = 256  # bounds GDAL's block cache during conversion
+RASTER_SUFFIXES = (".tif", ".tiff", ".gtif", ".gtiff")
+EARTH_RADIUS = 6378137.0
+
+
+@dataclass
+class RasterInfo:
+    """What a GeoTIFF states about itself."""
+
+    path: Path
+    crs: CRS
+    crs_given: bool
+    transform: Affine
+    width: int
+    height: int
+    count: int
+    dtype: str
+    nodata: float | None
+    resolution_m: float
+    colorinterp: list[str]
+    has_alpha: bool
+    has_mask: bool
+    all_valid: bool
+    overviews: list[int]
+    compression: str | None
+    acquired: Acquired | None
+    vertical_datum: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_rgb(self) -> bool:
+        """3 (or 3 + alpha) byte bands: an orthophoto, stored as JPEG/YCbCr."""
+        colour = self.count - (1 if self.has_alpha else 0)
+        return self.dtype == "uint8" and colour == 3
+
+    @property
+    def looks_like_dem(self) -> bool:
+        """One band of floating-point values."""
+        return self.count == 1 and np.issubdtype(np.dtype(self.dtype), np.floating)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "transform": list(self.transform)[:6],
+            "colorinterp": self.colorinterp,
+            "overviews": self.overviews,
+            "source_compression": self.compression,
+            "crs_given": self.crs_given,
+            "mask": "alpha" if self.has_alpha else "internal" if self.has_mask else None,
+        }
+
+
+@contextlib.contextmanager
+def open_raster(path: Path) -> Iterator[rasterio.io.DatasetReader]:
+    """Open a raster, turning GDAL's failures into :class:`SourceReadError`."""
+    try:
+        with warnings.catch_warnings():
+            # an ungeoreferenced TIFF is reported by read_info with its own message
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            ds = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise SourceReadError(
+            f"{path.name}: cannot be opened as a raster ({_gdal_reason(exc)}); "
+            "likely not a GeoTIFF, truncated or corrupt"
+        ) from None
+    with ds:
+        yield ds
+
+
+def _gdal_reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _resolution_m(crs: CRS, transform: Affine, width: int, height: int) -> float:
+    xres = math.hypot(transform.a, transform.d)
+    yres = math.hypot(transform.b, transform.e)
+    if crs.is_geographic:
+        lat = (transform @ (width / 2, height / 2))[1]
+        metre = math.pi / 180 * EARTH_RADIUS
+        return max(xres * metre * math.cos(math.radians(lat)), yres * metre)
+    factor = 1.0
+    for axis in crs.axis_info:
+        if axis.unit_conversion_factor:
+            factor = axis.unit_conversion_factor
+            break
+    return max(xres, yres) * factor
+
+
+def _tiff_acquired(ds) -> Acquired | None:
+    for namespace, key in (("IMAGERY", "ACQUISITIONDATETIME"), (None, "ACQUISITIONDATETIME")):
+        value = ds.tags(ns=namespace).get(key) if namespace else ds.tags().get(key)
+        if value:
+            day = parse_date(value)
+            return Acquired(day, day, f"TIFF tag {key}")
+    value = ds.tags().get("TIFFTAG_DATETIME")
+    if value:
+        day = parse_date(value)
+        return Acquired(day, day, "TIFF tag DateTime")
+    return None
+
+
+def read_info(path: Path, crs: CRS | None = None) -> RasterInfo:
+    """Metadata of a GeoTIFF.
+
+    Args:
+        path: the file.
+        crs: a CRS to use when the file states none (``--crs``).
+
+    Raises:
+        SourceReadError: the file cannot be opened.
+        UnsupportedInput: the file has no georeferencing (no transform, no GCPs).
+        MissingCRS: the file states no CRS and ``crs`` is None.
+    """
+    with open_raster(path) as ds:
+        if ds.transform.is_identity and not ds.gcps[0]:
+            raise UnsupportedInput(
+                f"{path.name}: TIFF without georeferencing (no geotransform or GCPs); "
+                "likely a plain image or its .tfw world file is missing"
+            )
+        if ds.gcps[0]:
+            raise UnsupportedInput(
+                f"{path.name}: georeferenced by GCPs only; orthorectify it first "
+                "(gdalwarp) so that it has a geotransform"
+            )
+        src_crs = ds.crs
+        given = False
+        if src_crs is None or not src_crs.to_wkt():
+            if crs is None:
+                raise MissingCRS(
+                    f"{path.name}: no coordinate reference system in the file; "
+                    "pass --crs (for example --crs EPSG:4548)"
+                )
+            given = True
+            pcrs = crs
+        else:
+            pcrs = CRS.from_wkt(src_crs.to_wkt())
+            if crs is not None and not pcrs.equals(crs, ignore_axis_order=True):
+                logger.warning("%s states %s; --crs %s is ignored", path.name, pcrs.name, crs.name)
+        try:
+            acquired = _tiff_acquired(ds)
+        except ValueError:
+            logger.warning("%s: TIFF date tag is not a date; ignored", path.name)
+            acquired = None
+        flags = ds.mask_flag_enums
+        has_alpha = any(c == ColorInterp.alpha for c in ds.colorinterp)
+        has_mask = any(MaskFlags.per_dataset in f for f in flags) and not has_alpha
+        all_valid = all(MaskFlags.all_valid in f for f in flags)
+        return RasterInfo(
+            path=path,
+            crs=pcrs,
+            crs_given=given,
+            transform=ds.transform,
+            width=ds.width,
+            height=ds.height,
+            count=ds.count,
+            dtype=ds.dtypes[0],
+            nodata=ds.nodata,
+            resolution_m=_resolution_m(pcrs, ds.transform, ds.width, ds.height),
+            colorinterp=[c.name for c in ds.colorinterp],
+            has_alpha=has_alpha,
+            has_mask=has_mask,
+            all_valid=all_valid,
+            overviews=ds.overviews(1),
+            compression=ds.compression.name if ds.compression else None,
+            acquired=acquired,
+            vertical_datum=vertical_datum(pcrs),
+            tags=dict(ds.tags()),
+        )
+
+
+def decimated_mask(ds, max_cells: int = FOOTPRINT_CELLS) -> tuple[np.ndarray, Affine]:
+    """The dataset's valid-data mask read at most ``max_cells`` on its longer side.
+
+    GDAL serves a decimated read from the overviews where the file has them.
+    """
+    scale = max(1.0, max(ds.width, ds.height) / max_cells)
+    shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
+    mask = ds.dataset_mask(out_shape=shape)
+    transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
+    return mask > 0, transform
+
+
+def footprint(info: RasterInfo, max_cells: int = FOOTPRINT_CELLS):
+    """The valid-data footprint in EPSG:4490, from a decimated mask read.
+
+    Raises:
+        SourceReadError: the mask cannot be read.
+        UnsupportedInput: the raster holds no valid pixel.
+    """
+    with open_raster(info.path) as ds:
+        if info.all_valid:
+            west, south, east, north = ds.bounds
+            local = shapely.box(west, south, east, north)
+            if not ds.transform.is_rectilinear:
+                corners = [
+                    ds.transform @ c
+                    for c in ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
+                ]
+                local = shapely.Polygon(corners)
+            cell = info.resolution_m
+        else:
+            try:
+                valid, transform = decimated_mask(ds, max_cells)
+            except RasterioError as exc:
+                raise SourceReadError(
+                    f"{info.path.name}: the valid-data mask cannot be read ({_gdal_reason(exc)}); "
+                    "likely corrupt pixel data"
+                ) from None
+            local = polygonize(valid, transform)
+            cell = max(abs(transform.a), abs(transform.e))
+    if local.is_empty:
+        raise UnsupportedInput(
+            f"{info.path.name}: no valid pixel (every pixel is nodata {info.nodata}); "
+            "likely a wrong nodata value or an empty delivery"
+        )
+    del cell
+    return to_cgcs2000(local, info.crs)
+
+
+def validate_pixels(info: RasterInfo, progress: Callable[[int, int], None] | None = None) -> None:
+    """Decode every block of the raster once (catches damaged pixel data).
+
+    Raises:
+        SourceReadError: a block cannot be decoded.
+    """
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(info.path) as ds:
+        windows = [w for _, w in ds.block_windows(1)]
+        for i, window in enumerate(windows):
+            try:
+                ds.read(window=window)
+            except RasterioError as exc:
+                raise SourceReadError(
+                    f"{info.path.name}: pixel data cannot be decoded at row {window.row_off}, "
+                    f"column {window.col_off} ({_gdal_reason(exc)}); likely a damaged or "
+                    "truncated file"
+                ) from None
+            if progress is not None:
+                progress(i + 1, len(windows))
+
+
+def cog_profile(info: RasterInfo, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rio-cogeo profile and options for a raster: JPEG/YCbCr for RGB orthophotos,
+    lossless DEFLATE for everything else (DEMs always).
+
+    Returns:
+        (dst_kwargs, cog_translate keyword arguments)
+    """
+    from rio_cogeo.profiles import cog_profiles
+
+    options: dict[str, Any] = {"overview_resampling": "average"}
+    if kind == "imagery" and info.is_rgb:
+        profile = dict(cog_profiles.get("jpeg"))
+        masked = info.nodata is not None or info.has_alpha or info.has_mask
+        if masked:
+            options["add_mask"] = True
+        if info.has_alpha:
+            options["indexes"] = [i + 1 for i, c in enumerate(info.colorinterp) if c != "alpha"]
+        if info.nodata is not None and (info.has_alpha or info.has_mask):
+            options["nodata"] = None
+    else:
+        profile = dict(cog_profiles.get("deflate"))
+        floating = np.issubdtype(np.dtype(info.dtype), np.floating)
+        profile["predictor"] = 3 if floating else 2
+    return profile, options
+
+
+def translate(source, dst: Path, profile: dict[str, Any], **options: Any) -> None:
+    """rio-cogeo's ``cog_translate`` with its known deprecation noise silenced."""
+    from rio_cogeo.cogeo import cog_translate
+
+    with warnings.catch_warnings():
+        # rio-cogeo multiplies Affine objects with `*`, which affine>=3 deprecates
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
+        cog_translate(source, str(dst), profile, **options)
+
+
+def write_cog(
+    info: RasterInfo,
+    dst: Path,
+    kind: str,
+    *,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``info.path`` as a cloud-optimised GeoTIFF at ``dst`` and validate it.
+
+    Memory is bounded: GDAL's cache is capped and large images go through a temporary
+    file next to ``dst`` instead of memory.
+
+    Returns:
+        What was written (profile, overview levels) for the record's metadata.
+
+    Raises:
+        SourceReadError: the source's pixels cannot be decoded.
+        StoreError: the written file is not a valid COG.
+    """
+    from rio_cogeo.cogeo import cog_validate
+
+    profile, options = cog_profile(info, kind)
+    env = {
+        "GDAL_CACHEMAX": GDAL_CACHE_MB,
+        "GDAL_TIFF_OVR_BLOCKSIZE": 512,
+        "GDAL_NUM_THREADS": "ALL_CPUS",
+    }
+    env.update(config or {})
+    big = info.width * info.height > 4096 * 4096
+    try:
+        with open_raster(info.path) as src, contextlib.ExitStack() as stack:
+            source = src
+            if info.crs_given:
+                from rasterio.vrt import WarpedVRT
+
+                source = stack.enter_context(
+                    WarpedVRT(
+                        src,
+                        src_crs=info.crs,
+                        crs=info.crs,
+                        src_transform=src.transform,
+                        transform=src.transform,
+                        width=src.width,
+                        height=src.height,
+                    )
+                )
+            translate(source, dst, profile, in_memory=not big, quiet=True, config=env, **options)
+    except RasterioError as exc:
+        raise SourceReadError(
+            f"{info.path.name}: pixel data cannot be decoded ({_gdal_reason(exc)}); "
+            "likely a damaged or truncated file"
+        ) from None
+    valid, errors, _warnings = cog_validate(str(dst), quiet=True)
+    if not valid:
+        raise StoreError(f"{dst.name}: the written COG is not valid: {'; '.join(errors)}")
+    with rasterio.open(dst) as out:
+        return {
+            "cog": True,
+            "compression": out.compression.name if out.compression else None,
+            "overviews": out.overviews(1),
+            "blocksize": list(out.block_shapes[0]),
+        }
