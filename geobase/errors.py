@@ -157,3 +157,18 @@ class InvalidToken(AccessDenied):
 
 class UnknownClassification(GeobaseError, ValueError):
     """A classification level that is not public, internal or restricted."""
+
+
+# --- tiles ----------------------------------------------------------------------------
+
+
+class OutputExistsError(GeobaseError, FileExistsError):
+    """An output path exists and replacing it was not asked for (--overwrite)."""
+
+
+class TileStoreError(GeobaseError, ValueError):
+    """A tile store cannot hold this pyramid (format, grid) or is not a tile store."""
+
+
+class TileBuildError(GeobaseError):
+    """A tile build failed while rendering or writing (nothing was replaced)."""
