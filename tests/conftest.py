@@ -19,12 +19,83 @@ def real_data() -> Path:
     return REAL_DATA
 
 
+# --- store backends ---------------------------------------------------------------------
+# A test (or module, via ``pytestmark``) marked ``both_stores`` runs its ``workspace`` on
+# the GeoPackage store and on PostGIS; ``workspace_any`` always does. PostGIS runs on one
+# throw-away cluster per session (tests/postgis_cluster.py), a fresh database per test.
+
+STORE_BACKENDS = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
+
+
+def pytest_generate_tests(metafunc):
+    if (
+        "store_backend" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("both_stores")
+        and "store_backend" not in getattr(metafunc.definition, "callspec", {})
+    ):
+        metafunc.parametrize("store_backend", STORE_BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL/PostGIS cluster (skips where PostgreSQL is missing, except in CI)."""
+    try:
+        import psycopg  # noqa: F401
+
+        from tests.postgis_cluster import Cluster, ClusterUnavailable
+    except ImportError as exc:
+        reason = f"psycopg is not installed ({exc}); pip install 'geobase[postgis]'"
+        if os.environ.get("CI"):
+            pytest.fail(f"PostGIS tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+    try:
+        cluster = Cluster()
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostGIS tests cannot run in CI: {exc}")
+        pytest.skip(f"PostGIS tests skipped: {exc}")
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def workspace(tmp_path):
-    """A fresh, empty workspace on the embedded GeoPackage store."""
+def pg_url(pg_cluster, request):
+    """The URL of a fresh PostGIS database holding an empty, migrated geobase workspace."""
+    url = pg_cluster.create_database()
+    request.addfinalizer(lambda: pg_cluster.drop_database(url))
+    return url
+
+
+@pytest.fixture
+def store_backend(request) -> str:
+    """``gpkg`` unless the test is parametrised over the stores (marker ``both_stores``)."""
+    return getattr(request, "param", "gpkg")
+
+
+def _make_workspace(request, tmp_path, backend):
     from geobase.store import Workspace
 
-    ws = Workspace.init(tmp_path / "ws", name="test")
+    url = request.getfixturevalue("pg_url") if backend == "postgis" else None
+    return Workspace.init(tmp_path / "ws", name="test", store=url)
+
+
+@pytest.fixture
+def workspace(request, tmp_path, store_backend):
+    """A fresh, empty workspace (GeoPackage; also PostGIS for tests marked ``both_stores``)."""
+    ws = _make_workspace(request, tmp_path, store_backend)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def workspace_any(request, tmp_path):
+    """A fresh, empty workspace on each store backend in turn."""
+    ws = _make_workspace(request, tmp_path, request.param)
     yield ws
     ws.close()
 

@@ -27,6 +27,12 @@ def utc_now() -> str:
 Params = Mapping[str, Any] | Sequence[Any]
 BBox = tuple[float, float, float, float]
 
+#: The optimistic-versioning column: a table whose records editors change in place gets
+#: this column (``columns=[..., ROW_VERSION_COLUMN]``) and changes them with
+#: :meth:`Transaction.update_versioned`.
+ROW_VERSION = "row_version"
+ROW_VERSION_COLUMN = f"{ROW_VERSION} INTEGER NOT NULL DEFAULT 1"
+
 
 class Transaction(ABC):
     """One unit of work: everything in it is committed together or not at all."""
@@ -77,6 +83,69 @@ class Transaction(ABC):
 
     @abstractmethod
     def _insert_returning_fid(self, sql: str, row: Mapping[str, Any]) -> int: ...
+
+    def update_versioned(
+        self,
+        table: str,
+        key: int | Mapping[str, Any],
+        expected_version: int,
+        values: Mapping[str, Any],
+        *,
+        version_column: str = ROW_VERSION,
+    ) -> int:
+        """Change one record only if nobody changed it since it was read (optimistic).
+
+        The record is found by ``key`` (its fid, or ``{column: value}`` for a unique
+        column) and updated only when its ``version_column`` still holds
+        ``expected_version``, the version the editor read; the version is incremented in
+        the same statement. Two editors who read version 3 and both save: the first gets
+        version 4, the second a :class:`~geobase.errors.ConflictError` instead of
+        silently overwriting the first's change.
+
+        Args:
+            table: the table (it has an integer ``version_column``, see
+                :data:`ROW_VERSION_COLUMN`).
+            key: the fid, or a mapping of unique column(s) to values.
+            expected_version: the version the caller read.
+            values: the new column values (geometries through :meth:`geom`); must not
+                set the version column.
+
+        Returns:
+            The record's new version (``expected_version + 1``).
+
+        Raises:
+            ConflictError: the record's version is no longer ``expected_version``.
+            NotFoundError: no record has this key.
+        """
+        from geobase.errors import ConflictError, NotFoundError, StoreError
+
+        where = {"fid": key} if isinstance(key, int) else dict(key)
+        if not where or version_column in values or not values:
+            raise StoreError(
+                "update_versioned needs a key and values, and values may not set "
+                f"{version_column!r}"
+            )
+        params = {f"_v_{k}": v for k, v in values.items()}
+        params.update({f"_k_{k}": v for k, v in where.items()})
+        params["_expected"] = expected_version
+        sets = ", ".join(f"{k} = :_v_{k}" for k in values)
+        cond = " AND ".join(f"{k} = :_k_{k}" for k in where)
+        cursor = self.execute(
+            f"UPDATE {table} SET {sets}, {version_column} = {version_column} + 1 "
+            f"WHERE {cond} AND {version_column} = :_expected",
+            params,
+        )
+        if cursor.rowcount == 1:
+            return expected_version + 1
+        current = self.scalar(f"SELECT {version_column} FROM {table} WHERE {cond}", params)
+        shown = ", ".join(f"{k}={v!r}" for k, v in where.items())
+        if current is None:
+            raise NotFoundError(f"no record {shown} in {table}")
+        raise ConflictError(
+            f"{table} record {shown} was changed by someone else since it was read "
+            f"(version {current} now, {expected_version} when read); reload it and redo "
+            "the change"
+        )
 
     @abstractmethod
     def geom(self, geometry: shapely.Geometry | None, srs_id: int) -> Any:

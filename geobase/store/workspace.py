@@ -28,7 +28,7 @@ def open_store(url: str, root: Path | None = None, *, create: bool = False) -> S
                 f"store URL {url.split('@')[-1]} needs the PostGIS backend: "
                 f"pip install 'geobase[postgis]' ({exc})"
             ) from None
-        store: Store = PostGISStore(url)
+        store: Store = PostGISStore(url, create=create)
     else:
         from geobase.store.geopackage import GeoPackageStore
 

@@ -50,7 +50,8 @@ def apply(store: Store) -> list[Migration]:
             )
         else:
             exists = tx.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'geobase_migrations'"
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name = 'geobase_migrations'"
             )
         if not exists:
             tx.create_attribute_table(
