@@ -1,0 +1,416 @@
+"""``tiles build``: resolve a source, choose zooms, build or update, record the pyramid.
+
+A SOURCE is a raster file, a product code (a mosaic of the product's current datasets,
+newest acquisition on top) or a catalogue dataset id. Each build is recorded in the
+workspace's ``pyramids`` table with the datasets it painted; ``update=True`` compares them
+with the catalogue's current datasets and re-renders only where they differ
+(:mod:`geobase.tiles.incremental`).
+
+Example:
+    >>> from geobase.tiles.build import build_tiles  # doctest: +SKIP
+    >>> build_tiles(ws, "dom02", "tiles/dom02.pmtiles", tms="CGCS2000Quad")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+from rasterio.warp import calculate_default_transform, transform_bounds
+
+from geobase.errors import NotFoundError, OutputExistsError
+from geobase.store import Workspace, utc_now
+from geobase.tiles import incremental
+from geobase.tiles.cache import RawCache
+from geobase.tiles.encode import EXTENSIONS
+from geobase.tiles.pyramid import BuildStats, Progress, build_pyramid, settings_for
+from geobase.tiles.render import SourceRef, channels_for, open_raster
+from geobase.tiles.stores import store_kind
+from geobase.tiles.tms import TMS
+
+logger = logging.getLogger(__name__)
+
+CLASSIFICATIONS = ("public", "internal", "restricted")
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """One raster of a build, in painting order."""
+
+    key: str  # dataset_id@version, or file:<path>@<size>-<mtime>
+    path: Path
+    footprint: shapely.Geometry  # EPSG:4490
+    classification: str
+    kind: str  # imagery | dem
+
+
+def resolve_sources(ws: Workspace, source: str) -> list[ResolvedSource]:
+    """The rasters a SOURCE names, oldest first (the last is painted on top)."""
+    candidate = Path(source)
+    for path in (candidate, ws.root / candidate):
+        if path.is_file():
+            return [_file_source(path.resolve())]
+    from geobase.catalog.products import products_for
+    from geobase.catalog.records import current_datasets
+
+    registry = products_for(ws.config.products)
+    if source in registry:
+        frame = current_datasets(ws.store, product=source)
+        if frame.empty:
+            raise NotFoundError(f"product {source!r} has no current datasets to publish")
+    else:
+        frame = current_datasets(ws.store)
+        frame = frame[frame["dataset_id"] == source]
+        if frame.empty:
+            raise NotFoundError(
+                f"SOURCE {source!r} is not a raster file, a product code or a current dataset "
+                "id; see 'geobase catalog list'"
+            )
+    bad = sorted(set(frame["kind"]) - {"imagery", "dem"})
+    if bad:
+        raise ValueError(f"SOURCE {source!r} holds {', '.join(bad)} datasets; only imagery "
+                         "and DEMs are published as tiles")  # fmt: skip
+    # current_datasets is newest first; paint the oldest first so the newest ends on top
+    frame = frame.iloc[::-1]
+    out = []
+    for row in frame.itertuples(index=False):
+        path = Path(row.path)
+        if not path.is_absolute():
+            path = ws.root / path
+        out.append(
+            ResolvedSource(
+                key=f"{row.dataset_id}@{row.version}",
+                path=path,
+                footprint=row.geometry,
+                classification=row.classification,
+                kind=row.kind,
+            )
+        )
+    return out
+
+
+def _file_source(path: Path) -> ResolvedSource:
+    with open_raster(str(path)) as src:
+        w, s, e, n = transform_bounds(src.crs, "EPSG:4490", *src.bounds, densify_pts=21)
+        kind = "dem" if src.count == 1 and src.dtypes[0] != "uint8" else "imagery"
+    stat = path.stat()
+    return ResolvedSource(
+        key=f"file:{path}@{stat.st_size}-{stat.st_mtime_ns}",
+        path=path,
+        footprint=shapely.box(w, s, e, n),
+        classification="internal",  # unknown: never served without authentication
+        kind=kind,
+    )
+
+
+def default_zooms(tms, sources: list[SourceRef]) -> tuple[int, int]:
+    """(minzoom, maxzoom): the zoom of the finest source, and the one holding all in a tile."""
+    crs = tms.rasterio_crs
+    finest = math.inf
+    for ref in sources:
+        with open_raster(ref.path) as src:
+            transform, _, _ = calculate_default_transform(
+                src.crs, crs, src.width, src.height, *src.bounds
+            )
+        finest = min(finest, abs(transform.a))
+    maxz = tms.zoom_for_res(finest)
+    w = min(s.bounds[0] for s in sources)
+    s_ = min(s.bounds[1] for s in sources)
+    e = max(s.bounds[2] for s in sources)
+    n = max(s.bounds[3] for s in sources)
+    size = max(e - w, n - s_) / tms.matrix(maxz).cellSize / 256
+    lo = int(tms.tileMatrices[0].id)
+    minz = max(lo, maxz - math.ceil(math.log2(max(size, 1.0))))
+    return minz, maxz
+
+
+def _most_restrictive(levels) -> str:
+    ranks = [CLASSIFICATIONS.index(c) if c in CLASSIFICATIONS else 1 for c in levels]
+    return CLASSIFICATIONS[max(ranks, default=1)]
+
+
+def _rel(ws: Workspace, path: Path) -> str:
+    path = path.resolve()
+    try:
+        return path.relative_to(ws.root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def last_pyramid(ws: Workspace, out: str | Path) -> dict | None:
+    """The newest record of the pyramid at ``out`` (with its ``source_footprints``)."""
+    rel = _rel(ws, Path(out))
+    with ws.store.read() as tx:
+        row = tx.query_one(
+            "SELECT * FROM pyramids WHERE path = :p ORDER BY fid DESC LIMIT 1", {"p": rel}
+        )
+        if row is None:
+            return None
+        rows = tx.query(
+            "SELECT source, footprint FROM pyramid_sources WHERE pyramid_fid = :f",
+            {"f": row["fid"]},
+        )
+    row.pop("geom", None)
+    row["source_footprints"] = {
+        r["source"]: shapely.from_wkt(r["footprint"]) if r["footprint"] else None for r in rows
+    }
+    return row
+
+
+def list_pyramids(ws: Workspace) -> gpd.GeoDataFrame:
+    """The newest record of every pyramid in the workspace."""
+    return ws.store.read_frame(
+        """
+        SELECT fid, name, path, store, source, tms, minzoom, maxzoom, format, mode,
+               classification, build, built_at, tile_count, bytes, geom
+        FROM pyramids p
+        WHERE fid = (SELECT max(fid) FROM pyramids q WHERE q.path = p.path)
+        ORDER BY path
+        """
+    )
+
+
+def build_tiles(
+    ws: Workspace,
+    source: str,
+    out: str | Path,
+    *,
+    tms: str | None = None,
+    zoom: tuple[int, int] | None = None,
+    fmt: str | None = None,
+    mode: str | None = None,
+    update: bool = False,
+    overwrite: bool = False,
+    workers: int | None = None,
+    dask: str | None = None,
+    block: int | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Build (or, with ``update``, bring up to date) the pyramid of ``source`` at ``out``.
+
+    Args:
+        ws: the workspace (its catalogue, and where the build is recorded).
+        source: raster file, product code or dataset id.
+        out: a directory, ``.mbtiles`` (WebMercatorQuad only) or ``.pmtiles`` path.
+        tms: ``WebMercatorQuad`` (default) or ``CGCS2000Quad``.
+        zoom: (min, max); default from the data's resolution and extent.
+        fmt: ``jpeg``, ``png`` (default) or ``webp``.
+        mode: ``rgb`` (imagery), ``terrain-rgb`` (DEM default) or ``hillshade``.
+        update: re-render only where datasets were added, superseded or removed since the
+            last build of ``out``; settings default to that build's.
+        overwrite: replace an existing ``out`` (a full build).
+        workers: processes (default: CPU count); ``dask``: a scheduler address instead.
+        block: window size in base tiles (power of two; default 16, ``[tiles] block``).
+        name: pyramid name (default: the output's stem).
+        progress: ``progress(done, total, rate=...)``.
+
+    Returns:
+        The pyramid's record (a dict), with the build statistics.
+    """
+    out = Path(out)
+    if not out.is_absolute():
+        out = Path.cwd() / out
+    last = last_pyramid(ws, out) if update else None
+    if update:
+        if last is None or not out.exists():
+            raise NotFoundError(
+                f"no pyramid recorded at {out}; build it once without --update first"
+            )
+        tms, zoom, fmt, mode = _same_settings(last, tms, zoom, fmt, mode)
+        if source != last["source"]:
+            raise ValueError(
+                f"--update of {out}: SOURCE {source!r} differs from the pyramid's "
+                f"{last['source']!r}; build without --update to change it"
+            )
+    elif out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or --update")
+    tms_obj = TMS.get(tms or "WebMercatorQuad")
+    fmt = fmt or "png"
+    if store_kind(out) == "mbtiles" and tms_obj.id != "WebMercatorQuad":
+        from geobase.errors import TileStoreError
+
+        raise TileStoreError(
+            f"MBTiles holds WebMercatorQuad tiles only (its specification), not {tms_obj.id}; "
+            "write a .pmtiles file or a directory instead"
+        )
+    resolved = resolve_sources(ws, source)
+    crs = tms_obj.rasterio_crs
+    refs = []
+    bands = 0
+    for r in resolved:
+        with open_raster(str(r.path)) as src:
+            bounds = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
+            bands = max(bands, src.count)
+        refs.append(SourceRef(str(r.path), tuple(bounds)))
+    if mode is None:
+        mode = "terrain-rgb" if all(r.kind == "dem" for r in resolved) else "rgb"
+    if zoom is None:
+        zoom = default_zooms(tms_obj, refs)
+    tiles_cfg = ws.config.tiles
+    fill = tuple(tiles_cfg.get("jpeg_fill", (255, 255, 255)))
+    settings = settings_for(
+        tms_obj,
+        minzoom=zoom[0],
+        maxzoom=zoom[1],
+        fmt=fmt,
+        mode=mode,
+        channels=channels_for(mode, bands),
+        fill=fill,
+    )
+    block = int(block or tiles_cfg.get("block", 16))
+    rel = _rel(ws, out)
+    cache_rel = (
+        Path(ws.config.tiles_dir)
+        / ".cache"
+        / (hashlib.sha1(rel.encode()).hexdigest()[:16] + ".sqlite")
+    )
+    cache_path = ws.root / cache_rel
+    name = name or out.stem
+    tilejson = _tilejson(name, settings, refs, resolved)
+    region = None
+    if update:
+        fingerprint = {
+            "tms": settings.tms.id, "minzoom": settings.minzoom, "maxzoom": settings.maxzoom,
+            "mode": settings.mode, "channels": settings.channels, "fill": list(settings.fill),
+        }  # fmt: skip
+        if not RawCache.matches(cache_path, fingerprint):
+            logger.warning("no usable overview cache for %s; rebuilding it whole", out)
+            region = [shapely.box(*tms_obj.xy_bbox)]
+        else:
+            region = incremental.changed_region(last["source_footprints"], resolved, crs)
+        if not region:
+            logger.info("%s is up to date", out)
+            return {**last, "written_tiles": 0, "written_bytes": 0, "up_to_date": True}
+    stats = build_pyramid(
+        refs,
+        out,
+        settings,
+        tilejson,
+        region=region,
+        cache_path=cache_path,
+        block=block,
+        workers=workers,
+        dask=dask,
+        progress=progress,
+    )
+    return _record(ws, name, rel, out, source, resolved, settings, tilejson, stats,
+                   cache_rel, update)  # fmt: skip
+
+
+def _same_settings(last, tms, zoom, fmt, mode):
+    given = {"tms": tms, "zoom": zoom, "format": fmt, "mode": mode}
+    recorded = {
+        "tms": last["tms"],
+        "zoom": (last["minzoom"], last["maxzoom"]),
+        "format": last["format"],
+        "mode": last["mode"],
+    }
+    for key, value in given.items():
+        if value is None:
+            continue
+        if (tuple(value) if key == "zoom" else value) != recorded[key]:
+            raise ValueError(
+                f"--update: --{key} {value} differs from the pyramid's {recorded[key]}; "
+                "build without --update (and with --overwrite) to change it"
+            )
+    return recorded["tms"], recorded["zoom"], recorded["format"], recorded["mode"]
+
+
+def _tilejson(name, settings, refs, resolved) -> dict:
+    crs = settings.tms.rasterio_crs
+    w = min(r.bounds[0] for r in refs)
+    s = min(r.bounds[1] for r in refs)
+    e = max(r.bounds[2] for r in refs)
+    n = max(r.bounds[3] for r in refs)
+    if crs.is_geographic:
+        bounds = [w, s, e, n]
+    else:
+        bounds = list(transform_bounds(crs, "EPSG:4326", w, s, e, n, densify_pts=21))
+    bounds = [round(v, 7) for v in bounds]
+    ext = EXTENSIONS[settings.fmt]
+    doc = {
+        "tilejson": "3.0.0",
+        "name": name,
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [f"{{z}}/{{x}}/{{y}}.{ext}"],
+        "minzoom": settings.minzoom,
+        "maxzoom": settings.maxzoom,
+        "bounds": bounds,
+        "center": [
+            round((bounds[0] + bounds[2]) / 2, 7),
+            round((bounds[1] + bounds[3]) / 2, 7),
+            settings.minzoom,
+        ],
+        "format": settings.fmt,
+        "tilematrixset": settings.tms.id,
+        "crs": f"EPSG:{crs.to_epsg()}",
+        "mode": settings.mode,
+        "sources": [r.key for r in resolved],
+    }
+    if settings.mode == "terrain-rgb":
+        doc["encoding"] = "mapbox"
+    return doc
+
+
+def _record(ws, name, rel, out, source, resolved, settings, tilejson, stats: BuildStats,
+            cache_rel, update) -> dict:  # fmt: skip
+    footprint = shapely.union_all([r.footprint for r in resolved if r.footprint is not None])
+    if footprint.geom_type == "Polygon":
+        footprint = shapely.MultiPolygon([footprint])
+    elif footprint.geom_type != "MultiPolygon":
+        footprint = shapely.MultiPolygon(
+            [g for g in getattr(footprint, "geoms", []) if g.geom_type == "Polygon"]
+        )
+    row = {
+        "name": name,
+        "path": rel,
+        "store": store_kind(out),
+        "source": source,
+        "sources": json.dumps([r.key for r in resolved], ensure_ascii=False),
+        "tms": settings.tms.id,
+        "minzoom": settings.minzoom,
+        "maxzoom": settings.maxzoom,
+        "format": settings.fmt,
+        "mode": settings.mode,
+        "classification": _most_restrictive(r.classification for r in resolved),
+        "build": "update" if update else "full",
+        "built_at": utc_now(),
+        "seconds": round(stats.seconds, 3),
+        "tile_count": stats.tiles,
+        "bytes": stats.bytes,
+        "written_tiles": stats.written_tiles,
+        "cache": cache_rel.as_posix(),
+        "tilejson": json.dumps(tilejson, ensure_ascii=False),
+    }
+    with ws.store.transaction() as tx:
+        fid = tx.insert("pyramids", {**row, "geom": tx.geom(footprint, 4490)})
+        tx.insert_many(
+            "pyramid_sources",
+            [{"pyramid_fid": fid, "source": r.key, "footprint": r.footprint.wkt} for r in resolved],
+        )
+        tx.touch("pyramids")
+    return {
+        "fid": fid,
+        **row,
+        "written_bytes": stats.written_bytes,
+        "deleted_tiles": stats.deleted_tiles,
+        "base_tiles_rendered": stats.base_tiles_rendered,
+    }
+
+
+__all__ = [
+    "ResolvedSource",
+    "build_tiles",
+    "default_zooms",
+    "last_pyramid",
+    "list_pyramids",
+    "resolve_sources",
+]

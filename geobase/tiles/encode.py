@@ -1,0 +1,74 @@
+"""Tile encoding with Pillow: JPEG, PNG and WebP with fixed settings (deterministic bytes).
+
+Settings follow gdal2tiles' defaults so that sizes compare: JPEG and WebP quality 75, PNG
+zlib level 6. Invalid pixels become transparency (PNG, WebP) or the fill colour (JPEG);
+a tile without invalid pixels is written without an alpha channel.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+Format = Literal["jpeg", "png", "webp"]
+FORMATS: tuple[str, ...] = ("jpeg", "png", "webp")
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+JPEG_QUALITY = 75
+WEBP_QUALITY = 75
+PNG_LEVEL = 6
+
+
+def encode_tile(
+    data: np.ndarray,
+    mask: np.ndarray,
+    fmt: str,
+    *,
+    fill: tuple[int, int, int] = (255, 255, 255),
+    lossless: bool = False,
+) -> bytes:
+    """Encode a (channels, H, W) uint8 tile with a (H, W) validity mask.
+
+    Args:
+        data: 1 (grey) or 3 (RGB) channels first.
+        mask: True where the pixel is valid.
+        fmt: ``jpeg``, ``png`` or ``webp``.
+        fill: JPEG colour of invalid pixels.
+        lossless: WebP lossless (terrain-RGB); PNG is always lossless.
+    """
+    channels = data.shape[0]
+    full = bool(mask.all())
+    if fmt == "jpeg":
+        pixels = np.moveaxis(data, 0, -1) if channels > 1 else data[0]
+        if not full:
+            colour = np.asarray(fill if channels > 1 else fill[:1], dtype=np.uint8)
+            pixels = np.where(mask[..., None] if channels > 1 else mask, pixels, colour.squeeze())
+        image = Image.fromarray(np.ascontiguousarray(pixels))
+        buf = io.BytesIO()
+        image.save(buf, "JPEG", quality=JPEG_QUALITY)
+        return buf.getvalue()
+    if full:
+        planes = data
+    else:
+        alpha = (mask.astype(np.uint8) * 255)[None]
+        planes = np.concatenate([data, alpha])
+    if fmt == "webp" and planes.shape[0] in (1, 2):  # WebP has no grey modes
+        grey, rest = planes[:1], planes[1:]
+        planes = np.concatenate([grey, grey, grey, rest])
+    pixels = np.ascontiguousarray(np.moveaxis(planes, 0, -1) if planes.shape[0] > 1 else planes[0])
+    image = Image.fromarray(pixels)
+    buf = io.BytesIO()
+    if fmt == "png":
+        image.save(buf, "PNG", compress_level=PNG_LEVEL)
+    elif fmt == "webp":
+        if lossless:
+            image.save(buf, "WEBP", lossless=True, quality=100, method=2, exact=True)
+        else:
+            image.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+    else:
+        raise ValueError(f"unknown tile format {fmt!r}; expected one of {FORMATS}")
+    return buf.getvalue()

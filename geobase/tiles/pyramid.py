@@ -1,0 +1,429 @@
+"""The pyramid builder: plan blocks, render them on workers, build the upper zooms, store.
+
+The base zoom is cut into *windows* of ``block x block`` tiles (default 16: 4096 px),
+aligned in tile space so that each window also holds whole tiles of the ``log2(block)``
+zooms above; a worker warps one window at once and returns its encoded tiles and the raw
+tiles of its overview zooms. Zooms below the windows' reach are made in the main process
+from their four children, read back from the overview cache (:mod:`geobase.tiles.cache`).
+
+An update (``region`` given) re-renders only the base tiles that meet the region, their
+siblings (to rebuild their parents) and their ancestors; unchanged children come from the
+cache. Blocks, averaging and encoder settings are fixed, so the bytes of every tile are the
+same whatever the number of workers, the order blocks finish in, or full vs update.
+
+Workers: a process pool (``workers``), or a Dask distributed cluster (``dask`` = scheduler
+address). Sources must then be readable at the same paths on the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
+from morecantile.models import TileMatrixSet
+
+from geobase.errors import TileBuildError
+from geobase.tiles.cache import RawCache
+from geobase.tiles.render import (
+    TILE,
+    BlockJob,
+    BlockResult,
+    RenderSettings,
+    SourceRef,
+    encode_for,
+    grid,
+    merge_children,
+    pack_raw,
+    render_block,
+    unpack_raw,
+)
+from geobase.tiles.stores import open_writer
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    """What a build did."""
+
+    tiles: int  # tiles in the pyramid afterwards
+    bytes: int  # their total size
+    written_tiles: int  # tiles (re)written by this build
+    written_bytes: int  # bytes written to the store by this build
+    deleted_tiles: int
+    base_tiles_rendered: int
+    seconds: float
+
+
+def plan_windows(
+    settings: RenderSettings, sources: Sequence[SourceRef], block: int
+) -> list[BlockJob]:
+    """The window jobs of a full build, in a fixed (row, column) order."""
+    g = grid(settings.tms, settings.maxzoom)
+    levels = min(int(math.log2(block)), settings.maxzoom - settings.minzoom)
+    windows: set[tuple[int, int]] = set()
+    for ref in sources:
+        rng = g.tile_range(ref.bounds)
+        if rng is None:
+            continue
+        x0, y0, x1, y1 = rng
+        for wy in range(y0 // block, (y1 - 1) // block + 1):
+            for wx in range(x0 // block, (x1 - 1) // block + 1):
+                windows.add((wx, wy))
+    jobs = []
+    for wx, wy in sorted(windows, key=lambda w: (w[1], w[0])):
+        x0, y0 = wx * block, wy * block
+        x1, y1 = min(x0 + block, g.width), min(y0 + block, g.height)
+        jobs.append(_job(g, x0, y0, x1, y1, levels, sources, None))
+    return jobs
+
+
+def _job(g, x0, y0, x1, y1, levels, sources, only) -> BlockJob:
+    span = g.res * TILE
+    bounds = (
+        g.left + x0 * span,
+        g.top - y1 * span,
+        g.left + x1 * span,
+        g.top - y0 * span,
+    )
+    margin = 2 * g.res
+    mine = tuple(
+        s
+        for s in sources
+        if s.bounds[0] <= bounds[2] + margin
+        and s.bounds[2] >= bounds[0] - margin
+        and s.bounds[1] <= bounds[3] + margin
+        and s.bounds[3] >= bounds[1] - margin
+    )
+    return BlockJob(x0, y0, x1, y1, levels, mine, only)
+
+
+def dirty_base_tiles(
+    settings: RenderSettings, region: Sequence[shapely.Geometry]
+) -> set[tuple[int, int]]:
+    """Base-zoom tiles (x, y) meeting any of the region's geometries (in the TMS's CRS)."""
+    g = grid(settings.tms, settings.maxzoom)
+    span = g.res * TILE
+    found: set[tuple[int, int]] = set()
+    for geom in region:
+        if geom is None or geom.is_empty:
+            continue
+        geom = shapely.buffer(geom, 2 * g.res)  # average resampling reaches past the edge
+        rng = g.tile_range(geom.bounds)
+        if rng is None:
+            continue
+        x0, y0, x1, y1 = rng
+        xs, ys = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
+        xs, ys = xs.ravel(), ys.ravel()
+        boxes = shapely.box(
+            g.left + xs * span, g.top - (ys + 1) * span, g.left + (xs + 1) * span, g.top - ys * span
+        )
+        hit = shapely.intersects(boxes, geom)
+        found.update(zip(xs[hit].tolist(), ys[hit].tolist(), strict=True))
+    return found
+
+
+def plan_update(
+    settings: RenderSettings, sources: Sequence[SourceRef], dirty: set[tuple[int, int]], block: int
+) -> tuple[list[BlockJob], set[tuple[int, int]], int]:
+    """Jobs re-rendering ``dirty`` base tiles and their parents; returns jobs, dirty set at
+    the lowest zoom the jobs make, and that zoom."""
+    g = grid(settings.tms, settings.maxzoom)
+    z = settings.maxzoom
+    levels = 1 if settings.maxzoom > settings.minzoom else 0
+    only: set[tuple[int, int, int]] = {(z, x, y) for x, y in dirty}
+    if levels:
+        parents = {(x // 2, y // 2) for x, y in dirty}
+        only |= {(z - 1, x, y) for x, y in parents}
+        render = {(2 * px + i, 2 * py + j) for px, py in parents for i in (0, 1) for j in (0, 1)}
+        render = {(x, y) for x, y in render if x < g.width and y < g.height}
+        low = parents
+    else:
+        render = set(dirty)
+        low = set(dirty)
+    by_window: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    for x, y in render:
+        by_window[(x // block, y // block)].append((x, y))
+    jobs = []
+    for key in sorted(by_window, key=lambda w: (w[1], w[0])):
+        tiles = by_window[key]
+        xs = [t[0] for t in tiles]
+        ys = [t[1] for t in tiles]
+        step = 2 if levels else 1
+        x0, y0 = min(xs) // step * step, min(ys) // step * step
+        x1 = min(g.width, (max(xs) // step + 1) * step)
+        y1 = min(g.height, (max(ys) // step + 1) * step)
+        inside = frozenset(k for k in only if _inside(k, z, x0, y0, x1, y1))
+        jobs.append(_job(g, x0, y0, x1, y1, levels, sources, inside))
+    return jobs, low, z - levels
+
+
+def _inside(key, z, x0, y0, x1, y1) -> bool:
+    kz, kx, ky = key
+    f = 2 ** (z - kz)
+    return x0 <= kx * f < x1 and y0 <= ky * f < y1
+
+
+# --- execution ------------------------------------------------------------------------
+
+_SETTINGS: RenderSettings | None = None
+
+
+def _init_worker(settings: RenderSettings) -> None:
+    global _SETTINGS
+    _SETTINGS = settings
+
+
+def _run_job(job: BlockJob) -> BlockResult:
+    assert _SETTINGS is not None
+    return render_block(_SETTINGS, job)
+
+
+def run_jobs(
+    settings: RenderSettings,
+    jobs: Sequence[BlockJob],
+    *,
+    workers: int | None = None,
+    dask: str | None = None,
+) -> Iterator[BlockResult]:
+    """Render jobs inline, on a process pool or on a Dask cluster; yields results as done."""
+    if dask:
+        yield from _run_dask(settings, jobs, dask)
+        return
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield render_block(settings, job)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["geobase.tiles.render"])
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(settings,),
+    ) as pool:
+        futures = [pool.submit(_run_job, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise TileBuildError(
+            f"--dask needs dask.distributed: pip install 'geobase[dask]' ({exc})"
+        ) from None
+    try:
+        client = Client(address, timeout="10s", set_as_default=False)
+    except OSError as exc:
+        raise TileBuildError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        futures = client.map(render_block, [settings] * len(jobs), jobs, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+
+
+def build_pyramid(
+    sources: Sequence[SourceRef],
+    out: str | Path,
+    settings: RenderSettings,
+    tilejson: dict,
+    *,
+    region: Sequence[shapely.Geometry] | None = None,
+    cache_path: str | Path | None = None,
+    block: int = 16,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Progress | None = None,
+) -> BuildStats:
+    """Build (or update) a pyramid into ``out``.
+
+    Args:
+        sources: rasters in painting order (oldest first; the last is on top), each with
+            its bounds in the tile matrix set's CRS.
+        out: output directory, ``.mbtiles`` or ``.pmtiles`` path.
+        settings: grid, zooms, format, mode.
+        tilejson: the TileJSON document to store with the pyramid.
+        region: for an update, the changed areas (geometries in the TMS's CRS); the
+            existing pyramid and its cache are updated where they meet them. None: a
+            full build.
+        cache_path: where the overview cache lives (needed for later updates); None: a
+            temporary cache, removed afterwards.
+        block: window size in tiles (a power of two).
+        workers, dask: see :func:`run_jobs`.
+        progress: ``progress(done, total, rate=tiles_per_second)``.
+    """
+    if block < 1 or block & (block - 1):
+        raise ValueError(f"block must be a power of two, got {block}")
+    start = time.perf_counter()
+    update = region is not None
+    fingerprint = {
+        "tms": settings.tms.id,
+        "minzoom": settings.minzoom,
+        "maxzoom": settings.maxzoom,
+        "mode": settings.mode,
+        "channels": settings.channels,
+        "fill": list(settings.fill),
+    }
+    temp_dir = None
+    if cache_path is None:
+        temp_dir = tempfile.TemporaryDirectory(prefix="geobase-tiles-")
+        cache_path = Path(temp_dir.name) / "cache.sqlite"
+    if update:
+        dirty = dirty_base_tiles(settings, region)
+        jobs, low_dirty, zlow = plan_update(settings, sources, dirty, block)
+    else:
+        jobs = plan_windows(settings, sources, block)
+        zlow = settings.maxzoom - (jobs[0].levels if jobs else 0)
+        low_dirty = None
+    writer = open_writer(out, settings.tms, settings.fmt, update=update)
+    cache = RawCache(Path(cache_path), fingerprint, update=update)
+    done = written = deleted = rendered = 0
+    total = _estimate(jobs, settings)
+    produced_low: set[tuple[int, int]] = set()
+    try:
+        for result in run_jobs(settings, jobs, workers=workers, dask=dask):
+            for z, x, y, data in result.tiles:
+                if data is None:
+                    writer.delete(z, x, y)
+                    deleted += 1
+                else:
+                    writer.put(z, x, y, data)
+                    written += 1
+            for z, x, y, blob in result.raw:
+                cache.put(z, x, y, blob)
+                if z == zlow and blob is not None:
+                    produced_low.add((x, y))
+            rendered += result.base_tiles
+            done += len(result.tiles)
+            _report(progress, done, total, start)
+        if low_dirty is None:  # a full build: every window's lowest tiles are new
+            low_dirty = _window_tiles(jobs, settings.maxzoom, zlow)
+        w2, d2 = _upper_zooms(settings, writer, cache, low_dirty, zlow, update)
+        written += w2
+        deleted += d2
+        _report(progress, done + w2 + d2, done + w2 + d2, start)
+        tiles, size = writer.commit(tilejson)
+        cache.commit()
+    except BaseException:
+        writer.abort()
+        cache.abort()
+        raise
+    finally:
+        if temp_dir is not None:
+            temp_dir.cleanup()
+    return BuildStats(
+        tiles=tiles,
+        bytes=size,
+        written_tiles=written,
+        written_bytes=writer.written,
+        deleted_tiles=deleted,
+        base_tiles_rendered=rendered,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _window_tiles(jobs, z, zlow) -> set[tuple[int, int]]:
+    f = 2 ** (z - zlow)
+    tiles = set()
+    for job in jobs:
+        for y in range(job.y0 // f, max(job.y0 // f + 1, job.y1 // f)):
+            for x in range(job.x0 // f, max(job.x0 // f + 1, job.x1 // f)):
+                tiles.add((x, y))
+    return tiles
+
+
+def _upper_zooms(settings, writer, cache, dirty, zlow, update) -> tuple[int, int]:
+    """Zooms below ``zlow`` from their children in the cache."""
+    written = deleted = 0
+    dtype = settings.dtype
+    for z in range(zlow - 1, settings.minzoom - 1, -1):
+        parents = sorted({(x // 2, y // 2) for x, y in dirty}, key=lambda t: (t[1], t[0]))
+        for px, py in parents:
+            children = []
+            for dy in (0, 1):
+                for dx in (0, 1):
+                    blob = cache.get(z + 1, 2 * px + dx, 2 * py + dy)
+                    raw = None if blob is None else unpack_raw(blob, settings.channels, dtype)
+                    children.append((dx, dy, raw))
+            data, mask = merge_children(children, settings.channels, dtype)
+            if not mask.any():
+                cache.put(z, px, py, None)
+                if update:
+                    writer.delete(z, px, py)
+                    deleted += 1
+                continue
+            writer.put(z, px, py, encode_for(settings, data, mask))
+            cache.put(z, px, py, pack_raw(data, mask))
+            written += 1
+        dirty = set(parents)
+    return written, deleted
+
+
+def _estimate(jobs, settings) -> int:
+    total = 0
+    for job in jobs:
+        n = (job.x1 - job.x0) * (job.y1 - job.y0)
+        total += len(job.only) if job.only is not None else int(n * 4 / 3)
+    return max(total, 1)
+
+
+def _report(progress, done, total, start) -> None:
+    if progress is None:
+        return
+    elapsed = time.perf_counter() - start
+    progress(done, max(total, done), rate=done / elapsed if elapsed > 0 else 0.0)
+
+
+def settings_for(
+    tms: TileMatrixSet,
+    *,
+    minzoom: int,
+    maxzoom: int,
+    fmt: str,
+    mode: str,
+    channels: int,
+    fill: tuple[int, int, int] = (255, 255, 255),
+) -> RenderSettings:
+    """Validated :class:`RenderSettings`."""
+    from geobase.tiles.encode import FORMATS
+    from geobase.tiles.render import MODES
+    from geobase.tiles.tms import maxzoom as tms_max
+    from geobase.tiles.tms import minzoom as tms_min
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown tile format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if mode not in MODES:
+        raise ValueError(f"unknown render mode {mode!r}; expected one of {', '.join(MODES)}")
+    lo, hi = tms_min(tms), tms_max(tms)
+    if not (lo <= minzoom <= maxzoom <= hi):
+        raise ValueError(
+            f"zoom range {minzoom}-{maxzoom} is not within {tms.id}'s levels {lo}-{hi} "
+            "(or the first zoom is above the second)"
+        )
+    if mode == "terrain-rgb" and fmt == "jpeg":
+        raise ValueError("terrain-RGB needs a lossless format (png or webp), not jpeg")
+    return RenderSettings(tms, fmt, mode, channels, minzoom, maxzoom, tuple(fill))

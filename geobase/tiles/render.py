@@ -1,0 +1,427 @@
+"""Rendering: warp a block of base-zoom tiles in one go, cut it into tiles, make overviews.
+
+A *block* is a rectangle of tiles at the base (highest) zoom. Its pixels are warped from
+the sources with one GDAL warp per source (average resampling, exact transformer, so that
+a pixel's value does not depend on the block it is warped in: no seams, and the same
+bytes whatever the blocks or the number of workers). Upper zooms are made from their
+children by 2 x 2 averaging of the valid pixels. The data stays raw (uint8 imagery or
+float32 elevations) through the pyramid and is encoded per tile at the end, so terrain-RGB
+values are never interpolated after encoding.
+
+Raw tiles are ``(data, mask)``: ``data`` is ``(channels, 256, 256)`` uint8 (``rgb``,
+``hillshade``) or float32 (``terrain-rgb``), zero where invalid; ``mask`` is a
+``(256, 256)`` bool array of valid pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import rasterio
+from affine import Affine
+from morecantile import Tile
+from morecantile.models import TileMatrixSet
+from rasterio.errors import RasterioError
+from rasterio.warp import Resampling, reproject, transform_bounds
+
+from geobase.errors import SourceReadError
+from geobase.tiles.encode import encode_tile
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["rgb", "terrain-rgb", "hillshade"]
+MODES: tuple[str, ...] = ("rgb", "terrain-rgb", "hillshade")
+TILE = 256
+
+
+# --- grid arithmetic ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One zoom level of a tile matrix set, in the CRS's (east, north) order."""
+
+    zoom: int
+    left: float
+    top: float
+    res: float
+    width: int  # tiles
+    height: int
+
+    def transform(self, x0: int, y0: int, pad: int = 0) -> Affine:
+        """The pixel transform of a block whose top-left tile is (x0, y0), padded by ``pad`` px."""
+        return Affine(
+            self.res,
+            0.0,
+            self.left + (x0 * TILE - pad) * self.res,
+            0.0,
+            -self.res,
+            self.top - (y0 * TILE - pad) * self.res,
+        )
+
+    def tile_range(self, bounds: Sequence[float]) -> tuple[int, int, int, int] | None:
+        """Tiles (x0, y0, x1, y1), end exclusive, meeting ``bounds`` (CRS units), or None."""
+        w, s, e, n = bounds
+        span = self.res * TILE
+        x0 = max(0, math.floor((w - self.left) / span))
+        x1 = min(self.width, math.ceil((e - self.left) / span))
+        y0 = max(0, math.floor((self.top - n) / span))
+        y1 = min(self.height, math.ceil((self.top - s) / span))
+        if x0 >= x1 or y0 >= y1:
+            return None
+        return x0, y0, x1, y1
+
+
+def grid(tms: TileMatrixSet, zoom: int) -> Grid:
+    """The :class:`Grid` of ``zoom`` (origin taken from morecantile's tile bounds)."""
+    matrix = tms.matrix(zoom)
+    b = tms.xy_bounds(Tile(0, 0, zoom))
+    return Grid(zoom, b.left, b.top, matrix.cellSize, matrix.matrixWidth, matrix.matrixHeight)
+
+
+def source_bounds(path: str, crs) -> tuple[float, float, float, float]:
+    """Bounds of a raster in ``crs`` (densified edges)."""
+    with open_raster(path) as src:
+        return transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
+
+
+def open_raster(path: str):
+    """Open a raster, turning GDAL's failures into SourceReadError."""
+    try:
+        src = rasterio.open(path)
+    except (RasterioError, OSError) as exc:
+        raise SourceReadError(f"{path}: cannot be opened as a raster ({exc})") from None
+    if src.crs is None:
+        src.close()
+        raise SourceReadError(f"{path}: has no CRS; assign one before publishing it as tiles")
+    return src
+
+
+# --- warping -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A raster to paint, with its bounds in the tile matrix set's CRS."""
+
+    path: str
+    bounds: tuple[float, float, float, float]
+
+
+def channels_for(mode: str, bands: int) -> int:
+    if mode == "rgb":
+        return 3 if bands >= 3 else 1
+    return 1
+
+
+def warp_block(
+    sources: Sequence[SourceRef],
+    crs,
+    transform: Affine,
+    width: int,
+    height: int,
+    mode: str,
+    channels: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paint the sources (oldest first, newest on top) into one block; returns data, mask."""
+    dtype = np.uint8 if mode == "rgb" else np.float32
+    data = np.zeros((channels, height, width), dtype=dtype)
+    mask = np.zeros((height, width), dtype=bool)
+    inv = ~transform
+    for ref in sources:
+        w, s, e, n = ref.bounds
+        c0, r0 = inv * (w, n)
+        c1, r1 = inv * (e, s)
+        col0 = max(0, math.floor(min(c0, c1)) - 2)
+        col1 = min(width, math.ceil(max(c0, c1)) + 2)
+        row0 = max(0, math.floor(min(r0, r1)) - 2)
+        row1 = min(height, math.ceil(max(r0, r1)) + 2)
+        if col0 >= col1 or row0 >= row1:
+            continue
+        sub = transform * Affine.translation(col0, row0)
+        part, valid = _warp_one(ref.path, crs, sub, col1 - col0, row1 - row0, mode, channels)
+        if not valid.any():
+            continue
+        window = (slice(row0, row1), slice(col0, col1))
+        region = data[(slice(None), *window)]
+        np.copyto(region, part, where=valid[None])
+        mask[window] |= valid
+    return data, mask
+
+
+def _warp_one(path, crs, transform, width, height, mode, channels):
+    with open_raster(path) as src:
+        if mode == "rgb":
+            bands = [1, 2, 3] if src.count >= 3 else [1]
+            dtype = np.uint8
+        else:
+            bands = [1]
+            dtype = np.float32
+        alpha = [i + 1 for i, ci in enumerate(src.colorinterp) if ci.name == "alpha"]
+        bands = [b for b in bands if b not in alpha] or bands
+        dest = np.zeros((len(bands) + 1, height, width), dtype=dtype)
+        try:
+            reproject(
+                rasterio.band(src, bands),
+                dest,
+                src_transform=src.transform,
+                src_crs=src.crs,
+                src_alpha=alpha[0] if alpha else 0,
+                dst_transform=transform,
+                dst_crs=crs,
+                dst_alpha=len(bands) + 1,
+                resampling=Resampling.average,
+                tolerance=0.0,  # exact transformer: a pixel's value is independent of the block
+                num_threads=1,
+                init_dest_nodata=True,
+            )
+        except RasterioError as exc:
+            raise SourceReadError(f"{path}: reading pixels failed ({exc})") from None
+    valid = dest[-1] > 0
+    data = dest[:-1]
+    if mode == "rgb" and data.shape[0] != channels:
+        data = np.repeat(data[:1], channels, axis=0)
+    data[:, ~valid] = 0
+    return data, valid
+
+
+# --- pixel operations ---------------------------------------------------------------
+
+
+def downsample(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2 x 2 mean of the valid pixels (uint8: rounded half up; float: float64 mean)."""
+    c, h, w = data.shape
+    m4 = mask.reshape(h // 2, 2, w // 2, 2)
+    if data.dtype == np.uint8:
+        total = data.reshape(c, h // 2, 2, w // 2, 2).sum(axis=(2, 4), dtype=np.uint16)
+        if mask.all():
+            return ((total + 2) >> 2).astype(np.uint8), np.ones((h // 2, w // 2), bool)
+        count = m4.sum(axis=(1, 3), dtype=np.uint16)
+        out_mask = count > 0
+        safe = np.maximum(count, 1)
+        out = ((2 * total + safe) // (2 * safe)).astype(np.uint8)
+        return out, out_mask
+    total = data.reshape(c, h // 2, 2, w // 2, 2).sum(axis=(2, 4), dtype=np.float64)
+    count = m4.sum(axis=(1, 3))
+    out_mask = count > 0
+    out = (total / np.maximum(count, 1)).astype(np.float32)
+    out[:, ~out_mask] = 0
+    return out, out_mask
+
+
+def hillshade(
+    elev: np.ndarray,
+    mask: np.ndarray,
+    dx: np.ndarray,
+    dy: float | np.ndarray,
+    *,
+    azimuth: float = 315.0,
+    altitude: float = 45.0,
+    z_factor: float = 1.0,
+) -> np.ndarray:
+    """Hillshade (0-255, Horn's method) of ``elev`` (H+2, W+2), interior (H, W) returned.
+
+    ``dx``/``dy``: ground pixel sizes in metres, per interior row (arrays of H) or scalars.
+    Invalid neighbours take the centre pixel's value, so edges of the data stay flat.
+    """
+    centre = elev[1:-1, 1:-1]
+
+    def nb(dr: int, dc: int) -> np.ndarray:
+        rows = slice(1 + dr, elev.shape[0] - 1 + dr)
+        cols = slice(1 + dc, elev.shape[1] - 1 + dc)
+        return np.where(mask[rows, cols], elev[rows, cols], centre)
+
+    a, b, c = nb(-1, -1), nb(-1, 0), nb(-1, 1)
+    d, f = nb(0, -1), nb(0, 1)
+    g, h, i = nb(1, -1), nb(1, 0), nb(1, 1)
+    dx = np.asarray(dx, dtype=np.float64).reshape(-1, 1)
+    dy = np.asarray(dy, dtype=np.float64).reshape(-1, 1)
+    dzdx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8 * dx) * z_factor
+    dzdy = ((g + 2 * h + i) - (a + 2 * b + c)) / (8 * dy) * z_factor
+    zenith = math.radians(90.0 - altitude)
+    az = math.radians(360.0 - azimuth + 90.0)
+    slope = np.arctan(np.hypot(dzdx, dzdy))
+    aspect = np.arctan2(dzdy, -dzdx)
+    shade = np.cos(zenith) * np.cos(slope) + np.sin(zenith) * np.sin(slope) * np.cos(az - aspect)
+    return np.clip(np.rint(255.0 * shade), 0, 255).astype(np.uint8)
+
+
+def terrain_rgb(elev: np.ndarray) -> np.ndarray:
+    """Mapbox terrain-RGB: height = -10000 + (R * 65536 + G * 256 + B) * 0.1."""
+    v = np.clip(np.rint((elev.astype(np.float64) + 10000.0) * 10.0), 0, 2**24 - 1).astype(np.uint32)
+    return np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255]).astype(np.uint8)
+
+
+def decode_terrain_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Heights from terrain-RGB pixels (channels first)."""
+    r, g, b = (rgb[i].astype(np.float64) for i in range(3))
+    return -10000.0 + (r * 65536 + g * 256 + b) * 0.1
+
+
+def ground_pixel_size(tms: TileMatrixSet, g: Grid, rows_y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ground pixel sizes (dx per row, dy) in metres for hillshading at northings ``rows_y``."""
+    crs = tms.rasterio_crs
+    if crs.is_geographic:
+        lat = np.radians(rows_y)
+        a, e2 = 6378137.0, 0.00669438002290
+        w = np.sqrt(1 - e2 * np.sin(lat) ** 2)
+        n_rad = a / w
+        m_rad = a * (1 - e2) / w**3
+        deg = math.pi / 180.0
+        return g.res * deg * n_rad * np.cos(lat), g.res * deg * m_rad
+    # Web Mercator: scale factor 1 / cos(lat) at every point
+    lat = np.arctan(np.sinh(rows_y / 6378137.0))
+    dx = g.res * np.cos(lat)
+    return dx, dx
+
+
+# --- raw tile codec (the overview cache) ------------------------------------------------
+
+
+def pack_raw(data: np.ndarray, mask: np.ndarray) -> bytes:
+    """A raw tile as compressed bytes (data then the packed mask)."""
+    return zlib.compress(np.ascontiguousarray(data).tobytes() + np.packbits(mask).tobytes(), 1)
+
+
+def unpack_raw(blob: bytes, channels: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    raw = zlib.decompress(blob)
+    dtype = np.dtype(dtype)
+    n = channels * TILE * TILE * dtype.itemsize
+    data = np.frombuffer(raw[:n], dtype=dtype).reshape(channels, TILE, TILE).copy()
+    mask = np.unpackbits(np.frombuffer(raw[n:], dtype=np.uint8))[: TILE * TILE]
+    return data, mask.reshape(TILE, TILE).astype(bool)
+
+
+# --- the block job ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What every job of one build shares."""
+
+    tms: TileMatrixSet
+    fmt: str
+    mode: str
+    channels: int
+    minzoom: int
+    maxzoom: int
+    fill: tuple[int, int, int] = (255, 255, 255)
+
+    @property
+    def dtype(self):
+        return np.float32 if self.mode == "terrain-rgb" else np.uint8
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """Render base-zoom tiles [x0, x1) x [y0, y1) and ``levels`` zooms below them.
+
+    The rectangle is aligned to ``2**levels`` tiles (clipped to the matrix). ``only``:
+    encode only these (z, x, y) tiles and report the blank ones among them as None (an
+    update); None means every non-blank tile.
+    """
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    levels: int
+    sources: tuple[SourceRef, ...]
+    only: frozenset[tuple[int, int, int]] | None = None
+
+
+@dataclass
+class BlockResult:
+    tiles: list[tuple[int, int, int, bytes | None]] = field(default_factory=list)
+    raw: list[tuple[int, int, int, bytes | None]] = field(default_factory=list)
+    base_tiles: int = 0
+
+
+def render_block(settings: RenderSettings, job: BlockJob) -> BlockResult:
+    """Warp a block, cut it into tiles and make its ``levels`` overview zooms."""
+    tms = settings.tms
+    z = settings.maxzoom
+    g = grid(tms, z)
+    crs = tms.rasterio_crs
+    width = (job.x1 - job.x0) * TILE
+    height = (job.y1 - job.y0) * TILE
+    result = BlockResult(base_tiles=(job.x1 - job.x0) * (job.y1 - job.y0))
+    if settings.mode == "hillshade":
+        elev, emask = warp_block(
+            job.sources, crs, g.transform(job.x0, job.y0, pad=1), width + 2, height + 2,
+            "hillshade", 1,
+        )  # fmt: skip
+        rows_y = g.top - ((job.y0 * TILE + np.arange(height) + 0.5) * g.res)
+        dx, dy = ground_pixel_size(tms, g, rows_y)
+        mask = emask[1:-1, 1:-1].copy()
+        data = hillshade(elev[0].astype(np.float64), emask, dx, dy)[None]
+        data[:, ~mask] = 0
+    else:
+        data, mask = warp_block(
+            job.sources, crs, g.transform(job.x0, job.y0), width, height,
+            settings.mode, settings.channels,
+        )  # fmt: skip
+    x0, y0 = job.x0, job.y0
+    for level in range(job.levels + 1):
+        zz = z - level
+        if level > 0:
+            if data.shape[1] % 2 or data.shape[2] % 2:
+                raise AssertionError("block not aligned to its levels")  # pragma: no cover
+            data, mask = downsample(data, mask)
+            x0, y0 = x0 // 2, y0 // 2
+        _emit(settings, result, zz, x0, y0, data, mask, job.only, cache=zz < z)
+    return result
+
+
+def _emit(settings, result, z, x0, y0, data, mask, only, *, cache: bool) -> None:
+    nty, ntx = mask.shape[0] // TILE, mask.shape[1] // TILE
+    nonblank = mask.reshape(nty, TILE, ntx, TILE).any(axis=(1, 3))
+    for j in range(nty):
+        for i in range(ntx):
+            key = (z, x0 + i, y0 + j)
+            if only is not None and key not in only:
+                continue
+            if not nonblank[j, i]:
+                if only is not None:
+                    result.tiles.append((*key, None))
+                    if cache:
+                        result.raw.append((*key, None))
+                continue
+            rows = slice(j * TILE, (j + 1) * TILE)
+            cols = slice(i * TILE, (i + 1) * TILE)
+            tdata = data[:, rows, cols]
+            tmask = mask[rows, cols]
+            result.tiles.append((*key, encode_for(settings, tdata, tmask)))
+            if cache:
+                result.raw.append((*key, pack_raw(tdata, tmask)))
+
+
+def encode_for(settings: RenderSettings, data: np.ndarray, mask: np.ndarray) -> bytes:
+    """Encode one raw tile in the build's format and mode."""
+    if settings.mode == "terrain-rgb":
+        return encode_tile(terrain_rgb(data[0]), mask, settings.fmt, lossless=True)
+    return encode_tile(data, mask, settings.fmt, fill=settings.fill)
+
+
+def merge_children(
+    children: Iterable[tuple[int, int, tuple[np.ndarray, np.ndarray] | None]],
+    channels: int,
+    dtype,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The parent raw tile of up to four children given as (dx, dy, raw or None)."""
+    data = np.zeros((channels, 2 * TILE, 2 * TILE), dtype=dtype)
+    mask = np.zeros((2 * TILE, 2 * TILE), dtype=bool)
+    for dx, dy, raw in children:
+        if raw is None:
+            continue
+        rows = slice(dy * TILE, (dy + 1) * TILE)
+        cols = slice(dx * TILE, (dx + 1) * TILE)
+        data[:, rows, cols] = raw[0]
+        mask[rows, cols] = raw[1]
+    return downsample(data, mask)

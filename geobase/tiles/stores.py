@@ -1,0 +1,435 @@
+"""Tile stores: a z/x/y directory, MBTiles (Web Mercator only) and PMTiles v3.
+
+Writers stage everything next to the output (``<out>.partial-<pid>``) and move it into
+place on :meth:`TileWriter.commit`, so a failed build leaves the old pyramid (or nothing)
+behind. An update starts from a copy of the existing pyramid (hard links for a directory).
+
+Readers, for the server and for tests::
+
+    reader = open_pyramid("ortho.pmtiles")
+    reader.get_tile(18, 216035, 48533)  # bytes or None
+    reader.tilejson, reader.tms, reader.format
+
+Tile numbering is always the tile matrix set's own (top-left origin, ``z`` = matrix id);
+MBTiles stores TMS rows (``y`` flipped) as its specification says, and PMTiles stores
+``z/x/y`` of any quad grid whose level ``z`` has at most ``2^z x 2^z`` tiles (true of
+WebMercatorQuad and of CGCS2000Quad's Tianditu levels), with the grid named in its
+metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from morecantile.models import TileMatrixSet
+from pmtiles.reader import MmapSource
+from pmtiles.reader import Reader as _PMReader
+from pmtiles.reader import all_tiles as _pm_all_tiles
+from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.writer import Writer as _PMWriter
+
+from geobase.errors import SourceReadError, TileStoreError
+from geobase.tiles.encode import EXTENSIONS, FORMATS
+from geobase.tiles.tms import TMS
+
+StoreKind = Literal["directory", "mbtiles", "pmtiles"]
+
+
+def store_kind(path: str | Path) -> StoreKind:
+    """The store kind an output path names (by its suffix)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".mbtiles":
+        return "mbtiles"
+    if suffix == ".pmtiles":
+        return "pmtiles"
+    return "directory"
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f"{path.name}.partial-{os.getpid()}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+class TileWriter:
+    """Base of the store writers: ``put``/``delete`` tiles, then ``commit`` or ``abort``."""
+
+    kind: StoreKind
+
+    def __init__(self, path: Path, tms: TileMatrixSet, fmt: str, *, update: bool):
+        if fmt not in FORMATS:
+            raise TileStoreError(f"unknown tile format {fmt!r}; expected one of {FORMATS}")
+        self.path = Path(path)
+        self.tms = tms
+        self.fmt = fmt
+        self.update = update
+        self.staging = _partial(self.path)
+        _remove(self.staging)
+        self.written = 0  # bytes written by this build
+
+    def put(self, z: int, x: int, y: int, data: bytes) -> None:
+        raise NotImplementedError
+
+    def delete(self, z: int, x: int, y: int) -> None:
+        raise NotImplementedError
+
+    def stats(self) -> tuple[int, int]:
+        """(tile count, tile bytes) of the staged pyramid."""
+        raise NotImplementedError
+
+    def _finish(self, tilejson: dict) -> None:
+        raise NotImplementedError
+
+    def commit(self, tilejson: dict) -> tuple[int, int]:
+        """Finish the staged pyramid and move it into place; returns (tiles, bytes)."""
+        stats = self.stats()
+        self._finish(tilejson)
+        old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
+        if self.path.is_dir():
+            os.replace(self.path, old)  # a folder cannot be replaced in one rename
+        os.replace(self.staging, self.path)
+        _remove(old)
+        return stats
+
+    def abort(self) -> None:
+        """Drop everything staged; the existing pyramid is untouched."""
+        _remove(self.staging)
+
+
+class DirectoryWriter(TileWriter):
+    """``<out>/<z>/<x>/<y>.<ext>`` plus ``tilejson.json``."""
+
+    kind = "directory"
+
+    def __init__(self, path, tms, fmt, *, update):
+        super().__init__(path, tms, fmt, update=update)
+        self.ext = EXTENSIONS[fmt]
+        if update and self.path.is_dir():
+            shutil.copytree(self.path, self.staging, copy_function=os.link)
+        else:
+            self.staging.mkdir(parents=True)
+
+    def _tile(self, z, x, y) -> Path:
+        return self.staging / str(z) / str(x) / f"{y}.{self.ext}"
+
+    def put(self, z, x, y, data):
+        path = self._tile(z, x, y)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.unlink()  # may be a hard link to the live pyramid: never write through it
+        path.write_bytes(data)
+        self.written += len(data)
+
+    def delete(self, z, x, y):
+        path = self._tile(z, x, y)
+        if path.exists():
+            path.unlink()
+
+    def stats(self):
+        count = size = 0
+        for path in self.staging.glob(f"*/*/*.{self.ext}"):
+            count += 1
+            size += path.stat().st_size
+        return count, size
+
+    def _finish(self, tilejson):
+        (self.staging / "tilejson.json").write_text(
+            json.dumps(tilejson, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+
+
+class MBTilesWriter(TileWriter):
+    """MBTiles 1.3 (SQLite; Web Mercator only; TMS row numbering)."""
+
+    kind = "mbtiles"
+
+    def __init__(self, path, tms, fmt, *, update):
+        if tms.id != "WebMercatorQuad":
+            raise TileStoreError(
+                f"MBTiles holds WebMercatorQuad tiles only (its specification), got {tms.id}; "
+                "write a .pmtiles file or a directory instead"
+            )
+        super().__init__(path, tms, fmt, update=update)
+        if update and self.path.is_file():
+            shutil.copyfile(self.path, self.staging)
+        self.db = sqlite3.connect(self.staging)
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS metadata (name TEXT PRIMARY KEY, value TEXT);
+            CREATE TABLE IF NOT EXISTS tiles (zoom_level INTEGER, tile_column INTEGER,
+                tile_row INTEGER, tile_data BLOB);
+            CREATE UNIQUE INDEX IF NOT EXISTS tile_index ON tiles
+                (zoom_level, tile_column, tile_row);
+            """
+        )
+
+    def put(self, z, x, y, data):
+        self.db.execute(
+            "INSERT OR REPLACE INTO tiles VALUES (?, ?, ?, ?)", (z, x, (1 << z) - 1 - y, data)
+        )
+        self.written += len(data)
+
+    def delete(self, z, x, y):
+        self.db.execute(
+            "DELETE FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, (1 << z) - 1 - y),
+        )
+
+    def stats(self):
+        row = self.db.execute("SELECT count(*), coalesce(sum(length(tile_data)), 0) FROM tiles")
+        count, size = row.fetchone()
+        return int(count), int(size)
+
+    def _finish(self, tilejson):
+        w, s, e, n = tilejson["bounds"]
+        meta = {
+            "name": tilejson["name"],
+            "format": EXTENSIONS[self.fmt],
+            "bounds": f"{w},{s},{e},{n}",
+            "center": ",".join(str(v) for v in tilejson["center"]),
+            "minzoom": str(tilejson["minzoom"]),
+            "maxzoom": str(tilejson["maxzoom"]),
+            "type": "baselayer",
+            "version": "1.3",
+            "description": tilejson.get("description", ""),
+            "json": json.dumps(tilejson, ensure_ascii=False),
+        }
+        self.db.execute("DELETE FROM metadata")
+        self.db.executemany("INSERT INTO metadata VALUES (?, ?)", list(meta.items()))
+        self.db.commit()
+        self.db.close()
+
+    def abort(self):
+        try:
+            self.db.close()
+        finally:
+            super().abort()
+
+
+_PM_TYPES = {"jpeg": TileType.JPEG, "png": TileType.PNG, "webp": TileType.WEBP}
+
+
+class PMTilesWriter(TileWriter):
+    """PMTiles v3: tiles staged in SQLite by tile id, written clustered on commit."""
+
+    kind = "pmtiles"
+
+    def __init__(self, path, tms, fmt, *, update):
+        super().__init__(path, tms, fmt, update=update)
+        self.stage_db = self.staging.with_name(self.staging.name + ".sqlite")
+        _remove(self.stage_db)
+        self.db = sqlite3.connect(self.stage_db)
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)")
+        if update and self.path.is_file():
+            with open(self.path, "rb") as f:
+                get = MmapSource(f)
+                rows = ((zxy_to_tileid(*zxy), data) for zxy, data in _pm_all_tiles(get))
+                self.db.executemany("INSERT INTO t VALUES (?, ?)", rows)
+
+    def put(self, z, x, y, data):
+        self.db.execute("INSERT OR REPLACE INTO t VALUES (?, ?)", (zxy_to_tileid(z, x, y), data))
+        self.written += len(data)
+
+    def delete(self, z, x, y):
+        self.db.execute("DELETE FROM t WHERE id = ?", (zxy_to_tileid(z, x, y),))
+
+    def stats(self):
+        count, size = self.db.execute(
+            "SELECT count(*), coalesce(sum(length(data)), 0) FROM t"
+        ).fetchone()
+        return int(count), int(size)
+
+    def _finish(self, tilejson):
+        w, s, e, n = tilejson["bounds"]
+        lon, lat, cz = tilejson["center"]
+        header = {
+            "tile_type": _PM_TYPES[self.fmt],
+            "tile_compression": Compression.NONE,
+            "min_lon_e7": int(w * 1e7),
+            "min_lat_e7": int(s * 1e7),
+            "max_lon_e7": int(e * 1e7),
+            "max_lat_e7": int(n * 1e7),
+            "center_zoom": int(cz),
+            "center_lon_e7": int(lon * 1e7),
+            "center_lat_e7": int(lat * 1e7),
+        }
+        with open(self.staging, "wb") as f:
+            writer = _PMWriter(f)
+            if self.stats()[0] == 0:
+                raise TileStoreError(f"{self.path}: no tiles to write (the source is blank)")
+            for tile_id, data in self.db.execute("SELECT id, data FROM t ORDER BY id"):
+                writer.write_tile(tile_id, data)
+            writer.finalize(header, tilejson)
+        self.db.close()
+        _remove(self.stage_db)
+        self.written = self.staging.stat().st_size
+
+    def abort(self):
+        try:
+            self.db.close()
+        finally:
+            _remove(self.stage_db)
+            super().abort()
+
+
+WRITERS = {"directory": DirectoryWriter, "mbtiles": MBTilesWriter, "pmtiles": PMTilesWriter}
+
+
+def open_writer(path: str | Path, tms: TileMatrixSet, fmt: str, *, update: bool = False):
+    """A staging writer for the store kind that ``path`` names."""
+    return WRITERS[store_kind(path)](Path(path), tms, fmt, update=update)
+
+
+# --- readers -----------------------------------------------------------------------------
+
+
+class PyramidReader:
+    """Read access to a published pyramid: ``get_tile``, ``tilejson``, ``tms``, ``format``."""
+
+    kind: StoreKind
+    tilejson: dict
+
+    @property
+    def tms(self) -> TileMatrixSet:
+        return TMS.get(self.tilejson.get("tilematrixset", "WebMercatorQuad"))
+
+    @property
+    def format(self) -> str:
+        return self.tilejson["format"]
+
+    @property
+    def media_type(self) -> str:
+        from geobase.tiles.encode import MEDIA_TYPES
+
+        return MEDIA_TYPES[self.format]
+
+    def get_tile(self, z: int, x: int, y: int) -> bytes | None:
+        raise NotImplementedError
+
+    def tiles(self) -> Iterator[tuple[int, int, int]]:
+        """Every stored tile's (z, x, y)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DirectoryReader(PyramidReader):
+    kind = "directory"
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.tilejson = json.loads((path / "tilejson.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SourceReadError(f"{path}: not a geobase tile directory ({exc})") from None
+        self.ext = EXTENSIONS[self.format]
+
+    def get_tile(self, z, x, y):
+        try:
+            return (self.path / str(int(z)) / str(int(x)) / f"{int(y)}.{self.ext}").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def tiles(self):
+        for p in sorted(self.path.glob(f"*/*/*.{self.ext}")):
+            yield int(p.parent.parent.name), int(p.parent.name), int(p.stem)
+
+
+class MBTilesReader(PyramidReader):
+    kind = "mbtiles"
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            meta = dict(self.db.execute("SELECT name, value FROM metadata").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise SourceReadError(f"{path}: not an MBTiles file ({exc})") from None
+        if "json" in meta:
+            self.tilejson = json.loads(meta["json"])
+        else:
+            fmt = {"jpg": "jpeg"}.get(meta.get("format", "png"), meta.get("format", "png"))
+            self.tilejson = {
+                "tilejson": "3.0.0",
+                "format": fmt,
+                "minzoom": int(meta.get("minzoom", 0)),
+                "maxzoom": int(meta.get("maxzoom", 22)),
+                "tilematrixset": "WebMercatorQuad",
+            }
+
+    def get_tile(self, z, x, y):
+        row = self.db.execute(
+            "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, (1 << z) - 1 - y),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def tiles(self):
+        rows = self.db.execute("SELECT zoom_level, tile_column, tile_row FROM tiles").fetchall()
+        for z, x, row in sorted(rows):
+            yield z, x, (1 << z) - 1 - row
+
+    def close(self):
+        self.db.close()
+
+
+class PMTilesReader(PyramidReader):
+    kind = "pmtiles"
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            self._get = MmapSource(self._file)
+            self._reader = _PMReader(self._get)
+            self.header = self._reader.header()
+            self.tilejson = self._reader.metadata()
+        except Exception as exc:
+            self._file.close()
+            raise SourceReadError(f"{path}: not a PMTiles v3 archive ({exc})") from None
+
+    def get_tile(self, z, x, y):
+        if x < 0 or y < 0 or x >= (1 << z) or y >= (1 << z):
+            return None
+        data = self._reader.get(z, x, y)
+        return None if data is None else bytes(data)
+
+    def tiles(self):
+        for (z, x, y), _ in _pm_all_tiles(self._get):
+            yield z, x, y
+
+    def close(self):
+        self._file.close()
+
+
+def open_pyramid(path: str | Path) -> PyramidReader:
+    """A reader for the pyramid at ``path`` (directory, ``.mbtiles`` or ``.pmtiles``)."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceReadError(f"{path}: no such tile pyramid")
+    kind = store_kind(path)
+    if kind == "directory":
+        return DirectoryReader(path)
+    if kind == "mbtiles":
+        return MBTilesReader(path)
+    return PMTilesReader(path)
