@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 RUN_PKGS="fonts-wqy-zenhei"
 # test: GDAL's tools (gdal2tiles, WMTS driver), headless chromium, PDF rendering
 TEST_PKGS="gdal-bin chromium poppler-utils"
+# test: PostgreSQL and PostGIS for the PostGIS store tests (they start a throw-away cluster)
+pg_major=$(apt-cache depends postgresql 2>/dev/null | sed -n 's/.*Depends: postgresql-\([0-9][0-9]*\)$/\1/p' | head -1)
+TEST_PKGS="$TEST_PKGS postgresql ${pg_major:+postgresql-$pg_major-postgis-3}"
+[ -n "$pg_major" ] || TEST_PKGS="$TEST_PKGS postgresql-postgis"
 pkgs=$RUN_PKGS
 [ "$mode" = "test" ] && pkgs="$RUN_PKGS $TEST_PKGS"
 missing=""
