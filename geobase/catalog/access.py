@@ -1,0 +1,197 @@
+"""Classification levels (分类分级) and the bearer tokens that unlock them.
+
+Every dataset and pyramid carries a classification: ``public`` (公开), ``internal``
+(内部) or ``restricted`` (涉密), in that order. Anything above public is served only to
+a caller holding a token whose clearance (``max_classification``) reaches it
+(DOMAIN.md section 8). The store keeps the SHA-256 hash of each token, never the token:
+:func:`create_token` returns the token once and it cannot be recovered afterwards.
+
+Example:
+    >>> may_see("internal", "public")
+    False
+    >>> may_see("public", "restricted")
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from geobase.errors import InvalidToken, NotFoundError, UnknownClassification, ValidationError
+from geobase.store import Store, utc_now
+
+Classification = Literal["public", "internal", "restricted"]
+CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted")
+LABELS_ZH = {"public": "公开", "internal": "内部", "restricted": "涉密"}
+
+TOKEN_PREFIX = "gbt_"
+# gbt_ + 43 url-safe base64 characters (32 random bytes)
+_TOKEN_RE = re.compile(r"^gbt_[A-Za-z0-9_-]{43}$")
+_NAME_RE = re.compile(r"^[\w.@-]{1,64}$")
+
+
+def check_classification(value: str) -> str:
+    """``value`` if it is a known classification level, else :class:`UnknownClassification`."""
+    if value not in CLASSIFICATIONS:
+        raise UnknownClassification(
+            f"classification {value!r} is not one of {', '.join(CLASSIFICATIONS)}"
+        )
+    return value
+
+
+def rank(classification: str | None) -> int:
+    """The order of a classification level; unknown or missing levels rank above all.
+
+    Failing closed: a record whose classification is missing or misspelt is treated as
+    more secret than ``restricted`` and is never shown.
+    """
+    try:
+        return CLASSIFICATIONS.index(classification)  # type: ignore[arg-type]
+    except ValueError:
+        return len(CLASSIFICATIONS)
+
+
+def may_see(classification: str | None, clearance: str) -> bool:
+    """Whether a caller with ``clearance`` may see a record of ``classification``."""
+    return rank(classification) <= rank(check_classification(clearance))
+
+
+def visible_levels(clearance: str) -> list[str]:
+    """The classification levels a caller with ``clearance`` may see, lowest first."""
+    return list(CLASSIFICATIONS[: rank(check_classification(clearance)) + 1])
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A token's record (without the secret)."""
+
+    id: int
+    name: str
+    max_classification: str
+    created_at: str
+    created_by: str | None = None
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def hash_token(secret: str) -> str:
+    """The SHA-256 hex digest stored for a token."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _row_to_token(row: dict) -> AccessToken:
+    return AccessToken(
+        id=int(row["fid"]),
+        name=row["name"],
+        max_classification=row["max_classification"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+_COLUMNS = "fid, name, max_classification, created_at, created_by, revoked_at"
+
+
+def create_token(
+    store: Store,
+    name: str,
+    max_classification: str = "internal",
+    *,
+    created_by: str | None = None,
+) -> tuple[AccessToken, str]:
+    """Create a bearer token; returns its record and the token (shown once, never stored).
+
+    Args:
+        store: the workspace store.
+        name: who or what holds the token (a department, a service); letters, digits,
+            ``_ . @ -``; unique among active tokens.
+        max_classification: the highest classification the token may see.
+        created_by: the person creating it.
+
+    Raises:
+        UnknownClassification: ``max_classification`` is not a known level.
+        ValidationError: the name is malformed or already held by an active token.
+    """
+    check_classification(max_classification)
+    if not _NAME_RE.match(name or ""):
+        raise ValidationError(
+            f"token name {name!r} must be 1-64 letters, digits or _ . @ - characters"
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.transaction() as tx:
+        taken = tx.scalar(
+            "SELECT count(*) FROM access_tokens WHERE name = :name AND revoked_at IS NULL",
+            {"name": name},
+        )
+        if taken:
+            raise ValidationError(
+                f"an active token named {name!r} exists; revoke it first or choose another name"
+            )
+        row = {
+            "name": name,
+            "token_hash": hash_token(secret),
+            "max_classification": max_classification,
+            "created_at": utc_now(),
+            "created_by": created_by,
+            "revoked_at": None,
+        }
+        fid = tx.insert("access_tokens", row)
+    return _row_to_token({"fid": fid, **row}), secret
+
+
+def list_tokens(store: Store, *, include_revoked: bool = True) -> list[AccessToken]:
+    """All tokens (newest first), without their secrets."""
+    where = "" if include_revoked else "WHERE revoked_at IS NULL"
+    with store.read() as tx:
+        rows = tx.query(f"SELECT {_COLUMNS} FROM access_tokens {where} ORDER BY fid DESC")
+    return [_row_to_token(r) for r in rows]
+
+
+def revoke_token(store: Store, name: str) -> list[AccessToken]:
+    """Revoke the active token(s) named ``name``; returns what was revoked.
+
+    Raises:
+        NotFoundError: no active token has that name.
+    """
+    now = utc_now()
+    with store.transaction() as tx:
+        rows = tx.query(
+            f"SELECT {_COLUMNS} FROM access_tokens WHERE name = :name AND revoked_at IS NULL",
+            {"name": name},
+        )
+        if not rows:
+            raise NotFoundError(f"no active token named {name!r}; see 'geobase token list'")
+        tx.execute(
+            "UPDATE access_tokens SET revoked_at = :now WHERE name = :name AND revoked_at IS NULL",
+            {"now": now, "name": name},
+        )
+    return [_row_to_token({**r, "revoked_at": now}) for r in rows]
+
+
+def verify_token(store: Store, secret: str) -> AccessToken:
+    """The active token a secret belongs to.
+
+    Raises:
+        InvalidToken: the secret is malformed, unknown or revoked.
+    """
+    if not _TOKEN_RE.match(secret or ""):
+        raise InvalidToken("bearer token is malformed (expected gbt_ and 43 characters)")
+    with store.read() as tx:
+        row = tx.query_one(
+            f"SELECT {_COLUMNS} FROM access_tokens WHERE token_hash = :h",
+            {"h": hash_token(secret)},
+        )
+    if row is None:
+        raise InvalidToken("bearer token is not known to this workspace")
+    token = _row_to_token(row)
+    if not token.active:
+        raise InvalidToken(f"bearer token {token.name!r} was revoked at {token.revoked_at}")
+    return token

@@ -1,0 +1,108 @@
+"""The ASGI application: ``create_app(settings)`` (nothing is built at import time).
+
+Example:
+    >>> from geobase.server import ServerSettings, create_app
+    >>> app = create_app(ServerSettings(workspace="/data/shantou"))  # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, port=8000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geobase import __version__
+from geobase.errors import GeobaseError
+from geobase.server import problems
+from geobase.server.deps import Service, get
+from geobase.server.settings import ServerSettings
+from geobase.store import Workspace
+
+logger = logging.getLogger(__name__)
+
+WORKSPACE_ENV = "GEOBASE_WORKSPACE"
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The spatial information service for one workspace.
+
+    Args:
+        settings: what to serve and how (see :class:`ServerSettings`).
+
+    Raises:
+        WorkspaceNotFound: ``settings.workspace`` holds no workspace.
+    """
+    ws = Workspace.open(settings.workspace)
+    service = Service(settings, ws)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(
+        title=settings.title,
+        version=__version__,
+        description=(
+            "Tiles (XYZ, WMTS 1.0.0, TileJSON 3.0), the resource catalogue, coverage, public "
+            "control points and the publication log of a geobase workspace. Anything not "
+            "public needs `Authorization: Bearer <token>` (`geobase token create`)."
+        ),
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # Swagger UI would load its assets from a CDN
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+
+    app.add_exception_handler(GeobaseError, problems.geobase_error_handler)
+    app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
+    app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
+
+    from geobase.server import api, tiles, viewer, wmts
+
+    app.include_router(api.router)
+    app.include_router(tiles.router)
+    app.include_router(wmts.router)
+    app.include_router(viewer.router)
+
+    @get(app.router, "/health", summary="Health / 健康检查")
+    def health(request: Request) -> Response:
+        """Whether the service can read its store."""
+        schema = ws.store.schema_version
+        return service.json(
+            request,
+            {"status": "ok", "version": __version__, "schema": schema},
+            max_age=0,
+        )
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Authorization", "If-None-Match"],
+        expose_headers=["ETag", "Content-Length"],
+        max_age=3600,
+    )
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """An app for the workspace named by ``GEOBASE_WORKSPACE`` (for ``uvicorn --factory``)."""
+    root = os.environ.get(WORKSPACE_ENV)
+    if not root:
+        raise RuntimeError(f"{WORKSPACE_ENV} is not set")
+    overrides = {}
+    if os.environ.get("GEOBASE_SERVER_PUBLIC_URL"):
+        overrides["public_url"] = os.environ["GEOBASE_SERVER_PUBLIC_URL"]
+    return create_app(ServerSettings.for_workspace(root, **overrides))

@@ -1,0 +1,87 @@
+"""The service object the routes share, and the FastAPI dependencies that hand it out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geobase.server.auth import TokenChecker
+from geobase.server.http import dump_json, respond
+from geobase.server.settings import ServerSettings
+from geobase.store import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+class Service:
+    """One workspace being served: its store, settings, products, tokens and layers."""
+
+    def __init__(self, settings: ServerSettings, ws: Workspace):
+        from geobase.catalog.products import products_for
+        from geobase.server.layers import LayerRegistry
+
+        self.settings = settings
+        self.ws = ws
+        self.products = products_for(ws.config.products)
+        self.tokens = TokenChecker(ws.store, ttl_s=settings.token_cache_s)
+        self.layers = LayerRegistry(ws, cache_bytes=settings.tile_cache_mb * 2**20)
+
+    def datasets(self, **kwargs: Any):
+        """Current catalogue records (all classifications: callers filter by clearance)."""
+        from geobase.catalog.records import current_datasets
+
+        return current_datasets(self.ws.store, **kwargs)
+
+    def json(
+        self,
+        request: Request,
+        doc: Any,
+        *,
+        private: bool = False,
+        media_type: str = "application/json",
+        max_age: int | None = None,
+    ) -> Response:
+        """A JSON document with ETag, caching and compression."""
+        return respond(
+            request,
+            dump_json(doc),
+            media_type,
+            max_age=self.settings.api_max_age if max_age is None else max_age,
+            private=private,
+            gzip_min_size=self.settings.gzip_min_size,
+        )
+
+    def base_url(self, request: Request) -> str:
+        """The URL clients reach the service at (``public_url`` or the request's own)."""
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        return str(request.base_url).rstrip("/")
+
+    def close(self) -> None:
+        self.layers.close()
+        self.ws.close()
+
+
+def service_of(request: Request) -> Service:
+    return request.app.state.service
+
+
+def clearance_of(request: Request) -> str:
+    """The caller's clearance (``public`` without a token); 401 for a bad token."""
+    return request.app.state.service.tokens(request)
+
+
+def get(router, path: str, **kwargs: Any):
+    """Register a GET route and its HEAD twin (the twin stays out of the OpenAPI document)."""
+
+    def decorate(endpoint):
+        router.add_api_route(path, endpoint, methods=["GET"], **kwargs)
+        router.add_api_route(
+            path, endpoint, methods=["HEAD"], **{**kwargs, "include_in_schema": False}
+        )
+        return endpoint
+
+    return decorate

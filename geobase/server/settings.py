@@ -1,0 +1,57 @@
+"""Settings of the spatial information service (the ``[server]`` table of geobase.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from geobase.errors import WorkspaceError
+
+
+class ServerSettings(BaseModel):
+    """What ``create_app`` needs.
+
+    Attributes:
+        workspace: the workspace folder to serve.
+        title: the service's title (capabilities, viewer, OpenAPI).
+        cors_origins: origins allowed to call the service from a browser (``*``: any).
+        tile_max_age: ``Cache-Control`` max-age of tiles, in seconds.
+        api_max_age: ``Cache-Control`` max-age of API documents, in seconds.
+        gzip_min_size: JSON/XML/HTML bodies at least this large are gzip-compressed
+            when the client accepts it.
+        tile_cache_mb: memory for recently served tiles (0: no cache).
+        token_cache_s: how long a verified token is trusted before the store is asked
+            again (a revocation takes effect within this time).
+        public_url: the base URL clients see (behind a proxy); default: from the request.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    workspace: Path
+    title: str = "数字汕头 Digital Shantou — 地理信息公共服务"
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    tile_max_age: int = Field(default=3600, ge=0)
+    api_max_age: int = Field(default=60, ge=0)
+    gzip_min_size: int = Field(default=512, ge=0)
+    tile_cache_mb: int = Field(default=64, ge=0)
+    token_cache_s: float = Field(default=5.0, ge=0)
+    public_url: str | None = None
+
+    @classmethod
+    def for_workspace(cls, workspace: Path | str, **overrides: Any) -> ServerSettings:
+        """Settings from the workspace's ``[server]`` table, with ``overrides`` on top."""
+        from geobase.store.config import CONFIG_NAME, WorkspaceConfig
+
+        root = Path(workspace).absolute()
+        config = WorkspaceConfig.read(root / CONFIG_NAME)
+        data = {**config.server, **{k: v for k, v in overrides.items() if v is not None}}
+        data["workspace"] = root
+        try:
+            return cls.model_validate(data)
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top)"
+            raise WorkspaceError(f"{root / CONFIG_NAME}: server.{where}: {first['msg']}") from None

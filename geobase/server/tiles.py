@@ -1,0 +1,220 @@
+"""Tile routes: ``/tiles/{pyramid}/{z}/{x}/{y}.{ext}``, TileJSON 3.0 and the OGC API
+Tiles tileset list.
+
+Path components are checked before anything is looked up: a zoom or index that is not
+1-10 decimal digits, a name with characters outside ``[A-Za-z0-9_.-]``, or an unknown
+extension is a malformed request (400); a well-formed tile outside the matrix, the
+pyramid's zooms or its built tiles, or in a pyramid the caller may not see, is 404.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geobase.errors import NotFoundError, ValidationError
+from geobase.server.deps import Service, clearance_of, get, service_of
+from geobase.server.http import MEDIA_TYPES, respond
+from geobase.server.layers import NAME_RE, Layer
+
+router = APIRouter()
+
+INDEX_RE = re.compile(r"^[0-9]{1,10}$")
+Y_EXT_RE = re.compile(r"^([0-9]{1,10})\.([A-Za-z0-9]{1,8})$")
+
+CRS_URI = {
+    "WebMercatorQuad": "http://www.opengis.net/def/crs/EPSG/0/3857",
+    "CGCS2000Quad": "http://www.opengis.net/def/crs/EPSG/0/4490",
+}
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise ValidationError(f"pyramid name {name[:80]!r} is malformed (letters, digits, _ . -)")
+    return name
+
+
+def check_index(value: str, what: str) -> int:
+    if not INDEX_RE.match(value):
+        raise ValidationError(f"{what} {value[:20]!r} is not a non-negative integer")
+    return int(value)
+
+
+def parse_y_ext(value: str) -> tuple[int, str]:
+    match = Y_EXT_RE.match(value)
+    if not match:
+        raise ValidationError(f"tile name {value[:40]!r} is malformed (expected <row>.<ext>)")
+    ext = match.group(2).lower()
+    if ext not in MEDIA_TYPES:
+        raise ValidationError(
+            f"tile extension {ext!r} is not one of {', '.join(sorted(MEDIA_TYPES))}"
+        )
+    return int(match.group(1)), ext
+
+
+def tile_response(
+    request: Request, service: Service, layer: Layer, z: int, x: int, y: int, ext: str
+) -> Response:
+    """A tile with ETag and caching (private when the layer is not public)."""
+    if ext not in layer.extensions:
+        raise NotFoundError(f"pyramid {layer.name!r} has {layer.format} tiles, not {ext}")
+    body, etag = service.layers.tile(layer, z, x, y)
+    return respond(
+        request,
+        body,
+        layer.media_type,
+        max_age=service.settings.tile_max_age,
+        private=layer.classification != "public",
+        etag=etag,
+        vary_auth=layer.classification != "public",
+    )
+
+
+@get(
+    router,
+    "/tiles/{pyramid}/{z}/{x}/{y_ext}",
+    summary="A tile / 瓦片",
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+)
+def tile(
+    request: Request,
+    pyramid: str,
+    z: str,
+    x: str,
+    y_ext: str,
+    service: Annotated[Service, Depends(service_of)],
+    clearance: Annotated[str, Depends(clearance_of)],
+) -> Response:
+    """Tile ``x`` (column), ``y`` (row, from the top) of matrix ``z`` of a pyramid."""
+    check_name(pyramid)
+    zi, xi = check_index(z, "zoom"), check_index(x, "column")
+    yi, ext = parse_y_ext(y_ext)
+    layer = service.layers.get(pyramid, clearance)
+    return tile_response(request, service, layer, zi, xi, yi, ext)
+
+
+def tilejson(layer: Layer, base: str) -> dict[str, Any]:
+    """The TileJSON 3.0.0 document of a layer."""
+    west, south, east, north = layer.bounds
+    center_zoom = max(layer.minzoom, min(layer.maxzoom, layer.minzoom + 2))
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": layer.name,
+        "description": layer.title,
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [f"{base}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.{layer.format}"],
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "bounds": [west, south, east, north],
+        "center": [(west + east) / 2, (south + north) / 2, center_zoom],
+        "attribution": "汕头市基础测绘 Shantou basic surveying",
+        # not part of TileJSON (which assumes Web Mercator): the grid the tiles are on
+        "tileMatrixSet": layer.tms.id,
+        "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
+        "classification": layer.classification,
+    }
+    return doc
+
+
+@get(router, "/tiles/{pyramid}/tilejson.json", summary="TileJSON 3.0")
+def tilejson_route(
+    request: Request,
+    pyramid: str,
+    service: Annotated[Service, Depends(service_of)],
+    clearance: Annotated[str, Depends(clearance_of)],
+) -> Response:
+    """A pyramid's TileJSON 3.0.0 document."""
+    layer = service.layers.get(check_name(pyramid), clearance)
+    return service.json(
+        request, tilejson(layer, service.base_url(request)), private=clearance != "public"
+    )
+
+
+def layer_summary(layer: Layer, base: str) -> dict[str, Any]:
+    """What the viewer and the tileset list need to know of a layer."""
+    return {
+        "name": layer.name,
+        "title": layer.title,
+        "tileMatrixSet": layer.tms.id,
+        "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "format": layer.format,
+        "bounds": list(layer.bounds),
+        "classification": layer.classification,
+        "tiles": f"{base}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.{layer.format}",
+        "tilejson": f"{base}/tiles/{layer.name}/tilejson.json",
+    }
+
+
+@get(router, "/api/pyramids", summary="Pyramids / 瓦片金字塔")
+def pyramids(
+    request: Request,
+    service: Annotated[Service, Depends(service_of)],
+    clearance: Annotated[str, Depends(clearance_of)],
+) -> Response:
+    """The pyramids the caller may see."""
+    base = service.base_url(request)
+    rows = [layer_summary(layer, base) for layer in service.layers.visible(clearance)]
+    return service.json(request, {"pyramids": rows}, private=clearance != "public")
+
+
+@get(router, "/tiles", summary="Tilesets (OGC API - Tiles)")
+def tilesets(
+    request: Request,
+    service: Annotated[Service, Depends(service_of)],
+    clearance: Annotated[str, Depends(clearance_of)],
+) -> Response:
+    """The tileset list of OGC API - Tiles (Part 1, tilesets-list)."""
+    base = service.base_url(request)
+    rows = []
+    for layer in service.layers.visible(clearance):
+        rows.append(
+            {
+                "title": layer.title,
+                "dataType": "map",
+                "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
+                "tileMatrixSetURI": str(layer.tms.uri) if layer.tms.uri else None,
+                "links": [
+                    {
+                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                        "href": f"{base}/tileMatrixSets/{layer.tms.id}",
+                        "type": "application/json",
+                    },
+                    {
+                        "rel": "item",
+                        "href": f"{base}/tiles/{layer.name}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.{layer.format}",
+                        "type": layer.media_type,
+                        "templated": True,
+                    },
+                    {
+                        "rel": "describedby",
+                        "href": f"{base}/tiles/{layer.name}/tilejson.json",
+                        "type": "application/json",
+                    },
+                ],
+            }
+        )
+    return service.json(
+        request,
+        {"tilesets": rows, "links": [{"rel": "self", "href": f"{base}/tiles"}]},
+        private=clearance != "public",
+    )
+
+
+@get(router, "/tileMatrixSets/{tms_id}", summary="Tile matrix set (OGC TMS 2.0)")
+def tile_matrix_set(
+    request: Request, tms_id: str, service: Annotated[Service, Depends(service_of)]
+) -> Response:
+    """The OGC TMS 2.0 definition of a tile matrix set."""
+    from geobase.tiles.tms import TMS
+
+    if tms_id not in TMS:
+        raise NotFoundError(f"no tile matrix set {tms_id[:40]!r}; known: {', '.join(TMS.list())}")
+    doc = TMS.get(tms_id).model_dump(mode="json", exclude_none=True)
+    return service.json(request, doc)
