@@ -46,7 +46,7 @@ from geobase.errors import (
     ValidationError,
 )
 from geobase.geodesy.transform import check_coordinates, transform
-from geobase.geodesy.zones import GKZone, gk_zone_of, resolve_crs
+from geobase.geodesy.zones import GKZone, gk_zone_of, resolve_crs, zone_for
 from geobase.sheets import parse_angle, rect_sheet_codes, sheet_codes
 from geobase.store import Workspace, utc_now
 from geobase.tabular import read_csv
@@ -498,10 +498,15 @@ def _reconcile(parsed: list[dict], labels: list[str], ctx: _Context) -> dict[int
         if p["zone"] is None:
             zone = default_zone
             if zone is None or not (zone.west <= lon[i] < zone.east):
-                zone = GKZone(3, int(math.floor((lon[i] + 1.5) / 3.0)), False)
+                try:
+                    zone = zone_for(float(lon[i]), 3)
+                except GeobaseError as exc:
+                    problems[int(i)] = str(exc)
+                    continue
             p["zone"], p["gk_epsg"] = zone, zone.epsg
         epsgs[i] = p["gk_epsg"]
     # the point must lie in its zone
+    ok = np.array([i not in problems for i in range(n)], dtype=bool)
     for i in np.flatnonzero(ok & has_geo):
         zone = parsed[i]["zone"]
         if not (zone.west <= lon[i] <= zone.east):

@@ -1,0 +1,449 @@
+"""``geobase control``: the control-point registry, inspections, datasheets and exports.
+
+Thin shell over :mod:`geobase.control`. A rejected import prints every bad row
+(``line N: reason``) on stderr, then the one-line error, and exits 2.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from geobase.cli.options import (
+    check_output,
+    emit,
+    format_option,
+    info,
+    open_workspace,
+    overwrite_option,
+    workspace_option,
+)
+from geobase.errors import ValidationError
+
+MAX_PROBLEMS_SHOWN = 50
+
+SHOW_COLUMNS = [
+    "point_id",
+    "name",
+    "kind",
+    "grade",
+    "district",
+    "lon",
+    "lat",
+    "normal_h",
+    "condition",
+    "usability",
+    "last_inspected",
+]
+
+
+def _report_problems(f):
+    """Print each problem of a ValidationError (line: reason) before the one-line error."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except ValidationError as exc:
+            problems = exc.problems
+            for _, reason in problems[:MAX_PROBLEMS_SHOWN]:
+                click.echo(f"  {reason}", err=True)
+            if len(problems) > MAX_PROBLEMS_SHOWN:
+                click.echo(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more", err=True)
+            raise
+
+    return wrapper
+
+
+def _lonlat(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        lon, lat = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected LON,LAT in degrees (116.68,23.35)") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise click.BadParameter(f"{value!r}: expected LON,LAT in degrees, lon first")
+    return lon, lat
+
+
+def _pair(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        a, b = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected two numbers separated by a comma") from None
+    return a, b
+
+
+@click.group()
+def control() -> None:
+    """The control-point registry (控制点), inspections (巡查) and datasheets (点之记)."""
+
+
+@control.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Write the good rows and save the bad ones beside FILE as NAME.rejects.csv.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(["auto", "points", "inspections"]),
+    default="auto",
+    show_default=True,
+    help="What FILE holds (auto: a CSV with a condition column holds inspections).",
+)
+@workspace_option
+@_report_problems
+def import_(file: Path, skip_invalid: bool, what: str, workspace_dir: Path | None) -> None:
+    """Add / update control points (CSV in UTF-8 or GBK, GeoPackage, GeoJSON), or inspections."""
+    from geobase.control.importer import import_points
+    from geobase.control.inspections import import_inspections, is_inspection_table
+
+    with open_workspace(workspace_dir) as ws:
+        if what == "auto" and file.suffix.lower() == ".csv" and file.is_file():
+            from geobase.tabular import read_csv
+
+            what = "inspections" if is_inspection_table(read_csv(file).columns) else "points"
+        if what == "inspections":
+            result = import_inspections(ws, file, skip_invalid=skip_invalid)
+        else:
+            result = import_points(ws, file, skip_invalid=skip_invalid)
+    for _, reason in result.rejected[:MAX_PROBLEMS_SHOWN]:
+        info(f"  rejected {reason}")
+    info(result.summary())
+
+
+def _search_options(f):
+    options = [
+        click.option("--id", "point_id", help="Exact point id."),
+        click.option("--name", help="Part of the name (Chinese too)."),
+        click.option(
+            "--near", callback=_lonlat, help="Centre LON,LAT (degrees) of a radius search."
+        ),
+        click.option("--near-id", help="Centre a radius search on this mark."),
+        click.option("--radius", type=click.FloatRange(min=0), help="Radius in metres (geodesic)."),
+        click.option("--district", help="Inside this district (name as in 'geobase districts')."),
+        click.option(
+            "--polygon",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="Inside the polygon(s) of this GeoJSON / GeoPackage file.",
+        ),
+        click.option("--kind", help="cors, gnss, levelling or city (Chinese names accepted)."),
+        click.option("--grade", help="A grade in any spelling: C, C级, 三等水准, 一级, CORS."),
+        click.option(
+            "--usability",
+            type=click.Choice(
+                ["usable", "unusable", "gnss", "levelling", "both", "none", "uninspected"]
+            ),
+            help="Current usability (from the latest inspection).",
+        ),
+        click.option("--include-retired", is_flag=True, help="Also list retired (moved) marks."),
+        click.option("--limit", type=click.IntRange(min=1), help="At most this many rows."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _polygon(path: Path):
+    import geopandas as gpd
+    import shapely
+
+    from geobase.errors import SourceReadError
+
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # GDAL raises many kinds; all mean "cannot read"
+        raise SourceReadError(f"{path}: cannot be read as a vector file ({exc})") from None
+    if frame.empty:
+        raise SourceReadError(f"{path}: holds no features")
+    if frame.crs is None:
+        raise ValidationError(f"{path}: has no CRS")
+    frame = frame.to_crs(4490)
+    area = shapely.union_all(frame.geometry.values)
+    if area.geom_type not in ("Polygon", "MultiPolygon"):
+        raise ValidationError(f"{path}: expected polygons, got {area.geom_type}")
+    return area
+
+
+def _with_grade(frame):
+    from geobase.control.records import grade_label
+
+    grades = []
+    for cors, *codes in zip(
+        frame["cors"], frame["gnss_grade"], frame["level_grade"], frame["cjj_grade"], strict=True
+    ):
+        parts = (["CORS"] if cors else []) + [grade_label(c) for c in codes if isinstance(c, str)]
+        grades.append("; ".join(parts))
+    return frame.assign(grade=grades)
+
+
+@control.command()
+@_search_options
+@format_option()
+@workspace_option
+def search(fmt: str, workspace_dir: Path | None, polygon: Path | None, **criteria) -> None:
+    """Search the registry: by id, name, radius, district, polygon, kind, grade, usability."""
+    from geobase.control.registry import search as run_search
+
+    with open_workspace(workspace_dir) as ws:
+        area = _polygon(polygon) if polygon is not None else None
+        frame = run_search(ws, polygon=area, **criteria)
+    frame = _with_grade(frame)
+    if fmt == "table":
+        columns = [*SHOW_COLUMNS, *(["distance_m"] if "distance_m" in frame.columns else [])]
+        table = frame[columns].copy()
+        if "distance_m" in table.columns:
+            table["distance_m"] = table["distance_m"].round(1)
+        table["lon"] = table["lon"].map(lambda v: f"{v:.6f}")
+        table["lat"] = table["lat"].map(lambda v: f"{v:.6f}")
+        emit(table, fmt)
+    else:
+        emit(frame, fmt)
+    info(f"{len(frame)} marks")
+
+
+@control.command()
+@click.argument("point_id")
+@format_option(default="table", choices=["table", "json"])
+@workspace_option
+def show(point_id: str, fmt: str, workspace_dir: Path | None) -> None:
+    """One mark: its record, current status, inspections and coordinate history."""
+    from geobase.control.datasheet import datasheet_fields
+    from geobase.control.inspections import current_status, inspection_history
+    from geobase.control.registry import coordinate_history, get_point
+
+    with open_workspace(workspace_dir) as ws:
+        point = get_point(ws, point_id)
+        status = current_status(ws, point_id)
+        inspections = inspection_history(ws, point_id)
+        history = coordinate_history(ws, point_id)
+    if fmt == "json":
+        emit(
+            {
+                **point.as_dict(),
+                "grades": point.grades,
+                "status": status,
+                "inspections": [
+                    {
+                        "inspected_on": i.inspected_on,
+                        "inspector": i.inspector,
+                        "condition": i.condition,
+                        "usability": i.usability,
+                        "notes": i.notes,
+                        "new_point_id": i.new_point_id,
+                        "evidence": [e.__dict__ for e in i.evidence],
+                    }
+                    for i in inspections
+                ],
+                "coordinate_history": history,
+            },
+            "json",
+        )
+        return
+    emit([{"field": k, "value": v} for k, v in datasheet_fields(point)], "table")
+    if inspections:
+        click.echo()
+        emit(
+            [
+                {
+                    "date": i.inspected_on,
+                    "inspector": i.inspector,
+                    "condition": i.condition,
+                    "usability": i.usability,
+                    "notes": i.notes or "",
+                    "evidence": len(i.evidence),
+                }
+                for i in inspections
+            ],
+            "table",
+        )
+    else:
+        info("no inspections recorded")
+    if history:
+        info(f"{len(history)} earlier coordinate versions (see --format json)")
+
+
+@control.command()
+@click.argument("point_id")
+@click.option(
+    "--condition",
+    "-c",
+    required=True,
+    help="intact, damaged, destroyed, 'not found' or moved (完好/损坏/毁坏/未找到/移动).",
+)
+@click.option("--date", "-d", "date", required=True, help="Inspection date YYYY-MM-DD.")
+@click.option("--inspector", "-i", required=True, help="Who inspected.")
+@click.option("--usability", "-u", help="gnss, levelling, both or none (default from condition).")
+@click.option("--notes", "-n", help="Free text.")
+@click.option(
+    "--evidence",
+    "-e",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Evidence file (photo), repeatable; copied into the workspace.",
+)
+@click.option("--new-id", help="For a moved mark: the id of the new mark.")
+@click.option("--new-position", callback=_lonlat, help="For a moved mark: LON,LAT of the new mark.")
+@click.option("--new-xy", callback=_pair, help="For a moved mark: X,Y (northing, easting).")
+@click.option("--crs", help="CRS of --new-xy (default: the workspace CRS).")
+@click.option(
+    "--source",
+    type=click.Choice(["adjusted", "converted", "scaled"]),
+    default="scaled",
+    show_default=True,
+    help="Provenance of the moved mark's new position.",
+)
+@workspace_option
+def inspect(
+    point_id: str,
+    condition: str,
+    date: str,
+    inspector: str,
+    usability: str | None,
+    notes: str | None,
+    evidence: tuple[Path, ...],
+    new_id: str | None,
+    new_position,
+    new_xy,
+    crs: str | None,
+    source: str,
+    workspace_dir: Path | None,
+) -> None:
+    """Record an inspection of mark POINT_ID (appended to its history)."""
+    from geobase.control.inspections import parse_condition, record_inspection, record_move
+
+    with open_workspace(workspace_dir) as ws:
+        if parse_condition(condition) == "moved":
+            if new_id is None or (new_position is None and new_xy is None):
+                raise click.UsageError("a moved mark needs --new-id and --new-position or --new-xy")
+            lon, lat = new_position or (None, None)
+            x, y = new_xy or (None, None)
+            inspection, new = record_move(
+                ws,
+                point_id,
+                new_id,
+                date=date,
+                inspector=inspector,
+                lon=lon,
+                lat=lat,
+                x_north=x,
+                y_east=y,
+                crs=crs,
+                source=source,
+                notes=notes,
+                evidence=evidence,
+            )
+            info(
+                f"{point_id} retired (moved); new mark {new.point_id} at B {new.lat:.7f}, L {new.lon:.7f}"
+            )
+        else:
+            if new_id or new_position or new_xy:
+                raise click.UsageError(
+                    "--new-id / --new-position / --new-xy are for --condition moved"
+                )
+            inspection = record_inspection(
+                ws,
+                point_id,
+                date=date,
+                inspector=inspector,
+                condition=condition,
+                usability=usability,
+                notes=notes,
+                evidence=evidence,
+            )
+    info(
+        f"recorded: {inspection.point_id} {inspection.inspected_on} {inspection.condition}, "
+        f"usable for {inspection.usability}"
+        + (f", {len(inspection.evidence)} evidence file(s)" if inspection.evidence else "")
+    )
+
+
+@control.command()
+@click.option("--as-of", help="Reference date YYYY-MM-DD (default today).")
+@click.option(
+    "--cycle-days",
+    type=click.IntRange(min=1),
+    help="Inspection cycle in days (default [control] inspection_cycle_days or 365).",
+)
+@format_option()
+@workspace_option
+def overdue(
+    as_of: str | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None
+) -> None:
+    """Marks whose last inspection is older than the inspection cycle."""
+    from geobase.control.inspections import overdue as list_overdue
+
+    with open_workspace(workspace_dir) as ws:
+        frame = list_overdue(ws, as_of=as_of, cycle=cycle_days)
+    emit(frame, fmt)
+    info(f"{len(frame)} marks overdue for inspection")
+
+
+@control.command()
+@click.option("--as-of", help="Reference date YYYY-MM-DD (default today).")
+@click.option("--cycle-days", type=click.IntRange(min=1), help="Inspection cycle in days.")
+@format_option(choices=["table", "json", "csv"])
+@workspace_option
+def stats(as_of: str | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None) -> None:
+    """Per district: marks, inspected this cycle, usable marks and the usable rate."""
+    from geobase.control.inspections import district_stats
+
+    with open_workspace(workspace_dir) as ws:
+        frame = district_stats(ws, as_of=as_of, cycle=cycle_days)
+    emit(frame, fmt)
+
+
+@control.command()
+@click.argument("point_id")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="OUT.html or OUT.pdf.",
+)
+@overwrite_option
+@workspace_option
+def datasheet(point_id: str, output: Path, overwrite: bool, workspace_dir: Path | None) -> None:
+    """Write the point description record (点之记) of POINT_ID as HTML or PDF."""
+    from geobase.control.datasheet import write_datasheet
+
+    if output.suffix.lower() not in (".html", ".htm", ".pdf"):
+        raise click.BadParameter(f"{output}: expected a .html or .pdf file", param_hint="-o")
+    check_output(output, overwrite)
+    with open_workspace(workspace_dir) as ws:
+        path = write_datasheet(ws, point_id, output, overwrite=overwrite)
+    info(f"wrote {path}")
+
+
+@control.command()
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Drop restricted grades and round positions to 0.001° (publishing rules).",
+)
+@click.option("--include-retired", is_flag=True, help="Also export retired (moved) marks.")
+@overwrite_option
+@workspace_option
+def export(
+    output: Path, public: bool, include_retired: bool, overwrite: bool, workspace_dir: Path | None
+) -> None:
+    """Export the registry to OUTPUT (.csv, .geojson or .gpkg)."""
+    from geobase.control.export import DRIVERS, export_points
+
+    if output.suffix.lower() not in DRIVERS:
+        raise click.BadParameter(f"{output}: expected .csv, .geojson or .gpkg", param_hint="OUTPUT")
+    check_output(output, overwrite)
+    with open_workspace(workspace_dir) as ws:
+        count = export_points(
+            ws, output, public=public, include_retired=include_retired, overwrite=overwrite
+        )
+    info(f"exported {count} marks to {output}" + (" (public, generalised)" if public else ""))

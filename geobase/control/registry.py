@@ -1,0 +1,337 @@
+"""Reading the control-point registry: one point, its history, and search.
+
+Spatial searches use the store's R-tree: a radius search turns the radius into a
+generous bounding box (from the geodesic, on the CGCS2000 ellipsoid), lets the R-tree pick
+the candidates, and keeps those whose geodesic distance is within the radius; a district
+or polygon search lets the R-tree pick the candidates in the polygon's box and keeps those
+inside the polygon.
+
+Example:
+    >>> frame = search(ws, near=(116.682, 23.354), radius=5000, grade="C")  # doctest: +SKIP
+    >>> frame[["point_id", "name", "distance_m"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import Geod
+
+from geobase.control.records import ControlPoint, parse_date, parse_grade, parse_kind
+from geobase.errors import InvalidCoordinates, NotFoundError, ValidationError
+from geobase.store import Workspace
+from geobase.store.base import Store, Transaction
+
+# the CGCS2000 ellipsoid (DOMAIN.md section 2)
+GEOD = Geod(a=6378137.0, f=1 / 298.257222101)
+_AZIMUTHS = np.arange(0.0, 360.0, 10.0)
+# sampling the circle every 10 degrees underestimates its extent by at most 1 - cos(5°)
+_PAD = 1.01
+
+USABILITY_FILTERS = ("usable", "unusable", "gnss", "levelling", "both", "none", "uninspected")
+
+POINT_COLUMNS = (
+    "point_id, name, kind, cors, gnss_grade, level_grade, cjj_grade, district, lon, lat, "
+    "ellh, geo_source, geo_epoch, x_north, y_east, gk_epsg, grid_source, grid_epoch, "
+    "normal_h, height_source, height_epoch, mark_type, established, custodian, site, route, "
+    "notes, sheet_10k, sheet_500, replaces, replaced_by, retired_on, version"
+)
+
+# the latest inspection of each mark (inspected_on, then the order of recording)
+LATEST_INSPECTION = (
+    "SELECT i.point_id, i.condition, i.usability, i.inspected_on FROM control_inspections i "
+    "WHERE i.fid = (SELECT j.fid FROM control_inspections j WHERE j.point_id = i.point_id "
+    "ORDER BY j.inspected_on DESC, j.fid DESC LIMIT 1)"
+)
+
+
+def _none(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def row_to_point(row: dict[str, Any]) -> ControlPoint:
+    """A registry row (as read from the store) as a :class:`ControlPoint`."""
+    values = {k: _none(row.get(k)) for k in POINT_COLUMNS.replace(" ", "").split(",")}
+    for name in ("established", "retired_on"):
+        if values[name] is not None:
+            values[name] = parse_date(values[name])
+    values["cors"] = bool(values["cors"])
+    values["gk_epsg"] = int(values["gk_epsg"])
+    values["version"] = int(values["version"])
+    return ControlPoint(**values)
+
+
+def get_point(ws: Workspace, point_id: str) -> ControlPoint:
+    """One control point by its id.
+
+    Raises:
+        NotFoundError: no point has this id.
+    """
+    with ws.store.read() as tx:
+        row = tx.query_one(
+            f"SELECT {POINT_COLUMNS} FROM control_points WHERE point_id = :id", {"id": point_id}
+        )
+    if row is None:
+        raise NotFoundError(f"no control point {point_id!r} in the registry")
+    return row_to_point(row)
+
+
+def coordinate_history(ws: Workspace, point_id: str) -> list[dict[str, Any]]:
+    """The coordinates a point had before later imports replaced them (oldest first)."""
+    get_point(ws, point_id)
+    with ws.store.read() as tx:
+        return tx.query(
+            "SELECT * FROM control_point_history WHERE point_id = :id ORDER BY version",
+            {"id": point_id},
+        )
+
+
+def radius_bbox(lon: float, lat: float, radius: float) -> tuple[float, float, float, float]:
+    """A box (degrees) that holds every point within ``radius`` metres of (lon, lat)."""
+    n = len(_AZIMUTHS)
+    lons, lats, _ = GEOD.fwd(
+        np.full(n, float(lon)), np.full(n, float(lat)), _AZIMUTHS, np.full(n, radius * _PAD)
+    )
+    lons = np.where(lons - lon > 180, lons - 360, np.where(lons - lon < -180, lons + 360, lons))
+    return (
+        float(lons.min()) - 1e-9,
+        max(float(lats.min()), -90.0) - 1e-9,
+        float(lons.max()) + 1e-9,
+        min(float(lats.max()), 90.0) + 1e-9,
+    )
+
+
+def geodesic_distance(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """Geodesic distances (m, CGCS2000 ellipsoid) from (lon, lat) to each point."""
+    n = len(lons)
+    if n == 0:
+        return np.empty(0)
+    _, _, dist = GEOD.inv(np.full(n, float(lon)), np.full(n, float(lat)), lons, lats)
+    return np.asarray(dist, dtype=float)
+
+
+def within_radius(
+    tx: Transaction, lon: float, lat: float, radius: float, *, extra: str = "", params=None
+) -> tuple[list[str], np.ndarray]:
+    """Ids of the points within ``radius`` metres (geodesic) of (lon, lat), with distances.
+
+    The R-tree picks the candidates in :func:`radius_bbox`; the geodesic decides.
+    ``extra`` is an additional SQL condition on ``p`` (with ``params``).
+    """
+    if not radius >= 0:
+        raise InvalidCoordinates(f"radius {radius!r} m: expected a distance >= 0")
+    condition, bbox_params = tx.bbox_filter(
+        "control_points", radius_bbox(lon, lat, radius), alias="p"
+    )
+    sql = f"SELECT p.point_id, p.lon, p.lat FROM control_points p WHERE {condition}"
+    if extra:
+        sql += f" AND ({extra})"
+    rows = tx.execute(sql, {**bbox_params, **(params or {})}).fetchall()
+    if not rows:
+        return [], np.empty(0)
+    ids, lons, lats = zip(*rows, strict=True)
+    dist = geodesic_distance(
+        lon, lat, np.fromiter(lons, float, len(lons)), np.fromiter(lats, float, len(lats))
+    )
+    keep = dist <= radius
+    return [i for i, k in zip(ids, keep, strict=True) if k], dist[keep]
+
+
+def _grade_condition(grade: str, kind: str | None) -> tuple[str, dict[str, str]]:
+    parsed = parse_grade(grade, kind)
+    column = {
+        "gnss": "p.gnss_grade",
+        "levelling": "p.level_grade",
+        "cjj": "p.cjj_grade",
+    }.get(parsed.scheme)
+    if column is None:
+        return "p.cors = 1", {}
+    return f"{column} = :grade", {"grade": parsed.code}
+
+
+def _usability_condition(usability: str) -> str:
+    if usability not in USABILITY_FILTERS:
+        raise ValidationError(
+            f"unknown usability filter {usability!r}: expected one of {', '.join(USABILITY_FILTERS)}"
+        )
+    return {
+        "usable": "s.usability IN ('gnss', 'levelling', 'both')",
+        "unusable": "s.usability = 'none'",
+        "gnss": "s.usability IN ('gnss', 'both')",
+        "levelling": "s.usability IN ('levelling', 'both')",
+        "both": "s.usability = 'both'",
+        "none": "s.usability = 'none'",
+        "uninspected": "s.point_id IS NULL",
+    }[usability]
+
+
+def search(
+    ws: Workspace,
+    *,
+    point_id: str | None = None,
+    name: str | None = None,
+    near: tuple[float, float] | None = None,
+    near_id: str | None = None,
+    radius: float | None = None,
+    district: str | None = None,
+    polygon: shapely.Geometry | None = None,
+    kind: str | None = None,
+    grade: str | None = None,
+    usability: str | None = None,
+    include_retired: bool = False,
+    limit: int | None = None,
+):
+    """Search the registry; all given criteria must hold.
+
+    Args:
+        ws: the workspace.
+        point_id: exact id.
+        name: part of the name (Chinese or not, case-insensitive for ASCII).
+        near: (lon, lat) centre of a radius search, or ``near_id``: a mark's id.
+        radius: metres (geodesic, CGCS2000 ellipsoid); needs ``near`` or ``near_id``.
+        district: a district name (the point must lie inside its polygon).
+        polygon: a shapely polygon in EPSG:4490.
+        kind: cors, gnss, levelling or city (Chinese names accepted).
+        grade: any grade spelling (``C``, ``C级``, ``三等水准``, ``一级``, ``CORS``).
+        usability: current usability from the latest inspection: usable, unusable, gnss,
+            levelling, both, none or uninspected.
+        include_retired: also return retired (moved) marks.
+        limit: at most this many rows.
+
+    Returns:
+        A GeoDataFrame (EPSG:4490) with the point's fields, its current ``condition``,
+        ``usability`` and ``last_inspected``, and ``distance_m`` for a radius search,
+        sorted by distance or by id.
+
+    Raises:
+        ValidationError: inconsistent criteria; NotFoundError: unknown ``near_id`` or
+        district; UnknownGrade: unknown grade.
+    """
+    import geopandas as gpd
+
+    from geobase.store.districts import district_geometry
+
+    store = ws.store
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if kind is not None:
+        kind = parse_kind(kind)
+        conditions.append("p.kind = :kind")
+        params["kind"] = kind
+    if grade is not None:
+        sql, extra = _grade_condition(grade, kind)
+        conditions.append(sql)
+        params.update(extra)
+    if point_id is not None:
+        conditions.append("p.point_id = :point_id")
+        params["point_id"] = point_id
+    if name is not None:
+        conditions.append("p.name LIKE :name ESCAPE '\\'")
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["name"] = f"%{escaped}%"
+    if not include_retired:
+        conditions.append("p.retired_on IS NULL")
+    if usability is not None:
+        conditions.append(_usability_condition(usability))
+    if (near is not None or near_id is not None) and radius is None:
+        raise ValidationError("a search near a point needs a radius in metres")
+    if radius is not None and near is None and near_id is None:
+        raise ValidationError("a radius needs a centre: near=(lon, lat) or near_id")
+    if near is not None and near_id is not None:
+        raise ValidationError("give near or near_id, not both")
+    if near_id is not None:
+        centre = get_point(ws, near_id)
+        near = (centre.lon, centre.lat)
+    if near is not None:
+        lon, lat = float(near[0]), float(near[1])
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InvalidCoordinates(f"centre {lon}, {lat} is not lon, lat in degrees (lon first)")
+    areas = []
+    if district is not None:
+        areas.append(district_geometry(store, district))
+    if polygon is not None:
+        if polygon.geom_type not in ("Polygon", "MultiPolygon") or polygon.is_empty:
+            raise ValidationError(f"search area must be a polygon, got a {polygon.geom_type}")
+        areas.append(polygon)
+    boxes = [area.bounds for area in areas]
+    if near is not None:
+        boxes.append(radius_bbox(near[0], near[1], float(radius)))
+    with store.read() as tx:
+        if boxes:
+            # one R-tree condition: the intersection of every spatial criterion's box
+            box = (
+                max(b[0] for b in boxes),
+                max(b[1] for b in boxes),
+                min(b[2] for b in boxes),
+                min(b[3] for b in boxes),
+            )
+            if box[0] > box[2] or box[1] > box[3]:
+                conditions.append("1 = 0")
+            else:
+                sql, bbox_params = tx.bbox_filter("control_points", box, alias="p")
+                conditions.append(sql)
+                params.update(bbox_params)
+        where = " AND ".join(conditions) or "1 = 1"
+        sql = (
+            f"SELECT p.{POINT_COLUMNS.replace(', ', ', p.')}, s.condition, s.usability, "
+            f"s.inspected_on AS last_inspected, p.geom FROM control_points p "
+            f"LEFT JOIN ({LATEST_INSPECTION}) s ON s.point_id = p.point_id WHERE {where} "
+            "ORDER BY p.point_id"
+        )
+        rows = tx.query(sql, params)
+    frame = _frame(store, rows)
+    if len(frame):
+        lons, lats = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
+        keep = np.ones(len(frame), dtype=bool)
+        for area in areas:
+            keep &= shapely.intersects_xy(area, lons, lats)
+        if near is not None:
+            dist = geodesic_distance(near[0], near[1], lons, lats)
+            keep &= dist <= radius
+            frame = frame.assign(distance_m=dist)
+        frame = frame[keep]
+        if near is not None:
+            frame = frame.sort_values(["distance_m", "point_id"], kind="stable")
+    elif near is not None:
+        frame = frame.assign(distance_m=[])
+    if limit is not None:
+        frame = frame.head(limit)
+    return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry="geometry", crs=4490)
+
+
+def _frame(store: Store, rows: list[dict[str, Any]]):
+    import geopandas as gpd
+    import pandas as pd
+
+    columns = [
+        *POINT_COLUMNS.replace(" ", "").split(","),
+        "condition",
+        "usability",
+        "last_inspected",
+    ]
+    if not rows:
+        return gpd.GeoDataFrame(
+            pd.DataFrame(columns=columns), geometry=gpd.GeoSeries([], crs=4490), crs=4490
+        )
+    geoms = store.read_geoms([r.pop("geom") for r in rows])
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["cors"] = frame["cors"].astype(bool)
+    return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=4490)
+
+
+def all_points(ws: Workspace, *, include_retired: bool = True):
+    """Every point of the registry with its current status (a GeoDataFrame)."""
+    return search(ws, include_retired=include_retired)
+
+
+def nearest(ws: Workspace, point: ControlPoint, count: int = 5, max_m: float = 20_000.0):
+    """The ``count`` nearest other active marks within ``max_m`` metres, nearest first."""
+    frame = search(ws, near=(point.lon, point.lat), radius=max_m)
+    frame = frame[frame["point_id"] != point.point_id]
+    return frame.head(count)
