@@ -63,10 +63,34 @@ def resolve_crs(spec: str | CRS) -> CRS:
     return geodesy_resolve(spec)
 
 
+def epsg_code(crs: CRS) -> int | None:
+    """The EPSG code of a CRS where there is one.
+
+    A CRS written by ESRI software (datum ``NAD83_High_Accuracy_Regional_Network``...) is
+    not identified by PROJ directly; it is identified again from its ESRI WKT, and a
+    candidate code is accepted only if that EPSG CRS equals the data's CRS.
+    """
+    code = crs.to_epsg(min_confidence=90)
+    if code is not None:
+        return code
+    try:
+        candidates = CRS.from_wkt(crs.to_wkt("WKT1_ESRI")).list_authority(min_confidence=70)
+    except CRSError:
+        return None
+    for match in candidates:
+        if match.auth_name != "EPSG":
+            continue
+        try:
+            if CRS.from_epsg(int(match.code)).equals(crs, ignore_axis_order=True):
+                return int(match.code)
+        except CRSError:
+            continue
+    return None
+
+
 def crs_fields(crs: CRS) -> dict[str, Any]:
     """The catalogue's CRS columns: WKT2 and the EPSG code where there is one."""
-    epsg = crs.to_epsg(min_confidence=90)
-    return {"crs_wkt": crs.to_wkt("WKT2_2019"), "epsg": epsg}
+    return {"crs_wkt": crs.to_wkt("WKT2_2019"), "epsg": epsg_code(crs)}
 
 
 def linear_unit_factor(crs: CRS) -> float:

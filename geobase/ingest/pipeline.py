@@ -204,6 +204,11 @@ class _Options:
     progress: Progress | None
 
 
+def _file_digest(path: Path) -> dict[str, Any]:
+    digest, size = sha256_files([path])
+    return {"sha256": digest, "size": size}
+
+
 def _base_row(path: Path, opts: _Options, sidecar: dict[str, Any], kind: str) -> dict[str, Any]:
     return {
         "kind": kind,
@@ -220,7 +225,9 @@ def _set_acquired(row: dict[str, Any], acquired: Acquired, meta: dict[str, Any])
     meta["acquired_source"] = acquired.source
 
 
-def _prepare_raster(path: Path, stage: Path, opts: _Options, registry) -> _Prepared:
+def _prepare_raster(
+    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
+) -> _Prepared:
     info = raster.read_info(path, opts.crs)
     sidecar = read_sidecar(path)
     acquired = choose_acquired(opts.acquired, [sidecar.get("acquired"), info.acquired], path.name)
@@ -250,12 +257,13 @@ def _prepare_raster(path: Path, stage: Path, opts: _Options, registry) -> _Prepa
     if opts.cog:
         stored_name = Path(path.name).with_suffix(".tif").name
         meta["stored"] = raster.write_cog(info, stage / stored_name, kind)
+        meta["stored_file"] = _file_digest(stage / stored_name)
     else:
         raster.validate_pixels(info)
         stored_name = path.name
         _copy(path, stage / stored_name)
         meta["stored"] = {"cog": False}
-    checksum, size = sha256_files([path])
+    checksum, size = digest
     meta["footprint"] = "decimated valid-data mask" if not info.all_valid else "raster bounds"
     row = _base_row(path, opts, sidecar, kind)
     _set_acquired(row, acquired, meta)
@@ -275,7 +283,9 @@ def _prepare_raster(path: Path, stage: Path, opts: _Options, registry) -> _Prepa
     return _Prepared(row=row, footprint=geom, staged=stage, source=path)
 
 
-def _prepare_pointcloud(path: Path, stage: Path, opts: _Options, registry) -> _Prepared:
+def _prepare_pointcloud(
+    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
+) -> _Prepared:
     info = pointcloud.read_header(path, opts.crs)
     sidecar = read_sidecar(path)
     stats = pointcloud.scan(info, progress=None)
@@ -293,7 +303,7 @@ def _prepare_pointcloud(path: Path, stage: Path, opts: _Options, registry) -> _P
         label=path.name,
     )
     _copy(path, stage / path.name)
-    checksum, size = sha256_files([path])
+    checksum, size = digest
     meta = described["metadata"]
     meta["footprint"] = "occupancy grid"
     row = _base_row(path, opts, sidecar, "pointcloud")
@@ -314,7 +324,9 @@ def _prepare_pointcloud(path: Path, stage: Path, opts: _Options, registry) -> _P
     return prepared
 
 
-def _prepare_vector(path: Path, stage: Path, opts: _Options, registry) -> _Prepared:
+def _prepare_vector(
+    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
+) -> _Prepared:
     info = vector.read_info(path, opts.crs)
     sidecar = read_sidecar(path)
     acquired = choose_acquired(opts.acquired, [sidecar.get("acquired")], path.name)
@@ -326,7 +338,7 @@ def _prepare_vector(path: Path, stage: Path, opts: _Options, registry) -> _Prepa
     files = info.files
     for f in files:
         _copy(f, stage / f.name)
-    checksum, size = sha256_files(files, root=path.parent if len(files) > 1 else None)
+    checksum, size = digest
     described = vector.describe(info)
     meta = described["metadata"]
     meta["footprint"] = "union of footprint polygons" if is_model else "convex hull of features"
@@ -345,7 +357,9 @@ def _prepare_vector(path: Path, stage: Path, opts: _Options, registry) -> _Prepa
     return _Prepared(row=row, footprint=geom, staged=stage, source=path)
 
 
-def _prepare_tileset(path: Path, stage: Path, opts: _Options, registry) -> _Prepared:
+def _prepare_tileset(
+    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
+) -> _Prepared:
     info = model3d.read_info(path)
     sidecar = read_sidecar(info.root_dir) if path.is_dir() else read_sidecar(info.path)
     if not sidecar:
@@ -357,8 +371,9 @@ def _prepare_tileset(path: Path, stage: Path, opts: _Options, registry) -> _Prep
     )
     for f in info.files:
         _copy(f, stage / "tileset" / f.relative_to(info.root_dir))
-    checksum, size = sha256_files(info.files, root=info.root_dir)
+    checksum, size = digest
     meta = model3d.describe(info)["metadata"]
+    meta["stored_file"] = _file_digest(info.path)
     meta["footprint"] = "root bounding volume"
     row = _base_row(info.path, opts, sidecar, "model3d")
     row["source_path"] = str(info.root_dir.absolute())
@@ -372,6 +387,29 @@ def _prepare_tileset(path: Path, stage: Path, opts: _Options, registry) -> _Prep
         stored_name="tileset/tileset.json",
     )
     return _Prepared(row=row, footprint=geom, staged=stage, source=path)
+
+
+def source_files(path: Path, fmt: str) -> tuple[list[Path], Path | None]:
+    """The files of a delivery, and the folder their names are hashed relative to (several)."""
+    if fmt == "vector":
+        files = vector.delivery_files(path)
+        return files, (path.parent if len(files) > 1 else None)
+    if fmt == "tileset":
+        info = model3d.read_info(path)
+        return info.files, info.root_dir
+    return [path], None
+
+
+# the newest version of a dataset, unless it was removed (as catalog.current_datasets)
+_CURRENT_SQL = """
+    SELECT d.version, d.checksum, d.path, d.product, d.kind, d.acquired_start, d.acquired_end
+    FROM datasets d
+    WHERE d.dataset_id = :id
+      AND d.version = (SELECT max(d2.version) FROM datasets d2 WHERE d2.dataset_id = :id)
+      AND NOT EXISTS (
+        SELECT 1 FROM dataset_events e WHERE e.dataset_id = d.dataset_id
+          AND e.version = d.version AND e.event = 'removed')
+"""
 
 
 _PREPARE = {
@@ -437,15 +475,9 @@ def _record(ws: Workspace, prepared: Sequence[_Prepared]) -> list[IngestResult]:
                 dataset_id = row.pop("dataset_id")
                 derived_of = row.pop("_derived_from", None)
                 row.pop("_pc_info", None)
+                row.pop("_order", None)
                 stored_name = row.pop("stored_name")
-                current = tx.query_one(
-                    """SELECT d.version, d.checksum, d.path, d.product FROM datasets d
-                       WHERE d.dataset_id = :id AND NOT EXISTS (
-                         SELECT 1 FROM dataset_events e WHERE e.dataset_id = d.dataset_id
-                           AND e.version = d.version AND e.event = 'removed')
-                       ORDER BY d.version DESC LIMIT 1""",
-                    {"id": dataset_id},
-                )
+                current = tx.query_one(_CURRENT_SQL, {"id": dataset_id})
                 if current is not None and current["checksum"] == row["checksum"]:
                     results.append(
                         IngestResult(
@@ -578,26 +610,51 @@ def ingest(
     sources = [Path(p) for p in paths]
     formats = [detect.detect_format(p) for p in sources]
     total = len(sources) + (len(sources) if dem_resolution else 0) + 1
+    unchanged: dict[int, IngestResult] = {}
     with contextlib.ExitStack() as stack:
         prepared: list[_Prepared] = []
         for i, (path, fmt) in enumerate(zip(sources, formats, strict=True)):
+            did = dataset_id or detect.dataset_id_for(path)
+            files, root = source_files(path, fmt)
+            digest = sha256_files(files, root)
+            if not (fmt == "pointcloud" and dem_resolution is not None):
+                with ws.store.read() as tx:
+                    current = tx.query_one(_CURRENT_SQL, {"id": did})
+                if current is not None and current["checksum"] == digest[0]:
+                    unchanged[i] = IngestResult(
+                        did,
+                        current["version"],
+                        current["product"],
+                        current["kind"],
+                        "unchanged",
+                        current["path"],
+                        str(path),
+                        current,
+                    )
+                    continue
             stage = stack.enter_context(_staging(ws))
             (stage / "files").mkdir()
-            item = _PREPARE[fmt](path, stage / "files", opts, registry)
-            item.row["dataset_id"] = dataset_id or detect.dataset_id_for(path)
+            item = _PREPARE[fmt](path, stage / "files", opts, registry, digest)
+            item.row["dataset_id"] = did
+            item.row["_order"] = i
             prepared.append(item)
             if fmt == "pointcloud" and dem_resolution is not None:
                 dem_stage = stack.enter_context(_staging(ws))
                 (dem_stage / "files").mkdir()
-                prepared.append(_prepare_dem(item, dem_stage / "files", dem_resolution, registry))
+                dem = _prepare_dem(item, dem_stage / "files", dem_resolution, registry)
+                dem.row["_order"] = i + 0.5
+                prepared.append(dem)
             if progress is not None:
                 progress(i + 1, total)
         for item in prepared:
             item.staged.mkdir(parents=True, exist_ok=True)
             _fsync_tree(item.staged)
-        results = _record(ws, prepared)
+        recorded = _record(ws, prepared)
         if progress is not None:
             progress(total, total)
+    order = [item.row["_order"] for item in prepared]
+    merged = sorted([*zip(order, recorded, strict=True), *unchanged.items()], key=lambda p: p[0])
+    results = [r for _, r in merged]
     for r in results:
         logger.info("%s %s v%d (%s)", r.status, r.dataset_id, r.version, r.product)
     return results

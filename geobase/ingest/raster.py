@@ -101,9 +101,18 @@ def open_raster(path: Path) -> Iterator[rasterio.io.DatasetReader]:
         yield ds
 
 
-def _gdal_reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+def _gdal_reason(exc: BaseException) -> str:
+    """The innermost GDAL message of a rasterio error chain (the one that says why)."""
+    reason = ""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 10:
+        text = str(cause).strip()
+        if text and "See previous exception" not in text:
+            reason = text.splitlines()[0]
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return (reason or type(exc).__name__)[:200]
 
 
 def _resolution_m(crs: CRS, transform: Affine, width: int, height: int) -> float:

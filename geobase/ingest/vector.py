@@ -46,17 +46,21 @@ class VectorInfo:
     @property
     def files(self) -> list[Path]:
         """The files that make up the delivery (a shapefile has several)."""
-        if self.path.suffix.lower() != ".shp":
-            return [self.path]
-        stem = self.path.with_suffix("")
-        found = [
-            p
-            for p in sorted(self.path.parent.iterdir())
-            if p.is_file()
-            and p.name.lower().startswith(stem.name.lower() + ".")
-            and p.name[len(stem.name) :].lower() in SHAPEFILE_PARTS
-        ]
-        return found
+        return delivery_files(self.path)
+
+
+def delivery_files(path: Path) -> list[Path]:
+    """The files of a vector delivery: the file itself, or a shapefile's parts."""
+    if path.suffix.lower() != ".shp":
+        return [path]
+    stem = path.with_suffix("").name
+    return [
+        p
+        for p in sorted(path.parent.iterdir())
+        if p.is_file()
+        and p.name.lower().startswith(stem.lower() + ".")
+        and p.name[len(stem) :].lower() in SHAPEFILE_PARTS
+    ]
 
 
 def _reason(exc: BaseException) -> str:

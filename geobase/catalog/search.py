@@ -1,0 +1,212 @@
+"""Searching the catalogue, a dataset's history, and removing a dataset version.
+
+The catalogue is append-only: removing a version adds a ``removed`` event; the rows and
+(unless purged) the stored files stay, so that the history can be shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geobase.catalog.records import current_datasets
+from geobase.errors import NotFoundError, UnsupportedInput
+from geobase.store import Store, Workspace, utc_now
+
+logger = logging.getLogger(__name__)
+
+CLASSIFICATIONS = ("public", "internal", "restricted")
+_HISTORY_COLUMNS = (
+    "fid, dataset_id, version, product, kind, title, acquired_start, acquired_end, "
+    "ingested_at, classification, owner, crs_wkt, epsg, resolution, bands, dtype, nodata, "
+    "point_count, vertical_datum, path, source_path, checksum, size, derived_from, metadata, geom"
+)
+
+
+def _date(value: dt.date | str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise UnsupportedInput(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def search(
+    store: Store,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    product: str | list[str] | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    classification: str | list[str] | None = None,
+    as_of: dt.date | str | None = None,
+) -> gpd.GeoDataFrame:
+    """Current datasets that match every given condition.
+
+    Args:
+        store: the workspace store.
+        bbox: (west, south, east, north) in EPSG:4490: footprints that intersect it.
+        product: product code(s).
+        start, end: acquisition windows that overlap [start, end] (either end open).
+        classification: public, internal, restricted (one or several).
+        as_of: the catalogue as it stood on that date (see :func:`current_datasets`).
+
+    Returns:
+        A GeoDataFrame like :func:`current_datasets`, newest acquisition first.
+    """
+    start_s, end_s = _date(start, "start"), _date(end, "end")
+    if start_s and end_s and end_s < start_s:
+        raise UnsupportedInput(f"date range ends ({end_s}) before it starts ({start_s})")
+    if bbox is not None:
+        west, south, east, north = bbox
+        if not (west < east and south < north):
+            raise UnsupportedInput(f"bbox {bbox} is not (west, south, east, north)")
+    frame = current_datasets(store, product=product, as_of=as_of, bbox=bbox)
+    keep = pd.Series(True, index=frame.index)
+    if bbox is not None and len(frame):
+        keep &= frame.geometry.intersects(shapely.box(*bbox))
+    if start_s is not None:
+        keep &= frame["acquired_end"].fillna("9999-12-31") >= start_s
+    if end_s is not None:
+        keep &= frame["acquired_start"].fillna("0000-01-01") <= end_s
+    if classification is not None:
+        wanted = [classification] if isinstance(classification, str) else list(classification)
+        bad = [c for c in wanted if c not in CLASSIFICATIONS]
+        if bad:
+            raise UnsupportedInput(
+                f"classification {bad[0]!r} is not one of {', '.join(CLASSIFICATIONS)}"
+            )
+        keep &= frame["classification"].isin(wanted)
+    return frame[keep].reset_index(drop=True)
+
+
+def history(store: Store, dataset_id: str) -> gpd.GeoDataFrame:
+    """Every version of a dataset (oldest first) with its removal, if any.
+
+    Raises:
+        NotFoundError: no dataset has this id.
+    """
+    frame = store.read_frame(
+        f"""SELECT {_HISTORY_COLUMNS},
+                   (SELECT e.at FROM dataset_events e WHERE e.dataset_id = d.dataset_id
+                      AND e.version = d.version AND e.event = 'removed'
+                    ORDER BY e.at DESC LIMIT 1) AS removed_at,
+                   (SELECT e.reason FROM dataset_events e WHERE e.dataset_id = d.dataset_id
+                      AND e.version = d.version AND e.event = 'removed'
+                    ORDER BY e.at DESC LIMIT 1) AS removed_reason
+            FROM datasets d WHERE d.dataset_id = :id ORDER BY d.version""",
+        {"id": dataset_id},
+    )
+    if frame.empty:
+        raise NotFoundError(f"no dataset {dataset_id!r} in the catalogue")
+    latest = frame["version"].max()
+    removed_latest = frame.loc[frame["version"] == latest, "removed_at"].notna().any()
+    frame["status"] = [
+        "removed"
+        if pd.notna(r)
+        else ("current" if v == latest and not removed_latest else "superseded")
+        for v, r in zip(frame["version"], frame["removed_at"], strict=True)
+    ]
+    return frame
+
+
+def show(store: Store, dataset_id: str, version: int | None = None) -> dict[str, Any]:
+    """One version of a dataset (default: the newest) as a dict, metadata decoded.
+
+    Raises:
+        NotFoundError: no such dataset or version.
+    """
+    frame = history(store, dataset_id)
+    if version is None:
+        row = frame.iloc[-1]
+    else:
+        match = frame[frame["version"] == version]
+        if match.empty:
+            raise NotFoundError(
+                f"dataset {dataset_id!r} has no version {version}; versions: "
+                f"{', '.join(map(str, frame['version']))}"
+            )
+        row = match.iloc[0]
+    record = {k: (None if _isna(v) else v) for k, v in row.items() if k != "geometry"}
+    for key in ("metadata", "derived_from"):
+        if isinstance(record.get(key), str):
+            record[key] = json.loads(record[key])
+    record["footprint"] = row.geometry
+    record["versions"] = [int(v) for v in frame["version"]]
+    return record
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def remove(
+    ws: Workspace,
+    dataset_id: str,
+    *,
+    version: int | None = None,
+    reason: str | None = None,
+    by_user: str | None = None,
+    purge: bool = False,
+) -> dict[str, Any]:
+    """Mark a dataset version as removed (default: its current version).
+
+    The record stays in the history. With ``purge`` the version's stored files are
+    deleted too (after the event is committed).
+
+    Raises:
+        NotFoundError: no such dataset or version, or it is already removed.
+    """
+    with ws.store.transaction() as tx:
+        rows = tx.query(
+            """SELECT d.version, d.path,
+                      EXISTS (SELECT 1 FROM dataset_events e WHERE e.dataset_id = d.dataset_id
+                              AND e.version = d.version AND e.event = 'removed') AS removed
+               FROM datasets d WHERE d.dataset_id = :id ORDER BY d.version""",
+            {"id": dataset_id},
+        )
+        if not rows:
+            raise NotFoundError(f"no dataset {dataset_id!r} in the catalogue")
+        target = (
+            rows[-1]
+            if version is None
+            else next((r for r in rows if r["version"] == version), None)
+        )
+        if target is None:
+            raise NotFoundError(
+                f"dataset {dataset_id!r} has no version {version}; versions: "
+                f"{', '.join(str(r['version']) for r in rows)}"
+            )
+        if target["removed"]:
+            raise NotFoundError(
+                f"dataset {dataset_id!r} version {target['version']} is already removed"
+            )
+        event = {
+            "dataset_id": dataset_id,
+            "version": target["version"],
+            "event": "removed",
+            "at": utc_now(),
+            "by_user": by_user,
+            "reason": reason,
+        }
+        tx.insert("dataset_events", event)
+        tx.touch("datasets")
+    if purge:
+        folder = ws.root / Path(target["path"]).parent
+        if folder.is_dir() and folder.is_relative_to(ws.root / "data"):
+            shutil.rmtree(folder)
+            event["purged"] = str(folder.relative_to(ws.root))
+    logger.info("removed %s v%d", dataset_id, target["version"])
+    return event
