@@ -46,8 +46,15 @@ def _districts(ws: Workspace, data: Path) -> str:
     return f"{len(frame)} districts (approximate demo boundaries)"
 
 
+def _control_points(ws: Workspace, data: Path) -> str:
+    from geobase.control.demo_data import load_demo
+
+    return load_demo(ws, data / "control_points")
+
+
 STEPS: list[DemoStep] = [
     DemoStep("districts", _districts),
+    DemoStep("control points", _control_points),
 ]
 
 
