@@ -1,0 +1,323 @@
+"""Sheet statuses: for a scale and a product, every map sheet over the city with its status.
+
+A sheet is judged on its land part (the sheet clipped to the districts): ``covered`` when
+the footprints cover all of it (up to a tolerance), ``missing`` when they cover none of
+it, else ``partial`` with the covered share. Each sheet also carries the newest
+acquisition date among the datasets covering part of it and that date's age.
+
+The computation is vectorised with shapely 2 and numpy, without dissolving the
+footprints: an STRtree pairs sheets with the footprints that meet them; a sheet inside
+one footprint is covered outright (prepared ``contains``); for the others the footprint
+pieces inside the sheet are cut with one vectorised ``intersection`` and united sheet by
+sheet with ``union_all(axis=1)`` over groups of equal size. Only sheets on a district
+boundary are clipped to the land.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geobase.coverage.settings import age_years
+from geobase.sheets import rect_sheets_covering
+
+logger = logging.getLogger(__name__)
+
+STATUSES = ("covered", "partial", "missing")
+Progress = Callable[[int, int | None], None]
+
+
+def _day(dates: Any) -> np.ndarray:
+    """``YYYY-MM-DD`` texts as day numbers (int64); -1 where unknown."""
+    parsed = pd.to_datetime(pd.Series(list(dates), dtype=object), errors="coerce", format="mixed")
+    days = (parsed - pd.Timestamp("1970-01-01")).dt.days
+    return days.fillna(-1).to_numpy(dtype=np.int64)
+
+
+def cell_coverage(
+    cells: np.ndarray,
+    rect: np.ndarray,
+    footprints: np.ndarray,
+    days: np.ndarray,
+    *,
+    tolerance: float = 1e-4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Covered area, newest date and number of datasets for each cell (vectorised).
+
+    Args:
+        cells: polygons (sheets or their land parts), one projected CRS with ``footprints``.
+        rect: True where a cell is its own bounding rectangle (a whole sheet).
+        footprints: footprint polygons.
+        days: acquisition day number of each footprint (-1: unknown).
+        tolerance: a footprint counts for a cell's newest date and dataset count when it
+            covers more than this share of the cell.
+
+    Returns:
+        (covered area in CRS units², newest day number or -1, dataset count) per cell.
+    """
+    n = len(cells)
+    covered = np.zeros(n)
+    newest = np.full(n, -1, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    if n == 0 or len(footprints) == 0:
+        return covered, newest, count
+    cell_area = shapely.area(cells)
+    tree = shapely.STRtree(footprints)
+    ci, fj = tree.query(cells, predicate="intersects")
+    if len(ci) == 0:
+        return covered, newest, count
+    shapely.prepare(footprints)
+    inside = shapely.contains(footprints[fj], cells[ci])
+    full = np.zeros(n, dtype=bool)
+    full[ci[inside]] = True
+    # pieces of the footprints inside the cells that no single footprint covers
+    cut = ~inside
+    pieces = np.empty(len(ci), dtype=object)
+    pieces[inside] = cells[ci[inside]]
+    pieces[cut] = shapely.intersection(footprints[fj[cut]], cells[ci[cut]])
+    piece_area = np.where(inside, cell_area[ci], 0.0)
+    piece_area[cut] = shapely.area(pieces[cut])
+    significant = piece_area > tolerance * cell_area[ci]
+    np.add.at(count, ci[significant], 1)
+    np.maximum.at(newest, ci[significant], days[fj[significant]])
+    covered[full] = cell_area[full]
+    # unite the positive-area pieces of each cell not covered outright
+    keep = (piece_area > 0) & ~full[ci]
+    kc, kp = ci[keep], pieces[keep]
+    order = np.argsort(kc, kind="stable")
+    kc, kp, ka = kc[order], kp[order], piece_area[keep][order]
+    uniq, start, sizes = np.unique(kc, return_index=True, return_counts=True)
+    single = sizes == 1
+    covered[uniq[single]] = ka[start[single]]
+    for size in np.unique(sizes[~single]):
+        groups = np.flatnonzero(sizes == size)
+        idx = start[groups][:, None] + np.arange(size)[None, :]
+        covered[uniq[groups]] = shapely.area(shapely.union_all(kp[idx], axis=1))
+    np.minimum(covered, cell_area, out=covered)
+    return covered, newest, count
+
+
+def _status(share: np.ndarray, tolerance: float) -> np.ndarray:
+    return np.where(
+        share >= 1.0 - tolerance, "covered", np.where(share <= tolerance, "missing", "partial")
+    )
+
+
+def sheet_statuses(
+    footprints: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+    scale: Any,
+    *,
+    as_of: dt.date | None = None,
+    tolerance: float = 1e-4,
+    by_district: bool = False,
+    progress: Progress | None = None,
+) -> gpd.GeoDataFrame:
+    """The status of every rectangular sheet of a scale over the districts.
+
+    Args:
+        footprints: valid-data footprints in a Gauss-Kruger CRS, with ``acquired_end``
+            (``YYYY-MM-DD`` or None).
+        districts: district polygons in the same CRS, with ``name``.
+        scale: 1:500, 1:1000, 1:2000 or 1:5000 (rectangular sheets, see
+            :func:`geobase.sheets.rect_sheets_covering`).
+        as_of: the date ages are measured from (default today).
+        tolerance: share absorbed as "covered"/"missing" (reprojection slivers).
+        by_district: one row per sheet and district it meets, judged on the sheet's part in
+            that district (a sheet cut by a district boundary appears once per district);
+            default one row per sheet, judged on its land part.
+        progress: called with (done, total) as the work advances.
+
+    Returns:
+        GeoDataFrame in the districts' CRS, sorted by code (and district): code, scale,
+        district (the district holding most of the sheet, or the row's district),
+        districts (all districts it meets, ``;``-separated), status, share, area_km2
+        (land part), covered_km2, datasets, newest, age_years, geometry (the whole sheet).
+
+    Raises:
+        SheetCodeError: a scale without rectangular sheets; UnknownCRS: the CRS is not
+        Gauss-Kruger.
+    """
+    crs = districts.crs
+    if footprints.crs is not None and crs is not None and footprints.crs != crs:
+        footprints = footprints.to_crs(crs)
+    dgeoms = np.asarray(districts.geometry.values, dtype=object)
+    names = np.asarray(districts["name"].astype(str), dtype=object)
+    city = shapely.union_all(dgeoms)
+    grid = rect_sheets_covering(city, scale, crs)
+    boxes = np.asarray(grid.geometry.values, dtype=object)
+    codes = grid["code"].to_numpy(dtype=object)
+    total = len(boxes) * (2 if by_district else 1)
+    if progress:
+        progress(0, total)
+
+    # parts of each sheet in each district (pairs sheet i, district k)
+    dtree = shapely.STRtree(dgeoms)
+    si, dk = dtree.query(boxes, predicate="intersects")
+    shapely.prepare(dgeoms)
+    whole = shapely.contains_properly(dgeoms[dk], boxes[si])
+    parts = np.empty(len(si), dtype=object)
+    parts[whole] = boxes[si[whole]]
+    parts[~whole] = shapely.intersection(boxes[si[~whole]], dgeoms[dk[~whole]])
+    part_area = shapely.area(parts)
+    real = part_area > 0
+    si, dk, parts, whole, part_area = si[real], dk[real], parts[real], whole[real], part_area[real]
+
+    fgeoms = np.asarray(footprints.geometry.values, dtype=object)
+    days = _day(footprints["acquired_end"]) if len(footprints) else np.array([], dtype=np.int64)
+    if by_district:
+        cells, rect, sheet_of, district = parts, whole, si, names[dk]
+        order = np.lexsort((district.astype(str), codes[sheet_of]))
+        cells, rect, sheet_of, district = (
+            cells[order],
+            rect[order],
+            sheet_of[order],
+            district[order],
+        )
+        land = part_area[order]
+    else:
+        # one cell per sheet: the box when one district holds it whole, else its land part
+        n = len(boxes)
+        counts = np.bincount(si, minlength=n)
+        inner = np.zeros(n, dtype=bool)
+        inner[si[whole]] = True
+        rect = inner & (counts == 1)
+        cells = boxes.copy()
+        edge = np.flatnonzero(~rect & (counts > 0))
+        cells[edge] = shapely.intersection(boxes[edge], city)
+        sheet_of = np.arange(n)
+        land = shapely.area(cells)
+        best = np.zeros(n, dtype=np.int64)
+        order = np.lexsort((-part_area, si))
+        first = np.unique(si[order], return_index=True)[1]
+        best[si[order][first]] = dk[order][first]
+        district = names[best]
+        keep = land > 0
+        cells, rect, sheet_of, district, land = (
+            cells[keep],
+            rect[keep],
+            sheet_of[keep],
+            district[keep],
+            land[keep],
+        )
+    if progress:
+        progress(total // 2, total)
+
+    covered, newest, count = cell_coverage(cells, rect, fgeoms, days, tolerance=tolerance)
+    share = np.clip(covered / land, 0.0, 1.0)
+    status = _status(share, tolerance)
+    newest_text = np.where(
+        newest >= 0,
+        (np.datetime64("1970-01-01") + newest.astype("timedelta64[D]")).astype(str),
+        None,
+    ).astype(object)
+    newest_text[newest < 0] = None
+    reference = as_of or dt.date.today()
+    ages = age_years(newest_text, reference)
+
+    # all districts each sheet meets, for the attribute table
+    pair_names = pd.Series(names[dk]).groupby(si).agg(lambda s: ";".join(sorted(s)))
+    all_districts = pair_names.reindex(sheet_of).to_numpy(dtype=object)
+
+    frame = gpd.GeoDataFrame(
+        {
+            "code": codes[sheet_of],
+            "scale": int(grid["scale"].iloc[0]) if len(grid) else None,
+            "district": district,
+            "districts": all_districts,
+            "status": status.astype(object),
+            "share": share,
+            "area_km2": land / 1e6,
+            "covered_km2": covered / 1e6,
+            "datasets": count,
+            "newest": newest_text,
+            "age_years": ages,
+        },
+        geometry=list(boxes[sheet_of]),
+        crs=crs,
+    )
+    if progress:
+        progress(total, total)
+    return frame.sort_values(["code", "district"], ignore_index=True)
+
+
+def sheet_summary(sheets: pd.DataFrame) -> dict[str, Any]:
+    """Counts per status and areas of a sheet table."""
+    counts = sheets["status"].value_counts()
+    return {
+        "sheets": int(sheets["code"].nunique()),
+        **{s: int(counts.get(s, 0)) for s in STATUSES},
+        "area_km2": float(sheets["area_km2"].sum()),
+        "covered_km2": float(sheets["covered_km2"].sum()),
+    }
+
+
+def product_sheets(
+    ws,
+    product: str,
+    scale: Any,
+    *,
+    as_of: dt.date | str | None = None,
+    district: str | None = None,
+    by_district: bool = False,
+    acquired_since: dt.date | None = None,
+    progress: Progress | None = None,
+) -> gpd.GeoDataFrame:
+    """Sheet statuses of a product at a scale over the workspace's districts.
+
+    Args:
+        ws: the workspace.
+        product: product code.
+        scale: 1:500, 1:1000, 1:2000 or 1:5000.
+        as_of: recompute for this date (see :func:`geobase.coverage.district_coverage`).
+        district: only this district (sheets judged on their part in it).
+        by_district: one row per sheet and district (see :func:`sheet_statuses`).
+        acquired_since: only data acquired on or after this date (plan measures).
+        progress: called with (done, total).
+
+    Returns:
+        The GeoDataFrame of :func:`sheet_statuses` in the workspace CRS, with ``product``.
+
+    Raises:
+        NotFoundError: unknown product or district, no districts loaded.
+        SheetCodeError: a scale without rectangular sheets.
+        ValidationError: malformed as-of date.
+    """
+    from geobase.coverage.compute import load_districts_area, load_footprints
+    from geobase.coverage.settings import coverage_settings, parse_as_of
+    from geobase.errors import NotFoundError
+    from geobase.sheets import _rect_scale
+
+    _rect_scale(scale)  # a bad scale fails before any work
+    settings = coverage_settings(ws.config.coverage)
+    as_of = parse_as_of(as_of)
+    footprints = load_footprints(ws, product, as_of=as_of, settings=settings)
+    districts = load_districts_area(ws, settings)
+    if district is not None:
+        chosen = districts[districts["name"] == district]
+        if chosen.empty:
+            raise NotFoundError(
+                f"no district {district!r}; known districts: {', '.join(districts['name'])}"
+            )
+        districts = chosen
+    if acquired_since is not None:
+        dates = pd.to_datetime(footprints["acquired_end"], errors="coerce")
+        footprints = footprints[dates >= pd.Timestamp(acquired_since)]
+    frame = sheet_statuses(
+        footprints,
+        districts,
+        scale,
+        as_of=as_of,
+        tolerance=settings.sheet_tolerance,
+        by_district=by_district,
+        progress=progress,
+    )
+    frame.insert(0, "product", product)
+    return frame
