@@ -172,3 +172,7 @@ class TileStoreError(GeobaseError, ValueError):
 
 class TileBuildError(GeobaseError):
     """A tile build failed while rendering or writing (nothing was replaced)."""
+
+
+class TileSettingsError(GeobaseError, ValueError):
+    """Tile build settings (zoom range, format, render mode, window) are invalid or conflict."""
