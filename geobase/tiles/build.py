@@ -24,7 +24,7 @@ import geopandas as gpd
 import shapely
 from rasterio.warp import calculate_default_transform, transform_bounds
 
-from geobase.errors import NotFoundError, OutputExistsError
+from geobase.errors import NotFoundError, OutputExistsError, TileSettingsError
 from geobase.store import Workspace, utc_now
 from geobase.tiles import incremental
 from geobase.tiles.cache import RawCache
@@ -74,7 +74,7 @@ def resolve_sources(ws: Workspace, source: str) -> list[ResolvedSource]:
             )
     bad = sorted(set(frame["kind"]) - {"imagery", "dem"})
     if bad:
-        raise ValueError(f"SOURCE {source!r} holds {', '.join(bad)} datasets; only imagery "
+        raise TileSettingsError(f"SOURCE {source!r} holds {', '.join(bad)} datasets; only imagery "
                          "and DEMs are published as tiles")  # fmt: skip
     # current_datasets is newest first; paint the oldest first so the newest ends on top
     frame = frame.iloc[::-1]
@@ -225,7 +225,7 @@ def build_tiles(
             )
         tms, zoom, fmt, mode = _same_settings(last, tms, zoom, fmt, mode)
         if source != last["source"]:
-            raise ValueError(
+            raise TileSettingsError(
                 f"--update of {out}: SOURCE {source!r} differs from the pyramid's "
                 f"{last['source']!r}; build without --update to change it"
             )
@@ -316,7 +316,7 @@ def _same_settings(last, tms, zoom, fmt, mode):
         if value is None:
             continue
         if (tuple(value) if key == "zoom" else value) != recorded[key]:
-            raise ValueError(
+            raise TileSettingsError(
                 f"--update: --{key} {value} differs from the pyramid's {recorded[key]}; "
                 "build without --update (and with --overwrite) to change it"
             )

@@ -13,6 +13,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from geobase.errors import TileSettingsError
+
 Format = Literal["jpeg", "png", "webp"]
 FORMATS: tuple[str, ...] = ("jpeg", "png", "webp")
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
@@ -70,5 +72,5 @@ def encode_tile(
         else:
             image.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
     else:
-        raise ValueError(f"unknown tile format {fmt!r}; expected one of {FORMATS}")
+        raise TileSettingsError(f"unknown tile format {fmt!r}; expected one of {FORMATS}")
     return buf.getvalue()

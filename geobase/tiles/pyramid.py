@@ -31,7 +31,7 @@ import numpy as np
 import shapely
 from morecantile.models import TileMatrixSet
 
-from geobase.errors import TileBuildError
+from geobase.errors import TileBuildError, TileSettingsError
 from geobase.tiles.cache import RawCache
 from geobase.tiles.render import (
     TILE,
@@ -277,7 +277,7 @@ def build_pyramid(
         progress: ``progress(done, total, rate=tiles_per_second)``.
     """
     if block < 1 or block & (block - 1):
-        raise ValueError(f"block must be a power of two, got {block}")
+        raise TileSettingsError(f"block must be a power of two, got {block}")
     start = time.perf_counter()
     update = region is not None
     fingerprint = {
@@ -415,15 +415,15 @@ def settings_for(
     from geobase.tiles.tms import minzoom as tms_min
 
     if fmt not in FORMATS:
-        raise ValueError(f"unknown tile format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise TileSettingsError(f"unknown tile format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if mode not in MODES:
-        raise ValueError(f"unknown render mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise TileSettingsError(f"unknown render mode {mode!r}; expected one of {', '.join(MODES)}")
     lo, hi = tms_min(tms), tms_max(tms)
     if not (lo <= minzoom <= maxzoom <= hi):
-        raise ValueError(
+        raise TileSettingsError(
             f"zoom range {minzoom}-{maxzoom} is not within {tms.id}'s levels {lo}-{hi} "
             "(or the first zoom is above the second)"
         )
     if mode == "terrain-rgb" and fmt == "jpeg":
-        raise ValueError("terrain-RGB needs a lossless format (png or webp), not jpeg")
+        raise TileSettingsError("terrain-RGB needs a lossless format (png or webp), not jpeg")
     return RenderSettings(tms, fmt, mode, channels, minzoom, maxzoom, tuple(fill))

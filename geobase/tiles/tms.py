@@ -25,7 +25,7 @@ from types import MappingProxyType
 import morecantile
 from morecantile.models import TileMatrixSet
 
-from geobase.errors import NotFoundError
+from geobase.errors import NotFoundError, TileSettingsError
 
 CGCS2000_MINLEVEL = 1
 CGCS2000_MAXLEVEL = 24
@@ -88,7 +88,7 @@ class TMSRegistry:
     def register(self, tms: TileMatrixSet, *, overwrite: bool = False) -> TMSRegistry:
         """A new registry with ``tms`` added under its id."""
         if tms.id in self.sets and not overwrite:
-            raise ValueError(f"tile matrix set {tms.id!r} is already registered")
+            raise TileSettingsError(f"tile matrix set {tms.id!r} is already registered")
         return TMSRegistry({**self.sets, tms.id: tms})
 
 

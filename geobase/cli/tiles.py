@@ -1,0 +1,131 @@
+"""``geobase tiles``: build, update, list and inspect tile pyramids."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from geobase.cli.options import (
+    emit,
+    format_option,
+    info,
+    open_workspace,
+    overwrite_option,
+    progress_bar,
+    workspace_option,
+)
+
+_ZOOM = re.compile(r"^\s*(\d{1,2})\s*(?:-\s*(\d{1,2}))?\s*$")
+
+
+def _zoom(ctx, param, value):
+    if value is None:
+        return None
+    match = _ZOOM.match(value)
+    if not match:
+        raise click.BadParameter(f"{value!r}: expected A-B (e.g. 12-19) or one zoom")
+    lo = int(match.group(1))
+    hi = int(match.group(2)) if match.group(2) is not None else lo
+    if lo > hi:
+        raise click.BadParameter(f"{value!r}: the first zoom is above the second")
+    return lo, hi
+
+
+@click.group()
+def tiles() -> None:
+    """Tile pyramids (WebMercatorQuad, CGCS2000Quad) in directories, MBTiles and PMTiles."""
+
+
+@tiles.command()
+@click.argument("source")
+@click.option(
+    "--tms",
+    type=click.Choice(["WebMercatorQuad", "CGCS2000Quad"]),
+    default=None,
+    help="Tile matrix set (default WebMercatorQuad; on --update: the pyramid's).",
+)
+@click.option(
+    "--zoom", callback=_zoom, default=None, help="Zoom range A-B (default: from the data)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jpeg", "png", "webp"]),
+    default=None,
+    help="Tile format (default png).",
+)
+@click.option(
+    "--render",
+    "mode",
+    type=click.Choice(["rgb", "terrain-rgb", "hillshade"]),
+    default=None,
+    help="rgb for imagery; terrain-rgb (default for DEMs) or hillshade for DEMs.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory, .mbtiles or .pmtiles.",
+)
+@click.option("--update", is_flag=True, help="Re-render only what changed since the last build.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPUs)."
+)
+@click.option("--dask", "dask_addr", default=None, help="Dask scheduler address tcp://HOST:PORT.")
+@click.option("--block", type=click.IntRange(min=1), default=None, help="Window size in tiles.")
+@click.option("--name", default=None, help="Pyramid name (default: the output's stem).")
+@overwrite_option
+@workspace_option
+def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, name, overwrite,
+          workspace_dir) -> None:  # fmt: skip
+    """Build the pyramid of SOURCE: a raster file, a product code or a dataset id."""
+    from geobase.tiles.build import build_tiles
+
+    if update and overwrite:
+        raise click.UsageError("--update and --overwrite exclude each other")
+    ws = open_workspace(workspace_dir)
+    try:
+        with progress_bar("tiles") as bar:
+            record = build_tiles(
+                ws, source, out, tms=tms, zoom=zoom, fmt=fmt, mode=mode, update=update,
+                overwrite=overwrite, workers=workers, dask=dask_addr, block=block, name=name,
+                progress=bar,
+            )  # fmt: skip
+    finally:
+        ws.close()
+    if record.get("up_to_date"):
+        info(f"{out}: up to date")
+        return
+    info(
+        f"{out}: {record['tile_count']} tiles, {record['bytes']} bytes "
+        f"(z{record['minzoom']}-{record['maxzoom']} {record['tms']} {record['format']}, "
+        f"{record['written_tiles']} written in {record['seconds']:.1f} s)"
+    )
+
+
+@tiles.command("list")
+@format_option()
+@workspace_option
+def list_(fmt, workspace_dir) -> None:
+    """The workspace's pyramids (newest build of each)."""
+    from geobase.tiles.build import list_pyramids
+
+    ws = open_workspace(workspace_dir)
+    try:
+        emit(list_pyramids(ws), fmt)
+    finally:
+        ws.close()
+
+
+@tiles.command("info")
+@click.argument("path", type=click.Path(path_type=Path))
+def info_(path) -> None:
+    """The TileJSON document of a pyramid (directory, .mbtiles or .pmtiles)."""
+    from geobase.tiles.stores import open_pyramid
+
+    with open_pyramid(path) as reader:
+        emit(reader.tilejson, "json")
