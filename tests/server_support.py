@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 
 @contextmanager
@@ -51,3 +53,116 @@ def raw_get(base: str, target: str, headers: dict[str, str] | None = None) -> tu
     head, _, body = raw.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     return status, body
+
+
+# --- a workspace with pyramids on both grids, catalogue records and tokens --------------
+
+BOUNDS = (116.60, 23.30, 116.70, 23.40)  # the sample raster, EPSG:4490
+PYRAMIDS = {
+    # name: (store path, tms, zooms, format, classification)
+    "merc": ("tiles/merc", "WebMercatorQuad", (10, 12), "png", "public"),
+    "cgcs": ("tiles/cgcs.pmtiles", "CGCS2000Quad", (10, 12), "png", "public"),
+    "secret": ("tiles/secret.mbtiles", "WebMercatorQuad", (10, 11), "jpeg", "restricted"),
+    "inner": ("tiles/inner", "CGCS2000Quad", (10, 11), "png", "internal"),
+}
+
+
+def sample_raster(path: Path) -> Path:
+    """A 256 x 256 RGB GeoTIFF over Shantou (EPSG:4490) with a gradient pattern."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    h = w = 256
+    yy, xx = np.mgrid[0:h, 0:w]
+    data = np.stack([xx, yy, (xx + yy) // 2]).astype("uint8")
+    profile = {
+        "driver": "GTiff",
+        "width": w,
+        "height": h,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:4490",
+        # (rasterio's from_bounds warns with affine >= 3.1)
+        "transform": Affine(
+            (BOUNDS[2] - BOUNDS[0]) / w, 0, BOUNDS[0], 0, -(BOUNDS[3] - BOUNDS[1]) / h, BOUNDS[3]
+        ),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path
+
+
+def add_dataset(ws, dataset_id: str, product: str, classification: str, box, acquired: str):
+    import shapely
+
+    from geobase.store import utc_now
+
+    with ws.store.transaction() as tx:
+        tx.insert(
+            "datasets",
+            {
+                "dataset_id": dataset_id,
+                "version": 1,
+                "product": product,
+                "kind": "imagery",
+                "title": f"{dataset_id} 影像",
+                "acquired_start": acquired,
+                "acquired_end": acquired,
+                "ingested_at": utc_now(),
+                "classification": classification,
+                "owner": "汕头市自然资源局",
+                "path": f"data/{dataset_id}.tif",
+                "checksum": "0" * 64,
+                "geom": tx.geom(shapely.MultiPolygon([shapely.box(*box)]), 4490),
+            },
+        )
+        tx.touch("datasets")
+
+
+def make_workspace(root: Path) -> dict:
+    """A workspace with the :data:`PYRAMIDS`, three datasets and two tokens.
+
+    Returns a dict with ``ws_root``, ``tokens`` (``internal``, ``restricted``, ``revoked``).
+    """
+    from geobase.catalog.access import create_token, revoke_token
+    from geobase.store import Workspace
+    from geobase.tiles.build import build_tiles
+
+    ws = Workspace.init(root, name="served")
+    try:
+        sample_raster(ws.root / "src.tif")
+        for name, (out, tms, zooms, fmt, classification) in PYRAMIDS.items():
+            with warnings.catch_warnings():
+                # geobase.tiles.render multiplies Affine with `*` (affine >= 3.1 warns);
+                # in-process builds (workers=1) would turn that into an error here
+                warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+                build_tiles(ws, "src.tif", ws.root / out, tms=tms, zoom=zooms, fmt=fmt, workers=1)
+            # the classification review's outcome (file sources are recorded as internal)
+            with ws.store.transaction() as tx:
+                tx.execute(
+                    "UPDATE pyramids SET classification = :c WHERE name = :n",
+                    {"c": classification, "n": name},
+                )
+        add_dataset(
+            ws, "dom02-2023-jinping", "dom02", "public", (116.6, 23.3, 116.7, 23.4), "2023-11-02"
+        )
+        add_dataset(
+            ws, "dom02-2021-longhu", "dom02", "public", (116.7, 23.3, 116.8, 23.4), "2021-04-10"
+        )
+        add_dataset(
+            ws,
+            "dom005-2024-secret",
+            "dom005",
+            "restricted",
+            (116.65, 23.35, 116.66, 23.36),
+            "2024-06-01",
+        )
+        tokens = {}
+        _, tokens["internal"] = create_token(ws.store, "planning-dept", "internal")
+        _, tokens["restricted"] = create_token(ws.store, "survey-office", "restricted")
+        _, tokens["revoked"] = create_token(ws.store, "old-dept", "restricted")
+        revoke_token(ws.store, "old-dept")
+    finally:
+        ws.close()
+    return {"ws_root": root, "tokens": tokens}

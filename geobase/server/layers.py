@@ -41,7 +41,7 @@ class Layer:
         title: a label for people.
         tms: its tile matrix set.
         minzoom, maxzoom: the zoom levels (matrix ids) it holds.
-        format: the tile format extension (png, jpeg, webp).
+        format: the tile format (png, jpeg, webp).
         bounds: (west, south, east, north) in degrees.
         classification: public, internal or restricted.
         path: its store (file or folder) inside the workspace.
@@ -63,6 +63,11 @@ class Layer:
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.format]
+
+    @property
+    def ext(self) -> str:
+        """The file extension of its tiles in URLs (``jpg`` for JPEG)."""
+        return "jpg" if self.format in ("jpg", "jpeg") else self.format
 
     @property
     def extensions(self) -> tuple[str, ...]:

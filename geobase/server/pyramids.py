@@ -1,35 +1,116 @@
 """The bridge to the tiles package: registered pyramids and their tile readers.
 
 Kept in one module so that the rest of the service depends on two calls only:
-:func:`records` (what the ``pyramids`` table holds, normalised) and :func:`open_reader`.
+:func:`records` (the newest record of every pyramid, normalised) and :func:`open_reader`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from geobase.store import Workspace
 
+logger = logging.getLogger(__name__)
+
+
+def _has_table(ws: Workspace) -> bool:
+    with ws.store.read() as tx:
+        if tx.dialect == "gpkg":
+            return bool(tx.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'pyramids'"))
+        return bool(
+            tx.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'pyramids'"
+            )
+        )
+
 
 def records(ws: Workspace) -> list[dict[str, Any]]:
     """The registered pyramids, each with name, title, tms (a TileMatrixSet), minzoom,
-    maxzoom, format, bounds (degrees), classification and path (relative to the workspace)."""
-    with ws.store.read() as tx:
-        if tx.dialect == "gpkg":
-            exists = tx.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'pyramids'")
-        else:
-            exists = tx.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'pyramids'"
-            )
-    if not exists:
+    maxzoom, format, bounds (degrees), classification and path (relative to the workspace).
+
+    Names are made unique: where two stores share a name (``dom/`` and ``dom.pmtiles``),
+    the later path gets its store kind appended (``dom-pmtiles``).
+    """
+    if not _has_table(ws):
         return []
-    raise NotImplementedError("pyramid registry: waiting for geobase.tiles")
+    from geobase.catalog.products import products_for
+    from geobase.tiles.tms import TMS
+
+    products = products_for(ws.config.products)
+    with ws.store.read() as tx:
+        rows = tx.query(
+            """
+            SELECT fid, name, path, store, source, tms, minzoom, maxzoom, format,
+                   classification, tilejson
+            FROM pyramids p
+            WHERE fid = (SELECT max(fid) FROM pyramids q WHERE q.path = p.path)
+            ORDER BY path
+            """
+        )
+    out = []
+    taken: set[str] = set()
+    for row in rows:
+        if row["tms"] not in TMS:
+            logger.warning("pyramid %s: unknown tile matrix set %s", row["path"], row["tms"])
+            continue
+        try:
+            bounds = json.loads(row["tilejson"])["bounds"]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("pyramid %s: its record has no bounds", row["path"])
+            continue
+        name = row["name"]
+        if name in taken:
+            name = f"{name}-{row['store']}"
+        if name in taken:
+            name = f"{row['name']}-{row['fid']}"
+        taken.add(name)
+        source = row["source"]
+        if source in products:
+            product = products.get(source)
+            title = f"{product.name_zh} {product.name_en} ({source})"
+        else:
+            title = str(source)
+        out.append(
+            {
+                "name": name,
+                "title": title,
+                "tms": TMS.get(row["tms"]),
+                "minzoom": int(row["minzoom"]),
+                "maxzoom": int(row["maxzoom"]),
+                "format": row["format"],
+                "bounds": tuple(float(v) for v in bounds),
+                "classification": row["classification"],
+                "path": row["path"],
+                "store": row["store"],
+            }
+        )
+    return out
 
 
 def open_reader(
     path: Path, rec: dict[str, Any]
 ) -> tuple[Callable[[int, int, int], bytes | None], Callable[[], None]]:
     """``(read(z, x, y) -> bytes | None, close())`` for a pyramid's store."""
-    raise NotImplementedError("tile stores: waiting for geobase.tiles")
+    from geobase.tiles.stores import open_pyramid
+
+    reader = open_pyramid(path)
+    if reader.format != rec["format"] or reader.tms.id != rec["tms"].id:
+        reader.close()
+        raise ValueError(
+            f"the store holds {reader.format} tiles on {reader.tms.id}, "
+            f"the record says {rec['format']} on {rec['tms'].id}"
+        )
+    if reader.kind == "mbtiles":  # one sqlite connection shared by the worker threads
+        lock = threading.Lock()
+
+        def read(z: int, x: int, y: int) -> bytes | None:
+            with lock:
+                return reader.get_tile(z, x, y)
+
+        return read, reader.close
+    return reader.get_tile, reader.close

@@ -107,7 +107,7 @@ def tilejson(layer: Layer, base: str) -> dict[str, Any]:
         "description": layer.title,
         "version": "1.0.0",
         "scheme": "xyz",
-        "tiles": [f"{base}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.{layer.format}"],
+        "tiles": [f"{base}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.{layer.ext}"],
         "minzoom": layer.minzoom,
         "maxzoom": layer.maxzoom,
         "bounds": [west, south, east, north],
@@ -147,7 +147,7 @@ def layer_summary(layer: Layer, base: str) -> dict[str, Any]:
         "format": layer.format,
         "bounds": list(layer.bounds),
         "classification": layer.classification,
-        "tiles": f"{base}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.{layer.format}",
+        "tiles": f"{base}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.{layer.ext}",
         "tilejson": f"{base}/tiles/{layer.name}/tilejson.json",
     }
 
@@ -188,7 +188,7 @@ def tilesets(
                     },
                     {
                         "rel": "item",
-                        "href": f"{base}/tiles/{layer.name}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.{layer.format}",
+                        "href": f"{base}/tiles/{layer.name}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.{layer.ext}",
                         "type": layer.media_type,
                         "templated": True,
                     },

@@ -99,7 +99,7 @@ def tile_template(base: str, layer: Layer) -> str:
     """The RESTful tile URL template of a layer."""
     return (
         f"{base}/wmts/1.0.0/{layer.name}/{{Style}}/{{TileMatrixSet}}/"
-        f"{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{layer.format}"
+        f"{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{layer.ext}"
     )
 
 
