@@ -41,7 +41,7 @@ from geobase.control.records import (
     grade_label,
 )
 from geobase.control.registry import GEOD, coordinate_history, get_point, nearest
-from geobase.errors import FontNotFound, SourceReadError, ValidationError
+from geobase.errors import FontNotFound, OutputExistsError, SourceReadError, ValidationError
 from geobase.sheets import format_dms
 from geobase.store import Workspace
 
@@ -527,7 +527,7 @@ def write_datasheet(
             f"{out}: datasheets are written as .html or .pdf, not {suffix or '(none)'}"
         )
     if out.exists() and not overwrite:
-        raise ValidationError(f"{out} exists; pass overwrite (--overwrite) to replace it")
+        raise OutputExistsError(f"{out} exists; pass overwrite (--overwrite) to replace it")
     font = find_cjk_font(ws) if suffix == ".pdf" else None
     sheet = build_datasheet(ws, point_id)
     data = render_pdf(sheet, font) if font is not None else render_html(sheet).encode("utf-8")

@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from geobase.control.registry import search
-from geobase.errors import SourceReadError, ValidationError
+from geobase.errors import OutputExistsError, SourceReadError, ValidationError
 from geobase.sheets import sheet_codes
 from geobase.store import Workspace
 
@@ -107,7 +107,7 @@ def export_points(
             f"{out}: unknown output type {out.suffix or '(none)'}: expected .csv, .geojson or .gpkg"
         )
     if out.exists() and not overwrite:
-        raise ValidationError(f"{out} exists; pass overwrite (--overwrite) to replace it")
+        raise OutputExistsError(f"{out} exists; pass overwrite (--overwrite) to replace it")
     frame = registry_frame(ws, public=public, include_retired=include_retired)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
     try:

@@ -109,6 +109,8 @@ def map_columns(columns: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for column in columns:
         name = str(column).strip()
+        if name.startswith("__"):  # geometry columns added by read_source
+            continue
         target = _CASE_SENSITIVE.get(name) or _ALIAS_INDEX.get(_key(name))
         if target is None:
             continue
@@ -288,7 +290,8 @@ def _grid_zone(spec: str | None, y: float, default_crs: Any) -> tuple[int, GKZon
                 except GeobaseError:
                     continue
                 return zone.epsg, zone
-            raise _RowError(f"Y {y:.3f} carries zone prefix {number}, which is no CGCS2000 zone")
+            # no zone has this prefix: check against the workspace CRS, which explains
+            # the likely cause (swapped X/Y, a wrong prefix)
         zone = gk_zone_of(default_crs)
         if zone is None:
             raise _RowError(
