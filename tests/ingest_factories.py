@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import warnings
 from pathlib import Path
@@ -86,8 +87,12 @@ def write_las(
     seed: int = 3,
     version: str = "1.4",
     point_format: int = 6,
+    creation_date: dt.date | None = dt.date(2024, 1, 10),
 ) -> Path:
-    """A point cloud filling a ``size`` x ``size`` square at the origin, half ground."""
+    """A point cloud filling a ``size`` x ``size`` square at the origin, half ground.
+
+    ``creation_date=None`` writes a header without a creation date (day and year 0).
+    """
     rng = np.random.default_rng(seed)
     header = laspy.LasHeader(point_format=point_format, version=version)
     header.scales = np.array([0.01, 0.01, 0.01])
@@ -105,7 +110,12 @@ def write_las(
     if gps is not None:
         las.gps_time = rng.uniform(gps[0], gps[1], n)
         las.gps_time[0], las.gps_time[1] = gps
+    las.header.creation_date = creation_date or dt.date(2000, 1, 1)
     las.write(path)
+    if creation_date is None:  # laspy always writes a date; zero it as some writers do
+        with open(path, "r+b") as f:
+            f.seek(90)
+            f.write(b"\0\0\0\0")
     return path
 
 
