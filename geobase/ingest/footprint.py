@@ -10,7 +10,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio import features
 
-from geobase.errors import BallparkTransformation, UnsupportedInput
+from geobase.errors import UnsupportedInput
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +75,20 @@ def to_cgcs2000(geom, crs: CRS, *, densify: float | None = None):
         minx, miny, maxx, maxy = geom.bounds
         densify = max(maxx - minx, maxy - miny) / 50 or 1.0
     dense = shapely.segmentize(geom, densify)
-    try:
-        transformer = _transformer(crs)
-    except BallparkTransformation:
-        raise
+    if crs.is_geographic:
+        minx, miny, maxx, maxy = geom.bounds
+        if not (-180 <= minx <= maxx <= 360 and -90 <= miny <= maxy <= 90):
+            raise UnsupportedInput(
+                f"coordinates ({minx:.6g}, {miny:.6g}) .. ({maxx:.6g}, {maxy:.6g}) are out of "
+                f"range for the geographic CRS {crs.name}; likely projected coordinates with "
+                "a missing or wrong CRS"
+            )
+    transformer = _transformer(crs)
     coords = shapely.get_coordinates(dense)
     x, y = transformer.transform(coords[:, 0], coords[:, 1])
     out = shapely.set_coordinates(dense, np.column_stack([x, y]))
-    if not np.all(np.isfinite(shapely.get_coordinates(out))):
+    lonlat = shapely.get_coordinates(out)
+    if not np.all(np.isfinite(lonlat)) or np.abs(lonlat[:, 1]).max() > 90:
         raise UnsupportedInput(
             f"footprint does not project into CGCS2000 longitude/latitude from {crs.name}; "
             "likely a wrong CRS"
