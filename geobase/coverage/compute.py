@@ -328,7 +328,8 @@ def district_coverage(
 
     Args:
         ws: the workspace.
-        products: product codes (default: every product with current datasets).
+        products: product codes (default: every product with current datasets, in the
+            registry's order).
         as_of: recompute for this date (data acquired on or before it, aged relative to
             it); default: today's state.
 
@@ -350,7 +351,8 @@ def district_coverage(
     districts = load_districts_area(ws, settings)
     footprints = load_footprints(ws, products, as_of=as_of, settings=settings)
     if products is None:
-        codes = list(dict.fromkeys(footprints["product"]))
+        present = set(footprints["product"])
+        codes = [code for code in registry.list() if code in present]
     else:
         codes = [products] if isinstance(products, str) else list(products)
     frames = []

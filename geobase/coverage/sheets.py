@@ -1,6 +1,7 @@
 """Sheet statuses: for a scale and a product, every map sheet over the city with its status.
 
-A sheet is judged on its land part (the sheet clipped to the districts): ``covered`` when
+A sheet is judged on its land part (the sheet clipped to the districts; sheets whose land
+part is below the tolerance share are left out): ``covered`` when
 the footprints cover all of it (up to a tolerance), ``missing`` when they cover none of
 it, else ``partial`` with the covered share. Each sheet also carries the newest
 acquisition date among the datasets covering part of it and that date's age.
@@ -167,7 +168,8 @@ def sheet_statuses(
     parts[whole] = boxes[si[whole]]
     parts[~whole] = shapely.intersection(boxes[si[~whole]], dgeoms[dk[~whole]])
     part_area = shapely.area(parts)
-    real = part_area > 0
+    # land parts below the tolerance are reprojection slivers along the grid lines
+    real = part_area > tolerance * shapely.area(boxes[si])
     si, dk, parts, whole, part_area = si[real], dk[real], parts[real], whole[real], part_area[real]
 
     fgeoms = np.asarray(footprints.geometry.values, dtype=object)
@@ -193,13 +195,13 @@ def sheet_statuses(
         edge = np.flatnonzero(~rect & (counts > 0))
         cells[edge] = shapely.intersection(boxes[edge], city)
         sheet_of = np.arange(n)
-        land = shapely.area(cells)
+        land = np.where(counts > 0, shapely.area(cells), 0.0)
         best = np.zeros(n, dtype=np.int64)
         order = np.lexsort((-part_area, si))
         first = np.unique(si[order], return_index=True)[1]
         best[si[order][first]] = dk[order][first]
         district = names[best]
-        keep = land > 0
+        keep = land > tolerance * shapely.area(boxes)
         cells, rect, sheet_of, district, land = (
             cells[keep],
             rect[keep],
