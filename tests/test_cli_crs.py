@@ -1,0 +1,547 @@
+"""geobase crs info|zone|transform|fit|apply and geobase height (CliRunner)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from click.testing import CliRunner
+
+from geobase.cli import cli
+from geobase.geodesy import read_parameters, transform
+
+SHANTOU_LONLAT = (116.682, 23.354)
+SHANTOU_EN = (467483.3555, 2583777.6078)
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], obj={}, input=input)
+
+
+def assert_bad_input(result, *fragments: str) -> None:
+    """Exit code 2 and a one-line reason on stderr."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def read_out(path, encoding="utf-8"):
+    return pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False)
+
+
+def write(path, text: str, encoding: str = "utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --- info and zone -----------------------------------------------------------------
+
+
+def test_info_short_name_json():
+    result = run("crs", "info", "gk3:39", "--format", "json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["epsg"] == 4527
+    assert record["central_meridian"] == 117
+    assert record["false_easting"] == 39_500_000
+    assert record["zone_prefix"] is True
+    assert record["counterpart"].startswith("EPSG:4548")
+
+
+def test_info_table_and_geographic():
+    result = run("crs", "info", "EPSG:4490")
+    assert result.exit_code == 0, result.output
+    assert "China 2000" in result.stdout and "lon, lat" in result.stdout
+
+
+def test_info_unknown_crs():
+    assert_bad_input(run("crs", "info", "gk3:99"), "zone 99 has no CGCS2000 system")
+    assert_bad_input(run("crs", "info", "EPSG:123456"), "unknown CRS")
+
+
+def test_zone_json_worked_values():
+    result = run("crs", "zone", *SHANTOU_LONLAT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {row["epsg"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {"EPSG:4527", "EPSG:4548", "EPSG:4498", "EPSG:4509"}
+    assert rows["EPSG:4548"]["east"] == SHANTOU_EN[0]
+    assert rows["EPSG:4548"]["north"] == SHANTOU_EN[1]
+    assert rows["EPSG:4527"]["east"] == 39_467_483.3555
+    assert rows["EPSG:4498"]["zone"] == 20
+
+
+def test_zone_outside_china_and_swapped():
+    assert_bad_input(run("crs", "zone", "10", "45"), "outside the CGCS2000 3-degree")
+    assert_bad_input(run("crs", "zone", "23.354", "116.682"), "look swapped")
+
+
+# --- transform: CSV ---------------------------------------------------------------------
+
+
+def test_transform_lonlat_csv_keeps_every_column(tmp_path):
+    src = write(
+        tmp_path / "in.csv",
+        "id,name,lon,lat,remark\n007,汕头站,116.682,23.354,屋顶\n008,b,116.7,23.4,\n",
+    )
+    out = tmp_path / "out.csv"
+    result = run("crs", "transform", src, out, "--from", "EPSG:4490", "--to", "EPSG:4548")
+    assert result.exit_code == 0, result.output
+    frame = read_out(out)
+    assert list(frame.columns) == ["id", "name", "lon", "lat", "remark", "east", "north"]
+    assert frame.loc[0, "id"] == "007" and frame.loc[0, "name"] == "汕头站"
+    assert frame.loc[0, "lon"] == "116.682"
+    assert frame.loc[0, "east"] == "467483.3555" and frame.loc[0, "north"] == "2583777.6078"
+
+
+def test_transform_survey_xy_and_back(tmp_path):
+    # surveying convention: x = north, y = east
+    src = write(tmp_path / "in.csv", f"id,x,y\nA,{SHANTOU_EN[1]},{SHANTOU_EN[0]}\n")
+    out = tmp_path / "out.csv"
+    result = run("crs", "transform", src, out, "--from", "gk3cm:117", "--to", "gk3:39")
+    assert result.exit_code == 0, result.output
+    frame = read_out(out)
+    assert list(frame.columns) == ["id", "x", "y"]  # x,y in, x,y out
+    assert frame.loc[0, "y"] == "39467483.3555" and frame.loc[0, "x"] == "2583777.6078"
+    back = tmp_path / "back.csv"
+    result = run("crs", "transform", out, back, "--from", "gk3:39", "--to", "4490")
+    assert result.exit_code == 0, result.output
+    frame = read_out(back)
+    assert float(frame.loc[0, "lon"]) == pytest.approx(SHANTOU_LONLAT[0], abs=1e-9)
+    assert float(frame.loc[0, "lat"]) == pytest.approx(SHANTOU_LONLAT[1], abs=1e-9)
+
+
+def test_transform_swapped_xy_columns(tmp_path):
+    # GIS-style x = east given to a Gauss-Kruger system, where x is read as north
+    src = write(tmp_path / "in.csv", f"id,x,y\nA,{SHANTOU_EN[0]},{SHANTOU_EN[1]}\n")
+    out = tmp_path / "out.csv"
+    result = run("crs", "transform", src, out, "--from", "EPSG:4548", "--to", "EPSG:4490")
+    assert_bad_input(result, "line 2:", "look swapped", "pass --xy gis")
+    assert not out.exists()
+    result = run(
+        "crs", "transform", src, out, "--from", "EPSG:4548", "--to", "EPSG:4490", "--xy", "gis"
+    )
+    assert result.exit_code == 0, result.output
+    assert float(read_out(out).loc[0, "lon"]) == pytest.approx(SHANTOU_LONLAT[0], abs=1e-9)
+
+
+def test_transform_swapped_lonlat_values(tmp_path):
+    src = write(tmp_path / "in.csv", "id,lon,lat\nA,23.354,116.682\n")
+    result = run("crs", "transform", src, tmp_path / "o.csv", "--from", "4490", "--to", "4548")
+    assert_bad_input(result, "line 2:", "look swapped")
+
+
+def test_transform_prefixed_easting_in_unprefixed_crs(tmp_path):
+    src = write(tmp_path / "in.csv", f"id,east,north\nA,39467483.3555,{SHANTOU_EN[1]}\n")
+    out = tmp_path / "out.csv"
+    result = run("crs", "transform", src, out, "--from", "EPSG:4548", "--to", "EPSG:4490")
+    assert_bad_input(
+        result, "easting 39467483 has a zone prefix but EPSG:4548 has none; did you mean EPSG:4527?"
+    )
+    assert not out.exists()
+
+
+def test_transform_unknown_crs(tmp_path):
+    src = write(tmp_path / "in.csv", "id,lon,lat\nA,116.682,23.354\n")
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.csv", "--from", "4490", "--to", "EPSG:0"),
+        "unknown CRS",
+    )
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.csv", "--from", "wgs99", "--to", "4548"),
+        "unknown CRS 'wgs99'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "file is empty"), (b"\n \n", "file is empty"), (b"id,lon,lat\n", "header only")],
+)
+def test_transform_empty_file(tmp_path, content, message):
+    src = tmp_path / "in.csv"
+    src.write_bytes(content)
+    out = tmp_path / "out.csv"
+    assert_bad_input(run("crs", "transform", src, out, "--from", "4490", "--to", "4548"), message)
+    assert not out.exists()
+
+
+def test_transform_gbk_csv_with_chinese_headers(tmp_path):
+    text = "点号,点名,经度,纬度,备注\nC001,汕头大学,116.682,23.354,楼顶GNSS点\nC002,南澳岛,117.02,23.42,\n"
+    src = write(tmp_path / "gbk.csv", text, "gbk")
+    out = tmp_path / "out.csv"
+    result = run("crs", "transform", src, out, "--from", "EPSG:4490", "--to", "EPSG:4548")
+    assert result.exit_code == 0, result.output
+    frame = read_out(out, encoding="gbk")  # written back in the input's encoding
+    assert list(frame.columns) == ["点号", "点名", "经度", "纬度", "备注", "east", "north"]
+    assert frame["点名"].tolist() == ["汕头大学", "南澳岛"]
+    assert frame.loc[0, "备注"] == "楼顶GNSS点"
+    assert frame.loc[0, "east"] == "467483.3555"
+    utf8 = tmp_path / "utf8.csv"
+    result = run(
+        "crs", "transform", src, utf8, "--from", "4490", "--to", "4548", "--encoding", "utf-8"
+    )
+    assert result.exit_code == 0, result.output
+    assert read_out(utf8)["点名"].tolist() == ["汕头大学", "南澳岛"]
+
+
+def test_transform_utf8_bom_and_stdin_stdout(tmp_path):
+    src = write(tmp_path / "bom.csv", "\ufeffid,名称,lon,lat\nA,站,116.682,23.354\n")
+    result = run("crs", "transform", src, "-", "--from", "4490", "--to", "4548")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "id,名称,lon,lat,east,north"
+    assert "467483.3555,2583777.6078" in result.stdout
+    piped = run("crs", "transform", "-", "-", "--from", "4490", "--to", "4548",
+                input="id,lon,lat\nA,116.682,23.354\n")  # fmt: skip
+    assert piped.exit_code == 0, piped.output
+    assert "467483.3555" in piped.stdout
+
+
+def test_transform_bad_values_and_columns(tmp_path):
+    src = write(tmp_path / "in.csv", "id,lon,lat\nA,116.682,23.354\nB,abc,23.3\n")
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.csv", "--from", "4490", "--to", "4548"),
+        "line 3: column lon: 'abc' is not a number",
+    )
+    src = write(tmp_path / "in2.csv", "id,lon,lat\nA,116.682,\n")
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.csv", "--from", "4490", "--to", "4548"),
+        "line 2: column lat: no value",
+    )
+    src = write(tmp_path / "in3.csv", "id,a,b\nA,1,2\n")
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.csv", "--from", "4490", "--to", "4548"),
+        "no coordinate columns",
+    )
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.csv", "--to", "4548"), "pass --from"
+    )
+    assert_bad_input(
+        run("crs", "transform", tmp_path / "nope.csv", tmp_path / "o.csv", "--from", "4490",
+            "--to", "4548"),
+        "no such file",
+    )  # fmt: skip
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.xyz", "--from", "4490", "--to", "4548"),
+        "unsupported output format",
+    )
+
+
+def test_transform_refuses_to_overwrite(tmp_path):
+    src = write(tmp_path / "in.csv", "id,lon,lat\nA,116.682,23.354\n")
+    out = write(tmp_path / "out.csv", "keep me\n")
+    result = run("crs", "transform", src, out, "--from", "4490", "--to", "4548")
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    assert out.read_text() == "keep me\n"
+    result = run("crs", "transform", src, out, "--from", "4490", "--to", "4548", "--overwrite")
+    assert result.exit_code == 0 and "467483.3555" in out.read_text()
+
+
+def test_transform_ballpark_is_refused(tmp_path):
+    src = write(tmp_path / "in.csv", "id,lon,lat\nA,116.682,23.354\n")
+    result = run("crs", "transform", src, tmp_path / "o.csv", "--from", "4214", "--to", "4548")
+    assert_bad_input(result, "ballpark", "crs fit")
+    result = run(
+        "crs", "transform", src, tmp_path / "o.csv", "--from", "4214", "--to", "4548",
+        "--allow-ballpark",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+# --- transform: vector files ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".geojson"])
+def test_transform_vector_files(tmp_path, suffix):
+    second = (
+        shapely.Point(117.1, 23.45)  # a shapefile holds one geometry type
+        if suffix == ".shp"
+        else shapely.LineString([(117.0, 23.4), (117.1, 23.45)])
+    )
+    frame = gpd.GeoDataFrame(
+        {"name": ["汕头", "南澳"], "n": [1, 2]},
+        geometry=[shapely.Point(*SHANTOU_LONLAT), second],
+        crs="EPSG:4490",
+    )
+    src = tmp_path / "in.geojson"
+    frame.to_file(src, driver="GeoJSON")
+    out = tmp_path / f"out{suffix}"
+    result = run("crs", "transform", src, out, "--to", "EPSG:4548")
+    assert result.exit_code == 0, result.output
+    got = gpd.read_file(out)
+    assert got.crs.to_epsg() == 4548
+    assert got["name"].tolist() == ["汕头", "南澳"]
+    x, y = got.geometry.iloc[0].x, got.geometry.iloc[0].y
+    assert (round(x, 4), round(y, 4)) == SHANTOU_EN
+    end = transform([117.1], [23.45], 4490, 4548)
+    assert got.geometry.iloc[1].coords[-1] == pytest.approx((end[0][0], end[1][0]), abs=1e-6)
+
+
+def test_transform_vector_errors(tmp_path):
+    mixed = gpd.GeoDataFrame(
+        geometry=[shapely.Point(116.6, 23.3), shapely.LineString([(116.6, 23.3), (116.7, 23.4)])],
+        crs="EPSG:4490",
+    )
+    mixed_path = tmp_path / "mixed.geojson"
+    mixed.to_file(mixed_path, driver="GeoJSON")
+    assert_bad_input(
+        run("crs", "transform", mixed_path, tmp_path / "o.shp", "--to", "4548"),
+        "cannot be written as ESRI Shapefile",
+    )
+    assert not list(tmp_path.glob("o.*"))
+    bad = write(tmp_path / "bad.geojson", "{not json")
+    assert_bad_input(
+        run("crs", "transform", bad, tmp_path / "o.gpkg", "--to", "4548"), "cannot be read"
+    )
+    frame = gpd.GeoDataFrame(geometry=[shapely.Point(*SHANTOU_EN)], crs="EPSG:4548")
+    src = tmp_path / "en.gpkg"
+    frame.to_file(src)
+    result = run("crs", "transform", src, tmp_path / "o.csv", "--to", "4490")
+    assert_bad_input(result, "CSV goes to CSV")
+    prefixed = gpd.GeoDataFrame(
+        geometry=[shapely.Point(39_467_483.3555, SHANTOU_EN[1])], crs="EPSG:4548"
+    )
+    src = tmp_path / "prefixed.gpkg"
+    prefixed.to_file(src)
+    assert_bad_input(
+        run("crs", "transform", src, tmp_path / "o.gpkg", "--to", "4490"),
+        "did you mean EPSG:4527?",
+    )
+
+
+# --- fit and apply -----------------------------------------------------------------------
+
+
+def local_grid_points(n: int, seed: int):
+    """A local city grid related to EPSG:4548 by a known similarity (position vector)."""
+    rng = np.random.default_rng(seed)
+    local = np.column_stack([rng.uniform(10_000, 40_000, n), rng.uniform(20_000, 50_000, n)])
+    a = math.radians(0.8)
+    k = 1 + 30e-6
+    east = 450_000 + k * (local[:, 0] * math.cos(a) - local[:, 1] * math.sin(a))
+    north = 2_550_000 + k * (local[:, 0] * math.sin(a) + local[:, 1] * math.cos(a))
+    return local, np.column_stack([east, north])
+
+
+def test_fit_and_apply_4p(tmp_path):
+    local, gk = local_grid_points(12, 1)
+    rng = np.random.default_rng(2)
+    gk = gk + rng.normal(0, 0.005, gk.shape)
+    gk[4] += (0.6, 0.8)  # 1 m blunder on P04
+    rows = ["id,src_x,src_y,dst_x,dst_y"]
+    for i, ((le, ln), (ge, gn)) in enumerate(zip(local, gk, strict=True)):
+        rows.append(f"P{i:02d},{ln:.4f},{le:.4f},{gn:.4f},{ge:.4f}")  # survey: x = north
+    common = write(tmp_path / "common.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "params.json"
+    result = run(
+        "crs", "fit", common, "--model", "4p", "--check", "P10,P11", "-o", params,
+        "--to", "EPSG:4548", "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "rejected as blunders: P04" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["fit"]["rejected"] == ["P04"]
+    assert report["fit"]["n_check"] == 2 and report["fit"]["check_rms"] < 0.02
+    assert report["parameters"]["convention"] == "coordinate_frame"
+    loaded = read_parameters(params)
+    assert loaded.proj_pipeline.startswith("+proj=helmert")
+    # apply to other points of the local grid
+    other_local, other_gk = local_grid_points(5, 3)
+    rows = ["id,name,x,y"] + [
+        f"Q{i},点{i},{ln:.4f},{le:.4f}" for i, (le, ln) in enumerate(other_local)
+    ]
+    src = write(tmp_path / "local.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "out.csv"
+    result = run("crs", "apply", params, src, out)
+    assert result.exit_code == 0, result.output
+    frame = read_out(out)
+    assert list(frame.columns) == ["id", "name", "x", "y"]
+    assert frame["name"].tolist() == [f"点{i}" for i in range(5)]
+    east = frame["y"].astype(float).to_numpy()
+    north = frame["x"].astype(float).to_numpy()
+    assert np.abs(east - other_gk[:, 0]).max() < 0.02
+    assert np.abs(north - other_gk[:, 1]).max() < 0.02
+
+
+def test_fit_table_report(tmp_path):
+    local, gk = local_grid_points(6, 4)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
+        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    result = run("crs", "fit", common, "--model", "affine", "-o", tmp_path / "p.json")
+    assert result.exit_code == 0, result.output
+    assert "s11" in result.stdout and "residual" in result.stdout and "P5" in result.stdout
+    result = run("crs", "fit", common, "--model", "affine", "-o", tmp_path / "p.json")
+    assert result.exit_code == 2 and "--overwrite" in result.output
+
+
+def test_fit_refusals(tmp_path):
+    header = "id,src_east,src_north,dst_east,dst_north\n"
+    one = write(tmp_path / "one.csv", header + "A,1000,2000,1001,2001\n")
+    assert_bad_input(
+        run("crs", "fit", one, "--model", "4p", "-o", tmp_path / "p.json"),
+        "needs at least 2 common points, got 1",
+    )
+    dup = write(tmp_path / "dup.csv", header + "A,1,2,1,2\nA,3,4,3,4\nB,5,9,5,9\n")
+    assert_bad_input(
+        run("crs", "fit", dup, "--model", "4p", "-o", tmp_path / "p.json"), "duplicate ids A"
+    )
+    line = write(
+        tmp_path / "line.csv", header + "".join(f"P{i},{i}00,{i}00,{i}01,{i}02\n" for i in range(5))
+    )
+    assert_bad_input(
+        run("crs", "fit", line, "--model", "affine", "-o", tmp_path / "p.json"), "collinear"
+    )
+    assert not (tmp_path / "p.json").exists()
+    assert_bad_input(
+        run("crs", "fit", line, "--model", "7p", "-o", tmp_path / "p.json"),
+        "needs the source and target CRS",
+    )
+    empty = write(tmp_path / "empty.csv", "")
+    assert_bad_input(
+        run("crs", "fit", empty, "--model", "4p", "-o", tmp_path / "p.json"), "file is empty"
+    )
+
+
+def test_fit_7p_and_apply_with_heights(tmp_path):
+    rng = np.random.default_rng(5)
+    lon, lat, h = rng.uniform(116, 118, 10), rng.uniform(22.5, 24, 10), rng.uniform(0, 100, 10)
+    from pyproj import Transformer
+
+    shift = Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        "+step +proj=cart +ellps=krass +step +proj=helmert +x=20 +y=-130 +z=-60 +rx=1 +ry=2 "
+        "+rz=-3 +s=5 +convention=coordinate_frame +step +inv +proj=cart +ellps=GRS80 "
+        "+step +proj=unitconvert +xy_in=rad +xy_out=deg"
+    )
+    dl, db, dh = shift.transform(lon, lat, h)
+    rows = ["id,src_lon,src_lat,src_h,dst_lon,dst_lat,dst_h"] + [
+        f"G{i},{lon[i]:.10f},{lat[i]:.10f},{h[i]:.4f},{dl[i]:.10f},{db[i]:.10f},{dh[i]:.4f}"
+        for i in range(10)
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    result = run(
+        "crs", "fit", common, "--model", "7p", "--from", "EPSG:4214", "--to", "EPSG:4490",
+        "-o", params, "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "id,role,de,dn,du,residual"
+    p = read_parameters(params).parameters
+    assert (p.tx, p.rz, p.scale_ppm) == pytest.approx((20, -3, 5), abs=0.01)
+    src = write(tmp_path / "pts.csv", f"id,lon,lat,h\nA,{lon[0]},{lat[0]},{h[0]}\n")
+    out = tmp_path / "out.csv"
+    result = run("crs", "apply", params, src, out)
+    assert result.exit_code == 0, result.output
+    frame = read_out(out)
+    assert float(frame.loc[0, "lon"]) == pytest.approx(dl[0], abs=1e-7)
+    assert float(frame.loc[0, "h"]) == pytest.approx(dh[0], abs=1e-3)
+
+
+def test_apply_vector_and_errors(tmp_path):
+    local, gk = local_grid_points(8, 6)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
+        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    result = run("crs", "fit", common, "--model", "poly2", "--to", "4548", "-o", params)
+    assert result.exit_code == 0, result.output
+    # a local grid has no EPSG code: the input file carries no CRS
+    frame = gpd.GeoDataFrame(
+        {"id": ["a", "b"]},
+        geometry=[shapely.Point(*local[0]), shapely.Point(*local[1], 12.5)],
+        crs="+proj=eqc +units=m",
+    )
+    src = tmp_path / "local.gpkg"
+    frame.to_file(src)
+    out = tmp_path / "gk.gpkg"
+    result = run("crs", "apply", params, src, out)
+    assert result.exit_code == 0, result.output
+    got = gpd.read_file(out)
+    assert got.crs.to_epsg() == 4548
+    assert got.geometry.iloc[0].x == pytest.approx(gk[0, 0], abs=1e-3)
+    assert got.geometry.iloc[1].y == pytest.approx(gk[1, 1], abs=1e-3)
+    assert got.geometry.iloc[1].z == 12.5  # heights pass through plane models
+    # a broken parameter file
+    broken = write(tmp_path / "broken.json", "{}")
+    assert_bad_input(run("crs", "apply", broken, src, tmp_path / "x.gpkg"), "not a geobase")
+
+
+# --- height --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def geoid(tmp_path):
+    lon = 116.4 + 0.1 * (np.arange(10) + 0.5)
+    lat = 23.6 - 0.1 * (np.arange(6) + 0.5)
+    grid_lon, grid_lat = np.meshgrid(lon, lat)
+    values = -2.0 + 0.5 * (grid_lon - 116.0) - 0.8 * (grid_lat - 23.0)
+    path = tmp_path / "zeta.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", height=6, width=10, count=1, dtype="float64",
+        crs="EPSG:4490", transform=rasterio.Affine(0.1, 0, 116.4, 0, -0.1, 23.6),
+    ) as dst:  # fmt: skip
+        dst.write(values, 1)
+    return path
+
+
+def zeta(lon, lat):
+    return -2.0 + 0.5 * (lon - 116.0) - 0.8 * (lat - 23.0)
+
+
+def test_height_to_normal_and_back(tmp_path, geoid):
+    src = write(tmp_path / "in.csv", "id,name,lon,lat,h\nA,汕头,116.682,23.354,15.0000\n", "gbk")
+    out = tmp_path / "out.csv"
+    result = run("height", src, out, "--geoid", geoid)
+    assert result.exit_code == 0, result.output
+    frame = read_out(out, encoding="gbk")
+    assert list(frame.columns) == ["id", "name", "lon", "lat", "h", "H"]
+    assert frame.loc[0, "name"] == "汕头"
+    expected = 15.0 - zeta(*SHANTOU_LONLAT)
+    assert float(frame.loc[0, "H"]) == pytest.approx(expected, abs=1e-4)
+    only_h = tmp_path / "only_normal.csv"
+    frame.drop(columns="h").to_csv(only_h, index=False, encoding="utf-8")
+    back = tmp_path / "back.csv"
+    result = run("height", only_h, back, "--geoid", geoid, "--to", "ellipsoidal")
+    assert result.exit_code == 0, result.output
+    assert float(read_out(back).loc[0, "h"]) == pytest.approx(15.0, abs=1e-4)
+
+
+def test_height_with_gauss_kruger_coordinates(tmp_path, geoid):
+    src = write(tmp_path / "in.csv", f"id,x,y,h\nA,{SHANTOU_EN[1]},{SHANTOU_EN[0]},10\n")
+    out = tmp_path / "out.csv"
+    result = run("height", src, out, "--geoid", geoid, "--crs", "EPSG:4548")
+    assert result.exit_code == 0, result.output
+    expected = 10.0 - zeta(*SHANTOU_LONLAT)
+    assert float(read_out(out).loc[0, "H"]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_height_errors(tmp_path, geoid, real_data):
+    outside = write(tmp_path / "in.csv", "id,lon,lat,h\nA,116.682,23.354,1\nB,118.5,23.3,2\n")
+    out = tmp_path / "out.csv"
+    assert_bad_input(
+        run("height", outside, out, "--geoid", geoid),
+        "line 3: point (118.5, 23.3) lies outside the height-anomaly grid",
+    )
+    assert not out.exists()
+    no_h = write(tmp_path / "noh.csv", "id,lon,lat\nA,116.682,23.354\n")
+    assert_bad_input(run("height", no_h, out, "--geoid", geoid), "no height column 'h'")
+    has_out = write(tmp_path / "hasH.csv", "id,lon,lat,h,H\nA,116.682,23.354,1,2\n")
+    assert_bad_input(run("height", has_out, out, "--geoid", geoid), "already has a column 'H'")
+    assert_bad_input(
+        run("height", no_h, out, "--geoid", real_data / "corrupt.tif"), "cannot be read"
+    )
+    assert_bad_input(run("height", no_h, out, "--geoid", tmp_path / "missing.tif"), "no such file")
+    empty = write(tmp_path / "empty.csv", "")
+    assert_bad_input(run("height", empty, out, "--geoid", geoid), "file is empty")
