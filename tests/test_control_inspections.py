@@ -165,7 +165,7 @@ def test_destroyed_with_evidence_at_the_cli(ws, photo):
             photo,
             "-n",
             "施工破坏",
-        ]  # fmt: skip
+        ]
     )
     assert result.exit_code == 0, result.stderr
     assert "1 evidence file" in result.stderr
@@ -226,7 +226,7 @@ def test_a_moved_mark_is_retired_and_replaced(ws):
             "C002A",
             "--new-position",
             "116.7005,23.3601",
-        ]  # fmt: skip
+        ]
     )
     assert result.exit_code == 0, result.stderr
     assert get_point(ws, "C002A").replaces == "C002"
