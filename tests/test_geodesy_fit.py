@@ -546,3 +546,15 @@ def test_fit_then_apply_reproduces_the_targets(tx, ty, rotation, scale_ppm, mode
 
 def test_arcsec_constant():
     assert math.isclose(ARCSEC, math.pi / 648_000)
+
+
+def test_7p_file_survives_other_proj_wording_but_not_edited_parameters():
+    points = seven_parameter_points(10, 23, "coordinate_frame")
+    params = fit(points, "7p", src_crs=4214, dst_crs=4490).parameters
+    data = json.loads(params.to_json())
+    # another PROJ version may describe the geocentric steps differently
+    data["proj_pipeline"] = data["proj_pipeline"].replace("+ellps=krass", "+a=6378245 +rf=298.3")
+    assert parse_parameters(json.dumps(data)).parameters == params.parameters
+    data["proj_pipeline"] = data["proj_pipeline"].replace("+convention=coordinate_frame", "")
+    with pytest.raises(ParameterFileError, match="does not match the parameters"):
+        parse_parameters(json.dumps(data))

@@ -201,3 +201,30 @@ def test_gk_zone_of_other_crs_and_labels():
     assert gk_zone_of(resolve_crs(2435)) is None  # Beijing 1954 GK: not CGCS2000
     assert crs_label(resolve_crs("gk3:39")) == "EPSG:4527"
     assert crs_label(resolve_crs("+proj=tmerc +lon_0=117 +ellps=GRS80")) != ""
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    # import_module: the package re-exports a function named transform
+    for name in ("geobase.geodesy", "geobase.geodesy.zones", "geobase.geodesy.transform"):
+        module = importlib.import_module(name)
+        failures, tried = doctest.testmod(module, verbose=False)
+        assert tried > 0 and failures == 0, name
+
+
+def test_geodesy_is_foundation():
+    """geodesy imports nothing from the domain packages or the boundaries."""
+    code = (
+        "import sys, geobase.geodesy, geobase.geodesy.fit, geobase.geodesy.heights;"
+        "bad = [m for m in sys.modules if m.split('.')[:2] in "
+        "[['geobase', p] for p in ('control', 'ingest', 'coverage', 'tiles', 'catalog', "
+        "'server', 'cli', 'store')] or m in ('click', 'fastapi')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -275,7 +276,7 @@ def parse_parameters(text: str, source: str = "parameters") -> TransformParamete
             f"{source}: invalid {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from None
     expected = proj_pipeline(params)
-    if _normalise(params.proj_pipeline) != _normalise(expected):
+    if _comparable(params.proj_pipeline, params) != _comparable(expected, params):
         raise ParameterFileError(
             f"{source}: proj_pipeline does not match the parameters (edited by hand?); "
             f"expected {expected!r}"
@@ -283,8 +284,19 @@ def parse_parameters(text: str, source: str = "parameters") -> TransformParamete
     return params
 
 
-def _normalise(pipeline: str | None) -> str | None:
-    return None if pipeline is None else " ".join(pipeline.split())
+def _comparable(pipeline: str | None, params: TransformParameters) -> str | None:
+    """The part of a pipeline that must match the parameters.
+
+    For 7p only the helmert step: the steps to and from geocentric come from PROJ's
+    description of the CRSs, which may be worded differently by another PROJ version.
+    """
+    if pipeline is None:
+        return None
+    text = " ".join(pipeline.split())
+    if params.model == "7p":
+        match = re.search(r"\+step \+proj=helmert [^+]*(?:\+(?!step)[^+]*)*", text)
+        return match.group(0).strip() if match else text
+    return text
 
 
 # --- PROJ pipelines ----------------------------------------------------------------------

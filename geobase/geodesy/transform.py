@@ -74,8 +74,9 @@ def get_transformer(src: CRSLike, dst: CRSLike, *, allow_ballpark: bool = False)
         try:
             transformer = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
         except ProjError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else "PROJ error"
             raise UnknownCRS(
-                f"no transformation from {crs_label(src_crs)} to {crs_label(dst_crs)}: {exc}"
+                f"no transformation from {crs_label(src_crs)} to {crs_label(dst_crs)}: {reason}"
             ) from None
         problem = None
         if "ballpark" in transformer.description.lower():
