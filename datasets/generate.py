@@ -502,38 +502,54 @@ def _sheet_grid(area: shapely.Geometry, size: float) -> np.ndarray:
     return np.column_stack([xx[inside], yy[inside]])
 
 
-def _mapped_sheets(
-    districts: gpd.GeoDataFrame, city: City, size: float, block: float, targets: dict[str, float]
-) -> dict[str, np.ndarray]:
-    """Per district, sheet corners in the order they were mapped, up to a target area (km2).
+def _mapped_blocks(
+    districts: gpd.GeoDataFrame,
+    city: City,
+    size: float,
+    block: float,
+    targets: dict[str, tuple[float, ...]],
+) -> dict[str, list[list[np.ndarray]]]:
+    """Per district, the sheets mapped in each period, as blocks (one delivery each).
 
     Mapping starts with the densest ``block`` x ``block`` squares (urban areas are mapped
-    first) and, inside a square, with the sheets nearest the district's centre.
+    first; squares mostly outside the district come last); a block holds the sheets of its square whose centres lie in the district.
+    ``targets`` gives, per district, the km2 mapped in each period; a period's last block
+    is cut to whole rows (and a last partial row of its own), so that every delivery is
+    a convex set of sheets and its footprint (a convex hull) holds no unmapped sheet.
     """
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, list[list[np.ndarray]]] = {}
     sheet_km2 = size * size / 1e6
-    for name, target in targets.items():
+    for name, periods in targets.items():
         geom = districts.loc[districts["name"] == name].geometry.iloc[0]
         corners = _sheet_grid(geom, size)
-        centre = geom.representative_point()
         dens = city.density(corners[:, 0] + size / 2, corners[:, 1] + size / 2)
         keys = np.floor(corners / block).astype(np.int64)
         _, inverse = np.unique(keys, axis=0, return_inverse=True)
         inverse = inverse.ravel()
-        score = (np.bincount(inverse, weights=dens) / np.bincount(inverse))[inverse]
-        dist = np.hypot(corners[:, 0] - centre.x, corners[:, 1] - centre.y)
-        order = np.lexsort((dist, inverse, -np.round(score, 3)))
-        need = min(len(order), math.ceil(target / sheet_km2 - 1e-9))
-        out[name] = corners[order[:need]]
+        count = np.bincount(inverse)
+        score = np.bincount(inverse, weights=dens) / count
+        sliver = count < 0.6 * (block / size) ** 2  # edge squares mostly outside the district
+        order = np.lexsort((-np.round(score, 4), sliver))
+        queue = [corners[inverse == b] for b in order]
+        result: list[list[np.ndarray]] = []
+        for km2 in periods:
+            need = round(km2 / sheet_km2)
+            blocks: list[np.ndarray] = []
+            while need > 0 and queue:
+                members = queue.pop(0)
+                members = members[np.lexsort((members[:, 0], members[:, 1]))]  # row by row
+                if len(members) > need:
+                    queue.insert(0, members[need:])
+                    members = members[:need]
+                    last_row = members[:, 1] == members[-1, 1]
+                    if (~last_row).any():
+                        blocks.append(members[~last_row])  # the whole rows
+                        members = members[last_row]  # and the partial row on its own
+                blocks.append(members)
+                need = round(km2 / sheet_km2) - sum(len(b) for b in blocks)
+            result.append(blocks)
+        out[name] = result
     return out
-
-
-def _groups(corners: np.ndarray, block: float) -> list[np.ndarray]:
-    """Sheet corners grouped by ``block`` squares (one delivery per project area)."""
-    keys = np.floor(corners / block).astype(np.int64)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    return [corners[inverse == k] for k in range(int(inverse.max()) + 1)] if len(corners) else []
 
 
 def _write_dlg(
@@ -714,39 +730,35 @@ def _generate(out: Path, index: Path, seed: int, progress: Progress | None) -> l
         n: e.lower().replace("'", "")
         for n, e in zip(districts["name"], districts["name_en"], strict=True)
     }
-    total = {k: v[0] + v[1] for k, v in DLG500_PLAN.items()}
-    for name, corners in _mapped_sheets(districts, city, 250.0, 2000.0, total).items():
-        n_base = math.ceil(DLG500_PLAN[name][0] / 0.0625 - 1e-9)
-        parts = ((corners[:n_base], 2013, 2021), (corners[n_base:], 2021, 2025))
-        for part, first, stop in parts:
-            for k, group in enumerate(_groups(part, 6000.0)):
-                year = int(rng.integers(first, stop))
-                stem = f"dlg500_{en[name]}_{year}_{k + 1:02d}"
-                sheets, _ = _write_dlg(city, folder / f"{stem}.gpkg", group, 250.0, 500)
-                title = (
-                    f"{name}1:500地形图（合成，{sheets}幅） "
-                    f"{en[name].title()} 1:500 topographic map, {sheets} sheets (synthetic)"
-                )
-                _sidecar(folder / f"{stem}.gpkg", _window(year, rng), title)
-                add(f"dlg/{stem}.gpkg", "dlg500", "restricted", title, "vector")
+
+    def write_dlg(name: str, group: np.ndarray, year: int, k: int, scale: int) -> None:
+        size = 250.0 if scale == 500 else 500.0
+        stem = f"dlg{scale}_{en[name]}_{year}_{k:02d}"
+        sheets, _ = _write_dlg(city, folder / f"{stem}.gpkg", group, size, scale)
+        title = (
+            f"{name}1:{scale}地形图（合成，{sheets}幅） "
+            f"{en[name].title()} 1:{scale} topographic map, {sheets} sheets (synthetic)"
+        )
+        _sidecar(folder / f"{stem}.gpkg", _window(year, rng), title)
+        classification = "restricted" if scale == 500 else "internal"
+        add(f"dlg/{stem}.gpkg", f"dlg{scale}", classification, title, "vector")
+
+    blocks = _mapped_blocks(districts, city, 250.0, 4000.0, DLG500_PLAN)
+    for name, (baseline, later) in blocks.items():
+        for k, group in enumerate(baseline, 1):
+            write_dlg(name, group, int(rng.integers(2013, 2021)), k, 500)
+        for k, group in enumerate(later, len(baseline) + 1):
+            write_dlg(name, group, int(rng.integers(2021, 2025)), k, 500)
 
     say("topographic maps: 1:1000 sheets")
     total_area = districts.geometry.area.sum() / 1e6
     targets = {
-        name: DLG1000_KM2 * float(g.area / 1e6) / total_area
+        name: (DLG1000_KM2 * float(g.area / 1e6) / total_area,)
         for name, g in zip(districts["name"], districts.geometry, strict=True)
     }
-    for name, corners in _mapped_sheets(districts, city, 500.0, 4000.0, targets).items():
-        for k, group in enumerate(_groups(corners, 16000.0)):
-            year = int(rng.integers(2005, 2016))
-            stem = f"dlg1000_{en[name]}_{year}_{k + 1:02d}"
-            sheets, _ = _write_dlg(city, folder / f"{stem}.gpkg", group, 500.0, 1000)
-            title = (
-                f"{name}1:1000地形图（合成，{sheets}幅） "
-                f"{en[name].title()} 1:1000 topographic map, {sheets} sheets (synthetic)"
-            )
-            _sidecar(folder / f"{stem}.gpkg", _window(year, rng), title)
-            add(f"dlg/{stem}.gpkg", "dlg1000", "internal", title, "vector")
+    for name, (mapped,) in _mapped_blocks(districts, city, 500.0, 8000.0, targets).items():
+        for k, group in enumerate(mapped, 1):
+            write_dlg(name, group, int(rng.integers(2005, 2016)), k, 1000)
 
     index.write_text(  # last: its presence marks a complete set
         json.dumps(
