@@ -1,0 +1,306 @@
+"""Ingest benchmarks against their anchors, side by side in one run.
+
+1. Footprint: geobase's decimated-mask footprint vs the full-resolution mask polygonised
+   whole (time, peak memory, area).
+2. COG conversion: geobase's ``write_cog`` vs ``rio cogeo create`` (same profile), and the
+   peak memory of a whole ``geobase ingest`` of the same orthophoto (target < 1 GB).
+3. Point clouds: geobase's chunked statistics + occupancy footprint vs a bare chunked
+   laspy read of the same LAZ file (throughput).
+
+Every measured step runs in its own child process; its peak resident memory is the
+child's ``ru_maxrss`` (from ``os.wait4``).
+
+Usage:
+    .venv/bin/python bench/bench_ingest.py [--size 20000] [--points 5000000] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+VENV_BIN = Path(sys.executable).parent
+
+
+def measure(args: list[str], env: dict | None = None) -> dict:
+    """Run a child process; its wall time, peak RSS (MB) and JSON on stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, env=env)
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{args[:4]} failed with status {status}")
+    result = {"process_seconds": elapsed, "seconds": elapsed, "peak_mb": usage.ru_maxrss / 1024}
+    text = out.decode().strip()
+    if text:
+        result.update(json.loads(text.splitlines()[-1]))  # "seconds": the timed work alone
+    return result
+
+
+def shapely_coords(geom):
+    import shapely
+
+    return shapely.get_coordinates(geom)
+
+
+def task(name: str, *argv: str) -> list[str]:
+    return [sys.executable, str(HERE), "--task", name, *argv]
+
+
+# --- synthetic inputs --------------------------------------------------------------------
+
+
+def make_orthophoto(path: Path, size: int) -> None:
+    """An RGB uint8 GeoTIFF (EPSG:4548, 0.2 m) with a nodata collar around a tilted,
+    ragged scene, written in windows (never whole in memory)."""
+    import rasterio
+    from affine import Affine
+    from rasterio.windows import Window
+
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:4548",
+        "transform": Affine(0.2, 0, 467000, 0, -0.2, 2584000 + size * 0.2),
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+    }
+    rng = np.random.default_rng(1)
+    c = size / 2
+    angle = np.radians(12)
+    rows = 1024
+    with rasterio.open(path, "w", **profile) as dst:
+        for r0 in range(0, size, rows):
+            h = min(rows, size - r0)
+            yy, xx = np.mgrid[r0 : r0 + h, 0:size].astype(np.float32)
+            u = (xx - c) * np.cos(angle) + (yy - c) * np.sin(angle)
+            v = -(xx - c) * np.sin(angle) + (yy - c) * np.cos(angle)
+            edge = 0.38 * size + 0.01 * size * np.sin(u / size * 40)
+            inside = (np.abs(u) < edge) & (np.abs(v) < 0.33 * size)
+            base = ((xx + yy) % 200).astype(np.uint8) + 20
+            data = np.stack([base, base // 2 + 60, 255 - base]) + rng.integers(
+                0, 20, (3, h, size), dtype=np.uint8
+            )
+            data[:, ~inside] = 0
+            data[:, inside & (data[0] == 0)] = 1
+            dst.write(data, window=Window(0, r0, size, h))
+
+
+def make_laz(path: Path, points: int) -> None:
+    """A LAZ (format 6, adjusted GPS time) written in chunks."""
+    import laspy
+    from pyproj import CRS
+
+    header = laspy.LasHeader(point_format=6, version="1.4")
+    header.scales = np.array([0.01, 0.01, 0.01])
+    header.offsets = np.array([467000.0, 2584000.0, 0.0])
+    header.add_crs(CRS.from_epsg(4548))
+    header.global_encoding.gps_time_type = laspy.header.GpsTimeType.STANDARD
+    rng = np.random.default_rng(2)
+    chunk = 1_000_000
+    with laspy.open(path, mode="w", header=header) as writer:
+        for start in range(0, points, chunk):
+            n = min(chunk, points - start)
+            rec = laspy.ScaleAwarePointRecord.zeros(n, header=header)
+            rec.x = 467000 + rng.uniform(0, 1000, n)
+            rec.y = 2584000 + rng.uniform(0, 1000, n)
+            rec.z = rng.uniform(0, 30, n)
+            rec.classification = rng.choice(np.array([1, 2, 6], dtype=np.uint8), n)
+            rec.gps_time = 3.7e8 + np.sort(rng.uniform(0, 3600, n))
+            writer.write_points(rec)
+
+
+# --- child tasks -------------------------------------------------------------------------
+
+
+def run_task(name: str, argv: list[str]) -> None:
+    # the geobase modules are imported before timing, as in a running service
+    import laspy  # noqa: F401
+    import rasterio  # noqa: F401
+    import shapely  # noqa: F401
+
+    from geobase.ingest import pointcloud, raster  # noqa: F401
+    from geobase.ingest.footprint import to_cgcs2000  # noqa: F401
+
+    t0 = time.perf_counter()
+    _run(name, argv, t0)
+
+
+def _emit(t0: float, **values) -> None:
+    print(json.dumps({"seconds": time.perf_counter() - t0, **values}))
+
+
+def _run(name: str, argv: list[str], t0: float) -> None:
+    if name == "make-ortho":
+        make_orthophoto(Path(argv[0]), int(argv[1]))
+    elif name == "make-laz":
+        make_laz(Path(argv[0]), int(argv[1]))
+    elif name == "footprint-geobase":
+        from geobase.ingest import raster
+
+        info = raster.read_info(Path(argv[0]))
+        geom = raster.footprint(info)
+        print(
+            json.dumps(
+                {
+                    "area": geom.area,
+                    "vertices": len(__import__("shapely").get_coordinates(geom)),
+                }
+            )
+        )
+    elif name == "footprint-full":
+        import rasterio
+        import shapely
+        from pyproj import Transformer
+        from rasterio import features
+
+        with rasterio.open(argv[0]) as ds:
+            mask = ds.dataset_mask()
+            polys = [
+                shapely.geometry.shape(g)
+                for g, v in features.shapes(mask, mask=mask > 0, transform=ds.transform)
+                if v
+            ]
+            crs = ds.crs
+        geom = shapely.segmentize(shapely.union_all(polys), 50)
+        t = Transformer.from_crs(crs, 4490, always_xy=True)
+        xy = shapely.get_coordinates(geom)
+        x, y = t.transform(xy[:, 0], xy[:, 1])
+        geom = shapely.set_coordinates(geom, np.column_stack([x, y]))
+        print(json.dumps({"area": geom.area, "vertices": len(xy)}))
+    elif name == "cog-geobase":
+        from geobase.ingest import raster
+
+        info = raster.read_info(Path(argv[0]))
+        raster.write_cog(info, Path(argv[1]), "imagery")
+    elif name == "ingest-geobase":
+        from geobase.ingest import ingest
+        from geobase.store import Workspace
+
+        ws = Workspace.init(argv[1], name="bench")
+        [r] = ingest(ws, [argv[0]], acquired="2024-01-01")
+        print(json.dumps({"status": r.status}))
+    elif name == "pc-geobase":
+        from geobase.ingest import pointcloud
+
+        info = pointcloud.read_header(Path(argv[0]))
+        stats = pointcloud.scan(info)
+        pointcloud.footprint(info, stats)
+        _emit(t0, points=stats.point_count)
+    elif name == "pc-laspy":
+        import laspy
+
+        n = 0
+        with laspy.open(argv[0]) as reader:
+            for chunk in reader.chunk_iterator(1_000_000):
+                n += len(chunk.X)
+        _emit(t0, points=n)
+    else:
+        raise SystemExit(f"unknown task {name}")
+
+
+# --- the benchmark -----------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--task")
+    parser.add_argument("--size", type=int, default=20000, help="orthophoto side in pixels")
+    parser.add_argument(
+        "--footprint-size", type=int, default=10000, help="image side for the footprint bench"
+    )
+    parser.add_argument("--points", type=int, default=5_000_000)
+    parser.add_argument("--out", type=Path, default=None, help="work folder (default: a temp dir)")
+    args, rest = parser.parse_known_args()
+    if args.task:
+        run_task(args.task, rest)
+        return
+    work = args.out or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "size": args.size,
+        "footprint_size": args.footprint_size,
+        "points": args.points,
+    }
+
+    fp_src = work / f"ortho_{args.footprint_size}.tif"
+    if not fp_src.exists():
+        measure(task("make-ortho", str(fp_src), str(args.footprint_size)))
+    ours = measure(task("footprint-geobase", str(fp_src)))
+    full = measure(task("footprint-full", str(fp_src)))
+    results["footprint"] = {
+        "geobase": ours,
+        "full_mask": full,
+        "speedup": full["seconds"] / ours["seconds"],
+        "memory_ratio": ours["peak_mb"] / full["peak_mb"],
+        "area_error": abs(ours["area"] - full["area"]) / full["area"],
+    }
+    print(json.dumps({"footprint": results["footprint"]}, indent=1), file=sys.stderr)
+
+    src = work / f"ortho_{args.size}.tif"
+    if not src.exists():
+        measure(task("make-ortho", str(src), str(args.size)))
+    for f in ("cog_geobase.tif", "cog_rio.tif"):
+        (work / f).unlink(missing_ok=True)
+    anchor = measure(
+        [
+            str(VENV_BIN / "rio"),
+            "cogeo",
+            "create",
+            str(src),
+            str(work / "cog_rio.tif"),
+            "-p",
+            "jpeg",
+            "--add-mask",
+            "--overview-resampling",
+            "average",
+            "-q",
+        ]
+    )
+    ours = measure(task("cog-geobase", str(src), str(work / "cog_geobase.tif")))
+    results["cog"] = {
+        "geobase": ours,
+        "rio_cogeo": anchor,
+        "time_ratio": ours["seconds"] / anchor["seconds"],
+    }
+    print(json.dumps({"cog": results["cog"]}, indent=1), file=sys.stderr)
+    ws = work / "ws"
+    if ws.exists():
+        import shutil
+
+        shutil.rmtree(ws)
+    results["ingest"] = measure(task("ingest-geobase", str(src), str(ws)))
+    print(json.dumps({"ingest": results["ingest"]}, indent=1), file=sys.stderr)
+
+    laz = work / f"cloud_{args.points}.laz"
+    if not laz.exists():
+        measure(task("make-laz", str(laz), str(args.points)))
+    anchor = measure(task("pc-laspy", str(laz)))
+    ours = measure(task("pc-geobase", str(laz)))
+    results["pointcloud"] = {
+        "geobase": ours,
+        "laspy": anchor,
+        "throughput_ratio": anchor["seconds"] / ours["seconds"],
+    }
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
