@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 
 from geobase.coverage.settings import age_years
-from geobase.sheets import rect_sheets_covering
+from geobase.sheets import _rect_scale, rect_sheets_covering
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,28 @@ def cell_coverage(
     return covered, newest, count
 
 
+def _clip(boxes: np.ndarray, polygons: np.ndarray, which: np.ndarray, size: float) -> np.ndarray:
+    """``boxes[i] ∩ polygons[which[i]]`` for grid-aligned sheet boxes, cutting big polygons first.
+
+    A district outline has thousands of vertices and every overlay with it walks all of
+    them; cut into tiles of 16 x 16 sheets first, each sheet meets only the piece of its
+    own tile (a sheet lies inside one tile, so the result is the same).
+    """
+    if len(boxes) == 0:
+        return np.empty(0, dtype=object)
+    tile = 16 * size
+    bounds = shapely.bounds(boxes)
+    tx = np.floor((bounds[:, 0] + bounds[:, 2]) / 2 / tile).astype(np.int64)
+    ty = np.floor((bounds[:, 1] + bounds[:, 3]) / 2 / tile).astype(np.int64)
+    keys = np.column_stack([tx, ty, np.asarray(which, dtype=np.int64)])
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    tiles = shapely.box(
+        uniq[:, 0] * tile, uniq[:, 1] * tile, (uniq[:, 0] + 1) * tile, (uniq[:, 1] + 1) * tile
+    )
+    pieces = shapely.intersection(polygons[uniq[:, 2]], tiles)
+    return shapely.intersection(boxes, pieces[inverse.ravel()])
+
+
 def _status(share: np.ndarray, tolerance: float) -> np.ndarray:
     return np.where(
         share >= 1.0 - tolerance, "covered", np.where(share <= tolerance, "missing", "partial")
@@ -155,6 +177,7 @@ def sheet_statuses(
     grid = rect_sheets_covering(city, scale, crs)
     boxes = np.asarray(grid.geometry.values, dtype=object)
     codes = grid["code"].to_numpy(dtype=object)
+    size = float(_rect_scale(scale).size_m)
     total = len(boxes) * (2 if by_district else 1)
     if progress:
         progress(0, total)
@@ -166,7 +189,7 @@ def sheet_statuses(
     whole = shapely.contains_properly(dgeoms[dk], boxes[si])
     parts = np.empty(len(si), dtype=object)
     parts[whole] = boxes[si[whole]]
-    parts[~whole] = shapely.intersection(boxes[si[~whole]], dgeoms[dk[~whole]])
+    parts[~whole] = _clip(boxes[si[~whole]], dgeoms, dk[~whole], size)
     part_area = shapely.area(parts)
     # land parts below the tolerance are reprojection slivers along the grid lines
     real = part_area > tolerance * shapely.area(boxes[si])
@@ -193,7 +216,7 @@ def sheet_statuses(
         rect = inner & (counts == 1)
         cells = boxes.copy()
         edge = np.flatnonzero(~rect & (counts > 0))
-        cells[edge] = shapely.intersection(boxes[edge], city)
+        cells[edge] = _clip(boxes[edge], np.array([city], dtype=object), np.zeros(len(edge)), size)
         sheet_of = np.arange(n)
         land = np.where(counts > 0, shapely.area(cells), 0.0)
         best = np.zeros(n, dtype=np.int64)
@@ -225,8 +248,11 @@ def sheet_statuses(
     ages = age_years(newest_text, reference)
 
     # all districts each sheet meets, for the attribute table
-    pair_names = pd.Series(names[dk]).groupby(si).agg(lambda s: ";".join(sorted(s)))
-    all_districts = pair_names.reindex(sheet_of).to_numpy(dtype=object)
+    per_sheet = np.full(len(boxes), None, dtype=object)
+    order = np.lexsort((names[dk].astype(str), si))
+    for i, name in zip(si[order], names[dk][order], strict=True):
+        per_sheet[i] = name if per_sheet[i] is None else f"{per_sheet[i]};{name}"
+    all_districts = per_sheet[sheet_of]
 
     frame = gpd.GeoDataFrame(
         {
