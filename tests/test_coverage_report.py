@@ -267,6 +267,13 @@ def test_cli_sheets_list_and_geopackage(city, tmp_path):
     layer = gpd.read_file(out, layer="sheets_dlg500_500")
     assert len(layer) == 128 and layer.crs.to_epsg() == 4548
     assert set(layer["status"]) == {"covered", "partial", "missing"}
+    import sqlite3
+
+    with sqlite3.connect(out) as con:  # QGIS applies this style when it opens the layer
+        style = con.execute(
+            "SELECT styleQML, useAsDefault FROM layer_styles WHERE f_table_name = 'sheets_dlg500_500'"
+        ).fetchone()
+    assert 'attr="status"' in style[0] and style[1] == 1
     result = run_cli(
         ["coverage", "show", "--workspace", city.root, "--as-of", "2024-06-30", "--format", "csv"]
     )

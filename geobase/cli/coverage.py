@@ -187,7 +187,9 @@ def sheets(
     if tmp.exists():
         tmp.unlink()
     if output.suffix.lower() == ".gpkg":
-        frame.to_file(tmp, layer=name, driver="GPKG")
+        from geobase.coverage.sheets import write_sheet_layer
+
+        write_sheet_layer(frame, tmp, name)
     else:
         frame.to_crs(4326).to_file(tmp, driver="GeoJSON")
     tmp.replace(output)

@@ -349,3 +349,72 @@ def product_sheets(
     )
     frame.insert(0, "product", product)
     return frame
+
+
+# --- the GeoPackage layer, with a default QGIS style -----------------------------------
+
+_STATUS_STYLE = (
+    ("covered", "覆盖 covered", "26,152,80,200"),
+    ("partial", "部分覆盖 partial", "254,224,139,220"),
+    ("missing", "缺失 missing", "215,48,39,160"),
+)
+
+
+def _qml() -> str:
+    categories = "".join(
+        f'<category value="{value}" symbol="{i}" label="{label}" render="true"/>'
+        for i, (value, label, _) in enumerate(_STATUS_STYLE)
+    )
+    symbols = "".join(
+        f'<symbol type="fill" name="{i}" alpha="1" clip_to_extent="1" force_rhr="0">'
+        '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
+        f'<Option name="color" type="QString" value="{colour}"/>'
+        '<Option name="outline_color" type="QString" value="90,90,90,255"/>'
+        '<Option name="outline_width" type="QString" value="0.1"/>'
+        '<Option name="style" type="QString" value="solid"/>'
+        "</Option></layer></symbol>"
+        for i, (_, _, colour) in enumerate(_STATUS_STYLE)
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+        '<qgis version="3.28.0" styleCategories="Symbology">'
+        '<renderer-v2 type="categorizedSymbol" attr="status" symbollevels="0" '
+        'enableorderby="0" forceraster="0">'
+        f"<categories>{categories}</categories><symbols>{symbols}</symbols>"
+        "</renderer-v2></qgis>"
+    )
+
+
+def write_sheet_layer(frame: gpd.GeoDataFrame, path, layer: str) -> None:
+    """Write sheet statuses as a GeoPackage layer with a default QGIS style.
+
+    The style (a categorised renderer on ``status``: covered green, partial yellow,
+    missing red) goes into the ``layer_styles`` table that QGIS reads when the layer is
+    opened; the layer stays an ordinary GeoPackage feature table for other software.
+    """
+    import sqlite3
+
+    frame.to_file(path, layer=layer, driver="GPKG")
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
+                "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, "
+                "useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+                "update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
+                "VALUES ('layer_styles', 'attributes', 'layer_styles')"
+            )
+            con.execute("DELETE FROM layer_styles WHERE f_table_name = ?", (layer,))
+            con.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner, ui) VALUES ('', '', ?, 'geometry', ?, ?, '', 1, ?, '', '')",
+                (layer, layer, _qml(), "图幅覆盖状态 sheet coverage status"),
+            )
+    finally:
+        con.close()
