@@ -470,3 +470,21 @@ def test_hostile_requests_get_4xx_and_nothing_restricted(served, target):
         assert leak not in text, (target, leak)
     if "secret" not in target and "inner" not in target:
         assert "secret" not in text and "restricted" not in text, target
+
+
+def test_fast_path_answers_like_the_full_route(served):
+    c = served["client"]
+    z, x, y = some_tile(served, "merc")
+    url = f"/tiles/merc/{z}/{x}/{y}.png"
+    first = c.get(url)  # fills the cache through the full route
+    second = c.get(url)  # answered by the fast path
+    assert first.content == second.content
+    keep = ("etag", "cache-control", "content-type", "content-length", "vary")
+    assert {k: first.headers.get(k) for k in keep} == {k: second.headers.get(k) for k in keep}
+    assert c.get(url, headers={"If-None-Match": second.headers["etag"]}).status_code == 304
+    # a token or a CORS request goes through the application
+    assert "access-control-allow-origin" in c.get(url, headers={"Origin": "http://x"}).headers
+    zs, xs, ys = some_tile(served, "secret")
+    secret = f"/tiles/secret/{zs}/{xs}/{ys}.jpg"
+    assert c.get(secret, headers=auth(served, "restricted")).status_code == 200  # now cached
+    assert c.get(secret).status_code == 404  # still hidden without the token

@@ -24,6 +24,7 @@ from geobase import __version__
 from geobase.errors import GeobaseError
 from geobase.server import problems
 from geobase.server.deps import Service, get
+from geobase.server.fastpath import TileFastPath
 from geobase.server.settings import ServerSettings
 from geobase.store import Workspace
 
@@ -94,6 +95,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         expose_headers=["ETag", "Content-Length"],
         max_age=3600,
     )
+    # outermost: cached public tiles are answered before routing (same answer, less work)
+    app.add_middleware(TileFastPath, service=service)
     return app
 
 

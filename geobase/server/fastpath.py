@@ -1,0 +1,69 @@
+"""A fast path for the most frequent request: a public tile already in the tile cache.
+
+An ASGI middleware that answers ``GET``/``HEAD /tiles/{pyramid}/{z}/{x}/{y}.{ext}``
+itself when the request carries no ``Authorization`` and no ``Origin`` header, the
+pyramid is public and the tile is in the memory cache; everything else (first requests,
+tokens, CORS, errors) goes through the application as usual, which fills the cache. The
+answer is the same as the full route's (same ETag, caching headers, 304 handling): the
+fast path only skips routing, dependency injection and the thread pool.
+
+The layer registry is consulted on every request (``LayerRegistry.all`` re-reads the
+pyramid table when it is older than its refresh interval), so a pyramid reclassified
+away from public stops being served here within that interval.
+"""
+
+from __future__ import annotations
+
+import re
+
+from geobase.server.http import cache_control, not_modified
+
+TILE_PATH = re.compile(
+    r"^/tiles/([A-Za-z0-9][A-Za-z0-9_.-]{0,127})/([0-9]{1,10})/([0-9]{1,10})/([0-9]{1,10})"
+    r"\.(png|jpg|jpeg|webp)$"
+)
+
+
+class TileFastPath:
+    """ASGI middleware: serve cached public tiles without the framework."""
+
+    def __init__(self, app, service):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        match = TILE_PATH.match(scope["path"])
+        if match is None or scope.get("query_string"):
+            return await self.app(scope, receive, send)
+        if_none_match = None
+        for key, value in scope["headers"]:
+            if key in (b"authorization", b"origin"):
+                return await self.app(scope, receive, send)
+            if key == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+        name, z, x, y, ext = match.groups()
+        layer = self.service.layers.all().get(name)
+        if layer is None or layer.classification != "public" or ext not in layer.extensions:
+            return await self.app(scope, receive, send)
+        hit = self.service.layers.cache.get((layer.name, layer.path, int(z), int(x), int(y)))
+        if hit is None:
+            return await self.app(scope, receive, send)
+        body, etag = hit
+        headers = [
+            (b"cache-control", cache_control(self.service.settings.tile_max_age).encode()),
+            (b"etag", etag.encode()),
+        ]
+        if not_modified(if_none_match, etag):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers += [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", layer.media_type.encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
