@@ -10,7 +10,14 @@ The demo's inputs are the repository's top-level data folders (``datasets/``,
 
 from __future__ import annotations
 
+import contextvars
+import importlib.util
 import logging
+import os
+import shutil
+import sys
+import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +30,23 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Progress = Callable[[str], None]
 
+# Where the demo puts things inside the workspace.
+DATASETS_DIR = "datasets"  # the deliveries: generated/ (synthetic) and real/ (samples)
+REPORT_HTML = "reports/coverage.html"
+# The point the demo's high-resolution samples are centred on (Chaoyang town centre) and
+# the emergency-package example uses: lon, lat (CGCS2000).
+FOCUS = (116.60, 23.26)
+
+# progress messages inside a step (the step's name is reported by build_demo itself)
+_say: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("_say", default=None)
+
+
+def _report(message: str) -> None:
+    say = _say.get()
+    if say is not None:
+        say(message)
+    logger.info("demo: %s", message)
+
 
 @dataclass(frozen=True)
 class DemoStep:
@@ -32,8 +56,17 @@ class DemoStep:
 
 @dataclass
 class DemoResult:
+    """What the demo did: each step's outcome and the seconds it took."""
+
     workspace: Path
     steps: list[tuple[str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def report(self) -> Path | None:
+        """The coverage report (HTML), if the demo wrote one."""
+        path = self.workspace / REPORT_HTML
+        return path if path.is_file() else None
 
 
 def _districts(ws: Workspace, data: Path) -> str:
@@ -52,9 +85,159 @@ def _control_points(ws: Workspace, data: Path) -> str:
     return load_demo(ws, data / "control_points")
 
 
+def _coverage_report(ws: Workspace, data: Path) -> str:
+    from geobase.coverage import build_report, write_html, write_json
+
+    plan = data / "datasets" / "plan" / "shantou_2021_2025.toml"
+    if ws.config.coverage.get("plan") is None and plan.is_file():
+        ws.config.coverage = {**ws.config.coverage, "plan": str(plan)}
+        ws.save_config()
+    report = build_report(ws)  # works on an empty or sparse catalogue too
+    folder = ws.path("reports")
+    folder.mkdir(exist_ok=True)
+    write_html(report, folder / "coverage.html")
+    write_json(report, folder / "coverage.json")
+    return f"coverage of {len(report.products)} products: reports/coverage.html, coverage.json"
+
+
+def real_data_dir(data: Path) -> Path:
+    """The real sample files: ``$GEOBASE_SHARED/data/real`` or ``../shared/data/real``."""
+    shared = os.environ.get("GEOBASE_SHARED")
+    base = Path(shared) if shared else Path(data).resolve().parent / "shared"
+    return base / "data" / "real"
+
+
+def _load_generator(data: Path):
+    path = data / DATASETS_DIR / "generate.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"the demo data generator {path} is missing")
+    name = "geobase_demo_generate"
+    module = sys.modules.get(name)
+    if module is not None and Path(module.__file__ or "") == path:
+        return module
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+# Real sample files and how the demo ingests them: (product, classification, acquired).
+# RGB.byte.tif is a Landsat 7 scene of unknown date: the window runs from the satellite's
+# launch to the file's first appearance in rasterio's test data. autzen_trim.laz dates
+# itself (GPS time). shade.tif (a hillshade of unknown date) and simple.las/.laz (no
+# CRS) are copied but not ingested: geobase never guesses a date or a CRS.
+REAL_SAMPLES = {
+    "RGB.byte.tif": ("imagery", "public", "1999-04-15/2013-12-31"),
+    "autzen_trim.laz": ("pointcloud", "public", None),
+}
+REFUSED_SAMPLE = "corrupt.tif"
+
+
+def _datasets(ws: Workspace, data: Path) -> str:
+    """Generate the synthetic deliveries and copy the real samples into the workspace."""
+    folder = ws.path(DATASETS_DIR)
+    generator = _load_generator(data)
+    deliveries = generator.generate(folder / "generated", progress=_report)
+    copied = 0
+    real = real_data_dir(data)
+    if real.is_dir():
+        (folder / "real").mkdir(parents=True, exist_ok=True)
+        for src in sorted(real.iterdir()):
+            dst = folder / "real" / src.name
+            if src.is_file() and not (dst.exists() and dst.stat().st_size == src.stat().st_size):
+                shutil.copyfile(src, dst)
+                copied += 1
+        note = f"{copied} real sample files copied into {DATASETS_DIR}/real/"
+    else:
+        note = f"real sample files not found at {real} (set GEOBASE_SHARED); skipped"
+    return f"{len(deliveries)} synthetic deliveries in {DATASETS_DIR}/generated/; {note}"
+
+
+def _ingest(ws: Workspace, data: Path) -> str:
+    """Ingest every delivery (all-or-nothing per product; unchanged files are skipped)."""
+    from geobase.errors import GeobaseError
+    from geobase.ingest import ingest
+
+    folder = ws.path(DATASETS_DIR)
+    generator = _load_generator(data)
+    groups: dict[tuple[str, str], list[Path]] = defaultdict(list)
+    for d in generator.generate(folder / "generated"):
+        groups[(d.product, d.classification)].append(folder / "generated" / d.path)
+    counts: dict[str, int] = defaultdict(int)
+    for (product, classification), paths in groups.items():
+        _report(f"ingest {len(paths)} {product} ({classification})")
+        for result in ingest(ws, paths, product=product, classification=classification):
+            counts[result.status] += 1
+    real = folder / "real"
+    notes = []
+    for name, (product, classification, acquired) in REAL_SAMPLES.items():
+        if (real / name).is_file():
+            _report(f"ingest real sample {name}")
+            for result in ingest(
+                ws,
+                [real / name],
+                product=product,
+                classification=classification,
+                acquired=acquired,
+            ):
+                counts[result.status] += 1
+    if (real / REFUSED_SAMPLE).is_file():
+        try:
+            ingest(ws, [real / REFUSED_SAMPLE], product="imagery", acquired="2020-01-01")
+        except GeobaseError as exc:
+            notes.append(f"{REFUSED_SAMPLE} refused as it should be ({type(exc).__name__})")
+        else:
+            notes.append(f"{REFUSED_SAMPLE} was NOT refused (unexpected; see the catalogue)")
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return "; ".join([f"deliveries: {summary}", *notes])
+
+
+# The demo's pyramids: (name, SOURCE, grid, zooms, format). The 30 m city overview is the
+# public base map; the 0.2 m Chaoyang orthophotos (product dom02) show the finest data.
+PYRAMIDS = (
+    ("overview_webmercator", "shantou_overview_30m_2020", "WebMercatorQuad", (8, 13), "jpeg"),
+    ("overview_cgcs2000", "shantou_overview_30m_2020", "CGCS2000Quad", (8, 13), "jpeg"),
+    ("dom02_webmercator", "dom02", "WebMercatorQuad", (14, 19), "jpeg"),
+    ("dom02_cgcs2000", "dom02", "CGCS2000Quad", (14, 19), "jpeg"),
+)
+
+
+def _tiles(ws: Workspace, data: Path) -> str:
+    """Tile pyramids (PMTiles) in Web Mercator and in the CGCS2000 grid; updated on rerun."""
+    from geobase.tiles.build import build_tiles, last_pyramid
+
+    folder = ws.path(ws.config.tiles_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    done = []
+    for name, source, tms, zoom, fmt in PYRAMIDS:
+        out = folder / f"{name}.pmtiles"
+        update = out.exists() and last_pyramid(ws, out) is not None
+        _report(f"tiles {name} ({tms}, zoom {zoom[0]}-{zoom[1]})" + (" update" if update else ""))
+        record = build_tiles(
+            ws,
+            source,
+            out,
+            tms=None if update else tms,
+            zoom=None if update else zoom,
+            fmt=None if update else fmt,
+            update=update,
+            overwrite=not update,
+            workers=min(2, os.cpu_count() or 1),
+            name=name,
+        )
+        state = "up to date" if record.get("up_to_date") else f"{record['tile_count']} tiles"
+        done.append(f"{name} ({state})")
+    return f"{ws.config.tiles_dir}/: " + ", ".join(done)
+
+
 STEPS: list[DemoStep] = [
     DemoStep("districts", _districts),
     DemoStep("control points", _control_points),
+    DemoStep("sample datasets", _datasets),
+    DemoStep("ingest", _ingest),
+    DemoStep("tile pyramids", _tiles),
+    DemoStep("coverage report", _coverage_report),
 ]
 
 
@@ -71,11 +254,17 @@ def build_demo(
     """
     data = Path(data or REPO_ROOT)
     result = DemoResult(Path(path).absolute())
-    with Workspace.init(path, name="shantou", exist_ok=True) as ws:
-        for step in STEPS:
-            if progress:
-                progress(step.name)
-            outcome = step.run(ws, data)
-            logger.info("demo step %s: %s", step.name, outcome)
-            result.steps.append((step.name, outcome))
+    token = _say.set((lambda message: progress(f"  {message}")) if progress else None)
+    try:
+        with Workspace.init(path, name="shantou", exist_ok=True) as ws:
+            for step in STEPS:
+                if progress:
+                    progress(step.name)
+                start = time.perf_counter()
+                outcome = step.run(ws, data)
+                result.seconds[step.name] = time.perf_counter() - start
+                logger.info("demo step %s: %s", step.name, outcome)
+                result.steps.append((step.name, outcome))
+    finally:
+        _say.reset(token)
     return result
