@@ -54,7 +54,7 @@ def test_radius_search_matches_brute_force_geodesic(big):
     checked = 0
     for _ in range(40):
         lon, lat = rng.uniform(116.3, 117.1), rng.uniform(23.05, 23.6)
-        radius = float(rng.choice([50.0, 500.0, 2_000.0, 8_000.0, 30_000.0]))
+        radius = float(rng.choice([50.0, 500.0, 2_000.0, 8_000.0, 30_000.0, 60_000.0]))
         _, _, dist = CGCS2000.inv(np.full(len(lons), lon), np.full(len(lons), lat), lons, lats)
         expected = set(ids[dist <= radius])
         with ws.store.read() as tx:
@@ -71,6 +71,23 @@ def test_radius_search_matches_brute_force_geodesic(big):
     frame = search(ws, near=(lon, lat), radius=radius)
     assert list(frame["point_id"]) == list(ids[np.argsort(dist, kind="stable")][:26])
     assert frame["distance_m"].is_monotonic_increasing
+
+
+def test_fast_path_approximation_stays_inside_its_band():
+    from geobase.control.registry import _FAST_REL_BAND, _local_d2
+
+    rng = np.random.default_rng(9)
+    n = 20_000
+    lon, lat = rng.uniform(73, 135, n), rng.uniform(-60, 60, n)
+    az, dist = rng.uniform(0, 360, n), rng.uniform(1, 50_000, n)
+    lon2, lat2, _ = CGCS2000.fwd(lon, lat, az, dist)
+    approx = np.sqrt(
+        [
+            _local_d2(a, b, np.array([c]), np.array([d]))[0]
+            for a, b, c, d in zip(lon, lat, lon2, lat2, strict=True)
+        ]
+    )
+    assert np.max(np.abs(approx - dist) / dist) < _FAST_REL_BAND / 2
 
 
 def test_radius_bbox_holds_the_circle():
