@@ -176,3 +176,10 @@ class TileBuildError(GeobaseError):
 
 class TileSettingsError(GeobaseError, ValueError):
     """Tile build settings (zoom range, format, render mode, window) are invalid or conflict."""
+
+
+# --- emergency packages ---------------------------------------------------------------
+
+
+class AreaOfInterestError(GeobaseError, ValueError):
+    """An area of interest is malformed, unreadable, empty or outside the workspace's districts."""
