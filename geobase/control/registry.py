@@ -184,19 +184,36 @@ def radius_fids(tx: Transaction, lon: float, lat: float, radius: float) -> np.nd
             return np.empty(0, dtype=np.int64)
         fids, lons, lats = (np.array(c) for c in zip(*rows, strict=True))
         return fids[geodesic_distance(lon, lat, lons.astype(float), lats.astype(float)) <= radius]
-    rows = tx.execute(_RTREE_SQL, box).fetchall()
-    if not rows:
-        return np.empty(0, dtype=np.int64)
-    env = np.fromiter(itertools.chain.from_iterable(rows), float, 3 * len(rows)).reshape(-1, 3)
-    fids = env[:, 0].astype(np.int64)
-    d2 = _local_d2(lon, lat, env[:, 1], env[:, 2])
+    # scales (m per degree) bounding those of every pair in the box, so that the SQL
+    # below brackets the mid-latitude distance of each candidate
+    _, miny, _, maxy = box
+    far = max(abs(miny), abs(maxy))
+    near = 0.0 if miny <= 0.0 <= maxy else min(abs(miny), abs(maxy))
+    per_degree = math.pi / 180.0
+
+    def m_and_n(phi: float) -> tuple[float, float]:
+        s = math.sin(math.radians(phi))
+        w = math.sqrt(1.0 - _E2 * s * s)
+        return _A * (1.0 - _E2) / (w * w * w) * per_degree, _A / w * per_degree
+
+    m_near, n_near = m_and_n(near)
+    m_far, n_far = m_and_n(far)
+    kx_lo = n_near * math.cos(math.radians(far))
+    kx_hi = n_far * math.cos(math.radians(near))
     # the R-tree holds float32 bounds rounded outward: a point's lower corner is within one
     # float32 step (per axis) of the point
     steps = math.hypot(_f32_step(abs(lon) + 1.0), _f32_step(abs(lat) + 1.0))
     band = _FAST_REL_BAND * radius + 112_000.0 * steps + 0.005
     low = max(radius - band, 0.0)
-    inside = d2 <= low * low
-    unsure = ~inside & (d2 <= (radius + band) ** 2)
+    rows = tx.execute(
+        _RTREE_SQL,
+        (lon, lat, kx_hi, m_far, low * low, kx_lo, m_near, (radius + band) ** 2, *box),
+    ).fetchall()
+    if not rows:
+        return np.empty(0, dtype=np.int64)
+    flags = np.fromiter(itertools.chain.from_iterable(rows), np.int64, 2 * len(rows))
+    fids, inside = flags[0::2], flags[1::2].astype(bool)
+    unsure = ~inside
     if not unsure.any():
         return fids[inside]
     check = fids[unsure].tolist()
@@ -214,9 +231,15 @@ def _f32_step(value: float) -> float:
     return 2.0 ** (math.frexp(value)[1] - 24)
 
 
+# candidates of the box whose upper-bound distance is within the inner radius (flag 1:
+# inside for sure) or whose lower-bound distance is within the outer radius (flag 0: to be
+# measured exactly); ?1 lon, ?2 lat, ?3/?4 upper scales, ?5 inner radius², ?6/?7 lower
+# scales, ?8 outer radius², ?9..?12 the box
 _RTREE_SQL = (
-    "SELECT id, minx, miny FROM rtree_control_points_geom "
-    "WHERE maxx >= ?1 AND minx <= ?3 AND maxy >= ?2 AND miny <= ?4"
+    "SELECT id, ((minx - ?1) * ?3) * ((minx - ?1) * ?3) + ((miny - ?2) * ?4) * ((miny - ?2) * ?4)"
+    " <= ?5 FROM rtree_control_points_geom WHERE maxx >= ?9 AND minx <= ?11 AND maxy >= ?10"
+    " AND miny <= ?12 AND ((minx - ?1) * ?6) * ((minx - ?1) * ?6)"
+    " + ((miny - ?2) * ?7) * ((miny - ?2) * ?7) <= ?8"
 )
 
 
