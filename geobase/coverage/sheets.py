@@ -7,11 +7,10 @@ it, else ``partial`` with the covered share. Each sheet also carries the newest
 acquisition date among the datasets covering part of it and that date's age.
 
 The computation is vectorised with shapely 2 and numpy, without dissolving the
-footprints: an STRtree pairs sheets with the footprints that meet them; a sheet inside
-one footprint is covered outright (prepared ``contains``); for the others the footprint
-pieces inside the sheet are cut with one vectorised ``intersection`` and united sheet by
-sheet with ``union_all(axis=1)`` over groups of equal size. Only sheets on a district
-boundary are clipped to the land.
+footprints (see :func:`cell_coverage`): an STRtree pairs sheets with the footprints that
+reach into them; a sheet inside one footprint is covered outright; only the others are
+cut and measured. Only sheets on a district boundary are clipped to the land, against
+tiles of the district outline (:func:`_clip`).
 """
 
 from __future__ import annotations
@@ -52,13 +51,20 @@ def cell_coverage(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Covered area, newest date and number of datasets for each cell (vectorised).
 
+    A footprint counts for a cell's newest date and dataset count when it reaches more
+    than ``tolerance`` x the cell's side into the cell (a prepared ``intersects`` with the
+    cell shrunk by that margin: slivers left by reprojection along shared edges do not
+    count). The covered area is exact: a cell inside one footprint is covered outright
+    (prepared ``contains``); for the others the footprint pieces inside the cell are cut
+    with one vectorised ``intersection`` and united per cell with ``union_all(axis=1)``
+    over groups of equal size.
+
     Args:
         cells: polygons (sheets or their land parts), one projected CRS with ``footprints``.
         rect: True where a cell is its own bounding rectangle (a whole sheet).
         footprints: footprint polygons.
         days: acquisition day number of each footprint (-1: unknown).
-        tolerance: a footprint counts for a cell's newest date and dataset count when it
-            covers more than this share of the cell.
+        tolerance: the margin above, as a share of the cell's side.
 
     Returns:
         (covered area in CRS units², newest day number or -1, dataset count) per cell.
@@ -69,31 +75,34 @@ def cell_coverage(
     count = np.zeros(n, dtype=np.int64)
     if n == 0 or len(footprints) == 0:
         return covered, newest, count
+    rect = np.asarray(rect, dtype=bool)
     cell_area = shapely.area(cells)
+    margin = tolerance * np.sqrt(cell_area)
+    shrunk = np.empty(n, dtype=object)
+    b = shapely.bounds(cells[rect])
+    m = margin[rect]
+    shrunk[rect] = shapely.box(b[:, 0] + m, b[:, 1] + m, b[:, 2] - m, b[:, 3] - m)
+    if (~rect).any():
+        shrunk[~rect] = shapely.buffer(cells[~rect], -margin[~rect], join_style="mitre")
     tree = shapely.STRtree(footprints)
-    ci, fj = tree.query(cells, predicate="intersects")
-    if len(ci) == 0:
-        return covered, newest, count
+    ci, fj = tree.query(shrunk, predicate="intersects")
+    np.add.at(count, ci, 1)
+    np.maximum.at(newest, ci, days[fj])
     shapely.prepare(footprints)
     inside = shapely.contains(footprints[fj], cells[ci])
     full = np.zeros(n, dtype=bool)
     full[ci[inside]] = True
-    # pieces of the footprints inside the cells that no single footprint covers
-    cut = ~inside
-    pieces = np.empty(len(ci), dtype=object)
-    pieces[inside] = cells[ci[inside]]
-    pieces[cut] = shapely.intersection(footprints[fj[cut]], cells[ci[cut]])
-    piece_area = np.where(inside, cell_area[ci], 0.0)
-    piece_area[cut] = shapely.area(pieces[cut])
-    significant = piece_area > tolerance * cell_area[ci]
-    np.add.at(count, ci[significant], 1)
-    np.maximum.at(newest, ci[significant], days[fj[significant]])
     covered[full] = cell_area[full]
-    # unite the positive-area pieces of each cell not covered outright
-    keep = (piece_area > 0) & ~full[ci]
-    kc, kp = ci[keep], pieces[keep]
+    # the exact covered area of the other cells: unite the footprint pieces inside them
+    rest = np.flatnonzero(~full)
+    ri, rj = tree.query(cells[rest], predicate="intersects")
+    ri = rest[ri]
+    pieces = shapely.intersection(footprints[rj], cells[ri])
+    piece_area = shapely.area(pieces)
+    keep = piece_area > 0
+    kc, kp, ka = ri[keep], pieces[keep], piece_area[keep]
     order = np.argsort(kc, kind="stable")
-    kc, kp, ka = kc[order], kp[order], piece_area[keep][order]
+    kc, kp, ka = kc[order], kp[order], ka[order]
     uniq, start, sizes = np.unique(kc, return_index=True, return_counts=True)
     single = sizes == 1
     covered[uniq[single]] = ka[start[single]]
