@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from geobase.tiles import incremental
 from geobase.tiles.cache import RawCache
 from geobase.tiles.encode import EXTENSIONS
 from geobase.tiles.pyramid import BuildStats, Progress, build_pyramid, settings_for
-from geobase.tiles.render import SourceRef, channels_for, open_raster
+from geobase.tiles.render import WARP_CHUNK, SourceRef, channels_for, open_raster, source_ref
 from geobase.tiles.stores import store_kind
 from geobase.tiles.tms import TMS
 
@@ -114,7 +115,11 @@ def default_zooms(tms, sources: list[SourceRef]) -> tuple[int, int]:
     crs = tms.rasterio_crs
     finest = math.inf
     for ref in sources:
-        with open_raster(ref.path) as src:
+        with open_raster(ref.path) as src, warnings.catch_warnings():
+            # rasterio 1.4's from_bounds still multiplies Affines with `*` (affine >= 3.1)
+            warnings.filterwarnings(
+                "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+            )
             transform, _, _ = calculate_default_transform(
                 src.crs, crs, src.width, src.height, *src.bounds
             )
@@ -242,13 +247,11 @@ def build_tiles(
         )
     resolved = resolve_sources(ws, source)
     crs = tms_obj.rasterio_crs
-    refs = []
     bands = 0
     for r in resolved:
         with open_raster(str(r.path)) as src:
-            bounds = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
             bands = max(bands, src.count)
-        refs.append(SourceRef(str(r.path), tuple(bounds)))
+    refs = [source_ref(str(r.path), crs) for r in resolved]
     if mode is None:
         mode = "terrain-rgb" if all(r.kind == "dem" for r in resolved) else "rgb"
     if zoom is None:
@@ -279,6 +282,7 @@ def build_tiles(
         fingerprint = {
             "tms": settings.tms.id, "minzoom": settings.minzoom, "maxzoom": settings.maxzoom,
             "mode": settings.mode, "channels": settings.channels, "fill": list(settings.fill),
+            "chunk": WARP_CHUNK,
         }  # fmt: skip
         if not RawCache.matches(cache_path, fingerprint):
             logger.warning("no usable overview cache for %s; rebuilding it whole", out)

@@ -35,6 +35,7 @@ from geobase.errors import TileBuildError, TileSettingsError
 from geobase.tiles.cache import RawCache
 from geobase.tiles.render import (
     TILE,
+    WARP_CHUNK,
     BlockJob,
     BlockResult,
     RenderSettings,
@@ -287,6 +288,7 @@ def build_pyramid(
         "mode": settings.mode,
         "channels": settings.channels,
         "fill": list(settings.fill),
+        "chunk": WARP_CHUNK,
     }
     temp_dir = None
     if cache_path is None:
@@ -415,7 +417,9 @@ def settings_for(
     from geobase.tiles.tms import minzoom as tms_min
 
     if fmt not in FORMATS:
-        raise TileSettingsError(f"unknown tile format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise TileSettingsError(
+            f"unknown tile format {fmt!r}; expected one of {', '.join(FORMATS)}"
+        )
     if mode not in MODES:
         raise TileSettingsError(f"unknown render mode {mode!r}; expected one of {', '.join(MODES)}")
     lo, hi = tms_min(tms), tms_max(tms)

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 Mode = Literal["rgb", "terrain-rgb", "hillshade"]
 MODES: tuple[str, ...] = ("rgb", "terrain-rgb", "hillshade")
 TILE = 256
+#: base tiles per side of one warp request; fixed, so that tiles never depend on the blocks
+WARP_CHUNK = 4
 
 
 # --- grid arithmetic ---------------------------------------------------------------
@@ -85,10 +87,11 @@ def grid(tms: TileMatrixSet, zoom: int) -> Grid:
     return Grid(zoom, b.left, b.top, matrix.cellSize, matrix.matrixWidth, matrix.matrixHeight)
 
 
-def source_bounds(path: str, crs) -> tuple[float, float, float, float]:
-    """Bounds of a raster in ``crs`` (densified edges)."""
+def source_ref(path: str, crs) -> SourceRef:
+    """A :class:`SourceRef`: the raster and its bounds in ``crs``."""
     with open_raster(path) as src:
-        return transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
+        bounds = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
+    return SourceRef(str(path), tuple(bounds))
 
 
 def open_raster(path: str):
@@ -136,16 +139,16 @@ def warp_block(
     inv = ~transform
     for ref in sources:
         w, s, e, n = ref.bounds
-        c0, r0 = inv * (w, n)
-        c1, r1 = inv * (e, s)
+        c0, r0 = inv @ (w, n)
+        c1, r1 = inv @ (e, s)
         col0 = max(0, math.floor(min(c0, c1)) - 2)
         col1 = min(width, math.ceil(max(c0, c1)) + 2)
         row0 = max(0, math.floor(min(r0, r1)) - 2)
         row1 = min(height, math.ceil(max(r0, r1)) + 2)
         if col0 >= col1 or row0 >= row1:
             continue
-        sub = transform * Affine.translation(col0, row0)
-        part, valid = _warp_one(ref.path, crs, sub, col1 - col0, row1 - row0, mode, channels)
+        sub = transform @ Affine.translation(col0, row0)
+        part, valid = _warp_one(ref, crs, sub, col1 - col0, row1 - row0, mode, channels)
         if not valid.any():
             continue
         window = (slice(row0, row1), slice(col0, col1))
@@ -155,7 +158,8 @@ def warp_block(
     return data, mask
 
 
-def _warp_one(path, crs, transform, width, height, mode, channels):
+def _warp_one(ref, crs, transform, width, height, mode, channels):
+    path = ref.path
     with open_raster(path) as src:
         if mode == "rgb":
             bands = [1, 2, 3] if src.count >= 3 else [1]
@@ -177,7 +181,6 @@ def _warp_one(path, crs, transform, width, height, mode, channels):
                 dst_crs=crs,
                 dst_alpha=len(bands) + 1,
                 resampling=Resampling.average,
-                tolerance=0.0,  # exact transformer: a pixel's value is independent of the block
                 num_threads=1,
                 init_dest_nodata=True,
             )
@@ -348,25 +351,25 @@ def render_block(settings: RenderSettings, job: BlockJob) -> BlockResult:
     tms = settings.tms
     z = settings.maxzoom
     g = grid(tms, z)
-    crs = tms.rasterio_crs
     width = (job.x1 - job.x0) * TILE
     height = (job.y1 - job.y0) * TILE
     result = BlockResult(base_tiles=(job.x1 - job.x0) * (job.y1 - job.y0))
-    if settings.mode == "hillshade":
-        elev, emask = warp_block(
-            job.sources, crs, g.transform(job.x0, job.y0, pad=1), width + 2, height + 2,
-            "hillshade", 1,
-        )  # fmt: skip
-        rows_y = g.top - ((job.y0 * TILE + np.arange(height) + 0.5) * g.res)
-        dx, dy = ground_pixel_size(tms, g, rows_y)
-        mask = emask[1:-1, 1:-1].copy()
-        data = hillshade(elev[0].astype(np.float64), emask, dx, dy)[None]
-        data[:, ~mask] = 0
-    else:
-        data, mask = warp_block(
-            job.sources, crs, g.transform(job.x0, job.y0), width, height,
-            settings.mode, settings.channels,
-        )  # fmt: skip
+    data = np.zeros((settings.channels, height, width), dtype=settings.dtype)
+    mask = np.zeros((height, width), dtype=bool)
+    c = WARP_CHUNK
+    for cy in range(job.y0 // c * c, job.y1, c):
+        for cx in range(job.x0 // c * c, job.x1, c):
+            cx1, cy1 = min(cx + c, g.width), min(cy + c, g.height)
+            chunk_data, chunk_mask = _render_chunk(settings, job.sources, g, cx, cy, cx1, cy1)
+            # the part of the chunk inside the block
+            ix0, iy0 = max(cx, job.x0), max(cy, job.y0)
+            ix1, iy1 = min(cx1, job.x1), min(cy1, job.y1)
+            src = (slice((iy0 - cy) * TILE, (iy1 - cy) * TILE),
+                   slice((ix0 - cx) * TILE, (ix1 - cx) * TILE))  # fmt: skip
+            dst = (slice((iy0 - job.y0) * TILE, (iy1 - job.y0) * TILE),
+                   slice((ix0 - job.x0) * TILE, (ix1 - job.x0) * TILE))  # fmt: skip
+            data[(slice(None), *dst)] = chunk_data[(slice(None), *src)]
+            mask[dst] = chunk_mask[src]
     x0, y0 = job.x0, job.y0
     for level in range(job.levels + 1):
         zz = z - level
@@ -377,6 +380,24 @@ def render_block(settings: RenderSettings, job: BlockJob) -> BlockResult:
             x0, y0 = x0 // 2, y0 // 2
         _emit(settings, result, zz, x0, y0, data, mask, job.only, cache=zz < z)
     return result
+
+
+def _render_chunk(settings, sources, g, x0, y0, x1, y1) -> tuple[np.ndarray, np.ndarray]:
+    """Warp one fixed chunk of base tiles (GDAL's approximate transformer makes a pixel
+    depend on the request it is warped in; fixed chunks keep every build's bytes equal)."""
+    crs = settings.tms.rasterio_crs
+    width, height = (x1 - x0) * TILE, (y1 - y0) * TILE
+    if settings.mode != "hillshade":
+        return warp_block(sources, crs, g.transform(x0, y0), width, height,
+                          settings.mode, settings.channels)  # fmt: skip
+    elev, emask = warp_block(sources, crs, g.transform(x0, y0, pad=1), width + 2, height + 2,
+                             "hillshade", 1)  # fmt: skip
+    rows_y = g.top - ((y0 * TILE + np.arange(height) + 0.5) * g.res)
+    dx, dy = ground_pixel_size(settings.tms, g, rows_y)
+    mask = emask[1:-1, 1:-1].copy()
+    data = hillshade(elev[0].astype(np.float64), emask, dx, dy)[None]
+    data[:, ~mask] = 0
+    return data, mask
 
 
 def _emit(settings, result, z, x0, y0, data, mask, only, *, cache: bool) -> None:

@@ -1,0 +1,444 @@
+"""Tile builds: stores, readers, formats, seams, determinism, incremental updates, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from PIL import Image
+from rasterio.warp import Resampling, reproject, transform_bounds
+
+from geobase.errors import (
+    NotFoundError,
+    OutputExistsError,
+    SourceReadError,
+    TileSettingsError,
+    TileStoreError,
+)
+from geobase.store import utc_now
+from geobase.tiles.build import build_tiles, last_pyramid, list_pyramids
+from geobase.tiles.render import TILE, decode_terrain_rgb, grid
+from geobase.tiles.stores import open_pyramid
+from geobase.tiles.tms import TMS
+from tests.conftest import run_cli
+
+# a patch of Shantou in CGCS2000 / 3-degree GK zone 39 without prefix (EPSG:4548)
+E0, N0 = 468_000.0, 2_586_000.0
+
+
+def make_raster(path, *, size=(600, 500), res=2.0, origin=(E0, N0), bands=3, dtype="uint8",
+                nodata=0, seed=0, crs="EPSG:4548", collar=True):  # fmt: skip
+    """A smooth, textured raster with a nodata collar (like a tilted scene)."""
+    h, w = size
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    planes = []
+    for b in range(bands):
+        base = 60 + 50 * np.sin(xx / (40 + 7 * b) + seed) + 40 * np.cos(yy / (55 + 5 * b))
+        planes.append(base + rng.normal(0, 6, size=(h, w)))
+    data = np.stack(planes)
+    if dtype == "uint8":
+        data = np.clip(data, 1, 254).astype(np.uint8)
+    else:
+        data = (data * 3.7 - 50).astype(dtype)
+    if collar:
+        cut = (xx + 0.4 * yy) < 60
+        data[:, cut] = nodata
+    profile = dict(driver="GTiff", width=w, height=h, count=bands, dtype=dtype, crs=crs,
+                   transform=Affine(res, 0, origin[0], 0, -res, origin[1]), nodata=nodata, tiled=True,
+                   blockxsize=256, blockysize=256)  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path
+
+
+def footprint_4490(path):
+    with rasterio.open(path) as src:
+        return shapely.box(*transform_bounds(src.crs, "EPSG:4490", *src.bounds, densify_pts=21))
+
+
+def add_dataset(ws, dataset_id, version, path, *, product="dom02", kind="imagery",
+                acquired="2024-01-01", classification="public"):  # fmt: skip
+    geom = footprint_4490(path)
+    with ws.store.transaction() as tx:
+        tx.insert(
+            "datasets",
+            {
+                "dataset_id": dataset_id, "version": version, "product": product, "kind": kind,
+                "acquired_end": acquired, "ingested_at": utc_now(),
+                "classification": classification, "path": str(path),
+                "checksum": f"{dataset_id}-{version}",
+                "geom": tx.geom(shapely.MultiPolygon([geom]), 4490),
+            },
+        )  # fmt: skip
+
+
+def remove_dataset(ws, dataset_id, version):
+    with ws.store.transaction() as tx:
+        tx.insert("dataset_events", {"dataset_id": dataset_id, "version": version,
+                                     "event": "removed", "at": utc_now()})  # fmt: skip
+
+
+def all_tiles(path):
+    with open_pyramid(path) as reader:
+        return {key: reader.get_tile(*key) for key in reader.tiles()}
+
+
+def rgba(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+
+
+@pytest.fixture
+def ortho(tmp_path):
+    return make_raster(tmp_path / "ortho.tif")
+
+
+# --- stores and readers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("out", "tms", "fmt"),
+    [
+        ("pyr", "WebMercatorQuad", "png"),
+        ("pyr.mbtiles", "WebMercatorQuad", "jpeg"),
+        ("pyr.pmtiles", "CGCS2000Quad", "webp"),
+        ("pyr_c", "CGCS2000Quad", "png"),
+    ],
+)
+def test_build_each_store(workspace, ortho, tmp_path, out, tms, fmt):
+    target = tmp_path / out
+    rec = build_tiles(workspace, str(ortho), target, tms=tms, fmt=fmt, workers=1)
+    tiles = all_tiles(target)
+    assert rec["tile_count"] == len(tiles) > 0
+    assert rec["bytes"] == sum(len(v) for v in tiles.values())
+    assert set(range(rec["minzoom"], rec["maxzoom"] + 1)) == {z for z, _, _ in tiles}
+    # default zooms from the 2 m data: the base zoom's pixels are about 2 m
+    t = TMS.get(tms)
+    g = grid(t, rec["maxzoom"])
+    metres = g.res * (111_320 if tms == "CGCS2000Quad" else 0.92)
+    assert 0.7 < metres < 3.2
+    with open_pyramid(target) as reader:
+        assert reader.tms.id == tms and reader.format == fmt
+        assert reader.tilejson["minzoom"] == rec["minzoom"]
+        assert reader.tilejson["tilematrixset"] == tms
+        w, s, e, n = reader.tilejson["bounds"]
+        assert 116.6 < w < e < 116.8 and 23.3 < s < n < 23.5
+        z, x, y = next(iter(tiles))
+        assert reader.get_tile(z, x, y) == tiles[(z, x, y)]
+        assert reader.get_tile(z, x + 50, y + 50) is None
+    # every stored tile is where morecantile says the data is
+    lon, lat = (w + e) / 2, (s + n) / 2
+    centre = t.tile(lon, lat, rec["maxzoom"])
+    assert (centre.z, centre.x, centre.y) in tiles
+    # recorded in the workspace
+    row = list_pyramids(workspace).set_index("path").loc[rec["path"]]
+    assert row["tile_count"] == rec["tile_count"] and row["tms"] == tms
+    assert row["classification"] == "internal"  # a bare file: not public by default
+    assert not list(tmp_path.glob("*.partial-*"))
+
+
+def test_mbtiles_layout_follows_the_spec(workspace, ortho, tmp_path):
+    out = tmp_path / "a.mbtiles"
+    build_tiles(workspace, str(ortho), out, fmt="png", workers=1)
+    db = sqlite3.connect(out)
+    meta = dict(db.execute("SELECT name, value FROM metadata"))
+    assert meta["format"] == "png" and len(meta["bounds"].split(",")) == 4
+    z, col, row = db.execute("SELECT zoom_level, tile_column, tile_row FROM tiles").fetchone()
+    db.close()
+    with open_pyramid(out) as reader:  # TMS rows on disk, XYZ through the reader
+        assert reader.get_tile(z, col, (1 << z) - 1 - row) is not None
+
+
+def test_nodata_transparent_or_filled(workspace, ortho, tmp_path):
+    build_tiles(workspace, str(ortho), tmp_path / "p", fmt="png", zoom=(17, 17), workers=1)
+    build_tiles(workspace, str(ortho), tmp_path / "j", fmt="jpeg", zoom=(17, 17), workers=1)
+    png, jpg = all_tiles(tmp_path / "p"), all_tiles(tmp_path / "j")
+    assert png.keys() == jpg.keys()
+    partial = [k for k, v in png.items() if (rgba(v)[..., 3] == 0).any()]
+    assert partial
+    a = rgba(png[partial[0]])
+    b = rgba(jpg[partial[0]])
+    hole = a[..., 3] == 0
+    assert set(np.unique(a[..., 3])) <= {0, 255}
+    assert (b[hole][:, :3] > 240).mean() > 0.97  # white fill (JPEG ringing at edges aside)
+
+
+def test_blank_tiles_are_skipped(workspace, tmp_path):
+    # a raster that is all nodata except one corner block
+    path = make_raster(tmp_path / "sparse.tif", size=(1024, 1024), collar=False)
+    with rasterio.open(path, "r+") as dst:
+        data = dst.read()
+        data[:, 100:, :] = 0
+        data[:, :, 100:] = 0
+        dst.write(data)
+    rec = build_tiles(workspace, str(path), tmp_path / "s", zoom=(18, 18), workers=1)
+    g = grid(TMS.get("WebMercatorQuad"), 18)
+    with rasterio.open(path) as src:
+        rng = g.tile_range(transform_bounds(src.crs, "EPSG:3857", *src.bounds))
+    assert rec["tile_count"] < (rng[2] - rng[0]) * (rng[3] - rng[1]) / 4
+    for data in all_tiles(tmp_path / "s").values():
+        assert rgba(data)[..., 3].any()
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tms", ["WebMercatorQuad", "CGCS2000Quad"])
+def test_no_seams_mosaic_equals_single_warp(workspace, ortho, tmp_path, tms):
+    """Neighbouring tiles from different windows, mosaicked, equal one warp of their area."""
+    t = TMS.get(tms)
+    z = 17 if tms == "WebMercatorQuad" else 18
+    out = tmp_path / "seam"
+    build_tiles(workspace, str(ortho), out, tms=tms, zoom=(z, z), fmt="png", block=2, workers=1)
+    tiles = all_tiles(out)
+    xs = sorted({x for _, x, _ in tiles})
+    ys = sorted({y for _, _, y in tiles})
+    # a 2 x 2 group straddling window edges (block=2: windows start at even tiles)
+    x0 = next(x for x in xs if x % 2 == 1 and x + 1 in xs)
+    y0 = next(y for y in ys if y % 2 == 1 and y + 1 in ys)
+    mosaic = np.zeros((2 * TILE, 2 * TILE, 4), np.uint8)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            data = tiles.get((z, x0 + dx, y0 + dy))
+            if data is not None:
+                mosaic[dy * TILE : (dy + 1) * TILE, dx * TILE : (dx + 1) * TILE] = rgba(data)
+    g = grid(t, z)
+    dest = np.zeros((4, 2 * TILE, 2 * TILE), np.uint8)
+    with rasterio.open(ortho) as src:
+        reproject(rasterio.band(src, [1, 2, 3]), dest, dst_transform=g.transform(x0, y0),
+                  dst_crs=t.rasterio_crs, resampling=Resampling.average, dst_alpha=4)  # fmt: skip
+    single = np.moveaxis(dest, 0, -1)
+    assert (mosaic[..., 3] > 0).sum() > 10_000
+    # GDAL's approximate transformer (0.125 px) may move a collar pixel across the edge
+    assert ((mosaic[..., 3] > 0) != (single[..., 3] > 0)).sum() <= 8
+    valid = (single[..., 3] > 0) & (mosaic[..., 3] > 0)
+    diff = mosaic[..., :3][valid].astype(float) - single[..., :3][valid]
+    assert 10 * np.log10(255**2 / np.mean(diff**2)) > 45
+    # and no seam: the pixels either side of the tile edges agree with the single warp too
+    edge = np.zeros_like(valid)
+    edge[TILE - 2 : TILE + 2, :] = True
+    edge[:, TILE - 2 : TILE + 2] = True
+    near = mosaic[..., :3][valid & edge].astype(float) - single[..., :3][valid & edge]
+    assert near.size > 1000
+    assert 10 * np.log10(255**2 / np.mean(near**2)) > 45
+
+
+def test_output_does_not_depend_on_workers_or_windows(workspace, ortho, tmp_path):
+    build_tiles(
+        workspace, str(ortho), tmp_path / "a.pmtiles", fmt="webp", workers=1, block=16, name="n"
+    )
+    build_tiles(
+        workspace, str(ortho), tmp_path / "b.pmtiles", fmt="webp", workers=2, block=2, name="n"
+    )
+    assert all_tiles(tmp_path / "a.pmtiles") == all_tiles(tmp_path / "b.pmtiles")
+    assert (tmp_path / "a.pmtiles").read_bytes() == (tmp_path / "b.pmtiles").read_bytes()
+
+
+def test_overviews_are_the_mean_of_children(workspace, ortho, tmp_path):
+    rec = build_tiles(workspace, str(ortho), tmp_path / "o", fmt="png", workers=1)
+    tiles = all_tiles(tmp_path / "o")
+    z = rec["maxzoom"] - 1
+    parent = next(k for k in tiles if k[0] == z)
+    kids = np.zeros((2 * TILE, 2 * TILE, 4), np.float64)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            data = tiles.get((z + 1, 2 * parent[1] + dx, 2 * parent[2] + dy))
+            if data is not None:
+                kids[dy * TILE : (dy + 1) * TILE, dx * TILE : (dx + 1) * TILE] = rgba(data)
+    valid = kids[..., 3] > 0
+    blocks = valid.reshape(TILE, 2, TILE, 2).sum(axis=(1, 3))
+    sums = (kids[..., :3] * valid[..., None]).reshape(TILE, 2, TILE, 2, 3).sum(axis=(1, 3))
+    mean = np.floor(sums / np.maximum(blocks, 1)[..., None] + 0.5)
+    got = rgba(tiles[parent]).astype(np.float64)
+    has = blocks > 0
+    np.testing.assert_array_equal(got[..., 3] > 0, has)
+    np.testing.assert_array_equal(got[..., :3][has], mean[has])
+
+
+def test_dem_terrain_rgb_and_hillshade(workspace, tmp_path):
+    dem = make_raster(tmp_path / "dem.tif", bands=1, dtype="float32", nodata=-9999)
+    rec = build_tiles(workspace, str(dem), tmp_path / "t.pmtiles", workers=1)
+    assert rec["mode"] == "terrain-rgb" and rec["format"] == "png"
+    tiles = all_tiles(tmp_path / "t.pmtiles")
+    with rasterio.open(dem) as src:
+        data = src.read(1, masked=True)
+    lo, hi = float(data.min()), float(data.max())
+    for key in list(tiles)[:6]:
+        px = rgba(tiles[key])
+        heights = decode_terrain_rgb(np.moveaxis(px[..., :3], -1, 0))[px[..., 3] > 0]
+        assert heights.size and lo - 0.1 <= heights.min() and heights.max() <= hi + 0.1
+    # parents hold the decoded mean of their children's heights (never averaged RGB)
+    z = rec["maxzoom"] - 1
+    parent = next(k for k in tiles if k[0] == z)
+    ph = decode_terrain_rgb(np.moveaxis(rgba(tiles[parent])[..., :3], -1, 0))
+    child = tiles[(z + 1, 2 * parent[1], 2 * parent[2])]
+    ch = decode_terrain_rgb(np.moveaxis(rgba(child)[..., :3], -1, 0))
+    cv = rgba(child)[..., 3] > 0
+    quad = cv[:2, :2]
+    if quad.all():
+        assert abs(ph[0, 0] - ch[:2, :2].mean()) <= 0.06
+    with pytest.raises(TileSettingsError, match="lossless"):
+        build_tiles(workspace, str(dem), tmp_path / "t2", fmt="jpeg", workers=1)
+    rec = build_tiles(workspace, str(dem), tmp_path / "h", mode="hillshade", fmt="png", workers=1)
+    shade = all_tiles(tmp_path / "h")
+    values = np.concatenate([rgba(v)[..., 0][rgba(v)[..., 3] > 0] for v in shade.values()])
+    assert values.std() > 5 and rec["mode"] == "hillshade"
+
+
+# --- catalogue sources and incremental updates ------------------------------------------
+
+
+@pytest.fixture
+def catalogue(workspace, tmp_path):
+    """A product mosaic of a large scene and a small patch touching about 1% of it."""
+    big = make_raster(tmp_path / "big.tif", size=(1400, 1400), res=1.0, seed=1, collar=False)
+    patch = make_raster(tmp_path / "patch1.tif", size=(140, 140), res=1.0, seed=2,
+                        origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
+    add_dataset(workspace, "big", 1, big, acquired="2023-05-01")
+    add_dataset(workspace, "patch", 1, patch, acquired="2024-05-01", classification="internal")
+    return tmp_path
+
+
+def test_product_mosaic_newest_on_top(workspace, catalogue, tmp_path):
+    out = tmp_path / "dom.pmtiles"
+    rec = build_tiles(workspace, "dom02", out, fmt="png", zoom=(18, 18), workers=1)
+    assert json.loads(rec["sources"]) == ["big@1", "patch@1"]  # painting order
+    assert rec["classification"] == "internal"
+    t = TMS.get("WebMercatorQuad")
+    with rasterio.open(catalogue / "patch1.tif") as src:
+        lon, lat = rasterio.warp.transform(src.crs, "EPSG:4326", [E0 + 670], [N0 - 670])
+        value = next(src.sample([(E0 + 670, N0 - 670)]))
+    tile = t.tile(lon[0], lat[0], 18)
+    b = t.xy_bounds(tile)
+    px = rgba(all_tiles(out)[(18, tile.x, tile.y)])
+    x, y = rasterio.warp.transform("EPSG:4326", "EPSG:3857", lon, lat)
+    col = int((x[0] - b.left) / (b.right - b.left) * TILE)
+    row = int((b.top - y[0]) / (b.top - b.bottom) * TILE)
+    assert np.abs(px[row, col, :3].astype(int) - value.astype(int)).max() <= 12
+    ds = build_tiles(workspace, "big", tmp_path / "big", zoom=(16, 17), workers=1)
+    assert json.loads(ds["sources"]) == ["big@1"]
+
+
+@pytest.mark.parametrize("out_name", ["inc.pmtiles", "inc_dir", "inc.mbtiles"])
+def test_update_equals_full_rebuild(workspace, catalogue, tmp_path, out_name):
+    out = tmp_path / out_name
+    full = build_tiles(workspace, "dom02", out, fmt="webp", zoom=(12, 19), workers=1, block=4)
+    before = all_tiles(out)
+    # supersede the patch with a new delivery (new pixels, same place)
+    patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
+                         origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
+    add_dataset(workspace, "patch", 2, patch2, acquired="2025-05-01")
+    upd = build_tiles(workspace, "dom02", out, update=True, workers=1)
+    assert upd["build"] == "update" and json.loads(upd["sources"]) == ["big@1", "patch@2"]
+    assert 0 < upd["written_tiles"] < full["tile_count"] * 0.3
+    ref = tmp_path / ("ref_" + out_name)
+    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(12, 19), workers=2, block=4)
+    after = all_tiles(out)
+    assert after == all_tiles(ref)
+    assert after != before
+    # nothing changed since: nothing to do
+    again = build_tiles(workspace, "dom02", out, update=True, workers=1)
+    assert again["up_to_date"] and all_tiles(out) == after
+    # removal of the patch: its tiles go back to the big scene, as a full build would make
+    remove_dataset(workspace, "patch", 2)
+    build_tiles(workspace, "dom02", out, update=True, workers=1)
+    shutil.rmtree(ref) if ref.is_dir() else ref.unlink()
+    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(12, 19), workers=1, block=4)
+    assert all_tiles(out) == all_tiles(ref)
+    assert last_pyramid(workspace, out)["source_footprints"].keys() == {"big@1"}
+
+
+def test_dask_local_cluster(workspace, ortho, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+    ):
+        rec = build_tiles(workspace, str(ortho), tmp_path / "d.pmtiles", fmt="png",
+                          dask=cluster.scheduler_address, block=2)  # fmt: skip
+    build_tiles(workspace, str(ortho), tmp_path / "p.pmtiles", fmt="png", workers=1, block=2)
+    assert rec["tile_count"] > 0
+    assert all_tiles(tmp_path / "d.pmtiles") == all_tiles(tmp_path / "p.pmtiles")
+
+
+# --- bad input -------------------------------------------------------------------------
+
+
+def test_bad_inputs_library(workspace, ortho, real_data, tmp_path):
+    out = tmp_path / "x.pmtiles"
+    with pytest.raises(TileSettingsError, match="not within"):
+        build_tiles(workspace, str(ortho), out, tms="CGCS2000Quad", zoom=(0, 3))
+    with pytest.raises(NotFoundError, match="unknown tile matrix set"):
+        build_tiles(workspace, str(ortho), out, tms="GoogleCRS84Quad")
+    with pytest.raises(TileStoreError, match="MBTiles"):
+        build_tiles(workspace, str(ortho), tmp_path / "x.mbtiles", tms="CGCS2000Quad")
+    with pytest.raises(SourceReadError, match=r"corrupt\.tif"):
+        build_tiles(workspace, str(real_data / "corrupt.tif"), out, zoom=(10, 12), workers=1)
+    with pytest.raises(NotFoundError, match="not a raster file, a product code"):
+        build_tiles(workspace, "no-such-dataset", out)
+    with pytest.raises(NotFoundError, match="no current datasets"):
+        build_tiles(workspace, "dom05", out)
+    with pytest.raises(NotFoundError, match="without --update first"):
+        build_tiles(workspace, str(ortho), out, update=True)
+    assert not list(tmp_path.glob("x.*")) and not list(tmp_path.glob("*.partial-*"))
+    assert list_pyramids(workspace).empty
+    build_tiles(workspace, str(ortho), out, zoom=(15, 16), workers=1)
+    before = out.read_bytes()
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        build_tiles(workspace, str(ortho), out, zoom=(15, 16))
+    with pytest.raises(TileSettingsError, match="differs"):
+        build_tiles(workspace, str(ortho), out, zoom=(14, 16), update=True)
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--zoom", "9-3"], "first zoom is above"),
+        (["--zoom", "x"], "expected A-B"),
+        (["--zoom", "0-3", "--tms", "CGCS2000Quad"], "not within"),
+        (["--tms", "Google"], "Invalid value for '--tms'"),
+        (["--format", "gif"], "Invalid value for '--format'"),
+        (["-o", "{tmp}/x.mbtiles", "--tms", "CGCS2000Quad"], "MBTiles"),
+        (["--source", "{corrupt}"], "corrupt.tif"),
+        (["--source", "nothing-here"], "not a raster file"),
+        (["-o", "{tmp}/exists"], "exists; pass --overwrite"),
+    ],
+)
+def test_bad_inputs_cli(workspace, ortho, real_data, tmp_path, args, message):
+    (tmp_path / "exists").mkdir()
+    args = [a.format(tmp=tmp_path, corrupt=real_data / "corrupt.tif") for a in args]
+    source = str(ortho)
+    if "--source" in args:
+        i = args.index("--source")
+        source = args[i + 1]
+        del args[i : i + 2]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out.pmtiles")]
+    result = run_cli(["tiles", "build", source, "--workspace", workspace.root, "--workers",
+                      "1", *args])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out.pmtiles").exists() and not list(tmp_path.glob("*.partial-*"))
+
+
+def test_cli_build_list_info(workspace, ortho, tmp_path):
+    out = tmp_path / "c.pmtiles"
+    r = run_cli(["tiles", "build", ortho, "--workspace", workspace.root, "--zoom", "15-17",
+                 "--format", "webp", "-o", out, "--workers", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = run_cli(["tiles", "list", "--workspace", workspace.root, "--format", "json"])
+    rows = json.loads(r.stdout)
+    assert [row["format"] for row in rows] == ["webp"] and rows[0]["minzoom"] == 15
+    r = run_cli(["tiles", "info", out])
+    assert json.loads(r.stdout)["tilematrixset"] == "WebMercatorQuad"
+    r = run_cli(["tiles", "info", tmp_path / "missing.pmtiles"])
+    assert r.exit_code == 2
