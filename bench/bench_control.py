@@ -6,7 +6,8 @@
    sheet numbers, one transaction). Reported as points per second.
 2. Radius search: 1,000 seeded searches (centres inside the districts, radii 200..2,000 m) with
    :func:`geobase.control.registry.radius_fids` (bounding box from the radius, R-tree
-   candidates decided by their envelopes, exact geodesic near the circle). The floor is a bare
+   candidates decided by bracketing distances on their envelopes, exact geodesic near
+   the circle). The floor is a bare
    sqlite query of the GeoPackage R-tree (``rtree_control_points_geom``) for the same boxes,
    on the same connection, returning the candidate ids. Both run alternately in one
    process; the result is the ratio of the medians (target: search <= 3 x floor). The
@@ -179,11 +180,12 @@ def report(r: dict, command: str) -> str:
   random inside the districts, radii uniform 200..2,000 m; both sides alternate in one read
   transaction on one connection after a warm-up.
 - The search measured against the floor is `geobase.control.registry.radius_fids`: the
-  box from the radius, the R-tree query (returning each candidate's float32 envelope),
-  a vectorised local-ellipsoid distance that decides every candidate clearly inside or
-  outside, and the exact geodesic (pyproj Geod, CGCS2000 ellipsoid) for the few in a thin
-  band around the circle (read from the registry). It returns the exact set; every 50th
-  search was checked against a brute-force geodesic distance to all points (identical).
+  box from the radius, then one R-tree query that also brackets each candidate's distance
+  (local-ellipsoid scales bounding the box, SQL arithmetic on its float32 envelope) and
+  flags those clearly inside; the few in a thin band around the circle are read from the
+  registry and measured with the exact geodesic (pyproj Geod, CGCS2000 ellipsoid). It
+  returns the exact set; every 50th search was checked against a brute-force geodesic
+  distance to all points (identical).
 - Machine: {platform.machine()}, {os.cpu_count()} CPUs visible, load average {load} at the end
   (shared machine); Python {platform.python_version()}.
 - Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.
