@@ -18,6 +18,7 @@ from geobase.store.base import Store, utc_now
 # Field names tried, in order, when the caller does not name the district-name field.
 NAME_FIELDS = ("name", "NAME", "名称", "district", "区县", "xzqmc", "XZQMC", "name_zh")
 NAME_EN_FIELDS = ("name_en", "NAME_EN", "english", "ename")
+DENSIFY_M = 50.0  # vertex spacing (m) when reprojecting projected boundaries
 CODE_FIELDS = ("code", "CODE", "xzqdm", "XZQDM", "adcode", "区划代码")
 
 
@@ -55,6 +56,10 @@ def read_boundaries(path: str | Path, name_field: str | None = None) -> gpd.GeoD
     types = set(frame.geom_type.dropna())
     if not types <= {"Polygon", "MultiPolygon"}:
         raise ValidationError(f"{path}: district boundaries must be polygons, got {sorted(types)}")
+    if not frame.crs.is_geographic:
+        # straight projected edges are curves in lon/lat: densify before reprojecting so
+        # that areas computed back in a projected system agree to the square metre
+        frame = frame.set_geometry(frame.geometry.segmentize(DENSIFY_M))
     frame = frame.to_crs(4490)
     # several features of one district (islands) become one multipolygon
     out = frame.dissolve(by=name_field, as_index=False, sort=False)
