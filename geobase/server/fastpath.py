@@ -1,6 +1,7 @@
 """A fast path for the most frequent request: a public tile already in the tile cache.
 
-An ASGI middleware that answers ``GET``/``HEAD /tiles/{pyramid}/{z}/{x}/{y}.{ext}``
+The application (:class:`geobase.server.app.GeobaseApp`) first offers each request to
+:class:`TileFastPath`, which answers ``GET``/``HEAD /tiles/{pyramid}/{z}/{x}/{y}.{ext}``
 itself when the request carries no ``Authorization`` and no ``Origin`` header, the
 pyramid is public and the tile is in the memory cache; everything else (first requests,
 tokens, CORS, errors) goes through the application as usual, which fills the cache. The
@@ -25,45 +26,42 @@ TILE_PATH = re.compile(
 
 
 class TileFastPath:
-    """ASGI middleware: serve cached public tiles without the framework."""
+    """Serves cached public tiles without the framework (see the module docstring)."""
 
-    def __init__(self, app, service):
-        self.app = app
+    def __init__(self, service):
         self.service = service
+        self.cache_control = cache_control(service.settings.tile_max_age).encode()
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope, send) -> bool:
+        """Answer the request if it can be answered here; return whether it was."""
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            return await self.app(scope, receive, send)
+            return False
         match = TILE_PATH.match(scope["path"])
         if match is None or scope.get("query_string"):
-            return await self.app(scope, receive, send)
+            return False
         if_none_match = None
         for key, value in scope["headers"]:
             if key in (b"authorization", b"origin"):
-                return await self.app(scope, receive, send)
+                return False
             if key == b"if-none-match":
                 if_none_match = value.decode("latin-1")
         name, z, x, y, ext = match.groups()
         layer = self.service.layers.all().get(name)
         if layer is None or layer.classification != "public" or ext not in layer.extensions:
-            return await self.app(scope, receive, send)
+            return False
         hit = self.service.layers.cache.get((layer.name, layer.path, int(z), int(x), int(y)))
         if hit is None:
-            return await self.app(scope, receive, send)
+            return False
         body, etag = hit
-        headers = [
-            (b"cache-control", cache_control(self.service.settings.tile_max_age).encode()),
-            (b"etag", etag.encode()),
-        ]
+        headers = [(b"cache-control", self.cache_control), (b"etag", etag.encode())]
         if not_modified(if_none_match, etag):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
-            return
-        headers += [
-            (b"content-length", str(len(body)).encode()),
-            (b"content-type", layer.media_type.encode()),
-        ]
+            return True
+        headers.append((b"content-length", str(len(body)).encode()))
+        headers.append((b"content-type", layer.media_type.encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
         )
+        return True
