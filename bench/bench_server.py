@@ -293,7 +293,7 @@ def main() -> int:
 
         Ratio geobase / nginx: **{ratio:.2f}** ({verdict} the target of 0.5, errors must be 0).
         Load average at the end: {", ".join(f"{v:.1f}" for v in os.getloadavg())} (the machine
-        is shared: repeated runs here gave ratios from 0.4 to 0.8).
+        is shared with other work: expect run-to-run differences of tens of percent).
 
         Command: `.venv/bin/python bench/bench_server.py --seconds {args.seconds} --connections {args.connections} --workers {args.workers} --rounds {args.rounds}`
         (wrk: `{g["command"].replace(str(ROOT) + "/", "")}`)

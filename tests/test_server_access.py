@@ -141,3 +141,43 @@ def test_cli_token_and_publish(workspace):
     assert rows["catalogue"]["last_release"] == "2024-03-30"
     assert "2021-Q1" in rows["catalogue"]["missed"]
     assert run_cli(["publish", "check", "--period", "2021", *ws]).exit_code == 2
+
+
+def test_cli_serve_starts_and_answers(workspace, tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    geobase = Path(sys.executable).parent / "geobase"
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    proc = subprocess.Popen(
+        [str(geobase), "serve", "--workspace", str(workspace.root), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    assert json.loads(r.read())["status"] == "ok"
+                    break
+            except OSError:
+                assert proc.poll() is None, "geobase serve exited"
+                assert time.monotonic() < deadline, "geobase serve did not answer"
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert b"Traceback" not in err, err.decode()
+    bad = run_cli(["serve", "--workspace", workspace.root, "--port", "70000"])
+    assert bad.exit_code == 2
