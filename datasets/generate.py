@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import logging
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -642,7 +643,12 @@ def generate(
 
     pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
     try:
-        return _generate(out, index, seed, progress)
+        with warnings.catch_warnings():
+            # rasterio 1.4's rasterize/window transforms still multiply Affines with `*`
+            warnings.filterwarnings(
+                "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+            )
+            return _generate(out, index, seed, progress)
     finally:
         pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None})
 

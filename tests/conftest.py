@@ -28,10 +28,10 @@ STORE_BACKENDS = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
 
 
 def pytest_generate_tests(metafunc):
-    if (
-        "store_backend" in metafunc.fixturenames
-        and metafunc.definition.get_closest_marker("both_stores")
-        and "store_backend" not in getattr(metafunc.definition, "callspec", {})
+    # GEOBASE_TEST_STORES=both runs every test that uses ``workspace`` on both stores
+    everywhere = os.environ.get("GEOBASE_TEST_STORES") == "both"
+    if "store_backend" in metafunc.fixturenames and (
+        everywhere or metafunc.definition.get_closest_marker("both_stores")
     ):
         metafunc.parametrize("store_backend", STORE_BACKENDS, indirect=True)
 
@@ -105,6 +105,19 @@ def cli_runner():
     from click.testing import CliRunner
 
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory) -> Path:
+    """The Shantou demo workspace, built once per session by ``geobase demo`` (read-mostly).
+
+    Tests that change it must work on a copy; tests that only read it share it (building
+    it takes a few minutes on two cores).
+    """
+    target = tmp_path_factory.mktemp("demo") / "shantou"
+    result = run_cli(["demo", target])
+    assert result.exit_code == 0, result.stderr
+    return target
 
 
 def run_cli(args, **kwargs):
