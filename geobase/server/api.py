@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from geobase.catalog.access import may_see
+from geobase.catalog.access import may_see, visible_levels
 from geobase.errors import NotFoundError, ValidationError
 from geobase.server.deps import Service, clearance_of, get, service_of
 
@@ -59,8 +59,8 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
     ):
         raise ValidationError(f"bbox {text[:80]!r} is outside -180..180, -90..90 degrees")
-    if west > east or south > north:
-        raise ValidationError(f"bbox {text[:80]!r} has west > east or south > north")
+    if west >= east or south >= north:
+        raise ValidationError(f"bbox {text[:80]!r} must have west < east and south < north")
     return west, south, east, north
 
 
@@ -155,25 +155,29 @@ def catalog_search(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     format: Annotated[Literal["json", "geojson"] | None, Query()] = None,
 ) -> Response:
-    """Current datasets meeting a bbox, product and acquisition interval, newest first."""
+    """Current datasets meeting a bbox, product and acquisition interval, newest first.
+
+    Only datasets the caller's clearance reaches are searched, counted and returned
+    (:func:`geobase.catalog.search.search` with the visible classification levels).
+    """
     box = parse_bbox(bbox)
     start, end = parse_interval(datetime)
     if product is not None and product not in service.products:
         raise ValidationError(
             f"unknown product {product[:40]!r}; known: {', '.join(service.products.list())}"
         )
-    frame = service.datasets(product=product, as_of=as_of, bbox=box)
-    rows = []
-    for rec in frame.to_dict("records"):
-        if not may_see(rec.get("classification"), clearance):
-            continue
-        acq_start = rec.get("acquired_start") or rec.get("acquired_end")
-        acq_end = rec.get("acquired_end") or rec.get("acquired_start")
-        if start is not None and (acq_end is None or str(acq_end)[:10] < start.isoformat()):
-            continue
-        if end is not None and (acq_start is None or str(acq_start)[:10] > end.isoformat()):
-            continue
-        rows.append(rec)
+    from geobase.catalog.search import search
+
+    frame = search(
+        service.ws.store,
+        bbox=box,
+        product=product,
+        start=start,
+        end=end,
+        classification=visible_levels(clearance),
+        as_of=as_of,
+    )
+    rows = frame.to_dict("records")
     matched = len(rows)
     page = rows[offset : offset + limit]
     fmt = _json_or_geojson(request, format)
