@@ -298,7 +298,7 @@ def test_dem_terrain_rgb_and_hillshade(workspace, tmp_path):
 @pytest.fixture
 def catalogue(workspace, tmp_path):
     """A product mosaic of a large scene and a small patch touching about 1% of it."""
-    big = make_raster(tmp_path / "big.tif", size=(1400, 1400), res=1.0, seed=1, collar=False)
+    big = make_raster(tmp_path / "big.tif", size=(700, 700), res=2.0, seed=1, collar=False)
     patch = make_raster(tmp_path / "patch1.tif", size=(140, 140), res=1.0, seed=2,
                         origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
     add_dataset(workspace, "big", 1, big, acquired="2023-05-01")
@@ -308,16 +308,16 @@ def catalogue(workspace, tmp_path):
 
 def test_product_mosaic_newest_on_top(workspace, catalogue, tmp_path):
     out = tmp_path / "dom.pmtiles"
-    rec = build_tiles(workspace, "dom02", out, fmt="png", zoom=(18, 18), workers=1)
+    rec = build_tiles(workspace, "dom02", out, fmt="png", zoom=(17, 17), workers=1)
     assert json.loads(rec["sources"]) == ["big@1", "patch@1"]  # painting order
     assert rec["classification"] == "internal"
     t = TMS.get("WebMercatorQuad")
     with rasterio.open(catalogue / "patch1.tif") as src:
         lon, lat = rasterio.warp.transform(src.crs, "EPSG:4326", [E0 + 670], [N0 - 670])
         value = next(src.sample([(E0 + 670, N0 - 670)]))
-    tile = t.tile(lon[0], lat[0], 18)
+    tile = t.tile(lon[0], lat[0], 17)
     b = t.xy_bounds(tile)
-    px = rgba(all_tiles(out)[(18, tile.x, tile.y)])
+    px = rgba(all_tiles(out)[(17, tile.x, tile.y)])
     x, y = rasterio.warp.transform("EPSG:4326", "EPSG:3857", lon, lat)
     col = int((x[0] - b.left) / (b.right - b.left) * TILE)
     row = int((b.top - y[0]) / (b.top - b.bottom) * TILE)
@@ -329,7 +329,7 @@ def test_product_mosaic_newest_on_top(workspace, catalogue, tmp_path):
 @pytest.mark.parametrize("out_name", ["inc.pmtiles", "inc_dir", "inc.mbtiles"])
 def test_update_equals_full_rebuild(workspace, catalogue, tmp_path, out_name):
     out = tmp_path / out_name
-    full = build_tiles(workspace, "dom02", out, fmt="webp", zoom=(12, 19), workers=1, block=4)
+    full = build_tiles(workspace, "dom02", out, fmt="webp", zoom=(12, 18), workers=1, block=4)
     before = all_tiles(out)
     # supersede the patch with a new delivery (new pixels, same place)
     patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
@@ -339,7 +339,7 @@ def test_update_equals_full_rebuild(workspace, catalogue, tmp_path, out_name):
     assert upd["build"] == "update" and json.loads(upd["sources"]) == ["big@1", "patch@2"]
     assert 0 < upd["written_tiles"] < full["tile_count"] * 0.3
     ref = tmp_path / ("ref_" + out_name)
-    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(12, 19), workers=2, block=4)
+    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(12, 18), workers=2, block=4)
     after = all_tiles(out)
     assert after == all_tiles(ref)
     assert after != before
@@ -350,7 +350,7 @@ def test_update_equals_full_rebuild(workspace, catalogue, tmp_path, out_name):
     remove_dataset(workspace, "patch", 2)
     build_tiles(workspace, "dom02", out, update=True, workers=1)
     shutil.rmtree(ref) if ref.is_dir() else ref.unlink()
-    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(12, 19), workers=1, block=4)
+    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(12, 18), workers=1, block=4)
     assert all_tiles(out) == all_tiles(ref)
     assert last_pyramid(workspace, out)["source_footprints"].keys() == {"big@1"}
 
