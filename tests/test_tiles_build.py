@@ -19,6 +19,7 @@ from geobase.errors import (
     NotFoundError,
     OutputExistsError,
     SourceReadError,
+    TileBuildError,
     TileSettingsError,
     TileStoreError,
 )
@@ -367,6 +368,9 @@ def test_dask_local_cluster(workspace, ortho, tmp_path):
     build_tiles(workspace, str(ortho), tmp_path / "p.pmtiles", fmt="png", workers=1, block=2)
     assert rec["tile_count"] > 0
     assert all_tiles(tmp_path / "d.pmtiles") == all_tiles(tmp_path / "p.pmtiles")
+    with pytest.raises(TileBuildError, match="cannot reach the Dask scheduler"):
+        build_tiles(workspace, str(ortho), tmp_path / "x.pmtiles", dask="tcp://127.0.0.1:9")
+    assert not (tmp_path / "x.pmtiles").exists()
 
 
 # --- bad input -------------------------------------------------------------------------

@@ -236,12 +236,14 @@ def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
             f"--dask needs dask.distributed: pip install 'geobase[dask]' ({exc})"
         ) from None
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
+        client = Client(address, timeout="3s", set_as_default=False)
     except OSError as exc:
         raise TileBuildError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
         futures = client.map(render_block, [settings] * len(jobs), jobs, pure=False)
-        for future in as_completed(futures):
+        with client.as_current():  # as_completed looks the client up
+            done = as_completed(futures)
+        for future in done:
             yield future.result()
     finally:
         client.close()
