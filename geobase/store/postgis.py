@@ -158,6 +158,12 @@ _FID = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?\b", re.IGNORECA
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\(", re.I)
 _ADD_COLUMN = re.compile(r"^(\s*ALTER\s+TABLE\s+\w+\s+ADD\s+(?:COLUMN\s+)?)(.*)$", re.I | re.S)
 _NULL_TEST = re.compile(r"\s+IS\s+(NOT\s+)?NULL\b", re.IGNORECASE)
+_RAISE_TRIGGER = re.compile(
+    r"^\s*CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s+(BEFORE|AFTER)\s+"
+    r"(INSERT|UPDATE|DELETE)\s+ON\s+(\w+)\s+BEGIN\s+SELECT\s+RAISE\s*\(\s*"
+    r"(?:ABORT|FAIL|ROLLBACK)\s*,\s*'((?:[^']|'')*)'\s*\)\s*;\s*END\s*;?\s*$",
+    re.IGNORECASE,
+)
 _INSERT_OR = re.compile(r"^\s*INSERT\s+OR\s+(\w+)\s+INTO\b", re.IGNORECASE)
 
 
@@ -219,6 +225,16 @@ def _translate_statement(sql: str) -> str:
         raise StoreError(
             f"'INSERT OR {match.group(1) if match else '?'}' is sqlite-only; use "
             "INSERT ... ON CONFLICT (columns) DO UPDATE, which both stores run"
+        )
+    elif head.startswith("CREATE TRIGGER") and (match := _RAISE_TRIGGER.match(sql)):
+        # the one trigger form geobase uses: refuse changes to append-only history
+        name, when, op, table, message = match.groups()
+        return (
+            f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$geobase$BEGIN RAISE EXCEPTION USING MESSAGE = '{message}', "
+            f"ERRCODE = 'integrity_constraint_violation'; END$geobase$; "
+            f"CREATE OR REPLACE TRIGGER {name} {when} {op} ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}_fn()"
         )
     elif head.startswith(("CREATE TRIGGER", "PRAGMA", "CREATE VIRTUAL")):
         raise StoreError(f"sqlite-only statement on PostGIS: {sql.strip()[:60]}...")
@@ -405,7 +421,8 @@ class PostGISTransaction(Transaction):
         values = bind(names, params)
         cursor = self.conn.cursor()
         try:
-            cursor.execute(pg_sql, values)
+            # without parameters: the simple protocol, which runs several statements
+            cursor.execute(pg_sql, values or None)
         except psycopg.Error as exc:
             raise _translate_error(exc, self.store) from exc
         return cursor

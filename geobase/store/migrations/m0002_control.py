@@ -104,11 +104,11 @@ def upgrade(tx: Transaction) -> None:
         description="evidence files (photos) of inspections",
     )
     tx.create_index("control_evidence", ["inspection_fid"])
-    if tx.dialect == "gpkg":
-        # append-only: the database itself refuses to change or drop history rows
-        for table in ("control_inspections", "control_evidence", "control_point_history"):
-            for op in ("UPDATE", "DELETE"):
-                tx.execute(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                )
+    # append-only: the database itself refuses to change or drop history rows (the
+    # PostGIS store turns this trigger form into a PL/pgSQL trigger)
+    for table in ("control_inspections", "control_evidence", "control_point_history"):
+        for op in ("UPDATE", "DELETE"):
+            tx.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            )
