@@ -420,3 +420,124 @@ def test_read_modify_write_from_many_processes_loses_nothing(pg_url):
     with open_store(pg_url) as store, store.read() as tx:
         versions = [r["version"] for r in tx.query("SELECT version FROM geobase_meta_versions")]
     assert sorted(versions) == list(range(1, 101))
+
+
+# --- sixteen editors at once ----------------------------------------------------------
+
+EDITORS = 16
+MARKS = ("C001", "C002", "L001")
+
+
+def _editor(args) -> int:
+    """One editor: inspections, one small delivery, and increments of a shared record.
+
+    Returns the number of conflicts the editor was told about (and redid).
+    """
+    import datetime as dt
+
+    from geobase.control.inspections import record_inspection
+    from geobase.ingest.pipeline import ingest
+
+    root, worker, tif = args
+    conflicts = 0
+    with Workspace.open(root) as ws:
+        for k in range(6):
+            record_inspection(
+                ws,
+                MARKS[(worker + k) % 3],
+                date=dt.date(2021, 1, 1) + dt.timedelta(days=worker * 10 + k),
+                inspector=f"editor{worker}",
+                condition="intact",
+                notes=f"{worker}-{k}",
+            )
+        ingest(ws, [tif], acquired="2023-03-01", dataset_id=f"block-{worker % 4}")
+        while True:  # the client's side of optimistic versioning: reload and redo
+            with ws.store.read() as tx:
+                row = tx.query_one("SELECT value, row_version FROM edits WHERE name = 'count'")
+            try:
+                with ws.store.transaction() as tx:
+                    tx.update_versioned(
+                        "edits", {"name": "count"}, row["row_version"], {"value": row["value"] + 1}
+                    )
+                break
+            except ConflictError:
+                conflicts += 1
+    return conflicts
+
+
+def _editors_workspace(root, url):
+    from geobase.control.importer import import_points
+    from geobase.store.districts import load_districts
+    from tests.control_helpers import DISTRICTS, good_row, write_csv
+
+    ws = Workspace.init(root, store=url)
+    load_districts(ws.store, DISTRICTS)
+    rows = [
+        good_row("C001"),
+        good_row("C002", 纬度="23.36", 经度="116.70", X="", Y="", 区县=""),
+        good_row("L001", 等级="三等水准", 纬度="23.365", 经度="116.69", X="", Y="", 区县=""),
+    ]
+    import_points(ws, write_csv(root.parent / f"{root.name}.csv", rows))
+    with ws.store.transaction() as tx:
+        _versioned_table(tx)
+        tx.insert("edits", {"name": "count", "value": 0.0})
+    return ws
+
+
+def _final_state(ws) -> dict:
+    with ws.store.read() as tx:
+        inspections = sorted(
+            tuple(r.values())
+            for r in tx.query(
+                "SELECT point_id, inspected_on, inspector, condition, usability, notes "
+                "FROM control_inspections"
+            )
+        )
+        datasets = tx.query(
+            "SELECT dataset_id, version, checksum FROM datasets ORDER BY dataset_id, version"
+        )
+        edit = tx.query_one("SELECT value, row_version FROM edits")
+    by_id: dict[str, dict] = {}
+    for d in datasets:
+        entry = by_id.setdefault(d["dataset_id"], {"versions": [], "checksums": []})
+        entry["versions"].append(d["version"])
+        entry["checksums"].append(d["checksum"])
+    for entry in by_id.values():  # which delivery got which version depends on arrival
+        entry["checksums"].sort()
+    return {"inspections": inspections, "datasets": by_id, "edit": edit}
+
+
+@pytest.mark.slow
+def test_sixteen_editors_at_once_equal_one_by_one(pg_cluster, tmp_path):
+    import numpy as np
+
+    from tests.ingest_factories import write_tif
+
+    tifs = []
+    for w in range(EDITORS):
+        valid = np.zeros((40, 40), dtype=bool)
+        valid[: 10 + w, :] = True  # a different delivery (checksum, footprint) per editor
+        tifs.append(write_tif(tmp_path / f"d{w}.tif", width=40, height=40, valid=valid))
+    urls = [pg_cluster.create_database(), pg_cluster.create_database()]
+    try:
+        together = _editors_workspace(tmp_path / "together", urls[0])
+        together.close()
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(EDITORS) as pool:
+            conflicts = pool.map(_editor, [(together.root, w, tifs[w]) for w in range(EDITORS)])
+        with _editors_workspace(tmp_path / "serial", urls[1]) as serial:
+            for w in range(EDITORS):
+                assert _editor((serial.root, w, tifs[w])) == 0
+            expected = _final_state(serial)
+        with Workspace.open(together.root) as again:
+            got = _final_state(again)
+        assert len(got["inspections"]) == EDITORS * 6
+        assert got["edit"] == {"value": float(EDITORS), "row_version": EDITORS + 1}
+        assert got == expected
+        assert all(v["versions"] == [1, 2, 3, 4] for v in got["datasets"].values())
+        # every increment landed: conflicts (sum(conflicts) of them) were reported and
+        # redone by the editor, never silently overwritten
+        assert len(conflicts) == EDITORS
+    finally:
+        for url in urls:
+            pg_cluster.drop_database(url)
