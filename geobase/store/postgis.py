@@ -42,6 +42,8 @@ import functools
 import logging
 import re
 import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -61,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 300
 CONNECT_TIMEOUT_S = 10
+IDLE_CHECK_S = 30.0
 COMPAT_VERSION = 1
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -560,6 +563,7 @@ class PostGISStore(Store):
         self._password = urlsplit(url).password or ""
         self._srids: dict[tuple[str, str], int] = {}
         self._local = threading.local()
+        self._last_used: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._lock_key, geometry_oid = self._bootstrap(create)
         self._geometry_dumper = _geometry_dumper(geometry_oid)
         options = f"-c search_path={self.schema},public" if self.schema else None
@@ -572,7 +576,7 @@ class PostGISStore(Store):
             max_size=pool_max,
             kwargs=kwargs,
             configure=self._configure,
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=self._check,
             open=True,
             name="geobase",
         )
@@ -649,6 +653,12 @@ class PostGISStore(Store):
                 ) from None
         return int(key), int(oid)
 
+    def _check(self, conn: psycopg.Connection) -> None:
+        # a connection idle for a while may have been dropped (server restart, firewall):
+        # test it before use; a recently used one costs no extra round trip
+        if time.monotonic() - self._last_used.get(conn, 0.0) > IDLE_CHECK_S:
+            psycopg_pool.ConnectionPool.check_connection(conn)
+
     def _configure(self, conn: psycopg.Connection) -> None:
         conn.adapters.register_loader("numeric", _NumericLoader)
         conn.adapters.register_dumper(bool, _BoolDumper)
@@ -709,6 +719,7 @@ class PostGISStore(Store):
                 raise _translate_error(exc, self) from None
         finally:
             self._local.tx = None
+            self._last_used[conn] = time.monotonic()
             self._pool.putconn(conn)
 
     # --- geometry ----------------------------------------------------------------------
