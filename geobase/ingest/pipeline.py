@@ -252,13 +252,15 @@ def _prepare_raster(
         name=path.name,
         label=path.name,
     )
-    geom = raster.footprint(info)
     meta = info.metadata()
     if opts.cog:
         stored_name = Path(path.name).with_suffix(".tif").name
         meta["stored"] = raster.write_cog(info, stage / stored_name, kind)
         meta["stored_file"] = _file_digest(stage / stored_name)
+        # the COG's mask overviews make the decimated read cheap
+        geom = raster.footprint(raster.read_info(stage / stored_name))
     else:
+        geom = raster.footprint(info)
         raster.validate_pixels(info)
         stored_name = path.name
         _copy(path, stage / stored_name)

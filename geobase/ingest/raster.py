@@ -23,6 +23,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
+from rasterio.windows import Window
 
 from geobase.errors import MissingCRS, SourceReadError, StoreError, UnsupportedInput
 from geobase.ingest.footprint import polygonize, to_cgcs2000
@@ -31,7 +32,9 @@ from geobase.ingest.metadata import Acquired, parse_date, vertical_datum
 logger = logging.getLogger(__name__)
 
 FOOTPRINT_CELLS = 2048  # longest side of the decimated mask read for the footprint
-GDAL_CACHE_MB = 256  # bounds GDAL's block cache during conversion
+GDAL_CACHE_MB = 512  # bounds GDAL's block cache during conversion (peak RSS < 1 GB)
+FOOTPRINT_CACHE_MB = 64  # the footprint's decimated read passes over each block once
+STRIP_ROWS = 1024  # rows of full-resolution mask held at a time (no overviews)
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtif", ".gtiff")
 EARTH_RADIUS = 6378137.0
 
@@ -213,15 +216,39 @@ def read_info(path: Path, crs: CRS | None = None) -> RasterInfo:
 
 
 def decimated_mask(ds, max_cells: int = FOOTPRINT_CELLS) -> tuple[np.ndarray, Affine]:
-    """The dataset's valid-data mask read at most ``max_cells`` on its longer side.
+    """The dataset's valid-data mask, about ``max_cells`` on its longer side.
 
-    GDAL serves a decimated read from the overviews where the file has them.
+    With overviews, the finest overview at least ``max_cells`` wide is opened and its mask
+    read whole (a few MB, whatever the image size). Without, the full-resolution mask is
+    read one strip of blocks at a time and sampled every k-th pixel, so each block is
+    decoded once and memory stays at one strip.
     """
-    scale = max(1.0, max(ds.width, ds.height) / max_cells)
-    shape = (max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
-    mask = ds.dataset_mask(out_shape=shape)
-    transform = ds.transform @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
-    return mask > 0, transform
+    scale = max(ds.width, ds.height) / max_cells
+    if scale <= 1:
+        return ds.dataset_mask() > 0, ds.transform
+    factors = ds.overviews(1)
+    usable = [i for i, f in enumerate(factors) if f <= scale]
+    if usable:
+        level = max(usable)
+        with rasterio.open(ds.name, overview_level=level) as ovr:
+            return ovr.dataset_mask() > 0, ovr.transform
+    k = math.floor(scale)
+    rows = -(-ds.height // k)
+    cols = -(-ds.width // k)
+    out = np.zeros((rows, cols), dtype=bool)
+    block_h = ds.block_shapes[0][0]
+    strip = max(block_h, (STRIP_ROWS // block_h) * block_h)
+    half = k // 2
+    for r0 in range(0, ds.height, strip):
+        h = min(strip, ds.height - r0)
+        first = (-(r0 - half)) % k  # first sampled row (global index % k == half) in the strip
+        if first >= h:
+            continue
+        mask = ds.dataset_mask(window=Window(0, r0, ds.width, h))
+        sampled = mask[first::k, half::k] > 0
+        i0 = (r0 + first) // k
+        out[i0 : i0 + sampled.shape[0], : sampled.shape[1]] = sampled
+    return out, ds.transform @ Affine.scale(k, k)
 
 
 def footprint(info: RasterInfo, max_cells: int = FOOTPRINT_CELLS):
@@ -231,7 +258,8 @@ def footprint(info: RasterInfo, max_cells: int = FOOTPRINT_CELLS):
         SourceReadError: the mask cannot be read.
         UnsupportedInput: the raster holds no valid pixel.
     """
-    with open_raster(info.path) as ds:
+    # the blocks are read once each: GDAL's block cache would only hold memory
+    with rasterio.Env(GDAL_CACHEMAX=FOOTPRINT_CACHE_MB), open_raster(info.path) as ds:
         if info.all_valid:
             west, south, east, north = ds.bounds
             local = shapely.box(west, south, east, north)
@@ -241,7 +269,6 @@ def footprint(info: RasterInfo, max_cells: int = FOOTPRINT_CELLS):
                     for c in ((0, 0), (ds.width, 0), (ds.width, ds.height), (0, ds.height))
                 ]
                 local = shapely.Polygon(corners)
-            cell = info.resolution_m
         else:
             try:
                 valid, transform = decimated_mask(ds, max_cells)
@@ -251,13 +278,11 @@ def footprint(info: RasterInfo, max_cells: int = FOOTPRINT_CELLS):
                     "likely corrupt pixel data"
                 ) from None
             local = polygonize(valid, transform)
-            cell = max(abs(transform.a), abs(transform.e))
     if local.is_empty:
         raise UnsupportedInput(
             f"{info.path.name}: no valid pixel (every pixel is nodata {info.nodata}); "
             "likely a wrong nodata value or an empty delivery"
         )
-    del cell
     return to_cgcs2000(local, info.crs)
 
 
