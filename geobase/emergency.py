@@ -26,6 +26,7 @@ import logging
 import math
 import shutil
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ import pandas as pd
 import rasterio
 import shapely
 import shapely.geometry
-import shapely.ops
+from affine import Affine
 from pyproj import Geod, Transformer
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
@@ -245,7 +246,7 @@ def clip_to_cog(src_path: Path, aoi: AreaOfInterest, dst: Path, scratch: Path) -
             driver="GTiff",
             width=int(window.width),
             height=int(window.height),
-            transform=src.window_transform(window),
+            transform=src.transform @ Affine.translation(window.col_off, window.row_off),
             tiled=True,
             blockxsize=512,
             blockysize=512,
@@ -267,7 +268,12 @@ def clip_to_cog(src_path: Path, aoi: AreaOfInterest, dst: Path, scratch: Path) -
     cog_profile = cog_profiles.get("jpeg" if rgb else "deflate")
     if not rgb and np.dtype(profile["dtype"]).kind == "f":
         cog_profile["predictor"] = 3
-    cog_translate(tmp, dst, cog_profile, quiet=True, overview_resampling="average")
+    with warnings.catch_warnings():
+        # rio-cogeo 7 still multiplies Affines with `*` (affine >= 3.1 warns)
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
+        cog_translate(tmp, dst, cog_profile, quiet=True, overview_resampling="average")
     tmp.unlink()
     with rasterio.open(dst) as cog:
         return {
@@ -413,7 +419,9 @@ def _control(
 
     lon, lat = aoi.centre
     to_gk = Transformer.from_crs("EPSG:4490", GK, always_xy=True)
-    local = shapely.ops.transform(to_gk.transform, aoi.geometry)
+    local = shapely.transform(
+        aoi.geometry, lambda xy: np.column_stack(to_gk.transform(xy[:, 0], xy[:, 1]))
+    )
     ce, cn = to_gk.transform(lon, lat)
     reach = shapely.hausdorff_distance(local, shapely.Point(ce, cn)) + distance
     near = search(ws, near=(lon, lat), radius=reach, usability="usable")
