@@ -119,6 +119,7 @@ def main() -> int:
                           env)  # fmt: skip
         n, size = tree_stats(out, fmt)
         rows[("gdal2tiles", fmt)] = (wall, cpu, n, size)
+        print("gdal2tiles", fmt, rows[("gdal2tiles", fmt)], flush=True)
     # --- geobase ------------------------------------------------------------------
     for fmt in ("png", "webp", "jpeg"):
         out = OUT / f"gb_{fmt}"
@@ -128,6 +129,7 @@ def main() -> int:
                            "--workspace", str(ws_dir)], env)  # fmt: skip
         n, size = tree_stats(out, {"jpeg": "jpg"}.get(fmt, fmt))
         rows[("geobase", fmt)] = (wall, cpu, n, size)
+        print("geobase", fmt, rows[("geobase", fmt)], flush=True)
     # --- encode-only floors on gdal2tiles' own tiles ------------------------------------
     from PIL import Image
 
@@ -164,6 +166,7 @@ def incremental(cog: Path, ws_dir: Path, env) -> dict:
         path = OUT / f"patch_v{version}.tif"
         with rasterio.open(cog) as src:
             prof = src.profile | dict(driver="GTiff", width=820, height=820, compress="deflate")
+            prof.pop("photometric", None)
             win = Window(3000, 3000, 820, 820)
             prof["transform"] = src.window_transform(win)
             data = src.read(window=win)
