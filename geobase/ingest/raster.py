@@ -31,9 +31,9 @@ from geobase.ingest.metadata import Acquired, parse_date, vertical_datum
 
 logger = logging.getLogger(__name__)
 
-FOOTPRINT_CELLS = 2048  # longest side of the decimated mask read for the footprint
-GDAL_CACHE_MB = 512  # bounds GDAL's block cache during conversion (peak RSS < 1 GB)
-FOOTPRINT_CACHE_MB = 64  # the footprint's decimated read passes over each block once
+FOOTPRINT_CELLS = 1024  # longest side of the decimated mask read for the footprint
+GDAL_CACHE_BYTES = 256 << 20  # GDAL's block cache during conversion (peak RSS < 1 GB)
+FOOTPRINT_CACHE_BYTES = 64 << 20  # the footprint's read passes over each block once
 STRIP_ROWS = 1024  # rows of full-resolution mask held at a time (no overviews)
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtif", ".gtiff")
 EARTH_RADIUS = 6378137.0
@@ -259,7 +259,7 @@ def footprint(info: RasterInfo, max_cells: int = FOOTPRINT_CELLS):
         UnsupportedInput: the raster holds no valid pixel.
     """
     # the blocks are read once each: GDAL's block cache would only hold memory
-    with rasterio.Env(GDAL_CACHEMAX=FOOTPRINT_CACHE_MB), open_raster(info.path) as ds:
+    with rasterio.Env(GDAL_CACHEMAX=FOOTPRINT_CACHE_BYTES), open_raster(info.path) as ds:
         if info.all_valid:
             west, south, east, north = ds.bounds
             local = shapely.box(west, south, east, north)
@@ -292,7 +292,7 @@ def validate_pixels(info: RasterInfo, progress: Callable[[int, int], None] | Non
     Raises:
         SourceReadError: a block cannot be decoded.
     """
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(info.path) as ds:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), open_raster(info.path) as ds:
         windows = [w for _, w in ds.block_windows(1)]
         for i, window in enumerate(windows):
             try:
@@ -368,7 +368,7 @@ def write_cog(
 
     profile, options = cog_profile(info, kind)
     env = {
-        "GDAL_CACHEMAX": GDAL_CACHE_MB,
+        "GDAL_CACHEMAX": GDAL_CACHE_BYTES,
         "GDAL_TIFF_OVR_BLOCKSIZE": 512,
         "GDAL_NUM_THREADS": "ALL_CPUS",
     }
