@@ -29,19 +29,10 @@ def init(directory: Path, store_url: str | None, name: str | None, crs: str) -> 
 
 def workspace_status(ws) -> dict:
     """Counts of what a workspace holds, table by table."""
+    from geobase.store.copy import store_tables
+
     with ws.store.read() as tx:
-        if ws.store.dialect == "gpkg":
-            tables = [
-                r["table_name"]
-                for r in tx.query("SELECT table_name FROM gpkg_contents ORDER BY table_name")
-            ]
-        else:
-            tables = [
-                r["table_name"]
-                for r in tx.query(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
-                )
-            ]
+        tables = [t.name for t in store_tables(ws.store, tx)]
         counts = {
             t: tx.scalar(f"SELECT count(*) FROM {t}")
             for t in tables

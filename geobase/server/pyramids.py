@@ -18,17 +18,6 @@ from geobase.store import Workspace
 logger = logging.getLogger(__name__)
 
 
-def _has_table(ws: Workspace) -> bool:
-    with ws.store.read() as tx:
-        if tx.dialect == "gpkg":
-            return bool(tx.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'pyramids'"))
-        return bool(
-            tx.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'pyramids'"
-            )
-        )
-
-
 def records(ws: Workspace) -> list[dict[str, Any]]:
     """The registered pyramids, each with name, title, tms (a TileMatrixSet), minzoom,
     maxzoom, format, bounds (degrees), classification and path (relative to the workspace).
@@ -36,8 +25,6 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
     Names are made unique: where two stores share a name (``dom/`` and ``dom.pmtiles``),
     the later path gets its store kind appended (``dom-pmtiles``).
     """
-    if not _has_table(ws):
-        return []
     from geobase.catalog.products import products_for
     from geobase.tiles.tms import TMS
 
