@@ -212,7 +212,7 @@ def build_tiles(
             last build of ``out``; settings default to that build's.
         overwrite: replace an existing ``out`` (a full build).
         workers: processes (default: CPU count); ``dask``: a scheduler address instead.
-        block: window size in base tiles (power of two; default 16, ``[tiles] block``).
+        block: window size in base tiles (power of two; default 8, ``[tiles] block``).
         name: pyramid name (default: the output's stem).
         progress: ``progress(done, total, rate=...)``.
 
@@ -267,7 +267,7 @@ def build_tiles(
         channels=channels_for(mode, bands),
         fill=fill,
     )
-    block = int(block or tiles_cfg.get("block", 16))
+    block = int(block or tiles_cfg.get("block", 8))
     rel = _rel(ws, out)
     cache_rel = (
         Path(ws.config.tiles_dir)

@@ -1,6 +1,6 @@
 """The pyramid builder: plan blocks, render them on workers, build the upper zooms, store.
 
-The base zoom is cut into *windows* of ``block x block`` tiles (default 16: 4096 px),
+The base zoom is cut into *windows* of ``block x block`` tiles (default 8: 2048 px),
 aligned in tile space so that each window also holds whole tiles of the ``log2(block)``
 zooms above; a worker warps one window at once and returns its encoded tiles and the raw
 tiles of its overview zooms. Zooms below the windows' reach are made in the main process
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -210,8 +211,13 @@ def run_jobs(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["geobase.tiles.render"])
+    if sys.version_info < (3, 12) and "fork" in mp.get_all_start_methods():
+        # cheapest (no re-import) and the workers are the caller's children, so their CPU
+        # time shows in its rusage; from 3.12 fork warns in threaded processes
+        ctx = mp.get_context("fork")
+    else:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["geobase.tiles.render"])
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)),
         mp_context=ctx,
@@ -257,7 +263,7 @@ def build_pyramid(
     *,
     region: Sequence[shapely.Geometry] | None = None,
     cache_path: str | Path | None = None,
-    block: int = 16,
+    block: int = 8,
     workers: int | None = None,
     dask: str | None = None,
     progress: Progress | None = None,
@@ -275,7 +281,7 @@ def build_pyramid(
             full build.
         cache_path: where the overview cache lives (needed for later updates); None: a
             temporary cache, removed afterwards.
-        block: window size in tiles (a power of two).
+        block: window size in tiles (a power of two; 8 = 2048 px).
         workers, dask: see :func:`run_jobs`.
         progress: ``progress(done, total, rate=tiles_per_second)``.
     """

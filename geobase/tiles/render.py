@@ -198,21 +198,29 @@ def _warp_one(ref, crs, transform, width, height, mode, channels):
 
 
 def downsample(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2 x 2 mean of the valid pixels (uint8: rounded half up; float: float64 mean)."""
-    c, h, w = data.shape
-    m4 = mask.reshape(h // 2, 2, w // 2, 2)
+    """2 x 2 mean of the valid pixels (uint8: rounded half up; float: float64 mean).
+
+    Invalid pixels hold 0, so sums over the four quadrant slices count valid pixels only.
+    """
+    q = ((0, 0), (1, 0), (0, 1), (1, 1))
+    m = [mask[i::2, j::2] for i, j in q]
+    out_mask = m[0] | m[1] | m[2] | m[3]
     if data.dtype == np.uint8:
-        total = data.reshape(c, h // 2, 2, w // 2, 2).sum(axis=(2, 4), dtype=np.uint16)
-        if mask.all():
-            return ((total + 2) >> 2).astype(np.uint8), np.ones((h // 2, w // 2), bool)
-        count = m4.sum(axis=(1, 3), dtype=np.uint16)
-        out_mask = count > 0
+        total = data[:, 0::2, 0::2].astype(np.uint16)
+        for i, j in q[1:]:
+            total += data[:, i::2, j::2]
+        if out_mask.all() and mask.all():
+            total += 2
+            total >>= 2
+            return total.astype(np.uint8), out_mask
+        count = m[0].astype(np.uint16) + m[1] + m[2] + m[3]
         safe = np.maximum(count, 1)
         out = ((2 * total + safe) // (2 * safe)).astype(np.uint8)
         return out, out_mask
-    total = data.reshape(c, h // 2, 2, w // 2, 2).sum(axis=(2, 4), dtype=np.float64)
-    count = m4.sum(axis=(1, 3))
-    out_mask = count > 0
+    total = data[:, 0::2, 0::2].astype(np.float64)
+    for i, j in q[1:]:
+        total += data[:, i::2, j::2]
+    count = m[0].astype(np.float64) + m[1] + m[2] + m[3]
     out = (total / np.maximum(count, 1)).astype(np.float32)
     out[:, ~out_mask] = 0
     return out, out_mask
