@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 
 FOOTPRINT_CELLS = 1024  # longest side of the decimated mask read for the footprint
 GDAL_CACHE_BYTES = 256 << 20  # GDAL's block cache during conversion (peak RSS < 1 GB)
-FOOTPRINT_CACHE_BYTES = 64 << 20  # the footprint's read passes over each block once
-STRIP_ROWS = 1024  # rows of full-resolution mask held at a time (no overviews)
+FOOTPRINT_CACHE_BYTES = 16 << 20  # the footprint's read passes over each block once
+STRIP_ROWS = 512  # full-resolution mask read a window of STRIP_ROWS x STRIP_COLS at a time
+STRIP_COLS = 4096  # (no overviews), so the window's blocks fit the footprint's GDAL cache
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtif", ".gtiff")
 EARTH_RADIUS = 6378137.0
 
@@ -233,21 +234,25 @@ def decimated_mask(ds, max_cells: int = FOOTPRINT_CELLS) -> tuple[np.ndarray, Af
         with rasterio.open(ds.name, overview_level=level) as ovr:
             return ovr.dataset_mask() > 0, ovr.transform
     k = math.floor(scale)
-    rows = -(-ds.height // k)
-    cols = -(-ds.width // k)
-    out = np.zeros((rows, cols), dtype=bool)
-    block_h = ds.block_shapes[0][0]
+    out = np.zeros((-(-ds.height // k), -(-ds.width // k)), dtype=bool)
+    block_h, block_w = ds.block_shapes[0]
     strip = max(block_h, (STRIP_ROWS // block_h) * block_h)
+    chunk = max(block_w, (STRIP_COLS // block_w) * block_w)
     half = k // 2
     for r0 in range(0, ds.height, strip):
         h = min(strip, ds.height - r0)
-        first = (-(r0 - half)) % k  # first sampled row (global index % k == half) in the strip
-        if first >= h:
+        first_row = (half - r0) % k  # sampled rows: global index % k == half
+        if first_row >= h:
             continue
-        mask = ds.dataset_mask(window=Window(0, r0, ds.width, h))
-        sampled = mask[first::k, half::k] > 0
-        i0 = (r0 + first) // k
-        out[i0 : i0 + sampled.shape[0], : sampled.shape[1]] = sampled
+        for c0 in range(0, ds.width, chunk):
+            w = min(chunk, ds.width - c0)
+            first_col = (half - c0) % k
+            if first_col >= w:
+                continue
+            mask = ds.dataset_mask(window=Window(c0, r0, w, h))
+            sampled = mask[first_row::k, first_col::k] > 0
+            i0, j0 = (r0 + first_row) // k, (c0 + first_col) // k
+            out[i0 : i0 + sampled.shape[0], j0 : j0 + sampled.shape[1]] = sampled
     return out, ds.transform @ Affine.scale(k, k)
 
 
