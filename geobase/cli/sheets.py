@@ -16,6 +16,7 @@ import click
 from geobase import sheets as lib
 from geobase.cli.options import check_output, emit, format_option, info, overwrite_option
 from geobase.errors import EmptyInputError, SheetCodeError, SourceReadError, UnknownCRS
+from geobase.geodesy import resolve_crs
 
 OUTPUT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
 _NUMBER = r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*"
@@ -29,21 +30,6 @@ def _scale(ctx: click.Context, param: click.Parameter, value: Any) -> int | None
         return lib.parse_scale(value)
     except SheetCodeError as exc:
         raise click.BadParameter(str(exc)) from None
-
-
-def _resolve_crs(spec: str):
-    """geobase's CRS names (gk3:39, ...) when geodesy is there, else PROJ's."""
-    try:
-        from geobase.geodesy.zones import resolve_crs
-    except ImportError:  # pragma: no cover - geodesy ships with geobase
-        from pyproj import CRS
-        from pyproj.exceptions import CRSError
-
-        try:
-            return CRS.from_user_input(spec)
-        except CRSError as exc:
-            raise UnknownCRS(f"CRS {spec!r} is not understood: {exc}") from None
-    return resolve_crs(spec)
 
 
 scale_option = click.option(
@@ -118,7 +104,7 @@ def code_command(
         code = lib.sheet_code(lon, lat, scale)
         emit(_national_record(code), fmt)
         return
-    crs = lib.require_gk_crs(_resolve_crs(crs_spec))
+    crs = lib.require_gk_crs(resolve_crs(crs_spec))
     if xy:
         east, north = _float(lon, "easting"), _float(lat, "northing")
     else:
@@ -156,7 +142,7 @@ def bounds_command(code: str, scale: int | None, crs_spec: str, fmt: str) -> Non
     """
     text = code.strip()
     if text[:1].isdigit():
-        crs = lib.require_gk_crs(_resolve_crs(crs_spec))
+        crs = lib.require_gk_crs(resolve_crs(crs_spec))
         bounds = lib.rect_sheet_bounds(text, scale)
         size = bounds.east - bounds.west
         denominator = next(s.denominator for s in lib.RECT_SCALES.values() if s.size_m == size)
@@ -276,7 +262,7 @@ def grid_command(
     frame = _read_area(area)
     if kind == "rect":
         result = lib.rect_sheets_covering(
-            frame, scale, crs=_resolve_crs(crs_spec), max_sheets=max_sheets
+            frame, scale, crs=resolve_crs(crs_spec), max_sheets=max_sheets
         )
     else:
         result = lib.sheets_covering(frame, scale, max_sheets=max_sheets)

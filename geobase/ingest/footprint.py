@@ -11,6 +11,7 @@ from pyproj import CRS
 from rasterio import features
 
 from geobase.errors import UnsupportedInput
+from geobase.geodesy.transform import get_transformer
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +47,6 @@ def polygonize(valid: np.ndarray, transform: Affine, *, simplify_px: float = 0.5
 
 
 def _transformer(crs: CRS):
-    try:
-        from geobase.geodesy.transform import get_transformer
-    except ImportError:  # pragma: no cover - geodesy ships with geobase
-        from pyproj import Transformer
-
-        return Transformer.from_crs(crs, CGCS2000, always_xy=True)
     return get_transformer(crs, CGCS2000)
 
 

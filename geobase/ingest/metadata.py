@@ -20,7 +20,7 @@ from typing import Any
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from geobase.errors import MissingAcquisitionDate, UnknownCRS
+from geobase.errors import MissingAcquisitionDate
 
 logger = logging.getLogger(__name__)
 
@@ -43,24 +43,6 @@ class Acquired:
 
 
 # --- CRS ------------------------------------------------------------------------------
-
-
-def resolve_crs(spec: str | CRS) -> CRS:
-    """A CRS from ``--crs`` (``EPSG:4548``, ``gk3:39``, WKT, PROJ string).
-
-    Raises:
-        UnknownCRS: neither geobase nor PROJ understands ``spec``.
-    """
-    if isinstance(spec, CRS):
-        return spec
-    try:
-        from geobase.geodesy.zones import resolve_crs as geodesy_resolve
-    except ImportError:  # pragma: no cover - geodesy ships with geobase
-        try:
-            return CRS.from_user_input(spec)
-        except CRSError as exc:
-            raise UnknownCRS(f"CRS {spec!r} is not understood: {exc}") from None
-    return geodesy_resolve(spec)
 
 
 def epsg_code(crs: CRS) -> int | None:

@@ -30,6 +30,7 @@ from pyproj import CRS
 
 from geobase.catalog.products import products_for
 from geobase.errors import UnsupportedInput
+from geobase.geodesy import resolve_crs
 from geobase.ingest import detect, model3d, pointcloud, raster, vector
 from geobase.ingest.metadata import (
     Acquired,
@@ -37,7 +38,6 @@ from geobase.ingest.metadata import (
     crs_fields,
     parse_window,
     read_sidecar,
-    resolve_crs,
     sha256_files,
 )
 from geobase.store import Workspace, utc_now
