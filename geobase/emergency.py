@@ -44,6 +44,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from geobase import __version__
+from geobase.areas import read_polygon
 from geobase.catalog.access import LABELS_ZH, may_see, rank, verify_token
 from geobase.catalog.records import current_datasets
 from geobase.errors import (
@@ -51,6 +52,7 @@ from geobase.errors import (
     AreaOfInterestError,
     OutputExistsError,
     SourceReadError,
+    ValidationError,
 )
 from geobase.store import Workspace
 from geobase.store.districts import list_districts
@@ -172,20 +174,10 @@ def parse_aoi(spec: str | Path, radius: float | None = None) -> AreaOfInterest:
     if radius is not None:
         raise AreaOfInterestError("--radius applies to a point, not to a polygon file")
     path = Path(text)
-    if not path.is_file():
-        raise AreaOfInterestError(f"area of interest {text!r}: no such file")
     try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # GDAL raises many kinds; all mean "cannot read"
-        raise AreaOfInterestError(f"{path.name}: cannot be read as a vector file ({exc})") from None
-    if frame.empty:
-        raise AreaOfInterestError(f"{path.name}: holds no features")
-    if frame.crs is None:
-        raise AreaOfInterestError(f"{path.name}: has no CRS; save it with its CRS")
-    frame = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if frame.empty:
-        raise AreaOfInterestError(f"{path.name}: holds no polygon")
-    geom = shapely.make_valid(shapely.union_all(frame.to_crs(4490).geometry.values))
+        geom = read_polygon(path, "area of interest")
+    except (SourceReadError, ValidationError) as exc:
+        raise AreaOfInterestError(str(exc)) from None
     return AreaOfInterest(geom, f"polygon file {path.name}")
 
 

@@ -208,7 +208,7 @@ def bad_areas(tmp_path):
     ("area", "extra", "fragments"),
     [
         ("empty", [], ["empty"]),
-        ("garbage", [], ["cannot read area file"]),
+        ("garbage", [], ["cannot be read"]),
         ("none", [], ["no geometries"]),
         ("nocrs", [], ["has no CRS"]),
         ("missing.gpkg", [], ["neither a W,S,E,N bbox nor an existing file"]),

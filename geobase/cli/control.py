@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from geobase.areas import read_polygon
 from geobase.cli.options import (
     check_output,
     emit,
@@ -151,27 +152,6 @@ def _search_options(f):
     return f
 
 
-def _polygon(path: Path):
-    import geopandas as gpd
-    import shapely
-
-    from geobase.errors import SourceReadError
-
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # GDAL raises many kinds; all mean "cannot read"
-        raise SourceReadError(f"{path}: cannot be read as a vector file ({exc})") from None
-    if frame.empty:
-        raise SourceReadError(f"{path}: holds no features")
-    if frame.crs is None:
-        raise ValidationError(f"{path}: has no CRS")
-    frame = frame.to_crs(4490)
-    area = shapely.union_all(frame.geometry.values)
-    if area.geom_type not in ("Polygon", "MultiPolygon"):
-        raise ValidationError(f"{path}: expected polygons, got {area.geom_type}")
-    return area
-
-
 def _with_grade(frame):
     from geobase.control.records import grade_label
 
@@ -193,7 +173,7 @@ def search(fmt: str, workspace_dir: Path | None, polygon: Path | None, **criteri
     from geobase.control.registry import search as run_search
 
     with open_workspace(workspace_dir) as ws:
-        area = _polygon(polygon) if polygon is not None else None
+        area = read_polygon(polygon, "polygon file") if polygon is not None else None
         frame = run_search(ws, polygon=area, **criteria)
     frame = _with_grade(frame)
     if fmt == "table":

@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from geobase import sheets as lib
+from geobase.areas import read_vector
 from geobase.cli.options import check_output, emit, format_option, info, overwrite_option
-from geobase.errors import EmptyInputError, SheetCodeError, SourceReadError, UnknownCRS
+from geobase.errors import SheetCodeError
 from geobase.geodesy import resolve_crs
 
 OUTPUT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
@@ -174,20 +175,7 @@ def _read_area(area: str):
         raise click.BadParameter(
             f"{area!r} is neither a W,S,E,N bbox nor an existing file", param_hint="'--area'"
         )
-    if path.is_file() and path.stat().st_size == 0:
-        raise EmptyInputError(f"area file {area} is empty")
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio/GDAL raise several types for unreadable files
-        raise SourceReadError(f"cannot read area file {area}: {exc}".splitlines()[0]) from None
-    if "geometry" not in frame or frame.geometry.isna().all() or frame.geometry.is_empty.all():
-        raise EmptyInputError(f"area file {area} holds no geometries")
-    if frame.crs is None:
-        raise UnknownCRS(
-            f"area file {area} has no CRS; add one (e.g. a .prj, or EPSG:4490 / EPSG:4548) so "
-            "its coordinates can be placed"
-        )
-    return frame
+    return read_vector(path, "area file")
 
 
 def _write(frame, out: Path) -> None:

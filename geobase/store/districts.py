@@ -12,13 +12,13 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geobase.errors import NotFoundError, SourceReadError, ValidationError
+from geobase.areas import read_vector, to_cgcs2000
+from geobase.errors import NotFoundError, ValidationError
 from geobase.store.base import Store, utc_now
 
 # Field names tried, in order, when the caller does not name the district-name field.
 NAME_FIELDS = ("name", "NAME", "名称", "district", "区县", "xzqmc", "XZQMC", "name_zh")
 NAME_EN_FIELDS = ("name_en", "NAME_EN", "english", "ename")
-DENSIFY_M = 50.0  # vertex spacing (m) when reprojecting projected boundaries
 CODE_FIELDS = ("code", "CODE", "xzqdm", "XZQDM", "adcode", "区划代码")
 
 
@@ -31,16 +31,7 @@ def read_boundaries(path: str | Path, name_field: str | None = None) -> gpd.GeoD
             geometries that are not polygons.
     """
     path = Path(path)
-    if not path.exists():
-        raise SourceReadError(f"{path}: no such file")
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # GDAL raises many kinds; all mean "cannot read"
-        raise SourceReadError(f"{path}: cannot be read as a vector file ({exc})") from None
-    if frame.empty:
-        raise SourceReadError(f"{path}: holds no features")
-    if frame.crs is None:
-        raise ValidationError(f"{path}: has no CRS; add a .prj or save it with its CRS")
+    frame = read_vector(path, "boundary file")
     fields = [c for c in frame.columns if c != "geometry"]
     if name_field is None:
         name_field = next((f for f in NAME_FIELDS if f in fields), None)
@@ -56,11 +47,7 @@ def read_boundaries(path: str | Path, name_field: str | None = None) -> gpd.GeoD
     types = set(frame.geom_type.dropna())
     if not types <= {"Polygon", "MultiPolygon"}:
         raise ValidationError(f"{path}: district boundaries must be polygons, got {sorted(types)}")
-    if not frame.crs.is_geographic:
-        # straight projected edges are curves in lon/lat: densify before reprojecting so
-        # that areas computed back in a projected system agree to the square metre
-        frame = frame.set_geometry(frame.geometry.segmentize(DENSIFY_M))
-    frame = frame.to_crs(4490)
+    frame = to_cgcs2000(frame)
     # several features of one district (islands) become one multipolygon
     out = frame.dissolve(by=name_field, as_index=False, sort=False)
     name_en = next((f for f in NAME_EN_FIELDS if f in fields), None)

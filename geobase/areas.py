@@ -1,0 +1,72 @@
+"""Areas read from vector files: the one place that opens a user's polygon file.
+
+District boundaries, search polygons, sheet-grid areas and emergency areas of interest
+all come from files GDAL reads, in any CRS; this module refuses the same bad files the
+same way everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from geobase.errors import EmptyInputError, SourceReadError, ValidationError
+
+DENSIFY_M = 50.0  # vertex spacing (m) when reprojecting projected polygons to lon/lat
+
+
+def read_vector(path: str | Path, what: str = "vector file") -> gpd.GeoDataFrame:
+    """Read a vector file GDAL understands, refusing what cannot be placed on the map.
+
+    Args:
+        path: the file (GeoJSON, GeoPackage, Shapefile, ...).
+        what: what the file is, for messages ("area file", "boundary file").
+
+    Raises:
+        SourceReadError: missing or unreadable file.
+        EmptyInputError: an empty file, or one without geometries.
+        ValidationError: the file has no CRS.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SourceReadError(f"{what} {path}: no such file")
+    if path.is_file() and path.stat().st_size == 0:
+        raise EmptyInputError(f"{what} {path} is empty")
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # GDAL raises many kinds; all mean "cannot read"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceReadError(f"{what} {path} cannot be read as a vector file ({reason})") from None
+    if (
+        frame.empty
+        or "geometry" not in frame
+        or frame.geometry.isna().all()
+        or frame.geometry.is_empty.all()
+    ):
+        raise EmptyInputError(f"{what} {path} holds no geometries")
+    if frame.crs is None:
+        raise ValidationError(f"{what} {path} has no CRS; add a .prj or save it with its CRS")
+    return frame
+
+
+def to_cgcs2000(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to EPSG:4490, densifying projected edges first (they curve in lon/lat)."""
+    if not frame.crs.is_geographic:
+        frame = frame.set_geometry(frame.geometry.segmentize(DENSIFY_M))
+    return frame.to_crs(4490)
+
+
+def read_polygon(path: str | Path, what: str = "area file") -> shapely.Geometry:
+    """The union of a file's polygons, in EPSG:4490 (other geometries are ignored).
+
+    Raises:
+        SourceReadError, EmptyInputError: see :func:`read_vector`.
+        ValidationError: no CRS, or no polygon in the file.
+    """
+    frame = read_vector(path, what)
+    frame = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if frame.empty:
+        raise ValidationError(f"{what} {path} holds no polygon")
+    return shapely.make_valid(shapely.union_all(to_cgcs2000(frame).geometry.values))
