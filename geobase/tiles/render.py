@@ -40,6 +40,8 @@ MODES: tuple[str, ...] = ("rgb", "terrain-rgb", "hillshade")
 TILE = 256
 #: base tiles per side of one warp request; fixed, so that tiles never depend on the blocks
 WARP_CHUNK = 4
+#: most nearest-neighbour samples per base pixel and axis (see :func:`oversample`)
+MAX_OVERSAMPLE = 4
 
 
 # --- grid arithmetic ---------------------------------------------------------------
@@ -159,8 +161,10 @@ def warp_block(
 
 
 def _warp_one(ref, crs, transform, width, height, mode, channels):
+    """Warp one source: nearest samples on a grid k times finer, box-averaged (k x k)."""
     path = ref.path
     with open_raster(path) as src:
+        k = oversample(ref, src.width, src.height, transform.a)
         if mode == "rgb":
             bands = [1, 2, 3] if src.count >= 3 else [1]
             dtype = np.uint8
@@ -169,7 +173,7 @@ def _warp_one(ref, crs, transform, width, height, mode, channels):
             dtype = np.float32
         alpha = [i + 1 for i, ci in enumerate(src.colorinterp) if ci.name == "alpha"]
         bands = [b for b in bands if b not in alpha] or bands
-        dest = np.zeros((len(bands) + 1, height, width), dtype=dtype)
+        dest = np.zeros((len(bands) + 1, height * k, width * k), dtype=dtype)
         try:
             reproject(
                 rasterio.band(src, bands),
@@ -177,21 +181,80 @@ def _warp_one(ref, crs, transform, width, height, mode, channels):
                 src_transform=src.transform,
                 src_crs=src.crs,
                 src_alpha=alpha[0] if alpha else 0,
-                dst_transform=transform,
+                dst_transform=transform @ Affine.scale(1 / k),
                 dst_crs=crs,
                 dst_alpha=len(bands) + 1,
-                resampling=Resampling.average,
+                resampling=Resampling.nearest if k > 1 else Resampling.average,
                 num_threads=1,
                 init_dest_nodata=True,
             )
         except RasterioError as exc:
             raise SourceReadError(f"{path}: reading pixels failed ({exc})") from None
-    valid = dest[-1] > 0
-    data = dest[:-1]
+    samples = dest[-1] > 0
+    data, valid = box_mean(dest[:-1], samples, k)
     if mode == "rgb" and data.shape[0] != channels:
         data = np.repeat(data[:1], channels, axis=0)
-    data[:, ~valid] = 0
     return data, valid
+
+
+def oversample(ref: SourceRef, width: int, height: int, res: float) -> int:
+    """Nearest samples per base pixel and axis for a source of ``width x height`` px.
+
+    Like gdal2tiles (nearest samples on a 4x finer grid, then a 4 x 4 mean), but with
+    the factor following the scale: k = ceil(base pixel / source pixel), at least 2, so
+    that roughly every source pixel under a base pixel is sampled once: the mean then
+    equals an area average up to the nearest-neighbour phase (PSNR 35-50 dB against
+    ``gdalwarp -r average`` on Landsat texture), at a third of the cost of GDAL's
+    ``average`` kernel for orthophotos at 1-2 source px per base px. Past
+    ``MAX_OVERSAMPLE`` source px per base px (a base zoom far coarser than the data)
+    sampling would alias and cost k**2, so GDAL's ``average`` is used (k = 1). The factor
+    depends only on the source and the zoom: every chunk of a build uses the same one.
+    """
+    w, s, e, n = ref.bounds
+    src_res = min((e - w) / width, (n - s) / height)
+    ratio = abs(res) / src_res if src_res > 0 else 1.0
+    if ratio > MAX_OVERSAMPLE:
+        return 1
+    return max(2, math.ceil(ratio - 1e-6))
+
+
+def box_mean(data: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """k x k mean of the valid samples (invalid ones hold 0); uint8 rounds half up.
+
+    A pixel is valid where any of its samples is; it is 0 where none is.
+    """
+    if k == 1:
+        data = data.copy()
+        data[:, ~mask] = 0
+        return data, mask
+    offsets = [(i, j) for i in range(k) for j in range(k)]
+    m = [mask[i::k, j::k] for i, j in offsets]
+    if data.dtype == np.uint8:
+        data = data * mask  # GDAL may leave values under alpha 0; zero them
+        total = data[:, 0::k, 0::k].astype(np.uint16)
+        for i, j in offsets[1:]:
+            total += data[:, i::k, j::k]
+        count = m[0].astype(np.uint16)
+        for part in m[1:]:
+            count += part
+        valid = count > 0
+        if valid.all() and bool((count == k * k).all()):
+            total += k * k // 2
+            total //= k * k
+            return total.astype(np.uint8), valid
+        safe = np.maximum(count, 1)
+        return ((2 * total + safe) // (2 * safe)).astype(np.uint8), valid
+    data = np.where(mask, data, 0)
+    total = data[:, 0::k, 0::k].astype(np.float64)
+    for i, j in offsets[1:]:
+        total += data[:, i::k, j::k]
+    count = m[0].astype(np.float64)
+    for part in m[1:]:
+        count += part
+    valid = count > 0
+    out = (total / np.maximum(count, 1)).astype(np.float32)
+    out[:, ~valid] = 0
+    return out, valid
 
 
 # --- pixel operations ---------------------------------------------------------------
