@@ -359,14 +359,16 @@ def ground_pixel_size(tms: TileMatrixSet, g: Grid, rows_y: np.ndarray) -> tuple[
 
 
 def pack_raw(data: np.ndarray, mask: np.ndarray) -> bytes:
-    """A raw tile as compressed bytes (data then the packed mask)."""
-    return zlib.compress(np.ascontiguousarray(data).tobytes() + np.packbits(mask).tobytes(), 1)
+    """A raw tile as bytes (data then the packed mask), uncompressed: zlib, even at level 1,
+    cost about a tenth of a JPEG build's CPU for a cache that is written far more often
+    than read. Older caches hold zlib streams; :func:`unpack_raw` reads both."""
+    return np.ascontiguousarray(data).tobytes() + np.packbits(mask).tobytes()
 
 
 def unpack_raw(blob: bytes, channels: int, dtype) -> tuple[np.ndarray, np.ndarray]:
-    raw = zlib.decompress(blob)
     dtype = np.dtype(dtype)
     n = channels * TILE * TILE * dtype.itemsize
+    raw = blob if len(blob) == n + TILE * TILE // 8 else zlib.decompress(blob)
     data = np.frombuffer(raw[:n], dtype=dtype).reshape(channels, TILE, TILE).copy()
     mask = np.unpackbits(np.frombuffer(raw[n:], dtype=np.uint8))[: TILE * TILE]
     return data, mask.reshape(TILE, TILE).astype(bool)
