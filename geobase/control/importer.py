@@ -320,22 +320,13 @@ def _grid_zone(spec: str | None, y: float, default_crs: Any) -> tuple[int, GKZon
     return zone.epsg, zone
 
 
-def _parse_row(row: dict, fields_: dict[str, str], ctx: _Context) -> dict[str, Any]:
-    """One input row as record values (coordinates not yet reconciled)."""
-    point_id = _value(row, fields_, "point_id")
-    if point_id is None:
-        raise _RowError("missing point id (点号)")
-    if any(c.isspace() for c in point_id) or len(point_id) > MAX_ID_LENGTH:
-        raise _RowError(f"point id {point_id!r} has blanks or is longer than {MAX_ID_LENGTH}")
-    name = _value(row, fields_, "name")
-    if name is None:
-        raise _RowError(f"point {point_id}: missing name (点名)")
-    kind_text = _value(row, fields_, "kind")
+def _kind_grades(kind_text: str | None, grade_texts: tuple) -> tuple[str, dict[str, str]]:
+    """A row's kind and {scheme: code} from its kind and grade cells."""
     try:
         kind = parse_kind(kind_text) if kind_text else None
         grades: dict[str, str] = {}
-        for column in ("grade", "gnss_grade", "level_grade", "cjj_grade"):
-            for scheme, code in parse_grades(_value(row, fields_, column), kind).items():
+        for text in grade_texts:
+            for scheme, code in parse_grades(text, kind).items():
                 if scheme in grades and grades[scheme] != code:
                     raise _RowError(f"two {scheme} grades: {grades[scheme]} and {code}")
                 grades[scheme] = code
@@ -363,6 +354,54 @@ def _parse_row(row: dict, fields_: dict[str, str], ctx: _Context) -> dict[str, A
     if own != "cors" and own not in grades:
         allowed = ", ".join(GRADE_CODES[own])
         raise _RowError(f"missing grade (等级): a {kind} point needs a {own} grade ({allowed})")
+    return kind, grades
+
+
+_PROVENANCE_FIELDS = (
+    "source",
+    "epoch",
+    "geo_source",
+    "grid_source",
+    "height_source",
+    "geo_epoch",
+    "grid_epoch",
+    "height_epoch",
+    "mark_type",
+    "established",
+)
+
+
+def _provenance(texts: tuple, today: dt.date) -> tuple:
+    """(geo, grid, height source; geo, grid, height epoch; mark type; date established)
+    from the cells of :data:`_PROVENANCE_FIELDS`."""
+    source, epoch, *sources_epochs, mark, established_text = texts
+    try:
+        common_source = parse_source(source) if source else None
+        common_epoch = parse_epoch(epoch) if epoch else None
+        sources = [parse_source(t) if t else common_source for t in sources_epochs[:3]]
+        epochs = [parse_epoch(t) if t else common_epoch for t in sources_epochs[3:]]
+        mark_type = parse_mark_type(mark) if mark else None
+        established = parse_date(established_text, "date established") if established_text else None
+    except GeobaseError as exc:
+        raise _RowError(str(exc)) from None
+    if established is not None and established > today:
+        raise _RowError(f"date established {established} is in the future")
+    return (*sources, *epochs, mark_type, established)
+
+
+def _parse_row(row: dict, fields_: dict[str, str], ctx: _Context) -> dict[str, Any]:
+    """One input row as record values (coordinates not yet reconciled)."""
+    point_id = _value(row, fields_, "point_id")
+    if point_id is None:
+        raise _RowError("missing point id (点号)")
+    if any(c.isspace() for c in point_id) or len(point_id) > MAX_ID_LENGTH:
+        raise _RowError(f"point id {point_id!r} has blanks or is longer than {MAX_ID_LENGTH}")
+    name = _value(row, fields_, "name")
+    if name is None:
+        raise _RowError(f"point {point_id}: missing name (点名)")
+    kind, grades = _kind_grades(
+        _value(row, fields_, "kind"), tuple(_value(row, fields_, c) for c in _GRADE_FIELDS)
+    )
     lat = _angle(row, fields_, "lat")
     lon = _angle(row, fields_, "lon")
     if lat is None and lon is None and "__lon" in row:
@@ -388,69 +427,267 @@ def _parse_row(row: dict, fields_: dict[str, str], ctx: _Context) -> dict[str, A
         epsg, zone = _grid_zone(crs_text, 0.0, ctx.default_crs)
     ellh = _number(row, fields_, "ellh")
     normal_h = _number(row, fields_, "normal_h")
+    (
+        geo_source,
+        grid_source,
+        height_source,
+        geo_epoch,
+        grid_epoch,
+        height_epoch,
+        mark_type,
+        established,
+    ) = _provenance(tuple(_value(row, fields_, f) for f in _PROVENANCE_FIELDS), ctx.today)
+    return _record_values(
+        point_id=point_id,
+        name=name,
+        kind=kind,
+        cors=kind == "cors" or "cors" in grades,
+        gnss_grade=grades.get("gnss"),
+        level_grade=grades.get("levelling"),
+        cjj_grade=grades.get("cjj"),
+        district=_value(row, fields_, "district"),
+        lat=lat,
+        lon=lon,
+        x_north=x,
+        y_east=y,
+        gk_epsg=epsg,
+        zone=zone,
+        ellh=ellh,
+        normal_h=normal_h,
+        geo_source=geo_source,
+        grid_source=grid_source,
+        height_source=height_source,
+        geo_epoch=geo_epoch,
+        grid_epoch=grid_epoch,
+        height_epoch=height_epoch,
+        mark_type=mark_type,
+        established=established,
+        custodian=_value(row, fields_, "custodian"),
+        site=_value(row, fields_, "site"),
+        route=_value(row, fields_, "route"),
+        notes=_value(row, fields_, "notes"),
+    )
+
+
+_GRADE_FIELDS = ("grade", "gnss_grade", "level_grade", "cjj_grade")
+
+
+def _record_values(**v: Any) -> dict[str, Any]:
+    # given values default to "adjusted"; computed ones become "converted" in _reconcile
+    v["geo_source"] = (v["geo_source"] or "adjusted") if v["lat"] is not None else None
+    v["grid_source"] = (v["grid_source"] or "adjusted") if v["x_north"] is not None else None
+    has_h = v["normal_h"] is not None
+    v["height_source"] = (v["height_source"] or "adjusted") if has_h else None
+    v["height_epoch"] = v["height_epoch"] if has_h else None
+    return v
+
+
+# --- the vectorised common case of _parse_row ----------------------------------------------
+#
+# Every row is parsed column by column: numbers through numpy, text cells (grades, kinds,
+# sources, CRS names) once per distinct value. A row any step of which fails or is unusual
+# is not "clean" and goes through _parse_row, which reports its first problem exactly as
+# before; clean rows get the values _parse_row would give them.
+
+_FLOAT_FIELDS = ("lat", "lon", "x_north", "y_east", "ellh", "normal_h")
+_COLUMNS = (
+    "point_id",
+    "name",
+    "kind",
+    "cors",
+    "gnss_grade",
+    "level_grade",
+    "cjj_grade",
+    "district",
+    "lat",
+    "lon",
+    "x_north",
+    "y_east",
+    "gk_epsg",
+    "zone",
+    "ellh",
+    "normal_h",
+    "geo_source",
+    "grid_source",
+    "height_source",
+    "geo_epoch",
+    "grid_epoch",
+    "height_epoch",
+    "mark_type",
+    "established",
+    "custodian",
+    "site",
+    "route",
+    "notes",
+)
+
+
+def _cells(data: dict[str, np.ndarray], n: int, column: str | None) -> np.ndarray:
+    """A column's cells as an object array (None where missing or no such column)."""
+    if column is None or column not in data:
+        return np.full(n, None, dtype=object)
+    values = data[column].copy()
+    values[pd.isna(values)] = None
+    return values
+
+
+def _floats(cells: np.ndarray, angles: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(numbers, ok): ``float(cell)`` (or a D°M'S" angle), NaN where empty; ok is False where
+    a cell is no finite number."""
+    out = np.full(len(cells), np.nan)
+    present = np.flatnonzero(cells != None)  # noqa: E711 - elementwise
+    ok = np.ones(len(cells), dtype=bool)
+    texts = cells[present]
     try:
-        common_source = _value(row, fields_, "source")
-        common_source = parse_source(common_source) if common_source else None
-        common_epoch = _value(row, fields_, "epoch")
-        common_epoch = parse_epoch(common_epoch) if common_epoch else None
+        out[present] = texts.astype(float)
+    except (ValueError, TypeError):
+        for i, text in zip(present.tolist(), texts.tolist(), strict=True):
+            try:
+                out[i] = float(text)
+            except (ValueError, TypeError):
+                if not angles:
+                    ok[i] = False
+                    continue
+                try:
+                    out[i] = float(parse_angle(text))
+                except GeobaseError:
+                    ok[i] = False
+    ok[present] &= np.isfinite(out[present])
+    return out, ok
 
-        def source(name: str) -> str | None:
-            text = _value(row, fields_, name)
-            return parse_source(text) if text else common_source
 
-        def epoch(name: str) -> float | None:
-            text = _value(row, fields_, name)
-            return parse_epoch(text) if text else common_epoch
+def _per_value(keys: list, fn: Callable[[Any], Any]) -> list:
+    """``fn(key)`` for each key, computed once per distinct key; None where it raises."""
+    cache: dict[Any, Any] = {}
+    for key in set(keys):
+        try:
+            cache[key] = fn(key)
+        except _RowError:
+            cache[key] = None
+    return [cache[key] for key in keys]
 
-        geo_source, grid_source, height_source = (
-            source("geo_source"),
-            source("grid_source"),
-            source("height_source"),
-        )
-        geo_epoch, grid_epoch, height_epoch = (
-            epoch("geo_epoch"),
-            epoch("grid_epoch"),
-            epoch("height_epoch"),
-        )
-        mark = _value(row, fields_, "mark_type")
-        mark_type = parse_mark_type(mark) if mark else None
-        established_text = _value(row, fields_, "established")
-        established = parse_date(established_text, "date established") if established_text else None
-    except GeobaseError as exc:
-        raise _RowError(str(exc)) from None
-    if established is not None and established > ctx.today:
-        raise _RowError(f"date established {established} is in the future")
-    return {
-        "point_id": point_id,
-        "name": name,
-        "kind": kind,
-        "cors": kind == "cors" or "cors" in grades,
-        "gnss_grade": grades.get("gnss"),
-        "level_grade": grades.get("levelling"),
-        "cjj_grade": grades.get("cjj"),
-        "district": _value(row, fields_, "district"),
-        "lat": lat,
-        "lon": lon,
-        "x_north": x,
-        "y_east": y,
-        "gk_epsg": epsg,
-        "zone": zone,
-        "ellh": ellh,
-        "normal_h": normal_h,
-        # given values default to "adjusted"; computed ones become "converted" below
-        "geo_source": (geo_source or "adjusted") if lat is not None else None,
-        "grid_source": (grid_source or "adjusted") if x is not None else None,
-        "height_source": (height_source or "adjusted") if normal_h is not None else None,
-        "geo_epoch": geo_epoch,
-        "grid_epoch": grid_epoch,
-        "height_epoch": height_epoch if normal_h is not None else None,
-        "mark_type": mark_type,
-        "established": established,
-        "custodian": _value(row, fields_, "custodian"),
-        "site": _value(row, fields_, "site"),
-        "route": _value(row, fields_, "route"),
-        "notes": _value(row, fields_, "notes"),
-    }
+
+def _parse_frame(
+    frame: pd.DataFrame, fields_: dict[str, str], ctx: _Context
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Vectorised :func:`_parse_row`: (column -> values, mask of the clean rows)."""
+    n = len(frame)
+    # the cells once, as arrays (a frame's columns would each deep-copy its attrs)
+    table = frame.to_numpy(dtype=object)
+    data = {str(name): table[:, k] for k, name in enumerate(frame.columns)}
+    cell = {name: _cells(data, n, fields_.get(name)) for name in COLUMN_ALIASES}
+    out: dict[str, np.ndarray] = {}
+    ids = pd.Series(cell["point_id"], dtype=object)
+    clean = ids.notna().to_numpy(dtype=bool, copy=True)
+    text_ids = ids[clean].astype(str)
+    clean[clean] = ~(
+        text_ids.str.contains(r"\s", regex=True) | (text_ids.str.len() > MAX_ID_LENGTH)
+    ).to_numpy(dtype=bool)
+    clean &= cell["name"] != None  # noqa: E711 - elementwise
+    out["point_id"], out["name"] = cell["point_id"], cell["name"]
+
+    keys = list(zip(cell["kind"].tolist(), *(cell[c].tolist() for c in _GRADE_FIELDS), strict=True))
+    kinds = _per_value(keys, lambda k: _kind_grades(k[0], k[1:]))
+    clean &= np.array([k is not None for k in kinds], dtype=bool)
+    kinds = [k if k is not None else ("gnss", {}) for k in kinds]
+    out["kind"] = np.array([k for k, _ in kinds], dtype=object)
+    out["cors"] = np.array([k == "cors" or "cors" in g for k, g in kinds], dtype=bool)
+    for name, scheme in (
+        ("gnss_grade", "gnss"),
+        ("level_grade", "levelling"),
+        ("cjj_grade", "cjj"),
+    ):
+        out[name] = np.array([g.get(scheme) for _, g in kinds], dtype=object)
+
+    lat, ok_lat = _floats(cell["lat"], angles=True)
+    lon, ok_lon = _floats(cell["lon"], angles=True)
+    clean &= ok_lat & ok_lon
+    if "__lon" in frame.columns:
+        alt = (cell["lat"] == None) & (cell["lon"] == None)  # noqa: E711
+        vlat, ok1 = _floats(_cells(data, n, "__lat"))
+        vlon, ok2 = _floats(_cells(data, n, "__lon"))
+        clean &= ~alt | (ok1 & ok2)
+        lat, lon = np.where(alt, vlat, lat), np.where(alt, vlon, lon)
+    x, ok_x = _floats(cell["x_north"])
+    y, ok_y = _floats(cell["y_east"])
+    clean &= ok_x & ok_y
+    crs = cell["crs"]
+    if "__x" in frame.columns:
+        alt = (cell["x_north"] == None) & (cell["y_east"] == None)  # noqa: E711
+        vx, ok1 = _floats(_cells(data, n, "__x"))
+        vy, ok2 = _floats(_cells(data, n, "__y"))
+        clean &= ~alt | (ok1 & ok2)
+        x, y = np.where(alt, vx, x), np.where(alt, vy, y)
+        crs = np.where(alt & (crs == None), _cells(data, n, "__crs"), crs)  # noqa: E711
+    has_geo, has_grid = ~np.isnan(lat), ~np.isnan(x)
+    clean &= (has_geo == ~np.isnan(lon)) & (has_grid == ~np.isnan(y)) & (has_geo | has_grid)
+    out.update(lat=lat, lon=lon, x_north=x, y_east=y)
+
+    # the grid zone depends on the CRS cell and, without one, on the easting's prefix
+    prefix = np.where(has_grid & (y >= 1_000_000), np.floor_divide(np.nan_to_num(y), 1e6), -1)
+    wanted = has_grid | (crs != None)  # noqa: E711
+    zone_keys = [
+        (c, int(p)) if w else None
+        for c, p, w in zip(crs.tolist(), prefix.tolist(), wanted.tolist(), strict=True)
+    ]
+
+    def zone_of(key):
+        if key is None:
+            return (0, None)
+        spec, p = key
+        return _grid_zone(spec, p * 1_000_000.0 if p >= 0 else 0.0, ctx.default_crs)
+
+    zones = _per_value(zone_keys, zone_of)
+    clean &= np.array([z is not None for z in zones], dtype=bool)
+    out["gk_epsg"] = np.array([z[0] if z else 0 for z in zones], dtype=np.int64)
+    out["zone"] = np.array([z[1] if z else None for z in zones], dtype=object)
+
+    for name in ("ellh", "normal_h"):
+        out[name], ok = _floats(cell[name])
+        clean &= ok
+    keys = list(zip(*(cell[f].tolist() for f in _PROVENANCE_FIELDS), strict=True))
+    prov = _per_value(keys, lambda k: _provenance(k, ctx.today))
+    clean &= np.array([p is not None for p in prov], dtype=bool)
+    prov = [p if p is not None else (None,) * 8 for p in prov]
+    names = (
+        "geo_source",
+        "grid_source",
+        "height_source",
+        "geo_epoch",
+        "grid_epoch",
+        "height_epoch",
+        "mark_type",
+        "established",
+    )
+    for k, name in enumerate(names):
+        out[name] = np.array([p[k] for p in prov], dtype=object)
+    has_h = ~np.isnan(out["normal_h"])
+    for name, given in (
+        ("geo_source", has_geo),
+        ("grid_source", has_grid),
+        ("height_source", has_h),
+    ):
+        values = out[name]
+        values[given & (values == None)] = "adjusted"  # noqa: E711
+        values[~given] = None
+    out["height_epoch"][~has_h] = None
+    for name in ("district", "custodian", "site", "route", "notes"):
+        out[name] = cell[name]
+    out["has_geo"], out["has_grid"] = has_geo, has_grid
+    return out, clean
+
+
+def _merge_row(cols: dict[str, np.ndarray], i: int, p: dict[str, Any]) -> None:
+    """Put one _parse_row result into row ``i`` of the columns."""
+    for name in _COLUMNS:
+        value = p[name]
+        if name in _FLOAT_FIELDS:
+            value = np.nan if value is None else value
+        elif name == "gk_epsg":
+            value = value or 0
+        cols[name][i] = value
+    cols["has_geo"][i] = p["lat"] is not None
+    cols["has_grid"][i] = p["x_north"] is not None
 
 
 def _check_group(east, north, crs, labels, names) -> dict[int, str]:
@@ -469,56 +706,67 @@ def _check_group(east, north, crs, labels, names) -> dict[int, str]:
     return problems
 
 
-def _reconcile(parsed: list[dict], labels: list[str], ctx: _Context) -> dict[int, str]:
+def _zone_attrs(zones: np.ndarray) -> dict[str, np.ndarray]:
+    """west, east, number, width, prefixed of each row's zone (NaN/0 where None)."""
+    codes, uniques = pd.factorize(pd.Series(zones, dtype=object), use_na_sentinel=True)
+    attrs = {}
+    for name in ("west", "east", "number", "width", "prefixed"):
+        table = np.array([float(getattr(z, name)) for z in uniques] + [np.nan])
+        attrs[name] = table[codes]
+    return attrs
+
+
+def _reconcile(c: dict[str, np.ndarray], ctx: _Context) -> dict[int, str]:
     """Fill in missing coordinate groups, check agreement and zones; returns problems."""
     problems: dict[int, str] = {}
-    n = len(parsed)
-    has_geo = np.array([p["lat"] is not None for p in parsed], dtype=bool)
-    has_grid = np.array([p["x_north"] is not None for p in parsed], dtype=bool)
-    lon = np.array([p["lon"] if p["lon"] is not None else np.nan for p in parsed], dtype=float)
-    lat = np.array([p["lat"] if p["lat"] is not None else np.nan for p in parsed], dtype=float)
-    x = np.array(
-        [p["x_north"] if p["x_north"] is not None else np.nan for p in parsed], dtype=float
-    )
-    y = np.array([p["y_east"] if p["y_east"] is not None else np.nan for p in parsed], dtype=float)
+    n = len(c["point_id"])
+    has_geo, has_grid = c["has_geo"], c["has_grid"]
+    lon, lat, x, y = c["lon"], c["lat"], c["x_north"], c["y_east"]
     # geographic coordinates: plausible degrees, (lon, lat) not swapped
     idx = np.flatnonzero(has_geo)
     for i, msg in _check_group(lon[idx], lat[idx], 4490, None, ("L (lon)", "B (lat)")).items():
         problems[int(idx[i])] = msg
     # grid coordinates, per CRS
-    epsgs = np.array([p["gk_epsg"] or 0 for p in parsed])
+    epsgs = c["gk_epsg"]
     for epsg in sorted(set(epsgs[has_grid].tolist())):
         idx = np.flatnonzero(has_grid & (epsgs == epsg))
         for i, msg in _check_group(
             y[idx], x[idx], epsg, None, ("Y (easting)", "X (northing)")
         ).items():
             problems.setdefault(int(idx[i]), msg)
-    ok = np.array([i not in problems for i in range(n)], dtype=bool)
+
+    def ok_mask() -> np.ndarray:
+        ok = np.ones(n, dtype=bool)
+        ok[list(problems)] = False
+        return ok
+
     # zone of points given by B/L only: the row's CRS, else the workspace's, else zone_for
+    zones = c["zone"]
     default_zone = gk_zone_of(ctx.default_crs)
-    for i in np.flatnonzero(ok & has_geo & ~has_grid):
-        p = parsed[i]
-        if p["zone"] is None:
-            zone = default_zone
-            if zone is None or not (zone.west <= lon[i] < zone.east):
-                try:
-                    zone = zone_for(float(lon[i]), 3)
-                except GeobaseError as exc:
-                    problems[int(i)] = str(exc)
-                    continue
-            p["zone"], p["gk_epsg"] = zone, zone.epsg
-        epsgs[i] = p["gk_epsg"]
+    pick = ok_mask() & has_geo & ~has_grid & (zones == None)  # noqa: E711
+    if default_zone is not None:
+        inside = (default_zone.west <= lon) & (lon < default_zone.east)
+        zones[pick & inside] = default_zone
+        epsgs[pick & inside] = default_zone.epsg
+        pick &= ~inside
+    for i in np.flatnonzero(pick).tolist():
+        try:
+            zone = zone_for(float(lon[i]), 3)
+        except GeobaseError as exc:
+            problems[i] = str(exc)
+            continue
+        zones[i], epsgs[i] = zone, zone.epsg
     # the point must lie in its zone
-    ok = np.array([i not in problems for i in range(n)], dtype=bool)
-    for i in np.flatnonzero(ok & has_geo):
-        zone = parsed[i]["zone"]
-        if not (zone.west <= lon[i] <= zone.east):
-            problems[int(i)] = (
-                f"L {lon[i]:.6f} is outside {zone.width}-degree zone {zone.number} "
-                f"({zone.west:g}E..{zone.east:g}E, EPSG:{zone.epsg}); give the coordinates "
-                "in the zone that holds the point"
-            )
-    ok = np.array([i not in problems for i in range(n)], dtype=bool)
+    z = _zone_attrs(zones)
+    check = ok_mask() & has_geo
+    for i in np.flatnonzero(check & ~((z["west"] <= lon) & (lon <= z["east"]))).tolist():
+        zone = zones[i]
+        problems[i] = (
+            f"L {lon[i]:.6f} is outside {zone.width}-degree zone {zone.number} "
+            f"({zone.west:g}E..{zone.east:g}E, EPSG:{zone.epsg}); give the coordinates "
+            "in the zone that holds the point"
+        )
+    ok = ok_mask()
     out_lon, out_lat = lon.copy(), lat.copy()
     out_x, out_y = x.copy(), y.copy()
     for epsg in sorted(set(epsgs[ok].tolist())):
@@ -528,14 +776,14 @@ def _reconcile(parsed: list[dict], labels: list[str], ctx: _Context) -> dict[int
         if len(idx):
             e, nn = transform(y[idx], x[idx], epsg, 4490, check=False)
             out_lon[idx], out_lat[idx] = e, nn
-            zone = parsed[idx[0]]["zone"]
-            for j, i in enumerate(idx):
-                if not (zone.west <= e[j] <= zone.east):
-                    problems[int(i)] = (
-                        f"X {x[i]:.3f}, Y {y[i]:.3f} lie outside {zone.width}-degree zone "
-                        f"{zone.number} ({zone.west:g}E..{zone.east:g}E) at L {e[j]:.4f}; "
-                        f"wrong zone or CRS (EPSG:{epsg})?"
-                    )
+            zone = zones[idx[0]]
+            for j in np.flatnonzero(~((zone.west <= e) & (e <= zone.east))).tolist():
+                i = int(idx[j])
+                problems[i] = (
+                    f"X {x[i]:.3f}, Y {y[i]:.3f} lie outside {zone.width}-degree zone "
+                    f"{zone.number} ({zone.west:g}E..{zone.east:g}E) at L {e[j]:.4f}; "
+                    f"wrong zone or CRS (EPSG:{epsg})?"
+                )
         # geographic -> grid, for all rows with B/L (to fill or to compare)
         idx = np.flatnonzero(group & has_geo)
         if len(idx):
@@ -543,79 +791,114 @@ def _reconcile(parsed: list[dict], labels: list[str], ctx: _Context) -> dict[int
             both = has_grid[idx]
             if both.any():
                 d = np.hypot(e[both] - y[idx][both], nn[both] - x[idx][both])
-                for i, dist in zip(idx[both], d, strict=True):
-                    if not dist <= AGREEMENT_M:
-                        problems[int(i)] = (
-                            f"X/Y disagree with B/L by {dist:.3f} m (allowed {AGREEMENT_M * 1000:.0f} mm) "
-                            f"in EPSG:{epsg}; likely cause: wrong zone or CRS, a typing error, "
-                            "or B/L and X/Y from different adjustments"
-                        )
+                bad = ~(d <= AGREEMENT_M)
+                for i, dist in zip(idx[both][bad].tolist(), d[bad].tolist(), strict=True):
+                    problems[i] = (
+                        f"X/Y disagree with B/L by {dist:.3f} m (allowed {AGREEMENT_M * 1000:.0f} mm) "
+                        f"in EPSG:{epsg}; likely cause: wrong zone or CRS, a typing error, "
+                        "or B/L and X/Y from different adjustments"
+                    )
             fill = idx[~both]
             out_y[fill], out_x[fill] = e[~both], nn[~both]
-    for i, p in enumerate(parsed):
-        if i in problems:
-            continue
-        p["lon"], p["lat"] = float(out_lon[i]), float(out_lat[i])
-        p["x_north"], p["y_east"] = float(out_x[i]), float(out_y[i])
-        if not has_geo[i]:
-            p["geo_source"], p["geo_epoch"] = "converted", p["grid_epoch"]
-        if not has_grid[i]:
-            p["grid_source"], p["grid_epoch"] = "converted", p["geo_epoch"]
+    ok = ok_mask()
+    for name, values in (("lon", out_lon), ("lat", out_lat), ("x_north", out_x), ("y_east", out_y)):
+        c[name][ok] = values[ok]
+    geo_fill = ok & ~has_geo
+    c["geo_source"][geo_fill] = "converted"
+    c["geo_epoch"][geo_fill] = c["grid_epoch"][geo_fill]
+    grid_fill = ok & ~has_grid
+    c["grid_source"][grid_fill] = "converted"
+    c["grid_epoch"][grid_fill] = c["geo_epoch"][grid_fill]
     return problems
 
 
-def _assign_districts(parsed: list[dict], rows: list[int], ctx: _Context) -> dict[int, str]:
+def _assign_districts(c: dict[str, np.ndarray], rows: np.ndarray, ctx: _Context) -> dict[int, str]:
     problems: dict[int, str] = {}
     districts = ctx.districts
-    if districts is None or districts.empty or not rows:
+    if districts is None or districts.empty or not len(rows):
         return problems
     names = districts["name"].tolist()
     english = {str(e).lower(): n for e, n in zip(districts["name_en"], names, strict=True) if e}
-    lon = np.array([parsed[i]["lon"] for i in rows])
-    lat = np.array([parsed[i]["lat"] for i in rows])
+    lon, lat = c["lon"][rows], c["lat"][rows]
     points = shapely.points(lon, lat)
     tree = shapely.STRtree(districts.geometry.values)
     pi, di = tree.query(points, predicate="intersects")
     found = np.full(len(rows), None, dtype=object)
     found[pi] = np.asarray(names, dtype=object)[di]
-    for j, i in enumerate(rows):
-        p = parsed[i]
-        given = p["district"]
-        if given is not None:
-            canonical = given if given in names else english.get(given.lower())
-            if canonical is None:
-                problems[i] = f"unknown district {given!r}: expected one of {', '.join(names)}"
-                continue
-            if found[j] is not None and found[j] != canonical:
+    given = c["district"][rows]
+    canon = {
+        g: (g if g in names else english.get(g.lower()))
+        for g in set(given.tolist())
+        if g is not None
+    }
+    canonical = np.array([canon.get(g) if g is not None else None for g in given], dtype=object)
+    has_given = given != None  # noqa: E711
+    has_found = found != None  # noqa: E711
+    fine = np.where(has_given, (canonical != None) & has_found & (found == canonical), has_found)  # noqa: E711
+    for j in np.flatnonzero(~fine).tolist():
+        i = int(rows[j])
+        where = f"B {lat[j]:.6f}, L {lon[j]:.6f}"
+        if given[j] is not None:
+            if canonical[j] is None:
+                problems[i] = f"unknown district {given[j]!r}: expected one of {', '.join(names)}"
+            elif found[j] is not None:
                 problems[i] = (
-                    f"B {p['lat']:.6f}, L {p['lon']:.6f} lie in {found[j]}, not in {canonical}; "
+                    f"{where} lie in {found[j]}, not in {canonical[j]}; "
                     "wrong district or wrong coordinates?"
                 )
-                continue
-            if found[j] is None:
+            else:
                 problems[i] = (
-                    f"B {p['lat']:.6f}, L {p['lon']:.6f} lie outside {canonical} (and every "
+                    f"{where} lie outside {canonical[j]} (and every "
                     "district of the workspace); wrong coordinates?"
                 )
-                continue
-            p["district"] = canonical
-        elif found[j] is None:
+        else:
             problems[i] = (
-                f"B {p['lat']:.6f}, L {p['lon']:.6f} lie outside every district of the "
+                f"{where} lie outside every district of the "
                 "workspace; wrong coordinates, or swapped B/L?"
             )
-        else:
-            p["district"] = found[j]
+    keep = rows[fine]
+    c["district"][keep] = np.where(has_given, canonical, found)[fine]
     return problems
 
 
-def validate_rows(
+def _invalid_records(c: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Rows whose record :class:`ControlPoint` would refuse (the checks it makes that the
+    parsing above does not already guarantee)."""
+    lon, lat = c["lon"][rows], c["lat"][rows]
+    fine = (lon >= -180.0) & (lon <= 180.0) & (lat >= -90.0) & (lat <= 90.0)
+    for name in ("x_north", "y_east"):
+        fine &= np.isfinite(c[name][rows])
+    for name in ("ellh", "normal_h"):
+        v = c[name][rows]
+        fine &= np.isnan(v) | np.isfinite(v)
+    return rows[~fine]
+
+
+def _record_dict(c: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+    """Row ``i`` of the columns as ControlPoint keyword arguments."""
+    out = {}
+    for name in _RECORD_FIELDS:
+        value = c[name][i]
+        if name in _FLOAT_FIELDS:
+            value = None if np.isnan(value) else float(value)
+        elif name == "gk_epsg":
+            value = int(value)
+        elif name == "cors":
+            value = bool(value)
+        out[name] = value
+    return out
+
+
+_RECORD_FIELDS = (*(f for f in _COLUMNS if f != "zone"), "sheet_10k", "sheet_500")
+
+
+def _validate(
     frame: pd.DataFrame, labels: list[str], ws: Workspace
-) -> tuple[list[ControlPoint], list[int], list[tuple[int, str]]]:
-    """Validate an input frame.
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[tuple[int, str]]]:
+    """Validate an input frame, column by column.
 
     Returns:
-        (records, the row index of each record, [(row index, reason)] for bad rows).
+        (record columns, each indexed by input row; the good rows; [(row index, reason)]).
     """
     from geobase.store.districts import list_districts
 
@@ -631,54 +914,62 @@ def validate_rows(
         today=dt.date.today(),
     )
     problems: dict[int, str] = {}
-    parsed: list[dict | None] = []
-    first_seen: dict[str, int] = {}
-    records_raw = frame.to_dict("records")
-    for i, row in enumerate(records_raw):
-        try:
-            p = _parse_row(row, fields_, ctx)
-        except _RowError as exc:
-            problems[i] = str(exc)
-            parsed.append(None)
-            continue
-        if p["point_id"] in first_seen:
-            problems[i] = (
-                f"duplicate point id {p['point_id']!r} (first on {labels[first_seen[p['point_id']]]})"
-            )
-            parsed.append(None)
-            continue
-        first_seen[p["point_id"]] = i
-        parsed.append(p)
-    good = [i for i, p in enumerate(parsed) if p is not None]
-    sub = [parsed[i] for i in good]
-    for j, msg in _reconcile(sub, [labels[i] for i in good], ctx).items():
-        problems[good[j]] = msg
-    good = [i for i in good if i not in problems]
-    problems.update(_assign_districts(parsed, good, ctx))
-    good = [i for i in good if i not in problems]
-    records: list[ControlPoint] = []
-    rows: list[int] = []
-    if good:
-        lon = np.array([parsed[i]["lon"] for i in good])
-        lat = np.array([parsed[i]["lat"] for i in good])
-        s10k = sheet_codes(lon, lat, 10_000)
-        y_plain = np.array(
-            [
-                parsed[i]["y_east"]
-                - (parsed[i]["zone"].number * 1_000_000 if parsed[i]["zone"].prefixed else 0)
-                for i in good
-            ]
-        )
-        s500 = rect_sheet_codes(y_plain, np.array([parsed[i]["x_north"] for i in good]), 500)
-        for j, i in enumerate(good):
-            p = dict(parsed[i])
-            p.pop("zone")
+    cols, clean = _parse_frame(frame, fields_, ctx)
+    unclean = np.flatnonzero(~clean).tolist()
+    if unclean:
+        rows_ = frame.iloc[unclean].to_dict("records")
+        for i, row in zip(unclean, rows_, strict=True):
             try:
-                records.append(ControlPoint(**p, sheet_10k=str(s10k[j]), sheet_500=str(s500[j])))
-                rows.append(i)
+                _merge_row(cols, i, _parse_row(row, fields_, ctx))
+            except _RowError as exc:
+                problems[i] = str(exc)
+    parsed = np.ones(len(frame), dtype=bool)
+    parsed[list(problems)] = False
+    # duplicate ids among the parsed rows: each after the first is refused
+    idx = np.flatnonzero(parsed)
+    codes, _ = pd.factorize(pd.Series(cols["point_id"][idx], dtype=object))
+    _, first = np.unique(codes, return_index=True)
+    first_of = idx[first][codes]
+    for i, f in zip(idx[first_of != idx].tolist(), first_of[first_of != idx].tolist(), strict=True):
+        problems[i] = f"duplicate point id {cols['point_id'][i]!r} (first on {labels[f]})"
+    good = np.array([i for i in idx.tolist() if i not in problems], dtype=np.int64)
+    sub = {name: values[good] for name, values in cols.items()}
+    for j, msg in _reconcile(sub, ctx).items():
+        problems[int(good[j])] = msg
+    for name, values in sub.items():
+        cols[name][good] = values
+    good = np.array([i for i in good.tolist() if i not in problems], dtype=np.int64)
+    problems.update(_assign_districts(cols, good, ctx))
+    good = np.array([i for i in good.tolist() if i not in problems], dtype=np.int64)
+    cols["sheet_10k"] = np.full(len(frame), None, dtype=object)
+    cols["sheet_500"] = np.full(len(frame), None, dtype=object)
+    if len(good):
+        lon, lat = cols["lon"][good], cols["lat"][good]
+        cols["sheet_10k"][good] = sheet_codes(lon, lat, 10_000).astype(str).astype(object)
+        z = _zone_attrs(cols["zone"][good])
+        y_plain = cols["y_east"][good] - np.where(z["prefixed"] == 1.0, z["number"] * 1_000_000, 0)
+        s500 = rect_sheet_codes(y_plain, cols["x_north"][good], 500)
+        cols["sheet_500"][good] = s500.astype(str).astype(object)
+        for i in _invalid_records(cols, good).tolist():
+            try:
+                ControlPoint(**_record_dict(cols, i))
             except GeobaseError as exc:
                 problems[i] = str(exc)
-    return records, rows, sorted(problems.items())
+        good = np.array([i for i in good.tolist() if i not in problems], dtype=np.int64)
+    return cols, good, sorted(problems.items())
+
+
+def validate_rows(
+    frame: pd.DataFrame, labels: list[str], ws: Workspace
+) -> tuple[list[ControlPoint], list[int], list[tuple[int, str]]]:
+    """Validate an input frame.
+
+    Returns:
+        (records, the row index of each record, [(row index, reason)] for bad rows).
+    """
+    cols, good, problems = _validate(frame, labels, ws)
+    rows = good.tolist()
+    return [ControlPoint(**_record_dict(cols, i)) for i in rows], rows, problems
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -744,14 +1035,43 @@ def write_records(
     Raises:
         ValidationError: a point was retired (moved) and cannot take new coordinates.
     """
+    values = {
+        f: [_db_value(f, getattr(r, f)) for r in records]
+        for f in ("point_id", *_ATTR_FIELDS, *_COORD_FIELDS, "replaces")
+    }
+    return _write(ws, values, source_file)
+
+
+def _db_columns(cols: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, list]:
+    """The database values of the validated rows ``rows``, one list per field."""
+    out: dict[str, list] = {}
+    for f in ("point_id", *_ATTR_FIELDS, *_COORD_FIELDS):
+        v = cols[f][rows]
+        if f in _FLOAT_FIELDS:
+            values = v.astype(object)
+            values[np.isnan(v)] = None
+            out[f] = values.tolist()
+        elif f in ("gk_epsg", "cors"):
+            out[f] = v.astype(np.int64).tolist()
+        elif f == "established":
+            out[f] = [None if d is None else d.isoformat() for d in v.tolist()]
+        else:
+            out[f] = v.tolist()
+    out["replaces"] = [None] * len(rows)
+    return out
+
+
+def _write(
+    ws: Workspace, values: dict[str, list], source_file: str | None
+) -> tuple[list[str], list[str], list[str], int]:
+    """:func:`write_records` for database values given as one list per field."""
     now = utc_now()
-    added: list[str] = []
     moved: list[str] = []
     changed: list[str] = []
     unchanged = 0
+    ids = values["point_id"]
     with ws.store.transaction() as tx:
         existing: dict[str, dict] = {}
-        ids = [r.point_id for r in records]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             params = {f"p{k}": v for k, v in enumerate(chunk)}
@@ -760,37 +1080,31 @@ def write_records(
                 f"SELECT * FROM control_points WHERE point_id IN ({marks})", params
             ):
                 existing[row["point_id"]] = row
-        new = [r for r in records if r.point_id not in existing]
+        fields_ = list(values)
+        new = [k for k, pid in enumerate(ids) if pid not in existing]
+        added = [ids[k] for k in new]
         if new:
-            geoms = tx.geoms(shapely.points([r.lon for r in new], [r.lat for r in new]), 4490)
-            rows = []
-            for r, g in zip(new, geoms, strict=True):
-                row = {
-                    f: _db_value(f, getattr(r, f))
-                    for f in ("point_id", *_ATTR_FIELDS, *_COORD_FIELDS)
-                }
-                row.update(
-                    geom=g,
-                    version=1,
-                    source_file=source_file,
-                    created_at=now,
-                    updated_at=now,
-                    replaces=r.replaces,
-                )
-                rows.append(row)
-            tx.insert_many("control_points", rows)
-            added = [r.point_id for r in new]
+            pick = np.asarray(new)
+            lon = np.asarray(values["lon"], dtype=float)[pick]
+            lat = np.asarray(values["lat"], dtype=float)[pick]
+            geoms = tx.geoms(shapely.points(lon, lat), 4490)
+            names = [*fields_, "geom", "version", "source_file", "created_at", "updated_at"]
+            columns = [[values[f][k] for k in new] for f in fields_]
+            tail = (1, source_file, now, now)
+            tx.insert_many(
+                "control_points",
+                [
+                    dict(zip(names, (*row, g, *tail), strict=True))
+                    for row, g in zip(zip(*columns, strict=True), geoms, strict=True)
+                ],
+            )
         problems = []
-        for r in records:
-            old = existing.get(r.point_id)
+        for k, pid in enumerate(ids):
+            old = existing.get(pid)
             if old is None:
                 continue
-            coords_changed = any(
-                not _same(old[f], _db_value(f, getattr(r, f))) for f in _COORD_FIELDS
-            )
-            attrs_changed = any(
-                not _same(old[f], _db_value(f, getattr(r, f))) for f in _ATTR_FIELDS
-            )
+            coords_changed = any(not _same(old[f], values[f][k]) for f in _COORD_FIELDS)
+            attrs_changed = any(not _same(old[f], values[f][k]) for f in _ATTR_FIELDS)
             if not coords_changed and not attrs_changed:
                 unchanged += 1
                 continue
@@ -798,31 +1112,31 @@ def write_records(
                 problems.append(
                     (
                         None,
-                        f"point {r.point_id} was retired on {old['retired_on']} (moved, "
+                        f"point {pid} was retired on {old['retired_on']} (moved, "
                         f"replaced by {old['replaced_by']}); a moved mark gets a new id",
                     )
                 )
                 continue
-            update = {f: _db_value(f, getattr(r, f)) for f in _ATTR_FIELDS}
+            update = {f: values[f][k] for f in _ATTR_FIELDS}
             version = old["version"]
             if coords_changed:
                 history = {f: old[f] for f in _COORD_FIELDS}
                 history.update(
-                    point_id=r.point_id,
+                    point_id=pid,
                     version=version,
                     source_file=old["source_file"],
                     valid_from=old["updated_at"],
                     superseded_at=now,
                 )
                 tx.insert("control_point_history", history)
-                update.update({f: _db_value(f, getattr(r, f)) for f in _COORD_FIELDS})
-                update["geom"] = tx.geom(shapely.Point(r.lon, r.lat), 4490)
+                update.update({f: values[f][k] for f in _COORD_FIELDS})
+                update["geom"] = tx.geom(shapely.Point(values["lon"][k], values["lat"][k]), 4490)
                 version += 1
-                moved.append(r.point_id)
+                moved.append(pid)
             else:
-                changed.append(r.point_id)
-            update.update(version=version, updated_at=now, source_file=source_file, pid=r.point_id)
-            sets = ", ".join(f"{k} = :{k}" for k in update if k != "pid")
+                changed.append(pid)
+            update.update(version=version, updated_at=now, source_file=source_file, pid=pid)
+            sets = ", ".join(f"{key} = :{key}" for key in update if key != "pid")
             tx.execute(f"UPDATE control_points SET {sets} WHERE point_id = :pid", update)
         if problems:
             raise ValidationError(problems[0][1], problems)
@@ -858,7 +1172,7 @@ def import_points(
     path = Path(path)
     frame, labels, encoding = read_source(path)
     result = ImportResult(source=path, rows=len(frame), encoding=encoding)
-    records, _rows, problems = validate_rows(frame, labels, ws)
+    cols, good, problems = _validate(frame, labels, ws)
     if progress:
         progress(len(frame) // 2, len(frame))
     reported = [(_line(labels[i]), f"{labels[i]}: {msg}") for i, msg in problems]
@@ -871,9 +1185,9 @@ def import_points(
     if problems:
         result.rejected = reported
         result.rejects_path = _write_rejects(path, frame, labels, problems)
-    if records:
-        result.added, result.moved, result.changed, result.unchanged = write_records(
-            ws, records, path.name
+    if len(good):
+        result.added, result.moved, result.changed, result.unchanged = _write(
+            ws, _db_columns(cols, good), path.name
         )
     if progress:
         progress(len(frame), len(frame))
