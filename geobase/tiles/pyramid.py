@@ -297,6 +297,7 @@ def build_pyramid(
         "channels": settings.channels,
         "fill": list(settings.fill),
         "chunk": WARP_CHUNK,
+        "warp": "nearest-box-1",  # bump when base pixels change: old caches rebuild
     }
     temp_dir = None
     if cache_path is None:
