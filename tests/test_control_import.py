@@ -224,3 +224,35 @@ def test_skip_invalid_writes_good_rows_and_saves_rejects(ws, tmp_path):
     text = rejects.read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("where,reason,点号")
     assert "line 3" in text and "C002" in text and "C001" not in text
+
+
+def test_bad_rows_among_many_are_each_reported_with_their_line(ws, tmp_path):
+    # the column-by-column validation must name every bad row, in file order, as the
+    # row-by-row one did; good rows around them are not affected
+    rows = [good_row(f"G{k:03d}", X="", Y="") for k in range(40)]
+    bad = {
+        5: good_row("B1", 等级="Q"),
+        9: good_row("G000", X="", Y=""),  # duplicate of line 2
+        14: good_row("B2", 纬度="", 经度="", X=f"{Y}", Y=f"{X}"),
+        22: good_row("B3", 区县="西湖区"),
+        23: good_row("B4", 埋设日期="2999-01-01"),
+        31: good_row("B5", Y=f"{Y + 0.5:.4f}"),
+        40: good_row("B6", 点名=""),
+    }
+    for line, row in bad.items():
+        rows[line - 2] = row
+    path = write_csv(tmp_path / "many.csv", rows)
+    with pytest.raises(ValidationError, match="7 of 40 rows") as info:
+        import_points(ws, path)
+    assert [line for line, _ in info.value.problems] == sorted(bad)
+    reasons = [msg for _, msg in info.value.problems]
+    assert reasons[0].startswith("line 5: unknown grade 'Q'")
+    assert reasons[1] == "line 9: duplicate point id 'G000' (first on line 2)"
+    assert "look swapped" in reasons[2] and reasons[2].startswith("line 14: ")
+    assert reasons[3].startswith("line 22: unknown district '西湖区'")
+    assert reasons[4] == "line 23: date established 2999-01-01 is in the future"
+    assert reasons[5].startswith("line 31: X/Y disagree with B/L by 0.500 m")
+    assert reasons[6] == "line 40: point B6: missing name (点名)"
+    assert count(ws) == 0
+    result = import_points(ws, path, skip_invalid=True)
+    assert len(result.added) == 33 and [line for line, _ in result.rejected] == sorted(bad)
