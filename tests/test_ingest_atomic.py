@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from geobase.errors import MissingAcquisitionDate
+from geobase.errors import SourceReadError
 from geobase.ingest import cleanup, ingest
 from geobase.store import Workspace
 from tests.ingest_factories import write_tif
@@ -99,9 +99,10 @@ def test_killed_ingest_leaves_nothing(tmp_path, workspace, mode):
 
 def test_failure_in_a_batch_records_nothing(tmp_path, workspace):
     good = write_tif(tmp_path / "good.tif", tags={"TIFFTAG_DATETIME": "2020:01:01 00:00:00"})
-    undated = write_tif(tmp_path / "undated.tif")
-    with pytest.raises(MissingAcquisitionDate):
-        ingest(workspace, [good, undated])
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00" + b"\x00" * 64)  # a TIFF header and nothing else
+    with pytest.raises(SourceReadError):
+        ingest(workspace, [good, broken])
     assert n_records(workspace) == 0
     assert [f for f in files_under(workspace)] == []
 

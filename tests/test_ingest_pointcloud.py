@@ -15,7 +15,7 @@ from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
 
 from geobase.catalog import current_datasets
-from geobase.errors import MissingAcquisitionDate, MissingCRS, SourceReadError, UnsupportedInput
+from geobase.errors import MissingCRS, SourceReadError, UnsupportedInput
 from geobase.ingest import ingest, pointcloud
 from geobase.ingest.metadata import gps_to_utc, gps_window
 from tests.conftest import run_cli
@@ -94,10 +94,10 @@ def test_l_shaped_cloud_footprint_is_not_its_bounds(tmp_path):
     assert local.area == pytest.approx(7500, rel=0.12)
 
 
-def test_week_time_without_reference_needs_acquired(tmp_path, workspace):
+def test_week_time_without_reference_is_undated(tmp_path, workspace):
     path = write_las(tmp_path / "weekly.las", gps=(1000, 5000), adjusted=False, creation_date=None)
-    with pytest.raises(MissingAcquisitionDate):
-        ingest(workspace, [path])
+    [undated] = ingest(workspace, [path], dataset_id="weekly-undated")
+    assert undated.record["acquired_start"] is None  # GPS week seconds alone name no date
     # with the header's creation date, the week is placed before it
     dated = write_las(tmp_path / "dated.las", gps=(1.5 * 86400, 1.5 * 86400 + 20), adjusted=False)
     [d] = ingest(workspace, [dated])
@@ -164,9 +164,11 @@ def test_real_simple_las_needs_crs(real_data, workspace):
     with pytest.raises(MissingCRS, match="--crs"):
         ingest(workspace, [real_data / "simple.las"], acquired="2020-01-01")
     assert n_records(workspace) == 0
-    [r] = ingest(workspace, [real_data / "simple.las"], crs="EPSG:2992", acquired="2020-01-01")
+    # with --crs alone it ingests; its GPS week seconds name no date, so none is invented
+    [r] = ingest(workspace, [real_data / "simple.las"], crs="EPSG:2992")
     row = current_datasets(workspace.store).iloc[0]
     assert row.point_count == 1065 and row.epsg == 2992
+    assert row.acquired_start is None
     # the same points, LAZ-compressed (lazrs): same statistics
     [z] = ingest(
         workspace,
@@ -205,10 +207,9 @@ def test_cli_point_clouds(real_data, workspace):
         ["ingest", real_data / "simple.las", "--crs", "EPSG:99999", "--acquired", "2020-01-01", *ws]
     )
     assert result.exit_code == 2 and result.stderr.startswith("Error:")
-    result = run_cli(
-        ["ingest", real_data / "simple.las", "--crs", "EPSG:2992", "--acquired", "2020-01-01", *ws]
-    )
+    result = run_cli(["ingest", real_data / "simple.las", "--crs", "EPSG:2992", *ws])
     assert result.exit_code == 0, result.stderr
+    assert "acquisition date unknown" in result.stderr
     result = run_cli(
         ["ingest", real_data / "autzen_trim.laz", "--dem", "2", "--format", "json", *ws]
     )

@@ -15,7 +15,6 @@ from rio_cogeo.cogeo import cog_validate
 
 from geobase.catalog import current_datasets
 from geobase.errors import (
-    MissingAcquisitionDate,
     MissingCRS,
     ResolutionMismatch,
     SourceReadError,
@@ -132,11 +131,19 @@ def test_acquisition_from_tiff_tag_and_sidecar(tmp_path, workspace):
     assert meta["acquired_source"] == "TIFF tag DateTime"
 
 
-def test_no_date_is_refused_never_mtime(tmp_path, workspace):
+def test_no_date_is_recorded_unknown_never_mtime(tmp_path, workspace):
     path = write_tif(tmp_path / "undated.tif")
-    with pytest.raises(MissingAcquisitionDate, match="--acquired"):
-        ingest(workspace, [path])
-    assert n_records(workspace) == 0 and stored_files(workspace) == []
+    [r] = ingest(workspace, [path])
+    assert r.record["acquired_start"] is None and r.record["acquired_end"] is None
+    assert json.loads(r.record["metadata"])["acquired_source"].startswith("unknown")
+    # dating it later is a new delivery of the same file: same checksum, so unchanged...
+    [again] = ingest(workspace, [path], acquired="2022-05-01")
+    assert again.status == "unchanged"
+    # ...and an undated dataset never enters an as-of view, and sorts after dated ones
+    assert current_datasets(workspace.store, as_of="2100-01-01").empty
+    dated = write_tif(tmp_path / "dated.tif", tags={"TIFFTAG_DATETIME": "2021:07:15 10:00:00"})
+    ingest(workspace, [dated])
+    assert list(current_datasets(workspace.store)["dataset_id"]) == ["dated", "undated"]
 
 
 def test_resolution_checked_against_product(tmp_path, workspace):
@@ -253,11 +260,11 @@ def test_cli_real_files(real_data, workspace, tmp_path):
         ["ingest", real_data / "RGB.byte.tif", "--acquired", "2013-05-01", "--format", "json", *ws]
     )
     assert json.loads(result.stdout)[0]["status"] == "unchanged"
-    result = run_cli(["ingest", real_data / "shade.tif", *ws])
-    assert result.exit_code == 2 and "--acquired" in result.stderr
     result = run_cli(["ingest", real_data / "shade.tif", "--acquired", "2013-13-01", *ws])
     assert result.exit_code == 2 and "not a calendar date" in result.stderr
     result = run_cli(
         ["ingest", real_data / "shade.tif", "--acquired", "2013-01-01", "--product", "nope", *ws]
     )
     assert result.exit_code == 2 and "unknown product" in result.stderr
+    result = run_cli(["ingest", real_data / "shade.tif", *ws])  # no date anywhere: unknown
+    assert result.exit_code == 0 and "acquisition date unknown" in result.stderr

@@ -26,7 +26,7 @@ def current_datasets(
     as_of: dt.date | str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
 ) -> gpd.GeoDataFrame:
-    """The current version of every dataset, newest acquisition first.
+    """The current version of every dataset, newest acquisition first (undated last).
 
     Args:
         store: the workspace store.
@@ -70,6 +70,6 @@ def current_datasets(
                 SELECT 1 FROM dataset_events e
                 WHERE e.dataset_id = d.dataset_id AND e.version = d.version
                   AND e.event = 'removed' {event_cond})
-            ORDER BY d.acquired_end DESC, d.dataset_id
+            ORDER BY d.acquired_end IS NULL, d.acquired_end DESC, d.dataset_id
         """
     return store.read_frame(sql, params)

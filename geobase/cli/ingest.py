@@ -92,4 +92,6 @@ def ingest(
         )
     for r in results:
         info(f"{r.status}: {r.dataset_id} v{r.version} ({r.product}) <- {r.source}")
+        if r.record.get("acquired_end") is None:
+            info(f"  acquisition date unknown: re-ingest with --acquired to date {r.dataset_id}")
     emit([r.as_dict() for r in results], fmt)

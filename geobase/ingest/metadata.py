@@ -269,21 +269,20 @@ def read_sidecar(path: Path) -> dict[str, Any]:
 
 def choose_acquired(
     given: str | Acquired | None, candidates: Iterable[Acquired | None], what: str
-) -> Acquired:
+) -> Acquired | None:
     """``--acquired`` if given, else the first date found in the data or sidecars.
 
-    Raises:
-        MissingAcquisitionDate: nothing states when the data were acquired.
+    Returns None when nothing states when the data were acquired: the date is then
+    recorded as unknown (never guessed from the file's modification time or the clock),
+    and the catalogue, coverage and ``--as-of`` treat the dataset as of unknown age.
     """
     if given is not None:
         return given if isinstance(given, Acquired) else parse_window(given)
     for found in candidates:
         if found is not None:
             return found
-    raise MissingAcquisitionDate(
-        f"{what}: no acquisition date in the data or a sidecar (<name>.json with "
-        '"acquired"); pass --acquired YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD'
-    )
+    logger.info("%s: no acquisition date in the data or a sidecar; recorded as unknown", what)
+    return None
 
 
 # --- checksums ------------------------------------------------------------------------

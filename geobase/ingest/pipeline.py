@@ -219,10 +219,13 @@ def _base_row(path: Path, opts: _Options, sidecar: dict[str, Any], kind: str) ->
     }
 
 
-def _set_acquired(row: dict[str, Any], acquired: Acquired, meta: dict[str, Any]) -> None:
-    row["acquired_start"] = acquired.start.isoformat()
-    row["acquired_end"] = acquired.end.isoformat()
-    meta["acquired_source"] = acquired.source
+UNKNOWN_DATE = "unknown: no date in the data or a sidecar; set it with --acquired"
+
+
+def _set_acquired(row: dict[str, Any], acquired: Acquired | None, meta: dict[str, Any]) -> None:
+    row["acquired_start"] = acquired.start.isoformat() if acquired else None
+    row["acquired_end"] = acquired.end.isoformat() if acquired else None
+    meta["acquired_source"] = acquired.source if acquired else UNKNOWN_DATE
 
 
 def _prepare_raster(
