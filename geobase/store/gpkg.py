@@ -99,24 +99,34 @@ def envelope(blob: bytes) -> tuple[float, float, float, float] | None:
     return (minx, maxx, miny, maxy)
 
 
-def _env_part(index: int):
-    def fn(blob):
-        env = envelope(blob)
-        return None if env is None else env[index]
-
-    return fn
-
-
 def register_functions(conn: sqlite3.Connection) -> None:
-    """Register the ``ST_*`` SQL functions the R-tree triggers call."""
+    """Register the ``ST_*`` SQL functions the R-tree triggers call.
+
+    A trigger calls ST_MinX, ST_MaxX, ST_MinY and ST_MaxY on the same blob in a row; the
+    envelope of the last blob is kept so that each row's header is parsed once.
+    """
+    last: list = [None, None]
+
+    def env(blob):
+        if blob != last[0]:
+            last[0], last[1] = blob, envelope(blob)
+        return last[1]
+
+    def part(index: int):
+        def fn(blob):
+            e = env(blob)
+            return None if e is None else e[index]
+
+        return fn
+
     det = {"deterministic": True}
     conn.create_function(
         "ST_IsEmpty", 1, lambda b: None if b is None else int(bool(b[3] & 0x10)), **det
     )
-    conn.create_function("ST_MinX", 1, _env_part(0), **det)
-    conn.create_function("ST_MaxX", 1, _env_part(1), **det)
-    conn.create_function("ST_MinY", 1, _env_part(2), **det)
-    conn.create_function("ST_MaxY", 1, _env_part(3), **det)
+    conn.create_function("ST_MinX", 1, part(0), **det)
+    conn.create_function("ST_MaxX", 1, part(1), **det)
+    conn.create_function("ST_MinY", 1, part(2), **det)
+    conn.create_function("ST_MaxY", 1, part(3), **det)
 
 
 CORE_SQL = """
