@@ -28,7 +28,7 @@ from geobase.errors import NotFoundError
 from geobase.server.deps import Service, clearance_of, get, service_of
 from geobase.server.http import MEDIA_TYPES, respond
 from geobase.server.layers import Layer
-from geobase.server.tiles import INDEX_RE, Y_EXT_RE
+from geobase.server.tiles import INDEX_RE, Y_EXT_RE, tile_response
 
 router = APIRouter()
 
@@ -283,18 +283,9 @@ def _tile(
     if x >= cols:
         raise OWSException("TileOutOfRange", f"TILECOL {x} >= {cols}", "TILECOL", out_status)
     try:
-        body, etag = service.layers.tile(layer, z, x, y)
+        return tile_response(request, service, layer, z, x, y, ext or layer.extensions[0])
     except NotFoundError as exc:
         raise OWSException("NoApplicableCode", str(exc), None, 404) from None
-    return respond(
-        request,
-        body,
-        layer.media_type,
-        max_age=service.settings.tile_max_age,
-        private=layer.classification != "public",
-        etag=etag,
-        vary_auth=layer.classification != "public",
-    )
 
 
 @get(router, "/wmts", summary="WMTS 1.0.0 (KVP)")
