@@ -545,3 +545,16 @@ def test_height_errors(tmp_path, geoid, real_data):
     assert_bad_input(run("height", no_h, out, "--geoid", tmp_path / "missing.tif"), "no such file")
     empty = write(tmp_path / "empty.csv", "")
     assert_bad_input(run("height", empty, out, "--geoid", geoid), "file is empty")
+
+
+def test_transform_vector_refuses_to_overwrite(tmp_path):
+    frame = gpd.GeoDataFrame({"name": ["汕头"]}, geometry=[shapely.Point(*SHANTOU_LONLAT)],
+                             crs="EPSG:4490")  # fmt: skip
+    src = tmp_path / "in.gpkg"
+    frame.to_file(src)
+    out = write(tmp_path / "out.shp", "keep me\n")
+    assert_bad_input(run("crs", "transform", src, out, "--to", "4548"), "pass --overwrite")
+    assert out.read_text() == "keep me\n" and not (tmp_path / "out.dbf").exists()
+    result = run("crs", "transform", src, out, "--to", "4548", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(out)["name"].tolist() == ["汕头"]
