@@ -20,8 +20,8 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import shapely
 from rasterio.warp import calculate_default_transform, transform_bounds
 
@@ -34,6 +34,9 @@ from geobase.tiles.pyramid import BuildStats, Progress, build_pyramid, settings_
 from geobase.tiles.render import WARP_CHUNK, SourceRef, channels_for, open_raster, source_ref
 from geobase.tiles.stores import store_kind
 from geobase.tiles.tms import TMS
+
+if TYPE_CHECKING:  # geopandas (with pandas) costs ~0.4 s to import: only list_pyramids needs it
+    import geopandas as gpd
 
 logger = logging.getLogger(__name__)
 
