@@ -451,3 +451,80 @@ def test_cli_build_list_info(workspace, ortho, tmp_path):
     assert json.loads(r.stdout)["tilematrixset"] == "WebMercatorQuad"
     r = run_cli(["tiles", "info", tmp_path / "missing.pmtiles"])
     assert r.exit_code == 2
+
+
+def _cache_tiles(path):
+    db = sqlite3.connect(path)
+    try:
+        return dict(((z, x, y), d) for z, x, y, d in db.execute("SELECT z, x, y, data FROM raw"))
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("kill_at", ["render", "between_commits"])
+def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, tmp_path, kill_at):
+    """An update that fails, or whose process dies, leaves a pyramid and overview cache that
+    a later update brings to exactly a full rebuild's tiles."""
+    import os
+
+    from geobase.store import Workspace
+    from geobase.tiles import pyramid
+    from geobase.tiles.cache import RawCache
+
+    out = tmp_path / "k.pmtiles"
+    build_tiles(workspace, "dom02", out, fmt="webp", zoom=(13, 18), workers=1, block=4)
+    before = all_tiles(out)
+    cache = workspace.root / last_pyramid(workspace, out)["cache"]
+    cache_before = _cache_tiles(cache)
+    patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
+                         origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
+    add_dataset(workspace, "patch", 2, patch2, acquired="2025-05-01")
+
+    # an exception after every tile was rendered and staged: nothing changes
+    original = pyramid._upper_zooms
+
+    def failing(*args):
+        original(*args)
+        raise RuntimeError("disk full")
+
+    pyramid._upper_zooms = failing
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            build_tiles(workspace, "dom02", out, update=True, workers=1)
+    finally:
+        pyramid._upper_zooms = original
+    assert all_tiles(out) == before and _cache_tiles(cache) == cache_before
+    assert not [p for p in out.parent.iterdir() if ".partial-" in p.name]
+    assert not [p for p in cache.parent.iterdir() if p.name != cache.name]
+
+    # the process dies: mid-update, or after the pyramid's rename but before the cache's
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        try:
+            if kill_at == "render":
+                pyramid._upper_zooms = lambda *a: (original(*a), os._exit(3))
+            else:
+                RawCache.commit = lambda self: os._exit(3)
+            with Workspace.open(workspace.root) as ws:
+                build_tiles(ws, "dom02", out, update=True, workers=1)
+        finally:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 3
+    if kill_at == "render":
+        assert all_tiles(out) == before
+    assert RawCache.matches(cache, json.loads(json.dumps(_fingerprint(out, workspace))))
+    assert _cache_tiles(cache) == cache_before  # rolled back (hot journal, if any)
+    build_tiles(workspace, "dom02", out, update=True, workers=1)
+    ref = tmp_path / "ref.pmtiles"
+    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(13, 18), workers=1, block=4)
+    assert all_tiles(out) == all_tiles(ref)
+
+
+def _fingerprint(out, ws):
+    rec = last_pyramid(ws, out)
+    from geobase.tiles.render import WARP_CHUNK
+
+    return {"tms": rec["tms"], "minzoom": rec["minzoom"], "maxzoom": rec["maxzoom"],
+            "mode": rec["mode"], "channels": 3, "fill": [255, 255, 255],
+            "chunk": WARP_CHUNK, "warp": "nearest-box-1"}  # fmt: skip

@@ -3,18 +3,31 @@
 An incremental update re-renders the changed base tiles and rebuilds their ancestors from
 their four children; children that did not change come from this cache, exactly as the
 last build made them, so the update's tiles are byte-identical to a full rebuild's. It
-holds about a third of the base zoom's pixels, compressed.
+holds about a third of the base zoom's pixels, uncompressed.
 
-The cache is a SQLite file staged like the stores (copied, changed, renamed on commit).
+The cache is a SQLite file. A full build writes a new one next to it and renames it into
+place on commit. An update changes the existing file in place inside one transaction
+(rollback journal): a failed update rolls back, and one killed mid-way leaves a hot
+journal that SQLite rolls back on the next open, so the cache always holds the last
+committed build's tiles. Nothing is copied, whatever the cache's size.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 from pathlib import Path
+
+_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS raw (z INTEGER, x INTEGER, y INTEGER, data BLOB,
+        PRIMARY KEY (z, x, y));
+    CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def _fingerprint_text(fingerprint: dict) -> str:
+    return json.dumps(fingerprint, sort_keys=True)
 
 
 class RawCache:
@@ -22,26 +35,39 @@ class RawCache:
 
     def __init__(self, path: Path, fingerprint: dict, *, update: bool):
         self.path = Path(path)
-        self.staging = self.path.with_name(f"{self.path.name}.partial-{os.getpid()}")
-        if self.staging.exists():
-            self.staging.unlink()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if update:
-            shutil.copyfile(self.path, self.staging)
-        self.db = sqlite3.connect(self.staging)
-        self.db.execute("PRAGMA journal_mode = OFF")
-        self.db.execute("PRAGMA synchronous = OFF")
-        self.db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS raw (z INTEGER, x INTEGER, y INTEGER, data BLOB,
-                PRIMARY KEY (z, x, y));
-            CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
-            """
-        )
+        self.in_place = update and self.path.is_file()
+        if self.in_place:
+            self.staging = None
+            # autocommit mode: the one transaction is opened and ended explicitly below
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            # a rollback journal (never OFF/MEMORY: a killed update must roll back);
+            # synchronous OFF: the OS still has every write if the process dies
+            self.db.execute("PRAGMA journal_mode = DELETE")
+            self.db.execute("PRAGMA synchronous = OFF")
+            self.db.execute("BEGIN IMMEDIATE")
+            self._schema()
+            row = self.db.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
+            if row is None or row[0] != _fingerprint_text(fingerprint):
+                self.db.execute("DELETE FROM raw")  # made with other settings: start empty
+        else:
+            self.staging = self.path.with_name(f"{self.path.name}.partial-{os.getpid()}")
+            if self.staging.exists():
+                self.staging.unlink()
+            self.db = sqlite3.connect(self.staging, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode = OFF")
+            self.db.execute("PRAGMA synchronous = OFF")
+            self.db.execute("BEGIN")
+            self._schema()
         self.db.execute(
             "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
-            (json.dumps(fingerprint, sort_keys=True),),
+            (_fingerprint_text(fingerprint),),
         )
+
+    def _schema(self) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
 
     @staticmethod
     def matches(path: Path, fingerprint: dict) -> bool:
@@ -49,16 +75,15 @@ class RawCache:
         if not Path(path).is_file():
             return False
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            # read-write (not ro): a hot journal left by a killed update is rolled back here
+            db = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
             try:
                 row = db.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
             finally:
                 db.close()
         except sqlite3.DatabaseError:
             return False
-        return row is not None and json.loads(row[0]) == json.loads(
-            json.dumps(fingerprint, sort_keys=True)
-        )
+        return row is not None and json.loads(row[0]) == json.loads(_fingerprint_text(fingerprint))
 
     def put(self, z: int, x: int, y: int, blob: bytes | None) -> None:
         if blob is None:
@@ -73,13 +98,16 @@ class RawCache:
         return None if row is None else row[0]
 
     def commit(self) -> None:
-        self.db.commit()
+        self.db.execute("COMMIT")
         self.db.close()
-        os.replace(self.staging, self.path)
+        if self.staging is not None:
+            os.replace(self.staging, self.path)
 
     def abort(self) -> None:
         try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             self.db.close()
         finally:
-            if self.staging.exists():
+            if self.staging is not None and self.staging.exists():
                 self.staging.unlink()

@@ -200,11 +200,21 @@ def run_jobs(
     dask: str | None = None,
 ) -> Iterator[BlockResult]:
     """Render jobs inline, on a process pool or on a Dask cluster; yields results as done."""
+    started = _start_jobs(settings, jobs, workers=workers, dask=dask)
+    next(started)
+    yield from started
+
+
+def _start_jobs(settings, jobs, *, workers, dask) -> Iterator[BlockResult | None]:
+    """Like :func:`run_jobs`, but first yields None once the jobs are handed to the pool
+    (or cluster), so that the caller can do its own set-up while they run."""
     if dask:
+        yield None
         yield from _run_dask(settings, jobs, dask)
         return
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(jobs) <= 1:
+        yield None
         for job in jobs:
             yield render_block(settings, job)
         return
@@ -226,6 +236,7 @@ def run_jobs(
     ) as pool:
         futures = [pool.submit(_run_job, job) for job in jobs]
         try:
+            yield None
             for future in as_completed(futures):
                 yield future.result()
         except BaseException:
@@ -310,13 +321,17 @@ def build_pyramid(
         jobs = plan_windows(settings, sources, block)
         zlow = settings.maxzoom - (jobs[0].levels if jobs else 0)
         low_dirty = None
-    writer = open_writer(out, settings.tms, settings.fmt, update=update)
-    cache = RawCache(Path(cache_path), fingerprint, update=update)
+    # hand the jobs to the workers first: the stores open while they render
+    results = _start_jobs(settings, jobs, workers=workers, dask=dask)
+    writer = cache = None
     done = written = deleted = rendered = 0
     total = _estimate(jobs, settings)
     produced_low: set[tuple[int, int]] = set()
     try:
-        for result in run_jobs(settings, jobs, workers=workers, dask=dask):
+        next(results)
+        writer = open_writer(out, settings.tms, settings.fmt, update=update)
+        cache = RawCache(Path(cache_path), fingerprint, update=update)
+        for result in results:
             for z, x, y, data in result.tiles:
                 if data is None:
                     writer.delete(z, x, y)
@@ -340,8 +355,11 @@ def build_pyramid(
         tiles, size = writer.commit(tilejson)
         cache.commit()
     except BaseException:
-        writer.abort()
-        cache.abort()
+        results.close()  # cancels what has not run yet and shuts the pool down
+        if writer is not None:
+            writer.abort()
+        if cache is not None:
+            cache.abort()
         raise
     finally:
         if temp_dir is not None:

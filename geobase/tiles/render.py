@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -90,10 +91,28 @@ def grid(tms: TileMatrixSet, zoom: int) -> Grid:
 
 
 def source_ref(path: str, crs) -> SourceRef:
-    """A :class:`SourceRef`: the raster and its bounds in ``crs``."""
+    """A :class:`SourceRef`: the raster and its bounds in ``crs``.
+
+    Remembered per file version (size, mtime) and CRS within the process: GDAL's
+    ``transform_bounds`` costs 20-60 ms a call, much of a small update's time.
+    """
+    try:
+        stat = os.stat(path)
+        key = (str(path), stat.st_size, stat.st_mtime_ns, str(crs))
+    except OSError:
+        key = None  # let open_raster report it (or a GDAL virtual path)
+    if key is not None and key in _BOUNDS:
+        return SourceRef(str(path), _BOUNDS[key])
     with open_raster(path) as src:
-        bounds = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
-    return SourceRef(str(path), tuple(bounds))
+        bounds = tuple(transform_bounds(src.crs, crs, *src.bounds, densify_pts=21))
+    if key is not None:
+        if len(_BOUNDS) >= 4096:
+            _BOUNDS.clear()
+        _BOUNDS[key] = bounds
+    return SourceRef(str(path), bounds)
+
+
+_BOUNDS: dict[tuple, tuple[float, float, float, float]] = {}
 
 
 def open_raster(path: str):

@@ -221,7 +221,13 @@ _PM_TYPES = {"jpeg": TileType.JPEG, "png": TileType.PNG, "webp": TileType.WEBP}
 
 
 class PMTilesWriter(TileWriter):
-    """PMTiles v3: tiles staged in SQLite by tile id, written clustered on commit."""
+    """PMTiles v3, written clustered (tile id order) on commit.
+
+    A full build stages its tiles in SQLite by tile id. An update keeps only its changes
+    (in memory: an update re-renders few tiles) and on commit streams the old archive's
+    tiles, with the changes merged in by tile id, straight into the new archive; the old
+    archive is never loaded whole, and stays in place until the new one is renamed over it.
+    """
 
     kind = "pmtiles"
 
@@ -229,22 +235,30 @@ class PMTilesWriter(TileWriter):
         super().__init__(path, tms, fmt, update=update)
         self.stage_db = self.staging.with_name(self.staging.name + ".sqlite")
         _remove(self.stage_db)
+        self.changes: dict[int, bytes | None] | None = None
+        self.db = None
+        if update and self.path.is_file():
+            self.changes = {}
+            return
         self.db = sqlite3.connect(self.stage_db)
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)")
-        if update and self.path.is_file():
-            with open(self.path, "rb") as f:
-                get = MmapSource(f)
-                rows = ((zxy_to_tileid(*zxy), data) for zxy, data in _pm_all_tiles(get))
-                self.db.executemany("INSERT INTO t VALUES (?, ?)", rows)
 
     def put(self, z, x, y, data):
-        self.db.execute("INSERT OR REPLACE INTO t VALUES (?, ?)", (zxy_to_tileid(z, x, y), data))
+        if self.changes is not None:
+            self.changes[zxy_to_tileid(z, x, y)] = data
+        else:
+            self.db.execute(
+                "INSERT OR REPLACE INTO t VALUES (?, ?)", (zxy_to_tileid(z, x, y), data)
+            )
         self.written += len(data)
 
     def delete(self, z, x, y):
-        self.db.execute("DELETE FROM t WHERE id = ?", (zxy_to_tileid(z, x, y),))
+        if self.changes is not None:
+            self.changes[zxy_to_tileid(z, x, y)] = None
+        else:
+            self.db.execute("DELETE FROM t WHERE id = ?", (zxy_to_tileid(z, x, y),))
 
     def stats(self):
         count, size = self.db.execute(
@@ -252,10 +266,10 @@ class PMTilesWriter(TileWriter):
         ).fetchone()
         return int(count), int(size)
 
-    def _finish(self, tilejson):
+    def _header(self, tilejson) -> dict:
         w, s, e, n = tilejson["bounds"]
         lon, lat, cz = tilejson["center"]
-        header = {
+        return {
             "tile_type": _PM_TYPES[self.fmt],
             "tile_compression": Compression.NONE,
             "min_lon_e7": int(w * 1e7),
@@ -266,20 +280,64 @@ class PMTilesWriter(TileWriter):
             "center_lon_e7": int(lon * 1e7),
             "center_lat_e7": int(lat * 1e7),
         }
+
+    def _write(self, tiles, tilejson) -> tuple[int, int]:
+        """Write (tile id, data) pairs, ascending, to the staging archive; (count, bytes)."""
+        count = size = 0
         with open(self.staging, "wb") as f:
             writer = _PMWriter(f)
-            if self.stats()[0] == 0:
-                raise TileStoreError(f"{self.path}: no tiles to write (the source is blank)")
-            for tile_id, data in self.db.execute("SELECT id, data FROM t ORDER BY id"):
+            for tile_id, data in tiles:
                 writer.write_tile(tile_id, data)
-            writer.finalize(header, tilejson)
+                count += 1
+                size += len(data)
+            if count == 0:
+                raise TileStoreError(f"{self.path}: no tiles to write (the source is blank)")
+            writer.finalize(self._header(tilejson), tilejson)
+        self.written = self.staging.stat().st_size
+        return count, size
+
+    def _finish(self, tilejson):
+        rows = self.db.execute("SELECT id, data FROM t ORDER BY id")
+        self._write(rows, tilejson)
         self.db.close()
         _remove(self.stage_db)
-        self.written = self.staging.stat().st_size
+
+    def commit(self, tilejson):
+        if self.changes is None:
+            return super().commit(tilejson)
+        with open(self.path, "rb") as old:
+            stats = self._write(self._merged(MmapSource(old)), tilejson)
+        os.replace(self.staging, self.path)
+        return stats
+
+    def _merged(self, get) -> Iterator[tuple[int, bytes]]:
+        """The old archive's tiles with this update's changes applied, by tile id."""
+        changes = sorted(self.changes.items())
+        i = 0
+        last = -1
+        for zxy, data in _pm_all_tiles(get):
+            tile_id = zxy_to_tileid(*zxy)
+            if tile_id <= last:  # every archive geobase writes is clustered
+                raise TileStoreError(f"{self.path}: tiles not in tile id order; rebuild it")
+            last = tile_id
+            while i < len(changes) and changes[i][0] < tile_id:
+                if changes[i][1] is not None:
+                    yield changes[i]
+                i += 1
+            if i < len(changes) and changes[i][0] == tile_id:
+                if changes[i][1] is not None:
+                    yield changes[i]
+                i += 1
+                continue
+            yield tile_id, data
+        for change in changes[i:]:
+            if change[1] is not None:
+                yield change
 
     def abort(self):
         try:
-            self.db.close()
+            if self.db is not None:
+                self.db.close()
         finally:
             _remove(self.stage_db)
             super().abort()
