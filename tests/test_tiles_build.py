@@ -481,18 +481,18 @@ def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, t
     add_dataset(workspace, "patch", 2, patch2, acquired="2025-05-01")
 
     # an exception after every tile was rendered and staged: nothing changes
-    original = pyramid._upper_zooms
+    original = pyramid._UpperZooms.finish
 
-    def failing(*args):
-        original(*args)
+    def failing(self):
+        original(self)
         raise RuntimeError("disk full")
 
-    pyramid._upper_zooms = failing
+    pyramid._UpperZooms.finish = failing
     try:
         with pytest.raises(RuntimeError, match="disk full"):
             build_tiles(workspace, "dom02", out, update=True, workers=1)
     finally:
-        pyramid._upper_zooms = original
+        pyramid._UpperZooms.finish = original
     assert all_tiles(out) == before and _cache_tiles(cache) == cache_before
     assert not [p for p in out.parent.iterdir() if ".partial-" in p.name]
     assert not [p for p in cache.parent.iterdir() if p.name != cache.name]
@@ -502,7 +502,7 @@ def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, t
     if pid == 0:  # pragma: no cover - the child never returns
         try:
             if kill_at == "render":
-                pyramid._upper_zooms = lambda *a: (original(*a), os._exit(3))
+                pyramid._UpperZooms.finish = lambda self: (original(self), os._exit(3))
             else:
                 RawCache.commit = lambda self: os._exit(3)
             with Workspace.open(workspace.root) as ws:

@@ -321,8 +321,12 @@ def build_pyramid(
         jobs = plan_windows(settings, sources, block)
         zlow = settings.maxzoom - (jobs[0].levels if jobs else 0)
         low_dirty = None
-    # hand the jobs to the workers first: the stores open while they render
-    results = _start_jobs(settings, jobs, workers=workers, dask=dask)
+    if low_dirty is None:  # a full build: every window's lowest tiles are new
+        low_dirty = _window_tiles(jobs, settings.maxzoom, zlow)
+    # hand the jobs to the workers first (costliest first, so that no worker is left with
+    # a big window at the end; the order changes no byte): the stores open while they run
+    order = sorted(jobs, key=lambda j: -_cost(j, settings))
+    results = _start_jobs(settings, order, workers=workers, dask=dask)
     writer = cache = None
     done = written = deleted = rendered = 0
     total = _estimate(jobs, settings)
@@ -331,6 +335,7 @@ def build_pyramid(
         next(results)
         writer = open_writer(out, settings.tms, settings.fmt, update=update)
         cache = RawCache(Path(cache_path), fingerprint, update=update)
+        upper = _UpperZooms(settings, writer, cache, low_dirty, zlow, update)
         for result in results:
             for z, x, y, data in result.tiles:
                 if data is None:
@@ -345,10 +350,10 @@ def build_pyramid(
                     produced_low.add((x, y))
             rendered += result.base_tiles
             done += len(result.tiles)
+            # parents whose children are all final now are made while the workers run on
+            upper.ready(result.window)
             _report(progress, done, total, start)
-        if low_dirty is None:  # a full build: every window's lowest tiles are new
-            low_dirty = _window_tiles(jobs, settings.maxzoom, zlow)
-        w2, d2 = _upper_zooms(settings, writer, cache, low_dirty, zlow, update)
+        w2, d2 = upper.finish()
         written += w2
         deleted += d2
         _report(progress, done + w2 + d2, done + w2 + d2, start)
@@ -385,31 +390,87 @@ def _window_tiles(jobs, z, zlow) -> set[tuple[int, int]]:
     return tiles
 
 
-def _upper_zooms(settings, writer, cache, dirty, zlow, update) -> tuple[int, int]:
-    """Zooms below ``zlow`` from their children in the cache."""
-    written = deleted = 0
-    dtype = settings.dtype
-    for z in range(zlow - 1, settings.minzoom - 1, -1):
-        parents = sorted({(x // 2, y // 2) for x, y in dirty}, key=lambda t: (t[1], t[0]))
-        for px, py in parents:
-            children = []
-            for dy in (0, 1):
-                for dx in (0, 1):
-                    blob = cache.get(z + 1, 2 * px + dx, 2 * py + dy)
-                    raw = None if blob is None else unpack_raw(blob, settings.channels, dtype)
-                    children.append((dx, dy, raw))
-            data, mask = merge_children(children, settings.channels, dtype)
-            if not mask.any():
-                cache.put(z, px, py, None)
-                if update:
-                    writer.delete(z, px, py)
-                    deleted += 1
-                continue
-            writer.put(z, px, py, encode_for(settings, data, mask))
-            cache.put(z, px, py, pack_raw(data, mask))
-            written += 1
-        dirty = set(parents)
-    return written, deleted
+def _cost(job: BlockJob, settings: RenderSettings) -> float:
+    """Rough rendering cost of a job: its base pixels covered by sources."""
+    g = grid(settings.tms, settings.maxzoom)
+    span = g.res * TILE
+    w, n = g.left + job.x0 * span, g.top - job.y0 * span
+    e, s = g.left + job.x1 * span, g.top - job.y1 * span
+    area = 0.0
+    for ref in job.sources:
+        dx = min(e, ref.bounds[2]) - max(w, ref.bounds[0])
+        dy = min(n, ref.bounds[3]) - max(s, ref.bounds[1])
+        area += max(dx, 0.0) * max(dy, 0.0)
+    return area
+
+
+class _UpperZooms:
+    """Zooms below ``zlow`` from their children in the cache, each parent made as soon as
+    all of its children are final (while the workers still render), not all at the end.
+
+    A parent depends only on its children's pixels, so the bytes do not depend on the
+    order the windows finish in.
+    """
+
+    def __init__(self, settings, writer, cache, dirty, zlow, update):
+        self.settings, self.writer, self.cache = settings, writer, cache
+        self.zlow, self.update = zlow, update
+        self.low = set(dirty)
+        self.waiting: dict[tuple[int, int, int], set[tuple[int, int, int]]] = {}
+        level = self.low
+        for z in range(zlow - 1, settings.minzoom - 1, -1):
+            parents: set[tuple[int, int]] = set()
+            for x, y in level:
+                self.waiting.setdefault((z, x // 2, y // 2), set()).add((z + 1, x, y))
+                parents.add((x // 2, y // 2))
+            level = parents
+        self.written = self.deleted = 0
+
+    def ready(self, window) -> None:
+        """The job rendering base tiles ``window`` (x0, y0, x1, y1) is in the cache."""
+        x0, y0, x1, y1 = window
+        f = 2 ** (self.settings.maxzoom - self.zlow)
+        for y in range(y0 // f, -(-y1 // f)):
+            for x in range(x0 // f, -(-x1 // f)):
+                if (x, y) in self.low:
+                    self._child_done((self.zlow, x, y))
+
+    def _child_done(self, child) -> None:
+        z, x, y = child
+        key = (z - 1, x // 2, y // 2)
+        waiting = self.waiting.get(key)
+        if waiting is None or child not in waiting:
+            return
+        waiting.discard(child)
+        if not waiting:
+            del self.waiting[key]
+            self._make(*key)
+            self._child_done(key)
+
+    def finish(self) -> tuple[int, int]:
+        if self.waiting:  # pragma: no cover - every job reports its window
+            raise TileBuildError(f"{len(self.waiting)} overview tiles never got their children")
+        return self.written, self.deleted
+
+    def _make(self, z, px, py) -> None:
+        settings, cache, writer = self.settings, self.cache, self.writer
+        dtype = settings.dtype
+        children = []
+        for dy in (0, 1):
+            for dx in (0, 1):
+                blob = cache.get(z + 1, 2 * px + dx, 2 * py + dy)
+                raw = None if blob is None else unpack_raw(blob, settings.channels, dtype)
+                children.append((dx, dy, raw))
+        data, mask = merge_children(children, settings.channels, dtype)
+        if not mask.any():
+            cache.put(z, px, py, None)
+            if self.update:
+                writer.delete(z, px, py)
+                self.deleted += 1
+            return
+        writer.put(z, px, py, encode_for(settings, data, mask))
+        cache.put(z, px, py, pack_raw(data, mask))
+        self.written += 1
 
 
 def _estimate(jobs, settings) -> int:

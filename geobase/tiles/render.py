@@ -436,6 +436,7 @@ class BlockResult:
     tiles: list[tuple[int, int, int, bytes | None]] = field(default_factory=list)
     raw: list[tuple[int, int, int, bytes | None]] = field(default_factory=list)
     base_tiles: int = 0
+    window: tuple[int, int, int, int] = (0, 0, 0, 0)  # the job's base tiles x0, y0, x1, y1
 
 
 def render_block(settings: RenderSettings, job: BlockJob) -> BlockResult:
@@ -445,7 +446,9 @@ def render_block(settings: RenderSettings, job: BlockJob) -> BlockResult:
     g = grid(tms, z)
     width = (job.x1 - job.x0) * TILE
     height = (job.y1 - job.y0) * TILE
-    result = BlockResult(base_tiles=(job.x1 - job.x0) * (job.y1 - job.y0))
+    result = BlockResult(
+        base_tiles=(job.x1 - job.x0) * (job.y1 - job.y0), window=(job.x0, job.y0, job.x1, job.y1)
+    )
     data = np.zeros((settings.channels, height, width), dtype=settings.dtype)
     mask = np.zeros((height, width), dtype=bool)
     c = WARP_CHUNK
