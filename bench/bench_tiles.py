@@ -3,7 +3,7 @@
 Source: a synthetic 8192 x 8192 px RGB orthophoto COG in EPSG:4548 (0.2 m, JPEG-compressed,
 smooth gradients plus texture), made once under bench/out/. Both sides make Web Mercator
 tiles z12-19 with average resampling and 2 processes; PNG at zlib level 6 (both) and WebP
-(quality 75; libwebp method 1 for geobase, 4 for gdal2tiles); gdal2tiles 3.6 cannot write JPEG, so JPEG is measured against its
+(quality 75; libwebp method 0 for geobase, 4 for gdal2tiles); gdal2tiles 3.6 cannot write JPEG, so JPEG is measured against its
 encode-only floor. Floors: Pillow encoding the same number of 256 x 256 tiles (decoded from
 gdal2tiles' own output) in one process, nothing else.
 
