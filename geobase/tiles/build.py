@@ -285,7 +285,7 @@ def build_tiles(
         fingerprint = {
             "tms": settings.tms.id, "minzoom": settings.minzoom, "maxzoom": settings.maxzoom,
             "mode": settings.mode, "channels": settings.channels, "fill": list(settings.fill),
-            "chunk": WARP_CHUNK, "warp": "nearest-box-1",
+            "chunk": WARP_CHUNK, "warp": "gather-lattice-1",
         }  # fmt: skip
         if not RawCache.matches(cache_path, fingerprint):
             logger.warning("no usable overview cache for %s; rebuilding it whole", out)

@@ -45,6 +45,7 @@ from geobase.tiles.render import (
     grid,
     merge_children,
     pack_raw,
+    prepare_transformers,
     render_block,
     unpack_raw,
 )
@@ -308,7 +309,7 @@ def build_pyramid(
         "channels": settings.channels,
         "fill": list(settings.fill),
         "chunk": WARP_CHUNK,
-        "warp": "nearest-box-1",  # bump when base pixels change: old caches rebuild
+        "warp": "gather-lattice-1",  # bump when base pixels change: old caches rebuild
     }
     temp_dir = None
     if cache_path is None:
@@ -326,6 +327,7 @@ def build_pyramid(
     # hand the jobs to the workers first (costliest first, so that no worker is left with
     # a big window at the end; the order changes no byte): the stores open while they run
     order = sorted(jobs, key=lambda j: -_cost(j, settings))
+    prepare_transformers(sources, settings.tms.rasterio_crs)
     results = _start_jobs(settings, order, workers=workers, dask=dask)
     writer = cache = None
     done = written = deleted = rendered = 0
