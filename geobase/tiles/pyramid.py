@@ -41,6 +41,7 @@ from geobase.tiles.render import (
     BlockResult,
     RenderSettings,
     SourceRef,
+    close_sources,
     encode_for,
     grid,
     merge_children,
@@ -369,6 +370,7 @@ def build_pyramid(
             cache.abort()
         raise
     finally:
+        close_sources()  # those the inline jobs opened
         if temp_dir is not None:
             temp_dir.cleanup()
     return BuildStats(

@@ -210,19 +210,51 @@ def warp_block(
 def _warp_one(ref, crs, anchor, res, px0, py0, width, height, mode, channels):
     """Warp one source: k x k nearest samples per pixel, gathered and averaged."""
     path = ref.path
-    with open_raster(path) as src:
-        k, f = oversample(ref, src.width, src.height, res)
-        bands = [1, 2, 3] if mode == "rgb" and src.count >= 3 else [1]
-        alpha = [i + 1 for i, ci in enumerate(src.colorinterp) if ci.name == "alpha"]
-        bands = [b for b in bands if b not in alpha] or bands
-        try:
-            data, valid = gather_warp(src, bands, crs, anchor, res, px0, py0, width, height,
-                                      k, f, np.uint8 if mode == "rgb" else np.float32)  # fmt: skip
-        except RasterioError as exc:
-            raise SourceReadError(f"{path}: reading pixels failed ({exc})") from None
+    src = _open_source(path)
+    k, f = oversample(ref, src.width, src.height, res)
+    bands = [1, 2, 3] if mode == "rgb" and src.count >= 3 else [1]
+    alpha = [i + 1 for i, ci in enumerate(src.colorinterp) if ci.name == "alpha"]
+    bands = [b for b in bands if b not in alpha] or bands
+    try:
+        data, valid = gather_warp(src, bands, crs, anchor, res, px0, py0, width, height,
+                                  k, f, np.uint8 if mode == "rgb" else np.float32)  # fmt: skip
+    except RasterioError as exc:
+        raise SourceReadError(f"{path}: reading pixels failed ({exc})") from None
     if mode == "rgb" and data.shape[0] != channels:
         data = np.repeat(data[:1], channels, axis=0)
     return data, valid
+
+
+_OPEN: dict[tuple, object] = {}
+_OPEN_PID = [0]
+
+
+def _open_source(path: str):
+    """The raster open for reading, kept open between requests of this process (GDAL's
+    block cache then serves the blocks that neighbouring chunks share: JPEG decoding is
+    much of a warp). Keyed by file version; never shared across a fork."""
+    if _OPEN_PID[0] != os.getpid():
+        _OPEN.clear()  # a parent's handles (their file offsets are shared): drop them
+        _OPEN_PID[0] = os.getpid()
+    try:
+        stat = os.stat(path)
+        key = (path, stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = (path, None, None)
+    src = _OPEN.get(key)
+    if src is None:
+        if len(_OPEN) >= 8:
+            close_sources()
+        src = _OPEN[key] = open_raster(path)
+    return src
+
+
+def close_sources() -> None:
+    """Close the rasters :func:`_open_source` keeps open in this process."""
+    if _OPEN_PID[0] == os.getpid():
+        for src in _OPEN.values():
+            src.close()
+    _OPEN.clear()
 
 
 #: output pixels between the exactly transformed nodes of :func:`source_coords`; the
