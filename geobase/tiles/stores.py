@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -62,7 +63,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-class TileWriter:
+class TileWriter(ABC):
     """Base of the store writers: ``put``/``delete`` tiles, then ``commit`` or ``abort``."""
 
     kind: StoreKind
@@ -78,18 +79,21 @@ class TileWriter:
         _remove(self.staging)
         self.written = 0  # bytes written by this build
 
+    @abstractmethod
     def put(self, z: int, x: int, y: int, data: bytes) -> None:
-        raise NotImplementedError
+        """Stage one tile."""
 
+    @abstractmethod
     def delete(self, z: int, x: int, y: int) -> None:
-        raise NotImplementedError
+        """Remove one tile from the staged pyramid (an update that blanked it)."""
 
+    @abstractmethod
     def stats(self) -> tuple[int, int]:
         """(tile count, tile bytes) of the staged pyramid."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _finish(self, tilejson: dict) -> None:
-        raise NotImplementedError
+        """Write the store's metadata and close the staged pyramid."""
 
     def commit(self, tilejson: dict) -> tuple[int, int]:
         """Finish the staged pyramid and move it into place; returns (tiles, bytes)."""
@@ -354,7 +358,7 @@ def open_writer(path: str | Path, tms: TileMatrixSet, fmt: str, *, update: bool 
 # --- readers -----------------------------------------------------------------------------
 
 
-class PyramidReader:
+class PyramidReader(ABC):
     """Read access to a published pyramid: ``get_tile``, ``tilejson``, ``tms``, ``format``."""
 
     kind: StoreKind
@@ -374,15 +378,16 @@ class PyramidReader:
 
         return MEDIA_TYPES[self.format]
 
+    @abstractmethod
     def get_tile(self, z: int, x: int, y: int) -> bytes | None:
-        raise NotImplementedError
+        """One tile's bytes, or None where the pyramid has no tile."""
 
+    @abstractmethod
     def tiles(self) -> Iterator[tuple[int, int, int]]:
         """Every stored tile's (z, x, y)."""
-        raise NotImplementedError
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - stores without open handles need nothing
+        """Release open handles (the directory store has none)."""
 
     def __enter__(self):
         return self
