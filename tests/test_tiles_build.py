@@ -550,8 +550,8 @@ def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, t
 
 def _fingerprint(out, ws):
     rec = last_pyramid(ws, out)
-    from geobase.tiles.render import WARP_CHUNK
+    from geobase.tiles.render import WARP_CHUNK, WARP_VERSION
 
     return {"tms": rec["tms"], "minzoom": rec["minzoom"], "maxzoom": rec["maxzoom"],
             "mode": rec["mode"], "channels": 3, "fill": [255, 255, 255],
-            "chunk": WARP_CHUNK, "warp": "gather-lattice-1"}  # fmt: skip
+            "chunk": WARP_CHUNK, "warp": WARP_VERSION}  # fmt: skip

@@ -31,7 +31,14 @@ from geobase.tiles import incremental
 from geobase.tiles.cache import RawCache
 from geobase.tiles.encode import EXTENSIONS
 from geobase.tiles.pyramid import BuildStats, Progress, build_pyramid, settings_for
-from geobase.tiles.render import WARP_CHUNK, SourceRef, channels_for, open_raster, source_ref
+from geobase.tiles.render import (
+    WARP_CHUNK,
+    WARP_VERSION,
+    SourceRef,
+    channels_for,
+    open_raster,
+    source_ref,
+)
 from geobase.tiles.stores import store_kind
 from geobase.tiles.tms import TMS
 
@@ -285,7 +292,7 @@ def build_tiles(
         fingerprint = {
             "tms": settings.tms.id, "minzoom": settings.minzoom, "maxzoom": settings.maxzoom,
             "mode": settings.mode, "channels": settings.channels, "fill": list(settings.fill),
-            "chunk": WARP_CHUNK, "warp": "gather-lattice-1",
+            "chunk": WARP_CHUNK, "warp": WARP_VERSION,
         }  # fmt: skip
         if not RawCache.matches(cache_path, fingerprint):
             logger.warning("no usable overview cache for %s; rebuilding it whole", out)

@@ -37,6 +37,7 @@ from geobase.tiles.cache import RawCache
 from geobase.tiles.render import (
     TILE,
     WARP_CHUNK,
+    WARP_VERSION,
     BlockJob,
     BlockResult,
     RenderSettings,
@@ -310,7 +311,7 @@ def build_pyramid(
         "channels": settings.channels,
         "fill": list(settings.fill),
         "chunk": WARP_CHUNK,
-        "warp": "gather-lattice-1",  # bump when base pixels change: old caches rebuild
+        "warp": WARP_VERSION,
     }
     temp_dir = None
     if cache_path is None:
