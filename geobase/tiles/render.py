@@ -550,30 +550,31 @@ def oversample(ref: SourceRef, width: int, height: int, res: float) -> tuple[int
 def downsample(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """2 x 2 mean of the valid pixels (uint8: rounded half up; float: float64 mean).
 
-    Invalid pixels hold 0, so sums over the four quadrant slices count valid pixels only.
+    Invalid pixels hold 0, so block sums count valid pixels only.
     """
-    q = ((0, 0), (1, 0), (0, 1), (1, 1))
-    m = [mask[i::2, j::2] for i, j in q]
-    out_mask = m[0] | m[1] | m[2] | m[3]
     if data.dtype == np.uint8:
-        total = data[:, 0::2, 0::2].astype(np.uint16)
-        for i, j in q[1:]:
-            total += data[:, i::2, j::2]
-        if out_mask.all() and mask.all():
+        total = _block_sums(data, np.uint16)
+        if mask.all():
             total += 2
             total >>= 2
-            return total.astype(np.uint8), out_mask
-        count = m[0].astype(np.uint16) + m[1] + m[2] + m[3]
+            return total.astype(np.uint8), np.ones(total.shape[1:], bool)
+        count = _block_sums(mask, np.uint16)
         safe = np.maximum(count, 1)
         out = ((2 * total + safe) // (2 * safe)).astype(np.uint8)
-        return out, out_mask
-    total = data[:, 0::2, 0::2].astype(np.float64)
-    for i, j in q[1:]:
-        total += data[:, i::2, j::2]
-    count = m[0].astype(np.float64) + m[1] + m[2] + m[3]
+        return out, count > 0
+    total = _block_sums(data, np.float64)
+    count = _block_sums(mask, np.float64)
+    out_mask = count > 0
     out = (total / np.maximum(count, 1)).astype(np.float32)
     out[:, ~out_mask] = 0
     return out, out_mask
+
+
+def _block_sums(x: np.ndarray, dtype) -> np.ndarray:
+    """Sums of the 2 x 2 blocks of the last two axes (rows first, then column pairs)."""
+    rows = np.add(x[..., 0::2, :], x[..., 1::2, :], dtype=dtype)
+    pairs = rows.reshape(*rows.shape[:-1], rows.shape[-1] // 2, 2)
+    return pairs[..., 0] + pairs[..., 1]
 
 
 def hillshade(
