@@ -265,8 +265,13 @@ def test_output_does_not_depend_on_workers_or_windows(workspace, ortho, tmp_path
     build_tiles(
         workspace, str(ortho), tmp_path / "b.pmtiles", fmt="webp", workers=2, block=2, name="n"
     )
+    # windows of one tile: their parents are made from quadrants in the main process
+    build_tiles(
+        workspace, str(ortho), tmp_path / "c.pmtiles", fmt="webp", workers=2, block=1, name="n"
+    )
     assert all_tiles(tmp_path / "a.pmtiles") == all_tiles(tmp_path / "b.pmtiles")
     assert (tmp_path / "a.pmtiles").read_bytes() == (tmp_path / "b.pmtiles").read_bytes()
+    assert (tmp_path / "a.pmtiles").read_bytes() == (tmp_path / "c.pmtiles").read_bytes()
 
 
 def test_overviews_are_the_mean_of_children(workspace, ortho, tmp_path):
@@ -381,6 +386,45 @@ def test_update_equals_full_rebuild(workspace, catalogue, tmp_path, out_name):
     build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(12, 18), workers=1, block=4)
     assert all_tiles(out) == all_tiles(ref)
     assert last_pyramid(workspace, out)["source_footprints"].keys() == {"big@1"}
+
+
+@pytest.mark.parametrize("zoom", [(16, 18), (18, 18)])
+def test_update_renders_only_changed_tiles(workspace, catalogue, tmp_path, monkeypatch, zoom):
+    """An update re-renders the changed base tiles only, not their siblings: a parent
+    takes its other quadrants from the parent the last build made, right where those
+    siblings are non-blank and differ, where that parent was blank (a dataset in a new
+    place) and where a re-rendered tile is blank now (its dataset removed)."""
+    from geobase.tiles import pyramid
+
+    out, ref = tmp_path / "u.pmtiles", tmp_path / "ref.pmtiles"
+    build_tiles(workspace, "dom02", out, fmt="png", zoom=zoom, workers=1)
+    patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
+                         origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
+    add_dataset(workspace, "patch", 2, patch2, acquired="2025-05-01")
+    far = make_raster(tmp_path / "far.tif", size=(90, 90), res=1.0, seed=3,
+                      origin=(E0 + 3000, N0 - 3000), collar=False)  # fmt: skip
+    add_dataset(workspace, "far", 1, far, acquired="2025-06-01")
+    rendered = set()
+    render_block = pyramid.render_block
+
+    def spy(settings, job):
+        rendered.update((x, y) for x in range(job.x0, job.x1) for y in range(job.y0, job.y1))
+        return render_block(settings, job)
+
+    monkeypatch.setattr(pyramid, "render_block", spy)
+    upd = build_tiles(workspace, "dom02", out, update=True, workers=1)
+    assert upd["base_tiles_rendered"] == len(rendered)
+    after = all_tiles(out)
+    z = zoom[1]
+    siblings = {(2 * (x // 2) + i, 2 * (y // 2) + j) for x, y in rendered for i in (0, 1)
+                for j in (0, 1)} - rendered  # fmt: skip
+    assert any((z, x, y) in after for x, y in siblings)
+    build_tiles(workspace, "dom02", ref, fmt="png", zoom=zoom, workers=1)
+    assert after == all_tiles(ref)
+    remove_dataset(workspace, "far", 1)
+    build_tiles(workspace, "dom02", out, update=True, workers=1)
+    build_tiles(workspace, "dom02", ref, fmt="png", zoom=zoom, workers=1, overwrite=True)
+    assert all_tiles(out) == all_tiles(ref) != after
 
 
 # Dask's LocalCluster here runs its workers as threads of this process. rasterio silences

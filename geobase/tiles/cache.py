@@ -2,8 +2,9 @@
 
 An incremental update re-renders the changed base tiles and rebuilds their ancestors from
 their four children; children that did not change come from this cache, exactly as the
-last build made them, so the update's tiles are byte-identical to a full rebuild's. It
-holds about a third of the base zoom's pixels, uncompressed.
+last build made them (a base tile, which it does not hold, as its quadrant of the cached
+parent), so the update's tiles are byte-identical to a full rebuild's. It holds about a
+third of the base zoom's pixels, uncompressed.
 
 The cache is a SQLite file. A full build writes a new one next to it and renames it into
 place on commit. An update changes the existing file in place inside one transaction

@@ -6,10 +6,11 @@ zooms above; a worker warps one window at once and returns its encoded tiles and
 tiles of its overview zooms. Zooms below the windows' reach are made in the main process
 from their four children, read back from the overview cache (:mod:`geobase.tiles.cache`).
 
-An update (``region`` given) re-renders only the base tiles that meet the region, their
-siblings (to rebuild their parents) and their ancestors; unchanged children come from the
-cache. Blocks, averaging and encoder settings are fixed, so the bytes of every tile are the
-same whatever the number of workers, the order blocks finish in, or full vs update.
+An update (``region`` given) re-renders only the base tiles that meet the region and
+rebuilds their ancestors; what unchanged children contribute comes from the cache (for a
+base tile, its quadrant of the cached parent). Blocks, averaging and encoder settings are
+fixed, so the bytes of every tile are the same whatever the number of workers, the order
+blocks finish in, or full vs update.
 
 Workers: a process pool (``workers``), or a Dask distributed cluster (``dask`` = scheduler
 address). Sources must then be readable at the same paths on the workers.
@@ -17,13 +18,13 @@ address). Sources must then be readable at the same paths on the workers.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +41,14 @@ from geobase.tiles.render import (
     WARP_VERSION,
     BlockJob,
     BlockResult,
+    Quadrant,
     RenderSettings,
     SourceRef,
     close_sources,
+    downsample,
     encode_for,
     grid,
-    merge_children,
+    merge_quadrants,
     pack_raw,
     prepare_transformers,
     render_block,
@@ -77,6 +80,8 @@ def plan_windows(
     """The window jobs of a full build, in a fixed (row, column) order."""
     g = grid(settings.tms, settings.maxzoom)
     levels = min(int(math.log2(block)), settings.maxzoom - settings.minzoom)
+    # windows of one tile make no parents: the main process makes them from quadrants
+    quadrants = levels == 0 and settings.maxzoom > settings.minzoom
     windows: set[tuple[int, int]] = set()
     for ref in sources:
         rng = g.tile_range(ref.bounds)
@@ -90,11 +95,11 @@ def plan_windows(
     for wx, wy in sorted(windows, key=lambda w: (w[1], w[0])):
         x0, y0 = wx * block, wy * block
         x1, y1 = min(x0 + block, g.width), min(y0 + block, g.height)
-        jobs.append(_job(g, x0, y0, x1, y1, levels, sources, None))
+        jobs.append(_job(g, x0, y0, x1, y1, levels, sources, None, quadrants))
     return jobs
 
 
-def _job(g, x0, y0, x1, y1, levels, sources, only) -> BlockJob:
+def _job(g, x0, y0, x1, y1, levels, sources, only, quadrants) -> BlockJob:
     span = g.res * TILE
     bounds = (
         g.left + x0 * span,
@@ -111,7 +116,7 @@ def _job(g, x0, y0, x1, y1, levels, sources, only) -> BlockJob:
         and s.bounds[1] <= bounds[3] + margin
         and s.bounds[3] >= bounds[1] - margin
     )
-    return BlockJob(x0, y0, x1, y1, levels, mine, only)
+    return BlockJob(x0, y0, x1, y1, levels, mine, only, quadrants)
 
 
 def dirty_base_tiles(
@@ -140,44 +145,73 @@ def dirty_base_tiles(
 
 
 def plan_update(
-    settings: RenderSettings, sources: Sequence[SourceRef], dirty: set[tuple[int, int]], block: int
-) -> tuple[list[BlockJob], set[tuple[int, int]], int]:
-    """Jobs re-rendering ``dirty`` base tiles and their parents; returns jobs, dirty set at
-    the lowest zoom the jobs make, and that zoom."""
+    settings: RenderSettings,
+    sources: Sequence[SourceRef],
+    dirty: set[tuple[int, int]],
+    block: int,
+    parts: int = 1,
+) -> list[BlockJob]:
+    """Jobs re-rendering exactly the ``dirty`` base tiles, and returning their quadrants.
+
+    Their siblings are not re-rendered: a parent's quadrant (2 x 2 means) depends only on
+    its own child, so the main process makes each parent from the jobs' quadrants and,
+    for clean children, from the parent the last build made (see :class:`_UpperZooms`).
+    Jobs are rectangles of at most ``block x block`` tiles (memory); the largest are
+    halved until there are ``parts`` of them where the tiles allow, so that every worker
+    has a share of a small update.
+    """
     g = grid(settings.tms, settings.maxzoom)
     z = settings.maxzoom
-    levels = 1 if settings.maxzoom > settings.minzoom else 0
-    only: set[tuple[int, int, int]] = {(z, x, y) for x, y in dirty}
-    if levels:
-        parents = {(x // 2, y // 2) for x, y in dirty}
-        only |= {(z - 1, x, y) for x, y in parents}
-        render = {(2 * px + i, 2 * py + j) for px, py in parents for i in (0, 1) for j in (0, 1)}
-        render = {(x, y) for x, y in render if x < g.width and y < g.height}
-        low = parents
-    else:
-        render = set(dirty)
-        low = set(dirty)
-    by_window: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-    for x, y in render:
-        by_window[(x // block, y // block)].append((x, y))
+    quadrants = settings.maxzoom > settings.minzoom
+    rects = _rectangles(dirty)
+    while rects:
+        big = max(rects, key=lambda r: (max(r[2] - r[0], r[3] - r[1]) > block, _area(r)))
+        if max(big[2] - big[0], big[3] - big[1]) <= block and (
+            len(rects) >= parts or _area(big) < 2
+        ):
+            break
+        rects.remove(big)
+        x0, y0, x1, y1 = big
+        if x1 - x0 >= y1 - y0:
+            xm = (x0 + x1) // 2
+            rects += [(x0, y0, xm, y1), (xm, y0, x1, y1)]
+        else:
+            ym = (y0 + y1) // 2
+            rects += [(x0, y0, x1, ym), (x0, ym, x1, y1)]
     jobs = []
-    for key in sorted(by_window, key=lambda w: (w[1], w[0])):
-        tiles = by_window[key]
-        xs = [t[0] for t in tiles]
-        ys = [t[1] for t in tiles]
-        step = 2 if levels else 1
-        x0, y0 = min(xs) // step * step, min(ys) // step * step
-        x1 = min(g.width, (max(xs) // step + 1) * step)
-        y1 = min(g.height, (max(ys) // step + 1) * step)
-        inside = frozenset(k for k in only if _inside(k, z, x0, y0, x1, y1))
-        jobs.append(_job(g, x0, y0, x1, y1, levels, sources, inside))
-    return jobs, low, z - levels
+    for x0, y0, x1, y1 in sorted(rects, key=lambda r: (r[1], r[0])):
+        only = frozenset((z, x, y) for y in range(y0, y1) for x in range(x0, x1))
+        jobs.append(_job(g, x0, y0, x1, y1, 0, sources, only, quadrants))
+    return jobs
 
 
-def _inside(key, z, x0, y0, x1, y1) -> bool:
-    kz, kx, ky = key
-    f = 2 ** (z - kz)
-    return x0 <= kx * f < x1 and y0 <= ky * f < y1
+def _area(rect) -> int:
+    return (rect[2] - rect[0]) * (rect[3] - rect[1])
+
+
+def _rectangles(tiles: set[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x0, y0, x1, y1), end exclusive, covering exactly ``tiles``: the runs of
+    each row, a run merged into the rectangle above when it spans the same columns."""
+    done: list[list[int]] = []
+    above: dict[tuple[int, int], list[int]] = {}
+    for y, row in itertools.groupby(sorted(tiles, key=lambda t: (t[1], t[0])), lambda t: t[1]):
+        xs = [x for x, _ in row]
+        starts = [i for i in range(len(xs)) if i == 0 or xs[i] != xs[i - 1] + 1]
+        current = {}
+        for i, j in zip(starts, [*starts[1:], len(xs)], strict=True):
+            run = (xs[i], xs[j - 1] + 1)
+            rect = above.pop(run, None)
+            if rect is not None and rect[3] == y:
+                rect[3] = y + 1
+            else:
+                if rect is not None:
+                    done.append(rect)
+                rect = [run[0], y, run[1], y + 1]
+            current[run] = rect
+        done += above.values()
+        above = current
+    done += above.values()
+    return [tuple(r) for r in done]
 
 
 # --- execution ------------------------------------------------------------------------
@@ -215,7 +249,7 @@ def _start_jobs(settings, jobs, *, workers, dask) -> Iterator[BlockResult | None
         yield None
         yield from _run_dask(settings, jobs, dask)
         return
-    workers = workers if workers is not None else (os.cpu_count() or 1)
+    workers = _pool_size(workers)
     if workers <= 1 or len(jobs) <= 1:
         yield None
         for job in jobs:
@@ -248,6 +282,10 @@ def _start_jobs(settings, jobs, *, workers, dask) -> Iterator[BlockResult | None
             raise
 
 
+def _pool_size(workers: int | None) -> int:
+    return workers if workers is not None else (os.cpu_count() or 1)
+
+
 def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
     try:
         from distributed import Client, as_completed
@@ -267,6 +305,14 @@ def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
             yield future.result()
     finally:
         client.close()
+
+
+#: an update re-rendering at most this many base tiles renders them in this process: on
+#: the bench's 2-core machine (WebP, JPEG ortho + patch, ~10 ms a tile inline) 12 tiles
+#: took 0.12 s inline against 0.15-0.35 s on 2 workers, and 25 tiles 0.25 against
+#: 0.34-0.42 s: the fork, each worker decoding the same JPEG blocks again into a cold
+#: block cache, and the pickled results cost more than the second core saves on a few tiles
+INLINE_UPDATE_TILES = 32
 
 
 def build_pyramid(
@@ -318,14 +364,16 @@ def build_pyramid(
         temp_dir = tempfile.TemporaryDirectory(prefix="geobase-tiles-")
         cache_path = Path(temp_dir.name) / "cache.sqlite"
     if update:
-        dirty = dirty_base_tiles(settings, region)
-        jobs, low_dirty, zlow = plan_update(settings, sources, dirty, block)
+        low_dirty = dirty_base_tiles(settings, region)
+        if len(low_dirty) <= INLINE_UPDATE_TILES:
+            workers = 1
+        parts = 1 if dask else _pool_size(workers)
+        jobs = plan_update(settings, sources, low_dirty, block, parts)
+        zlow = settings.maxzoom
     else:
         jobs = plan_windows(settings, sources, block)
         zlow = settings.maxzoom - (jobs[0].levels if jobs else 0)
-        low_dirty = None
-    if low_dirty is None:  # a full build: every window's lowest tiles are new
-        low_dirty = _window_tiles(jobs, settings.maxzoom, zlow)
+        low_dirty = _window_tiles(jobs, settings.maxzoom, zlow)  # every one is new
     # hand the jobs to the workers first (costliest first, so that no worker is left with
     # a big window at the end; the order changes no byte): the stores open while they run
     order = sorted(jobs, key=lambda j: -_cost(j, settings))
@@ -352,6 +400,7 @@ def build_pyramid(
                 cache.put(z, x, y, blob)
                 if z == zlow and blob is not None:
                     produced_low.add((x, y))
+            upper.quadrants.update(((settings.maxzoom, x, y), q) for x, y, q in result.quadrants)
             rendered += result.base_tiles
             done += len(result.tiles)
             # parents whose children are all final now are made while the workers run on
@@ -409,18 +458,29 @@ def _cost(job: BlockJob, settings: RenderSettings) -> float:
     return area
 
 
-class _UpperZooms:
-    """Zooms below ``zlow`` from their children in the cache, each parent made as soon as
-    all of its children are final (while the workers still render), not all at the end.
+#: quadrants of the tiles made in the main process kept for their parents at most (a
+#: little over 64 MB of RGB); past it, the parents read them back from the overview cache
+KEEP_QUADRANTS = 1024
 
-    A parent depends only on its children's pixels, so the bytes do not depend on the
-    order the windows finish in.
+
+class _UpperZooms:
+    """Zooms below ``zlow`` made in the main process, each parent as soon as all of its
+    children are final (while the workers still render), not all at the end.
+
+    A parent is the :func:`merge_quadrants` of its children's quadrants (their 2 x 2
+    means), which come from: the quadrants the jobs return for the base tiles they
+    rendered (``quadrants``); those of the tiles made here, kept (bounded); the raw
+    children in the cache; and, for a base tile that an update did not re-render, the
+    quadrant of the parent the last build made (the cache holds no base tiles). A parent
+    depends only on its children's pixels, so the bytes do not depend on the order the
+    jobs finish in, nor on where a quadrant came from.
     """
 
     def __init__(self, settings, writer, cache, dirty, zlow, update):
         self.settings, self.writer, self.cache = settings, writer, cache
         self.zlow, self.update = zlow, update
         self.low = set(dirty)
+        self.quadrants: dict[tuple[int, int, int], Quadrant] = {}
         self.waiting: dict[tuple[int, int, int], set[tuple[int, int, int]]] = {}
         level = self.low
         for z in range(zlow - 1, settings.minzoom - 1, -1):
@@ -457,25 +517,50 @@ class _UpperZooms:
             raise TileBuildError(f"{len(self.waiting)} overview tiles never got their children")
         return self.written, self.deleted
 
+    def _raw(self, z, x, y):
+        blob = self.cache.get(z, x, y)
+        if blob is None:
+            return None
+        return unpack_raw(blob, self.settings.channels, self.settings.dtype)
+
     def _make(self, z, px, py) -> None:
         settings, cache, writer = self.settings, self.cache, self.writer
-        dtype = settings.dtype
-        children = []
-        for dy in (0, 1):
-            for dx in (0, 1):
-                blob = cache.get(z + 1, 2 * px + dx, 2 * py + dy)
-                raw = None if blob is None else unpack_raw(blob, settings.channels, dtype)
-                children.append((dx, dy, raw))
-        data, mask = merge_children(children, settings.channels, dtype)
+        children = [(dx, dy, (z + 1, 2 * px + dx, 2 * py + dy)) for dy in (0, 1) for dx in (0, 1)]
+        old = None
+        if z + 1 == settings.maxzoom and any(c not in self.quadrants for *_, c in children):
+            old = self._raw(z, px, py)  # the parent the last build made (before it is replaced)
+        quadrants = []
+        for dx, dy, child in children:
+            if child in self.quadrants:
+                quadrant = self.quadrants.pop(child)
+            elif z + 1 == settings.maxzoom:  # a base tile the update did not re-render
+                quadrant = None if old is None else _quarter(*old, dx, dy)
+            else:
+                raw = self._raw(*child)
+                quadrant = None if raw is None else downsample(*raw)
+            quadrants.append((dx, dy, quadrant))
+        data, mask = merge_quadrants(quadrants, settings.channels, settings.dtype)
+        keep = z > settings.minzoom and len(self.quadrants) < KEEP_QUADRANTS
         if not mask.any():
+            if keep:
+                self.quadrants[(z, px, py)] = None
             cache.put(z, px, py, None)
             if self.update:
                 writer.delete(z, px, py)
                 self.deleted += 1
             return
+        if keep:
+            self.quadrants[(z, px, py)] = downsample(data, mask)
         writer.put(z, px, py, encode_for(settings, data, mask))
         cache.put(z, px, py, pack_raw(data, mask))
         self.written += 1
+
+
+def _quarter(data, mask, dx, dy) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrant (dx, dy) of a raw tile."""
+    half = TILE // 2
+    rows, cols = slice(dy * half, (dy + 1) * half), slice(dx * half, (dx + 1) * half)
+    return data[:, rows, cols], mask[rows, cols]
 
 
 def _estimate(jobs, settings) -> int:

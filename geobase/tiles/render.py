@@ -688,7 +688,9 @@ class BlockJob:
 
     The rectangle is aligned to ``2**levels`` tiles (clipped to the matrix). ``only``:
     encode only these (z, x, y) tiles and report the blank ones among them as None (an
-    update); None means every non-blank tile.
+    update); None means every non-blank tile. ``quadrants``: also return the quadrant of
+    its parent that each ``only`` base tile makes (an update, whose main process merges
+    them into the parents).
     """
 
     x0: int
@@ -698,12 +700,17 @@ class BlockJob:
     levels: int
     sources: tuple[SourceRef, ...]
     only: frozenset[tuple[int, int, int]] | None = None
+    quadrants: bool = False
+
+
+Quadrant = tuple[np.ndarray, np.ndarray] | None  # (data, mask) 128 x 128; None: blank
 
 
 @dataclass
 class BlockResult:
     tiles: list[tuple[int, int, int, bytes | None]] = field(default_factory=list)
     raw: list[tuple[int, int, int, bytes | None]] = field(default_factory=list)
+    quadrants: list[tuple[int, int, Quadrant]] = field(default_factory=list)  # base (x, y)
     base_tiles: int = 0
     window: tuple[int, int, int, int] = (0, 0, 0, 0)  # the job's base tiles x0, y0, x1, y1
 
@@ -740,7 +747,8 @@ def render_block(settings: RenderSettings, job: BlockJob) -> BlockResult:
                 raise AssertionError("block not aligned to its levels")  # pragma: no cover
             data, mask = downsample(data, mask)
             x0, y0 = x0 // 2, y0 // 2
-        _emit(settings, result, zz, x0, y0, data, mask, job.only, cache=zz < z)
+        _emit(settings, result, zz, x0, y0, data, mask, job.only, cache=zz < z,
+              quadrants=job.quadrants and zz == z)  # fmt: skip
     return result
 
 
@@ -763,7 +771,8 @@ def _render_chunk(settings, sources, g, x0, y0, x1, y1) -> tuple[np.ndarray, np.
     return data, mask
 
 
-def _emit(settings, result, z, x0, y0, data, mask, only, *, cache: bool) -> None:
+def _emit(settings, result, z, x0, y0, data, mask, only, *, cache: bool,
+          quadrants: bool) -> None:  # fmt: skip
     nty, ntx = mask.shape[0] // TILE, mask.shape[1] // TILE
     nonblank = mask.reshape(nty, TILE, ntx, TILE).any(axis=(1, 3))
     for j in range(nty):
@@ -776,6 +785,8 @@ def _emit(settings, result, z, x0, y0, data, mask, only, *, cache: bool) -> None
                     result.tiles.append((*key, None))
                     if cache:
                         result.raw.append((*key, None))
+                    if quadrants:
+                        result.quadrants.append((*key[1:], None))
                 continue
             rows = slice(j * TILE, (j + 1) * TILE)
             cols = slice(i * TILE, (i + 1) * TILE)
@@ -784,6 +795,8 @@ def _emit(settings, result, z, x0, y0, data, mask, only, *, cache: bool) -> None
             result.tiles.append((*key, encode_for(settings, tdata, tmask)))
             if cache:
                 result.raw.append((*key, pack_raw(tdata, tmask)))
+            if quadrants:
+                result.quadrants.append((*key[1:], downsample(tdata, tmask)))
 
 
 def encode_for(settings: RenderSettings, data: np.ndarray, mask: np.ndarray) -> bytes:
@@ -793,19 +806,22 @@ def encode_for(settings: RenderSettings, data: np.ndarray, mask: np.ndarray) -> 
     return encode_tile(data, mask, settings.fmt, fill=settings.fill)
 
 
-def merge_children(
-    children: Iterable[tuple[int, int, tuple[np.ndarray, np.ndarray] | None]],
-    channels: int,
-    dtype,
+def merge_quadrants(
+    quadrants: Iterable[tuple[int, int, Quadrant]], channels: int, dtype
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The parent raw tile of up to four children given as (dx, dy, raw or None)."""
-    data = np.zeros((channels, 2 * TILE, 2 * TILE), dtype=dtype)
-    mask = np.zeros((2 * TILE, 2 * TILE), dtype=bool)
-    for dx, dy, raw in children:
-        if raw is None:
+    """The parent raw tile of four children's quadrants given as (dx, dy, quadrant).
+
+    A child's quadrant is its :func:`downsample`: 2 x 2 means never straddle children
+    (256 is even), so this equals the mean of the four children side by side.
+    """
+    half = TILE // 2
+    data = np.zeros((channels, TILE, TILE), dtype=dtype)
+    mask = np.zeros((TILE, TILE), dtype=bool)
+    for dx, dy, quadrant in quadrants:
+        if quadrant is None:
             continue
-        rows = slice(dy * TILE, (dy + 1) * TILE)
-        cols = slice(dx * TILE, (dx + 1) * TILE)
-        data[:, rows, cols] = raw[0]
-        mask[rows, cols] = raw[1]
-    return downsample(data, mask)
+        rows = slice(dy * half, (dy + 1) * half)
+        cols = slice(dx * half, (dx + 1) * half)
+        data[:, rows, cols] = quadrant[0]
+        mask[rows, cols] = quadrant[1]
+    return data, mask

@@ -32,7 +32,13 @@ from morecantile.models import TileMatrixSet
 from pmtiles.reader import MmapSource
 from pmtiles.reader import Reader as _PMReader
 from pmtiles.reader import all_tiles as _pm_all_tiles
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.tile import (
+    Compression,
+    TileType,
+    deserialize_directory,
+    deserialize_header,
+    zxy_to_tileid,
+)
 from pmtiles.writer import Writer as _PMWriter
 
 from geobase.errors import SourceReadError, TileStoreError
@@ -319,8 +325,7 @@ class PMTilesWriter(TileWriter):
         changes = sorted(self.changes.items())
         i = 0
         last = -1
-        for zxy, data in _pm_all_tiles(get):
-            tile_id = zxy_to_tileid(*zxy)
+        for tile_id, data in _pm_tiles_by_id(get):
             if tile_id <= last:  # every archive geobase writes is clustered
                 raise TileStoreError(f"{self.path}: tiles not in tile id order; rebuild it")
             last = tile_id
@@ -345,6 +350,24 @@ class PMTilesWriter(TileWriter):
         finally:
             _remove(self.stage_db)
             super().abort()
+
+
+def _pm_tiles_by_id(get) -> Iterator[tuple[int, bytes]]:
+    """(tile id, data) of every tile of a PMTiles archive, in its directories' order: like
+    ``pmtiles.reader.all_tiles`` without its (z, x, y), which an update's commit would
+    turn back into tile ids (about half of its time)."""
+    header = deserialize_header(get(0, 127))
+
+    def walk(offset, length):
+        for entry in deserialize_directory(get(offset, length)):
+            if entry.run_length == 0:  # a leaf directory
+                yield from walk(header["leaf_directory_offset"] + entry.offset, entry.length)
+                continue
+            data = get(header["tile_data_offset"] + entry.offset, entry.length)
+            for i in range(entry.run_length):
+                yield entry.tile_id + i, data
+
+    return walk(header["root_offset"], header["root_length"])
 
 
 WRITERS = {"directory": DirectoryWriter, "mbtiles": MBTilesWriter, "pmtiles": PMTilesWriter}
