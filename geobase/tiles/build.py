@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shapely
-from rasterio.warp import calculate_default_transform, transform_bounds
+from rasterio.warp import calculate_default_transform
 
 from geobase.errors import NotFoundError, OutputExistsError, TileSettingsError
 from geobase.store import Workspace, utc_now
@@ -38,6 +38,7 @@ from geobase.tiles.render import (
     channels_for,
     open_raster,
     source_ref,
+    transform_bounds,
 )
 from geobase.tiles.stores import store_kind
 from geobase.tiles.tms import TMS
@@ -108,7 +109,7 @@ def resolve_sources(ws: Workspace, source: str) -> list[ResolvedSource]:
 
 def _file_source(path: Path) -> ResolvedSource:
     with open_raster(str(path)) as src:
-        w, s, e, n = transform_bounds(src.crs, "EPSG:4490", *src.bounds, densify_pts=21)
+        w, s, e, n = transform_bounds(src.crs, "EPSG:4490", src.bounds)
         kind = "dem" if src.count == 1 and src.dtypes[0] != "uint8" else "imagery"
     stat = path.stat()
     return ResolvedSource(
@@ -346,7 +347,7 @@ def _tilejson(name, settings, refs, resolved) -> dict:
     if crs.is_geographic:
         bounds = [w, s, e, n]
     else:
-        bounds = list(transform_bounds(crs, "EPSG:4326", w, s, e, n, densify_pts=21))
+        bounds = list(transform_bounds(crs, "EPSG:4326", (w, s, e, n)))
     bounds = [round(v, 7) for v in bounds]
     ext = EXTENSIONS[settings.fmt]
     doc = {
