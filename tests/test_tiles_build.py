@@ -258,6 +258,43 @@ def test_tile_warped_alone_equals_the_tile_cut_from_a_large_warp(
     assert np.array_equal(odd, big[(slice(None), *cut)])
 
 
+@pytest.mark.parametrize(("z", "mode"), [(12, "rgb"), (14, "rgb"), (12, "terrain-rgb")])
+def test_bounded_reads_and_gathers_give_the_same_pixels(tmp_path, monkeypatch, z, mode):
+    """Far below the data's resolution the source is read in pieces and the request warped
+    in bands of rows; the pixels are those of one read and one gather, and the memory the
+    warp allocates follows the output, not the source."""
+    import tracemalloc
+
+    import geobase.tiles.render as render
+
+    dtype = "uint8" if mode == "rgb" else "float32"
+    src = make_raster(tmp_path / "big.tif", size=(2048, 2048), res=0.5, dtype=dtype)
+    t = TMS.get("WebMercatorQuad")
+    g = grid(t, z)  # z12: ~76 source px per base px (f = 5); z14: ~19 (f = 2)
+    crs = t.rasterio_crs
+    ref = source_ref(str(src), crs)
+    x0, y0, x1, y1 = g.tile_range(ref.bounds)
+    args = ([ref], crs, g.transform(x0, y0), (x1 - x0) * TILE, (y1 - y0) * TILE, mode,
+            3 if mode == "rgb" else 1)  # fmt: skip
+    whole, whole_mask = warp_block(*args, anchor=(g.left, g.top))
+    assert whole_mask.sum() > 500
+    render.close_sources()  # a cold block cache: GDAL's own memory is not traced anyway
+    monkeypatch.setattr(render, "READ_PIXELS", 1 << 16)
+    monkeypatch.setattr(render, "GATHER_SAMPLES", 1 << 12)
+    tracemalloc.start()
+    try:
+        parts, parts_mask = warp_block(*args, anchor=(g.left, g.top))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        render.close_sources()
+    assert np.array_equal(parts_mask, whole_mask)
+    assert np.array_equal(parts, whole)
+    # the source is 2048 x 2048 px (12 MB of RGB, 16 MB of float32): one read of it, and
+    # its block sums, would show here several times over; the output is 0.3-1 MB
+    assert peak < 6_000_000, peak
+
+
 def test_output_does_not_depend_on_workers_or_windows(workspace, ortho, tmp_path):
     build_tiles(
         workspace, str(ortho), tmp_path / "a.pmtiles", fmt="webp", workers=1, block=16, name="n"

@@ -47,6 +47,11 @@ WARP_CHUNK = 4
 #: most nearest-neighbour samples per base pixel and axis (see :func:`oversample`)
 MAX_OVERSAMPLE = 4
 REDUCED_OVERSAMPLE = 16
+#: k x k samples of output pixels warped in one gather at most (its packed source window
+#: and indices take ~8 bytes a sample): larger requests are warped in bands of rows
+GATHER_SAMPLES = 1 << 24
+#: source pixels read at once at most where the source is reduced (f > 1)
+READ_PIXELS = 1 << 22
 #: names the warp's arithmetic in the overview cache's fingerprint: bump it whenever base
 #: pixels change, so that an update never mixes old cached pixels with new ones
 WARP_VERSION = "gather-lattice-2"
@@ -223,11 +228,22 @@ def _warp_one(ref, crs, anchor, res, px0, py0, width, height, mode, channels):
     bands = [1, 2, 3] if mode == "rgb" and src.count >= 3 else [1]
     alpha = [i + 1 for i, ci in enumerate(src.colorinterp) if ci.name == "alpha"]
     bands = [b for b in bands if b not in alpha] or bands
+    dtype = np.uint8 if mode == "rgb" else np.float32
+    # bands of rows whose k x k samples (and so their window) stay within GATHER_SAMPLES
+    step = GATHER_SAMPLES // (k * k * width) // COORD_STEP * COORD_STEP
+    step = min(height, max(COORD_STEP, step))
+    parts = []
     try:
-        data, valid = gather_warp(src, bands, crs, anchor, res, px0, py0, width, height,
-                                  k, f, np.uint8 if mode == "rgb" else np.float32)  # fmt: skip
+        for y in range(0, height, step):
+            parts.append(gather_warp(src, bands, crs, anchor, res, px0, py0 + y, width,
+                                     min(step, height - y), k, f, dtype))  # fmt: skip
     except RasterioError as exc:
         raise SourceReadError(f"{path}: reading pixels failed ({exc})") from None
+    if len(parts) == 1:
+        data, valid = parts[0]
+    else:
+        data = np.concatenate([p[0] for p in parts], axis=1)
+        valid = np.concatenate([p[1] for p in parts])
     if mode == "rgb" and data.shape[0] != channels:
         data = np.repeat(data[:1], channels, axis=0)
     return data, valid
@@ -393,36 +409,57 @@ def _lattice(src_crs, src_transform: Affine, crs, anchor, res: float,
 def _read_reduced(src, bands, window, f: int, dtype):
     """Pixels and validity of source window (col0, row0, col1, row1) in units of f x f
     blocks of source pixels (blocks aligned to the source's origin; f = 1: as read).
-    A block is the mean of its valid pixels (uint8 rounded half up), valid if any is."""
+    A block is the mean of its valid pixels (uint8 rounded half up), valid if any is.
+    Past f = 1 the window is read in pieces of whole blocks (``READ_PIXELS`` source
+    pixels at most): memory follows the reduced window, not the source."""
+    if f == 1:
+        return _read_blocks(src, bands, window, 1, dtype)
+    c0, r0, c1, r1 = window
+    out = np.zeros((len(bands), r1 - r0, c1 - c0), np.uint8 if dtype == np.uint8 else np.float64)
+    ok = np.zeros((r1 - r0, c1 - c0), bool)
+    side = max(1, math.isqrt(READ_PIXELS) // f)  # blocks per piece and axis
+    for pr in range(r0, r1, side):
+        for pc in range(c0, c1, side):
+            pr1, pc1 = min(r1, pr + side), min(c1, pc + side)
+            rows, cols = slice(pr - r0, pr1 - r0), slice(pc - c0, pc1 - c0)
+            out[:, rows, cols], ok[rows, cols] = _read_blocks(
+                src, bands, (pc, pr, pc1, pr1), f, dtype
+            )
+    return out, ok
+
+
+def _read_blocks(src, bands, window, f: int, dtype):
+    """One read of :func:`_read_reduced`."""
     c0, r0, c1, r1 = window
     rc0, rr0 = c0 * f, r0 * f
     rc1, rr1 = min(src.width, c1 * f), min(src.height, r1 * f)
     win = rasterio.windows.Window(rc0, rr0, rc1 - rc0, rr1 - rr0)
     pix = src.read(bands, window=win)
-    valid = np.ones(pix.shape[1:], bool) if _all_valid(src) else src.dataset_mask(window=win) > 0
+    all_valid = _all_valid(src)
+    valid = np.ones(pix.shape[1:], bool) if all_valid else src.dataset_mask(window=win) > 0
     if dtype == np.uint8:
         if pix.dtype != np.uint8:
             pix = np.clip(np.rint(pix), 0, 255).astype(np.uint8)
+        if not all_valid:
+            pix = pix * valid
     else:
         pix = pix.astype(np.float64)
         valid &= np.isfinite(pix).all(axis=0)
-    pix = pix * valid if dtype == np.uint8 else np.where(valid, pix, 0.0)
+        pix = np.where(valid, pix, 0.0)
     if f == 1:
         return pix, valid
     ph, pw = r1 - r0, c1 - c0  # blocks
-    big = np.zeros((pix.shape[0], ph * f, pw * f), np.float64 if dtype != np.uint8 else np.uint32)
-    big[:, : pix.shape[1], : pix.shape[2]] = pix
-    bval = np.zeros((ph * f, pw * f), np.uint32)
-    bval[: valid.shape[0], : valid.shape[1]] = valid
-    total = big.reshape(pix.shape[0], ph, f, pw, f).sum(axis=(2, 4))
-    count = bval.reshape(ph, f, pw, f).sum(axis=(1, 3))
+    if pix.shape[1:] != (ph * f, pw * f):  # partial blocks at the source's edge
+        pad = ((0, ph * f - pix.shape[1]), (0, pw * f - pix.shape[2]))
+        pix, valid = np.pad(pix, ((0, 0), *pad)), np.pad(valid, pad)
+    acc = np.uint32 if dtype == np.uint8 else np.float64
+    total = pix.reshape(len(bands), ph, f, pw, f).sum(axis=(2, 4), dtype=acc)
+    count = valid.reshape(ph, f, pw, f).sum(axis=(1, 3), dtype=np.uint32)
     ok = count > 0
     safe = np.maximum(count, 1)
     if dtype == np.uint8:
-        out = ((2 * total + safe) // (2 * safe)).astype(np.uint8)
-    else:
-        out = np.where(ok, total / safe, 0.0)
-    return out, ok
+        return ((2 * total + safe) // (2 * safe)).astype(np.uint8), ok
+    return np.where(ok, total / safe, 0.0), ok
 
 
 def _all_valid(src) -> bool:
