@@ -425,6 +425,33 @@ def test_update_equals_full_rebuild(workspace, catalogue, tmp_path, out_name):
     assert last_pyramid(workspace, out)["source_footprints"].keys() == {"big@1"}
 
 
+@pytest.mark.parametrize("cache", ["lost", "older warp"])
+def test_update_without_a_usable_cache_rebuilds_whole(workspace, catalogue, tmp_path, cache):
+    """A cache made by another warp (or lost) cannot feed an update: the pyramid is built
+    whole again (not by listing all the world's 2^36 base tiles of z18 as changed)."""
+    import sqlite3
+
+    out = tmp_path / "dom.pmtiles"
+    build_tiles(workspace, "dom02", out, fmt="webp", zoom=(16, 18), workers=1)
+    path = workspace.root / last_pyramid(workspace, out)["cache"]
+    if cache == "lost":
+        path.unlink()
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE meta SET value = replace(value, 'gather', 'older')")
+    patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
+                         origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
+    add_dataset(workspace, "patch", 2, patch2, acquired="2025-05-01")
+    rec = build_tiles(workspace, "dom02", out, update=True, workers=1)
+    assert rec["build"] == "full" and rec["written_tiles"] == rec["tile_count"]
+    ref = tmp_path / "ref.pmtiles"
+    build_tiles(workspace, "dom02", ref, fmt="webp", zoom=(16, 18), workers=1)
+    assert all_tiles(out) == all_tiles(ref)
+    # and the new cache serves the next update
+    add_dataset(workspace, "patch", 3, tmp_path / "patch1.tif", acquired="2026-05-01")
+    assert build_tiles(workspace, "dom02", out, update=True, workers=1)["build"] == "update"
+
+
 @pytest.mark.parametrize("zoom", [(16, 18), (18, 18)])
 def test_update_renders_only_changed_tiles(workspace, catalogue, tmp_path, monkeypatch, zoom):
     """An update re-renders the changed base tiles only, not their siblings: a parent

@@ -30,10 +30,14 @@ from geobase.store import Workspace, utc_now
 from geobase.tiles import incremental
 from geobase.tiles.cache import RawCache
 from geobase.tiles.encode import EXTENSIONS
-from geobase.tiles.pyramid import BuildStats, Progress, build_pyramid, settings_for
+from geobase.tiles.pyramid import (
+    BuildStats,
+    Progress,
+    build_pyramid,
+    cache_fingerprint,
+    settings_for,
+)
 from geobase.tiles.render import (
-    WARP_CHUNK,
-    WARP_VERSION,
     SourceRef,
     channels_for,
     open_raster,
@@ -289,17 +293,13 @@ def build_tiles(
     name = name or out.stem
     tilejson = _tilejson(name, settings, refs, resolved)
     region = None
-    if update:
-        fingerprint = {
-            "tms": settings.tms.id, "minzoom": settings.minzoom, "maxzoom": settings.maxzoom,
-            "mode": settings.mode, "channels": settings.channels, "fill": list(settings.fill),
-            "chunk": WARP_CHUNK, "warp": WARP_VERSION,
-        }  # fmt: skip
-        if not RawCache.matches(cache_path, fingerprint):
-            logger.warning("no usable overview cache for %s; rebuilding it whole", out)
-            region = [shapely.box(*tms_obj.xy_bbox)]
-        else:
-            region = incremental.changed_region(last["source_footprints"], resolved, crs)
+    if update and not RawCache.matches(cache_path, cache_fingerprint(settings)):
+        # made by another version of the warp, or lost: a full build replaces the
+        # pyramid (and writes a new cache), recorded as such
+        logger.warning("no usable overview cache for %s; rebuilding it whole", out)
+        update = False
+    elif update:
+        region = incremental.changed_region(last["source_footprints"], resolved, crs)
         if not region:
             logger.info("%s is up to date", out)
             return {**last, "written_tiles": 0, "written_bytes": 0, "up_to_date": True}

@@ -315,6 +315,20 @@ def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
 INLINE_UPDATE_TILES = 32
 
 
+def cache_fingerprint(settings: RenderSettings) -> dict:
+    """What the overview cache's pixels depend on: an update uses a cache only if equal."""
+    return {
+        "tms": settings.tms.id,
+        "minzoom": settings.minzoom,
+        "maxzoom": settings.maxzoom,
+        "mode": settings.mode,
+        "channels": settings.channels,
+        "fill": list(settings.fill),
+        "chunk": WARP_CHUNK,
+        "warp": WARP_VERSION,
+    }
+
+
 def build_pyramid(
     sources: Sequence[SourceRef],
     out: str | Path,
@@ -349,16 +363,7 @@ def build_pyramid(
         raise TileSettingsError(f"block must be a power of two, got {block}")
     start = time.perf_counter()
     update = region is not None
-    fingerprint = {
-        "tms": settings.tms.id,
-        "minzoom": settings.minzoom,
-        "maxzoom": settings.maxzoom,
-        "mode": settings.mode,
-        "channels": settings.channels,
-        "fill": list(settings.fill),
-        "chunk": WARP_CHUNK,
-        "warp": WARP_VERSION,
-    }
+    fingerprint = cache_fingerprint(settings)
     temp_dir = None
     if cache_path is None:
         temp_dir = tempfile.TemporaryDirectory(prefix="geobase-tiles-")
