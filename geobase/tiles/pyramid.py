@@ -387,7 +387,6 @@ def build_pyramid(
     writer = cache = None
     done = written = deleted = rendered = 0
     total = _estimate(jobs, settings)
-    produced_low: set[tuple[int, int]] = set()
     try:
         next(results)
         writer = open_writer(out, settings.tms, settings.fmt, update=update)
@@ -403,8 +402,6 @@ def build_pyramid(
                     written += 1
             for z, x, y, blob in result.raw:
                 cache.put(z, x, y, blob)
-                if z == zlow and blob is not None:
-                    produced_low.add((x, y))
             upper.quadrants.update(((settings.maxzoom, x, y), q) for x, y, q in result.quadrants)
             rendered += result.base_tiles
             done += len(result.tiles)
