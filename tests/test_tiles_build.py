@@ -258,6 +258,26 @@ def test_tile_warped_alone_equals_the_tile_cut_from_a_large_warp(
     assert np.array_equal(odd, big[(slice(None), *cut)])
 
 
+def test_elevations_keep_every_pixel_at_the_most_samples(tmp_path):
+    """At k = 16 (256 samples a pixel) the float path counts its valid samples without
+    overflowing: a DEM keeps the same valid pixels as imagery from the same raster."""
+    from geobase.tiles.render import oversample
+
+    src = make_raster(tmp_path / "dem.tif", size=(600, 600), res=0.565, dtype="float32",
+                      bands=1, nodata=-9999)  # fmt: skip
+    t = TMS.get("WebMercatorQuad")
+    g = grid(t, 14)
+    crs = t.rasterio_crs
+    ref = source_ref(str(src), crs)
+    assert oversample(ref, 600, 600, g.res) == (16, 1)
+    x0, y0, x1, y1 = g.tile_range(ref.bounds)
+    args = ([ref], crs, g.transform(x0, y0), (x1 - x0) * TILE, (y1 - y0) * TILE)
+    _, dem_mask = warp_block(*args, "terrain-rgb", 1, anchor=(g.left, g.top))
+    _, rgb_mask = warp_block(*args, "rgb", 3, anchor=(g.left, g.top))
+    assert rgb_mask.sum() > 200
+    assert np.array_equal(dem_mask, rgb_mask)
+
+
 @pytest.mark.parametrize(("z", "mode"), [(12, "rgb"), (14, "rgb"), (12, "terrain-rgb")])
 def test_bounded_reads_and_gathers_give_the_same_pixels(tmp_path, monkeypatch, z, mode):
     """Far below the data's resolution the source is read in pieces and the request warped

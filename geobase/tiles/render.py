@@ -555,7 +555,7 @@ def gather_warp(src, bands, crs, anchor, res, px0, py0, width, height, k, f, dty
     vals = np.zeros((nb, h + 2, w + 2), np.float64)
     vals[:, 1:-1, 1:-1] = pix
     vals = vals.reshape(nb, -1)
-    okp = np.zeros((h + 2, w + 2), np.uint8)
+    okp = np.zeros((h + 2, w + 2), np.uint16)  # counts reach k * k = 256
     okp[1:-1, 1:-1] = ok
     okp = okp.ravel()
     for i0, i1, rows in lat.strips():
