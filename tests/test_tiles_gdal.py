@@ -121,15 +121,7 @@ def test_base_zoom_is_a_true_average_warp(workspace, real_data, tmp_path):
         keys = list(ours.tiles())
         assert keys
         for z, x, y in keys:
-            b = tms.xy_bounds(x, y, z)
-            ref = tmp_path / f"{x}_{y}.tif"
-            subprocess.run(
-                ["gdalwarp", "-q", "-t_srs", "EPSG:3857", "-te", *map(str, b), "-ts", "256",
-                 "256", "-r", "average", "-dstalpha", str(src), str(ref)],
-                check=True, capture_output=True,
-            )  # fmt: skip
-            with rasterio.open(ref) as r:
-                theirs = np.moveaxis(r.read(), 0, -1).astype(float)
+            theirs = _gdalwarp_tile(src, tms.xy_bounds(x, y, z), tmp_path / f"{x}_{y}.tif")
             mine = np.asarray(Image.open(io.BytesIO(ours.get_tile(z, x, y))).convert("RGBA"))
             valid = (theirs[..., 3] == 255) & (mine[..., 3] == 255)
             if valid.sum() < 100:
@@ -138,6 +130,18 @@ def test_base_zoom_is_a_true_average_warp(workspace, real_data, tmp_path):
             # k x k nearest samples (k = 4 here) approximate the area average; their
             # phase costs a few dB on Landsat texture (measured 35.2 dB)
             assert 10 * np.log10(255**2 / mse) >= 34
+
+
+def _gdalwarp_tile(src, bounds, path) -> np.ndarray:
+    """The reference: ``gdalwarp -r average`` of ``src`` onto one 256 px Web Mercator
+    tile, as float RGBA."""
+    subprocess.run(
+        ["gdalwarp", "-q", "-t_srs", "EPSG:3857", "-te", *map(str, bounds), "-ts", "256", "256",
+         "-r", "average", "-dstalpha", str(src), str(path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with rasterio.open(path) as r:
+        return np.moveaxis(r.read(), 0, -1).astype(float)
 
 
 def _rgba(blob_or_path) -> np.ndarray:
@@ -229,14 +233,7 @@ def test_rgb_byte_native_zooms_gdal2tiles_is_shifted(workspace, real_data, tmp_p
                 continue
             mine = _rgba(blob)
             b = tms.xy_bounds(x, y, 9)
-            ref = tmp_path / f"{x}_{y}.tif"
-            subprocess.run(
-                ["gdalwarp", "-q", "-t_srs", "EPSG:3857", "-te", *map(str, b), "-ts", "256",
-                 "256", "-r", "average", "-dstalpha", str(src), str(ref)],
-                check=True, capture_output=True,
-            )  # fmt: skip
-            with rasterio.open(ref) as r:
-                warp = np.moveaxis(r.read(), 0, -1).astype(float)
+            warp = _gdalwarp_tile(src, b, tmp_path / f"{x}_{y}.tif")
             emu = _gdal2tiles_base_tile(vrt, b)
             ok = (theirs[..., 3] == 255) & (mine[..., 3] == 255)
             ok_w = (warp[..., 3] == 255) & (mine[..., 3] == 255)
