@@ -107,10 +107,16 @@ def test_failure_in_a_batch_records_nothing(tmp_path, workspace):
     assert [f for f in files_under(workspace)] == []
 
 
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(done.stdout)
+
+
 def test_staging_of_a_live_ingest_is_not_cleaned(tmp_path, workspace):
     import fcntl
 
-    folder = workspace.path("data", ".staging", "123-live")
+    folder = workspace.path("data", ".staging", f"{_dead_pid()}-live")
     folder.mkdir(parents=True)
     (folder / "part.tif").write_bytes(b"x")
     with open(folder / ".lock", "w") as lock:
@@ -118,5 +124,20 @@ def test_staging_of_a_live_ingest_is_not_cleaned(tmp_path, workspace):
         # flock is per open file description: a second open in this process competes too
         cleanup(workspace)
         assert (folder / "part.tif").exists()
+    cleanup(workspace)
+    assert not folder.exists()
+
+
+def test_staging_not_yet_locked_by_a_running_ingest_is_not_cleaned(workspace):
+    """Between making its folder and locking it, an ingest's staging looks abandoned; a
+    concurrent cleanup must leave it (its creator still runs)."""
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as child:
+        try:
+            folder = workspace.path("data", ".staging", f"{child.pid}-starting")
+            folder.mkdir(parents=True)
+            cleanup(workspace)
+            assert folder.exists()
+        finally:
+            child.kill()
     cleanup(workspace)
     assert not folder.exists()

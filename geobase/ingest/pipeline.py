@@ -134,6 +134,22 @@ def _staging(ws: Workspace) -> Iterator[Path]:
         lock.close()
 
 
+def _creator_alive(folder: Path) -> bool:
+    """Whether the process named in a staging folder's name (``<pid>-<id>``) runs: a
+    folder exists for a moment before its lock is taken, and must not be taken for a
+    killed ingest's in that moment. A dead process's pid reused only delays a cleanup."""
+    pid = folder.name.split("-", 1)[0]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 def cleanup(ws: Workspace) -> list[Path]:
     """Remove what killed ingests left behind; returns the removed paths.
 
@@ -146,6 +162,8 @@ def cleanup(ws: Workspace) -> list[Path]:
     base = ws.path(DATA_DIR, STAGING)
     if base.is_dir():
         for folder in base.iterdir():
+            if _creator_alive(folder):
+                continue  # made by a running ingest, perhaps not locked yet
             lock_path = folder / ".lock"
             try:
                 with open(lock_path, "a") as lock:
