@@ -22,11 +22,13 @@ sheet.
 
 How a coordinate becomes exact:
 
-* ``int``, ``Fraction``, ``Decimal`` and strings (decimal degrees or D°M'S") are exact.
-* A ``float`` is read as its exact binary value, except that a float which is the
-  correctly rounded value of a sheet edge (``float(edge) == x``) is read as that edge.
-  So ``23 + 20 / 60`` (23°20', a 1:10,000 edge with no exact binary value) lies on the
-  edge and goes north, as it would on paper. No other tolerance is applied.
+* ``int`` and ``Fraction`` are exact and taken as they are.
+* Written or measured values (``float``, ``Decimal`` and strings, decimal degrees or
+  D°M'S") are read exactly (a float as its binary value), then a value less than
+  :data:`EDGE_TOLERANCE` (1e-9 degree, about 0.1 mm) below an edge counts as on the
+  edge. Edges mostly have no finite decimal or binary form (23°20' is 23.333...), so
+  the printed bounds of a sheet (``23.333333333333332``, 17 significant digits) and
+  ``23 + 20 / 60`` lie on the edge and go north, as they would on paper.
 * Vectorised path (:func:`sheet_codes`): floats with ``|x| >= 2`` are multiples of
   2**-52 degree, so numpy converts them to int64 exactly in that unit and computes cell
   indices with integer shifts (``(3 * (lon + 180) * 2**52) >> 45``), including the
@@ -71,6 +73,7 @@ from geobase.errors import (
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "EDGE_TOLERANCE",
     "RECT_SCALES",
     "SCALES",
     "Bounds",
@@ -101,6 +104,9 @@ _CELLS_PER_MILLION = 2304  # per 1:1M sheet, both directions
 _LON_CELLS = 360 * _LON_CELLS_PER_DEG  # around the globe
 _MAX_LAT = 88  # row V ends at 88°N; the polar rows are not numbered here
 _ROW_LETTERS = "ABCDEFGHIJKLMNOPQRSTUV"
+
+#: Degrees below a sheet edge within which written or measured input counts as on it.
+EDGE_TOLERANCE = Fraction(1, 10**9)
 
 
 @dataclass(frozen=True)
@@ -313,44 +319,74 @@ def parse_angle(text: str) -> Fraction:
     return -value if negative else value
 
 
-def format_dms(value: Fraction | float) -> str:
-    """Degrees as D°M'S.sss\" (exact for sheet edges, which are multiples of 1/8").
+def format_dms(
+    value: Fraction | Decimal | float | int, decimals: int = 5, *, trim: bool = False
+) -> str:
+    """Degrees as D°MM'SS.sss", rounded at ``decimals`` decimals of a second.
+
+    The one formatter of angles as text (sheet bounds, datasheets, ``control show``).
+    The value is taken exactly (a float as its binary value, so 23.36, whose float lies
+    just below, still prints 23°21'36.00000") and rounded once, half to even on exact
+    ties (GB/T 8170); seconds and minutes carry into minutes and degrees, so no 60
+    appears. A value that rounds to zero prints without a sign.
+
+    Args:
+        value: degrees (float, int, Fraction or Decimal).
+        decimals: decimals of the seconds (5: 0.00001", about 0.3 mm on the ground).
+        trim: drop trailing zeros of the seconds (and the point when none are left),
+            for exact values such as sheet edges (multiples of 1/8").
+
+    Raises:
+        InvalidCoordinates: not a finite number, or ``decimals`` is negative.
 
     Example:
-        >>> format_dms(Fraction(116) + Fraction(75, 8 * 3600))
-        '116°00\\'09.375"'
+        >>> print(format_dms(23.36), format_dms(-116.1, 2))
+        23°21'36.00000" -116°06'00.00"
+        >>> print(format_dms(Fraction(116) + Fraction(75, 8 * 3600), 3, trim=True))
+        116°00'09.375"
     """
-    value = Fraction(value)
-    sign = "-" if value < 0 else ""
-    seconds = abs(value) * 3600
-    degrees, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    whole = int(secs)
-    frac = secs - whole
-    text = f"{whole:02d}"
-    if frac:
-        digits = f"{float(frac):.6f}"[1:].rstrip("0")
-        text += digits
-    return f"{sign}{int(degrees)}°{int(minutes):02d}'{text}\""
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
+        raise InvalidCoordinates(f"decimals {decimals!r} must be a whole number >= 0")
+    if isinstance(value, bool | str):
+        raise InvalidCoordinates(f"angle {value!r} is not a number (parse text with parse_angle)")
+    if isinstance(value, float | np.floating | Decimal) and not math.isfinite(value):
+        raise InvalidCoordinates(f"angle {value!r} is not a finite number")
+    try:
+        exact = Fraction(value)
+    except (TypeError, ValueError):
+        raise InvalidCoordinates(f"angle {value!r} is not a number") from None
+    unit = 10**decimals
+    count = round(exact * 3600 * unit)  # exact; half to even
+    sign = "-" if count < 0 else ""
+    degrees, rest = divmod(abs(count), 3600 * unit)
+    minutes, rest = divmod(rest, 60 * unit)
+    seconds, fraction = divmod(rest, unit)
+    text = f"{seconds:02d}"
+    digits = f"{fraction:0{decimals}d}" if decimals else ""
+    if trim:
+        digits = digits.rstrip("0")
+    if digits:
+        text += "." + digits
+    return f"{sign}{degrees}°{minutes:02d}'{text}\""
 
 
-def _exact(value: Any, what: str) -> tuple[Fraction, float | None]:
-    """(exact value, the float it came from or None)."""
+def _exact(value: Any, what: str) -> tuple[Fraction, bool]:
+    """(exact value, whether it was written or measured: float, Decimal or text)."""
     if isinstance(value, bool):
         raise InvalidCoordinates(f"{what} {value!r} is not a number")
     if isinstance(value, float | np.floating):
         value = float(value)
         if not math.isfinite(value):
             raise InvalidCoordinates(f"{what} {value!r} is not a finite number")
-        return Fraction(value), value
+        return Fraction(value), True
     if isinstance(value, int | np.integer | Fraction):
-        return Fraction(value), None
+        return Fraction(value), False
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise InvalidCoordinates(f"{what} {value!r} is not a finite number")
-        return Fraction(value), None
+        return Fraction(value), True
     if isinstance(value, str):
-        return parse_angle(value), None
+        return parse_angle(value), True
     raise InvalidCoordinates(f"{what} {value!r} is not a number (got {type(value).__name__})")
 
 
@@ -376,11 +412,11 @@ def _check_lon(lon: Fraction | float, shown: Any) -> None:
 
 
 def _cell(value: Any, what: str, per_deg: int, offset: int) -> int:
-    """Exact 1:500 cell index of one coordinate (edge floats read as the edge)."""
-    exact, as_float = _exact(value, what)
+    """Exact 1:500 cell index of one coordinate (see "Exactness" for the edge rule)."""
+    exact, written = _exact(value, what)
     (_check_lon if what == "longitude" else _check_lat)(exact, value)
     index = math.floor((exact + offset) * per_deg)
-    if as_float is not None and float(Fraction(index + 1, per_deg) - offset) == as_float:
+    if written and Fraction(index + 1, per_deg) - offset - exact <= EDGE_TOLERANCE:
         index += 1
     return index
 
@@ -407,10 +443,11 @@ def _cells_fast(values: np.ndarray, per_deg_shift: int, factor: int, offset: int
     scaled = (values * _TWO52).astype(np.int64) + np.int64(offset) * np.int64(2**52)
     product = scaled * np.int64(factor)
     index = product >> per_deg_shift
-    # Edge rule: snap up when the next edge rounds to this very float.
-    gap = ((np.nextafter(values, np.inf) - values) * _TWO52).astype(np.int64)
-    distance = ((index + 1) << per_deg_shift) - product  # in units of 2**-52 / factor
-    return index + (2 * distance < factor * gap)
+    # Edge rule: snap up within EDGE_TOLERANCE below the next edge. The distance is in
+    # units of 2**-52 / factor degree, so the tolerance is floor(factor 2**52 / 10**9).
+    distance = ((index + 1) << per_deg_shift) - product
+    limit = math.floor(factor * 2**52 * EDGE_TOLERANCE)
+    return index + (distance <= limit)
 
 
 def _cells_of(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:

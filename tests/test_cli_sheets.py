@@ -245,3 +245,26 @@ def test_code_rect_geobase_zone_names():
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["code"] == "2583.0-39467.0" and record["crs"] == "EPSG:4527"
+
+
+@pytest.mark.parametrize(
+    "code", ["F50", "F50B001002", "F50C002003", "F50D004005", "F50E010011", "F50F020021",
+             "F50G016043", "F50H031085", "F50I095256", "F50J01900511", "F50K10120387"],
+)  # fmt: skip
+def test_printed_bounds_round_trip(code):
+    # issue 16: `sheets bounds F50G016043` printed south 23.333333333333332 and
+    # `sheets code 116.625 23.333333333333332` answered the sheet south of it
+    result = run("bounds", code, "--format", "json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    scale = record["scale"]
+    for west, south in (
+        (record["west"], record["south"]),
+        (record["west_dms"], record["south_dms"]),
+    ):
+        back = run("code", str(west), str(south), "--scale", scale, "--format", "json")
+        assert back.exit_code == 0, back.output
+        assert json.loads(back.stdout)["code"] == code
+    table = run("bounds", code)
+    assert table.exit_code == 0
+    assert repr(record["south"]) in table.output

@@ -140,3 +140,16 @@ def test_public_export_drops_restricted_grades_and_generalises(ws, tmp_path):
     assert result.exit_code == 2 and "--overwrite" in result.stderr
     result = run_cli(["control", "export", tmp_path / "x.shp", "--workspace", ws.root])
     assert result.exit_code == 2 and ".csv, .geojson or .gpkg" in result.stderr
+
+
+def test_datasheet_and_show_round_dms_correctly(ws, tmp_path):
+    # issue 16: 23.36 printed as 23°21'35." (the float's binary value truncated, a stray
+    # dot); the one DMS formatter rounds at 0.00001" and carries
+    text = write_datasheet(ws, "B001", tmp_path / "b001.html").read_text(encoding="utf-8")
+    assert "23°21&#x27;36.00000&quot;" in text or "23°21'36.00000\"" in text
+    assert "116°42&#x27;00.00000&quot;" in text or "116°42'00.00000\"" in text
+    assert '35."' not in text and "35.&quot;" not in text
+    shown = run_cli(["control", "show", "B001", "--workspace", ws.root])
+    assert shown.exit_code == 0, shown.output
+    assert "23°21'36.00000\"" in shown.output
+    assert "116°42'00.00000\"" in shown.output

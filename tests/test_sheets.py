@@ -20,6 +20,7 @@ from geobase.errors import (
     UnknownCRS,
 )
 from geobase.sheets import (
+    EDGE_TOLERANCE,
     RECT_SCALES,
     SCALES,
     format_dms,
@@ -71,7 +72,7 @@ def test_dms_strings_are_exact():
     assert sheet_code("116:28:25", "39 54 30 N", "1:50000") == "J50E001010"
     assert parse_angle("116d28m25s") == dms(116, 28, 25)
     assert parse_angle("23 20 00 S") == -dms(23, 20, 0)
-    assert format_dms(Fraction(116) + Fraction(75, 8 * 3600)) == "116°00'09.375\""
+    assert format_dms(Fraction(116) + Fraction(75, 8 * 3600), 3, trim=True) == "116°00'09.375\""
 
 
 @pytest.mark.parametrize("text", ["abc", "116°75'", "116°28'61\"", "", "1/0"])
@@ -94,12 +95,90 @@ def test_point_on_edges_goes_north_east():
     # 116.5 is a 1:100,000 column edge and 23.0 a row edge (23 = 69 * 20').
     assert sheet_code(116.5, 23.0, 100_000) == "F50D003006"
     assert sheet_bounds("F50D003006")[:2] == (116.5, 23.0)
-    # 23°20' has no exact float; its nearest float is read as the edge.
+    # 23°20' has no exact float; its nearest float and the floats within 1e-9 degree
+    # below it are read as the edge; further below is the sheet to the south.
     assert sheet_code(116.682, 23 + 20 / 60, 10_000) == "F50G016043"
-    assert sheet_code(116.682, float(np.nextafter(23 + 20 / 60, 0)), 10_000) == "F50G017043"
+    assert sheet_code(116.682, float(np.nextafter(23 + 20 / 60, 0)), 10_000) == "F50G016043"
+    assert sheet_code(116.682, 23 + 20 / 60 - 0.9e-9, 10_000) == "F50G016043"
+    assert sheet_code(116.682, 23 + 20 / 60 - 1.1e-9, 10_000) == "F50G017043"
     # the 1:1M corner 114E 24N
     assert sheet_code(114.0, 24.0, 1_000_000) == "G50"
     assert sheet_code(180.0, 10.0, 1_000_000) == "C01"  # 180°E wraps to column 01
+
+
+def test_printed_edge_text_is_on_the_edge():
+    # issue 16: `sheets bounds F50G016043` prints south 23.333333333333332, which read
+    # as an exact decimal lies 1.3e-15 degree below 23°20'
+    south = repr(sheet_bounds("F50G016043").south)
+    assert south == "23.333333333333332"
+    assert sheet_code("116.625", south, 10_000) == "F50G016043"
+    assert sheet_code(Decimal("116.625"), Decimal(south), 10_000) == "F50G016043"
+    edge = Fraction(70, 3)
+    for below, expected in (
+        (Fraction(9, 10**10), "F50G016043"),
+        (Fraction(11, 10**10), "F50G017043"),
+    ):
+        text = f"{float(edge - below):.15f}"  # 15 decimals: 1e-15 degree, well inside
+        assert sheet_code("116.625", text, 10_000) == expected, text
+    # exact input (int, Fraction) gets no tolerance: a hair below is below
+    assert sheet_code(Fraction(1866, 16), edge - Fraction(1, 10**12), 10_000) == "F50G017043"
+    assert sheet_code(Fraction(1866, 16), edge, 10_000) == "F50G016043"
+    # D°M'S text likewise (0.000001" = 2.8e-10 degree below)
+    assert sheet_code("116°37'30\"", "23°19'59.999999\"", 10_000) == "F50G016043"
+    assert sheet_code("116°37'30\"", "23°19'59.9999\"", 10_000) == "F50G017043"
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [
+        (23.36, 5, "23°21'36.00000\""),  # was 23°21'35." (float truncated, stray dot)
+        (116.1, 5, "116°06'00.00000\""),  # was 116°05'59."
+        (23.36, 0, "23°21'36\""),
+        (10.99999999, 5, "10°59'59.99996\""),
+        (10.99999999, 3, "11°00'00.000\""),  # seconds and minutes carry into degrees
+        (10.99999999, 0, "11°00'00\""),
+        (-0.0, 5, "0°00'00.00000\""),  # negative zero has no sign
+        (-1e-12, 5, "0°00'00.00000\""),  # nor has a value that rounds to zero
+        (dms(23, 59, 0) + Fraction(599999, 10000 * 3600), 4, "23°59'59.9999\""),
+        (dms(23, 59, 0) + Fraction(599999, 10000 * 3600), 3, "24°00'00.000\""),
+        (dms(23, 58, 0) + Fraction(599999, 10000 * 3600), 2, "23°59'00.00\""),
+        (-23.36, 5, "-23°21'36.00000\""),
+        (-116.1, 2, "-116°06'00.00\""),
+        (-(dms(0, 0, 59) + Fraction(9999, 10000 * 3600)), 2, "-0°01'00.00\""),
+        (Decimal("116.682"), 5, "116°40'55.20000\""),
+        (Fraction(5, 2 * 3600 * 10), 0, "0°00'00\""),  # 0.25": rounds down
+        (Fraction(1, 2 * 3600), 0, "0°00'00\""),  # 0.5" exactly: half to even (GB/T 8170)
+        (Fraction(3, 2 * 3600), 0, "0°00'02\""),  # 1.5": half to even
+        (180, 5, "180°00'00.00000\""),
+    ],
+)
+def test_format_dms_table(value, decimals, expected):
+    assert format_dms(value, decimals) == expected
+    # the text reads back within half a unit of the last decimal
+    assert abs(parse_angle(expected) - Fraction(value)) <= Fraction(1, 2 * 3600 * 10**decimals)
+
+
+def test_format_dms_trim_and_bad_input():
+    assert format_dms(Fraction(116) + Fraction(75, 8 * 3600), 3, trim=True) == "116°00'09.375\""
+    assert format_dms(Fraction(70, 3), 3, trim=True) == "23°20'00\""
+    for bad in (float("nan"), float("inf"), "23.5", None, True):
+        with pytest.raises(InvalidCoordinates):
+            format_dms(bad)
+    with pytest.raises(InvalidCoordinates, match="decimals"):
+        format_dms(23.5, -1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-180, 180, allow_nan=False), st.integers(0, 6))
+@example(23.36, 5)
+@example(-0.0, 0)
+@example(59.99999999999999, 6)
+def test_format_dms_is_correctly_rounded(value, decimals):
+    text = format_dms(value, decimals)
+    _degrees, rest = text.lstrip("-").split("°")
+    minutes, seconds = rest.rstrip('"').split("'")
+    assert 0 <= int(minutes) < 60 and 0 <= float(seconds) < 60
+    assert abs(parse_angle(text) - Fraction(value)) <= Fraction(1, 2 * 3600 * 10**decimals)
 
 
 def test_southern_hemisphere_and_range_errors():
@@ -220,6 +299,71 @@ def test_corner_belongs_to_north_east_sheet(code):
     assert sheet_codes([floats.west], [floats.south], scale)[0] == code
 
 
+def _printed_corners(code: str):
+    """The sheet's corners as `sheets bounds` prints them: float text and D°M'S text."""
+    floats = sheet_bounds(code)
+    exact = sheet_bounds(code, exact=True)
+    as_float = {k: repr(v) for k, v in floats._asdict().items()}
+    as_dms = {k: format_dms(v, 3, trim=True) for k, v in exact._asdict().items()}
+    return as_float, as_dms
+
+
+@settings(max_examples=300, deadline=None)
+@given(sheets())
+@example("F50G016043")
+@example("F50K10120387")
+@example("A01K23040001")
+@example("V60K00012304")
+def test_printed_corners_round_trip(code):
+    # code -> bounds printed -> parsed -> code: the south-west corner as printed belongs
+    # to the sheet; the other corners as printed belong to the neighbours east / north
+    scale = parse_sheet_code(code).scale
+    exact = sheet_bounds(code, exact=True)
+    east_lon = exact.east if exact.east < 180 else exact.east - 360
+    for printed in _printed_corners(code):
+        assert sheet_code(printed["west"], printed["south"], scale) == code
+        lon = np.array([printed["west"]], dtype=object)
+        assert sheet_codes(lon, np.array([printed["south"]], dtype=object), scale)[0] == code
+        assert sheet_code(printed["east"], printed["south"], scale) == sheet_code(
+            east_lon, exact.south, scale
+        )
+        if exact.north < 88:
+            assert sheet_code(printed["west"], printed["north"], scale) == sheet_code(
+                exact.west, exact.north, scale
+            )
+
+
+def _all_codes(parent: str, spec) -> list[str]:
+    """Every sheet of a scale inside a 1:1M sheet, or inside a 1:10,000 sheet."""
+    d = spec.digits
+    if len(parent) == 3:
+        rows = cols = range(1, spec.rows + 1)
+    else:  # inside F50G016043: 96 rows / cols of 1:10k per 1:1M sheet
+        k = spec.rows // 96
+        p = parse_sheet_code(parent)
+        rows = range((p.row - 1) * k + 1, p.row * k + 1)
+        cols = range((p.col - 1) * k + 1, p.col * k + 1)
+    if spec.rows == 1:
+        return [parent]
+    return [f"{parent[:3]}{spec.letter}{r:0{d}d}{c:0{d}d}" for r in rows for c in cols]
+
+
+def test_printed_corners_round_trip_exhaustive():
+    # every sheet of 1:1M .. 1:10,000 in F50 (Shantou), every 1:5000 .. 1:500 sheet in
+    # F50G016043: the south-west corner printed as float text and as D°M'S text
+    for spec in SCALES.values():
+        parent = "F50" if spec.denominator >= 10_000 else "F50G016043"
+        codes = _all_codes(parent, spec)
+        corners = [_printed_corners(c) for c in codes]
+        for i in range(2):
+            lon = np.array([c[i]["west"] for c in corners], dtype=object)
+            lat = np.array([c[i]["south"] for c in corners], dtype=object)
+            assert sheet_codes(lon, lat, spec.denominator).tolist() == codes
+        west = np.array([float(c[0]["west"]) for c in corners])
+        south = np.array([float(c[0]["south"]) for c in corners])
+        assert sheet_codes(west, south, spec.denominator).tolist() == codes
+
+
 lons = st.floats(-180, 180, allow_nan=False)
 lats = st.floats(0, 87.999, allow_nan=False)
 
@@ -229,13 +373,18 @@ lats = st.floats(0, 87.999, allow_nan=False)
 @example(116.5, 23.0, 100_000)
 @example(-179.9999999, 0.0000001, 500)
 @example(1.9999999999999998, 1.0000000000000002, 500)
+@example(116.682, 23 + 20 / 60 - 1e-9, 10_000)
+@example(179.99999999999997, 0.0, 500)
 def test_sheet_of_a_point_contains_it(lon, lat, scale):
+    # within EDGE_TOLERANCE below an edge counts as on it: [west - tol, east - tol)
     code = sheet_code(lon, lat, scale)
-    west, south, east, north = sheet_bounds(code)
-    if lon == 180.0:
-        lon = -180.0
-    assert west <= lon < east
-    assert south <= lat < north
+    west, south, east, north = sheet_bounds(code, exact=True)
+    tol = EDGE_TOLERANCE
+    x = Fraction(lon)
+    if x >= 180 - tol:  # on 180°E: column 01, from 180°W
+        x -= 360
+    assert west - tol <= x < east - tol
+    assert south - tol <= Fraction(lat) < north - tol
 
 
 @settings(max_examples=100, deadline=None)

@@ -67,7 +67,8 @@ def _national_record(code: str) -> dict:
     parsed = lib.parse_sheet_code(code)
     record = _record(parsed.code, parsed.scale, lib.sheet_bounds(parsed.code))
     exact = lib.sheet_bounds(parsed.code, exact=True)
-    record.update({f"{k}_dms": lib.format_dms(v) for k, v in exact._asdict().items()})
+    # edges are multiples of 1/8": three decimals of a second are exact
+    record.update({f"{k}_dms": lib.format_dms(v, 3, trim=True) for k, v in exact._asdict().items()})
     return record
 
 
