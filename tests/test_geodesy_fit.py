@@ -127,12 +127,75 @@ def test_poly2_recovers_noise_free_coefficients():
     assert p.unit == pytest.approx(unit, rel=1e-12)
     np.testing.assert_allclose(p.cx, cx, rtol=1e-9, atol=1e-9 * unit)
     np.testing.assert_allclose(p.cy, cy, rtol=1e-9, atol=1e-9 * unit)
-    assert result.parameters.proj_pipeline is None  # PROJ has no polynomial operation
+    assert result.parameters.proj_pipeline.startswith("+proj=horner +deg=2")
     other = plane_points(50, 5)
     east, north = apply(result.parameters, other[:, 0], other[:, 1])
     expected = truth(other)
     assert np.abs(east - expected[:, 0]).max() < 1e-8
     assert np.abs(north - expected[:, 1]).max() < 1e-8
+
+
+def distorted_grid(points: np.ndarray) -> np.ndarray:
+    """A local grid's distortion: a rotation, a scale and a smooth quadratic warp."""
+    e = (points[:, 0] - 470_000) / 1000
+    n = (points[:, 1] - 2_580_000) / 1000
+    return np.column_stack(
+        [
+            12_345.678
+            + 0.99998 * points[:, 0]
+            + 2.1e-5 * points[:, 1]
+            + 0.004 * e * e
+            - 0.003 * e * n,
+            -54_321.0
+            - 2.1e-5 * points[:, 0]
+            + 1.00003 * points[:, 1]
+            + 0.002 * n * n
+            + 0.001 * e * n,
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_poly2_horner_pipeline_matches_the_fitted_function(seed):
+    # issue 16: poly2 as PROJ's horner, checked against the fitted (normalised numpy)
+    # function to 0.1 mm over the common points and a grid around them
+    from geobase.geodesy.fit import poly2_values
+
+    rng = np.random.default_rng(seed)
+    src = plane_points(25, seed)
+    dst = distorted_grid(src) + rng.normal(0, 0.01, src.shape)
+    params = fit(CommonPoints(ids(25), src, dst), "poly2", reject=False).parameters
+    p = params.parameters
+    assert params.proj_pipeline.startswith("+proj=horner")
+    lo, hi = src.min(axis=0), src.max(axis=0)
+    pad = 0.25 * (hi - lo)
+    ge, gn = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 41),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], 41))  # fmt: skip
+    for e, n in ((src[:, 0], src[:, 1]), (ge.ravel(), gn.ravel())):
+        reference = poly2_values(p, e, n)
+        got = apply(params, e, n)
+        assert np.abs(got[0] - reference[0]).max() < 1e-4
+        assert np.abs(got[1] - reference[1]).max() < 1e-4
+    # and through PROJ directly, the way other PROJ software would run the file's pipeline
+    back = parse_parameters(params.to_json())
+    direct = Transformer.from_pipeline(back.proj_pipeline).transform(src[:, 0], src[:, 1])
+    assert np.abs(direct[0] - poly2_values(p, src[:, 0], src[:, 1])[0]).max() < 1e-4
+    # PROJ inverts it (GDAL's warper runs the pipeline backwards)
+    inverse = Transformer.from_pipeline(back.proj_pipeline).transform(*direct, direction="INVERSE")
+    assert (
+        np.abs(inverse[0] - src[:, 0]).max() < 1e-4 and np.abs(inverse[1] - src[:, 1]).max() < 1e-4
+    )
+
+
+def test_poly2_file_without_pipeline_gets_one():
+    src = plane_points(12, 34)
+    params = fit(CommonPoints(ids(12), src, distorted_grid(src)), "poly2").parameters
+    data = json.loads(params.to_json())
+    data["proj_pipeline"] = None  # as written before poly2 had a pipeline
+    assert parse_parameters(json.dumps(data)).proj_pipeline == params.proj_pipeline
+    data["proj_pipeline"] = params.proj_pipeline.replace("+deg=2", "+deg=3")
+    with pytest.raises(ParameterFileError, match="does not match the parameters"):
+        parse_parameters(json.dumps(data))
 
 
 TRUE_7P = {"x": -12.3, "y": 130.4, "z": 45.6, "rx": 1.2, "ry": -2.3, "rz": 3.4, "s": 4.5}

@@ -17,7 +17,8 @@ Models (DOMAIN.md section 3):
     Six-parameter affine on projected coordinates, applied with PROJ ``+proj=affine``.
 ``poly2``
     Second-order polynomial per axis (12 parameters) in normalised coordinates, for
-    distorted local grids. PROJ has no operation for it; geobase applies it with numpy.
+    distorted local grids. Applied with PROJ ``+proj=horner`` (degree 2, the
+    normalisation folded into the coefficients; see :func:`poly2_horner`).
 
 Estimation is linear least squares in normalised coordinates (the 7-parameter model is
 linear in (T, k, k*r)). Blunders are rejected iteratively: a point whose residual, scaled
@@ -183,9 +184,9 @@ class FitReport(_Strict):
 class TransformParameters(_Strict):
     """A versioned transformation parameter file (JSON).
 
-    ``proj_pipeline`` is the equivalent PROJ pipeline (None for ``poly2``); it is
-    regenerated from ``parameters`` on reading, and a file whose pipeline was edited apart
-    from its parameters is refused.
+    ``proj_pipeline`` is the equivalent PROJ pipeline; it is regenerated from
+    ``parameters`` on reading, and a file whose pipeline was edited apart from its
+    parameters is refused (a poly2 file written before poly2 had a pipeline gets one).
     """
 
     format: Literal["geobase-transform-parameters"] = FORMAT
@@ -276,6 +277,8 @@ def parse_parameters(text: str, source: str = "parameters") -> TransformParamete
             f"{source}: invalid {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from None
     expected = proj_pipeline(params)
+    if params.proj_pipeline is None and params.model == "poly2":
+        return params.model_copy(update={"proj_pipeline": expected})
     if _comparable(params.proj_pipeline, params) != _comparable(expected, params):
         raise ParameterFileError(
             f"{source}: proj_pipeline does not match the parameters (edited by hand?); "
@@ -326,13 +329,54 @@ def _cart_steps(crs: CRS, inverse: bool) -> str:
     return _steps(text)
 
 
-def proj_pipeline(params: TransformParameters) -> str | None:
-    """The PROJ pipeline equivalent to the parameters (None for ``poly2``).
+#: Half-width (metres) of the square around a poly2 origin where PROJ's horner
+#: evaluates; large enough never to refuse a point (extrapolation is judged elsewhere).
+HORNER_RANGE = 1e10
+
+
+def poly2_horner(p: Poly2) -> str:
+    """A poly2 model as PROJ's ``+proj=horner`` (degree 2, real coefficients).
+
+    horner evaluates in (dE, dN) = (E, N) - origin without a unit, so the normalisation
+    u = dE / unit, v = dN / unit is folded into the coefficients (c / unit for linear
+    terms, c / unit^2 for quadratic ones), in horner's order: for E'
+    (1, dE, dE^2, dN, dE dN, dN^2), for N' (1, dN, dN^2, dE, dE dN, dE^2). PROJ inverts
+    it by iteration (GDAL's warper needs the inverse).
+    """
+    k = p.unit
+    cx, cy = p.cx, p.cy
+    fwd_u = (cx[0], cx[1] / k, cx[3] / k**2, cx[2] / k, cx[4] / k**2, cx[5] / k**2)
+    fwd_v = (cy[0], cy[2] / k, cy[5] / k**2, cy[1] / k, cy[4] / k**2, cy[3] / k**2)
+
+    def text(values: Sequence[float]) -> str:
+        return ",".join(repr(float(v)) for v in values)
+
+    return (
+        f"+proj=horner +deg=2 +range={HORNER_RANGE!r} "
+        f"+fwd_origin={p.origin[0]!r},{p.origin[1]!r} +fwd_u={text(fwd_u)} +fwd_v={text(fwd_v)}"
+    )
+
+
+def poly2_values(
+    p: Poly2, east: NDArray[np.float64], north: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """A poly2 model evaluated with numpy in its normalised form (the reference for the
+    horner pipeline, and what the fit computed)."""
+    u = (east - p.origin[0]) / p.unit
+    v = (north - p.origin[1]) / p.unit
+    terms = (1.0, u, v, u * u, u * v, v * v)
+    out_e = sum(c * t for c, t in zip(p.cx, terms, strict=True)) + np.zeros_like(u)
+    out_n = sum(c * t for c, t in zip(p.cy, terms, strict=True)) + np.zeros_like(u)
+    return out_e, out_n
+
+
+def proj_pipeline(params: TransformParameters) -> str:
+    """The PROJ pipeline equivalent to the parameters.
 
     4p: ``+proj=helmert`` 2D, always written with the coordinate-frame rotation PROJ
     implements (``+convention=coordinate_frame``), converting a position-vector rotation.
     7p: src -> ``+proj=cart`` -> ``+proj=helmert ... +convention=...`` -> inverse cart ->
-    dst. affine: ``+proj=affine``.
+    dst. affine: ``+proj=affine``. poly2: ``+proj=horner`` (:func:`poly2_horner`).
     """
     p = params.parameters
     if isinstance(p, Helmert2D):
@@ -356,7 +400,7 @@ def proj_pipeline(params: TransformParameters) -> str | None:
             f"+proj=affine +xoff={p.xoff!r} +yoff={p.yoff!r} +s11={p.s11!r} +s12={p.s12!r} "
             f"+s21={p.s21!r} +s22={p.s22!r}"
         )
-    return None  # poly2: PROJ has no polynomial operation; apply() evaluates it with numpy
+    return poly2_horner(p)
 
 
 @functools.lru_cache(maxsize=32)
@@ -381,8 +425,7 @@ def apply(
 ) -> tuple[NDArray[np.float64], ...]:
     """Apply fitted parameters to coordinate arrays.
 
-    4p, 7p and affine run through pyproj (the file's PROJ pipeline); poly2 is evaluated
-    with numpy (PROJ has no such operation).
+    Every model runs through pyproj (the file's PROJ pipeline; poly2 as ``horner``).
 
     Args:
         params: The parameters (from :func:`fit` or :func:`read_parameters`).
@@ -406,14 +449,7 @@ def apply(
     if check and params.src_crs is not None:
         check_coordinates(e, n, params.src_crs, labels=labels)
     p = params.parameters
-    if isinstance(p, Poly2):
-        u = (e - p.origin[0]) / p.unit
-        v = (n - p.origin[1]) / p.unit
-        terms = (1.0, u, v, u * u, u * v, v * v)
-        out_e = sum(c * t for c, t in zip(p.cx, terms, strict=True)) + np.zeros_like(e)
-        out_n = sum(c * t for c, t in zip(p.cy, terms, strict=True)) + np.zeros_like(e)
-        return out_e, out_n
-    transformer = _pipeline_transformer(proj_pipeline(params))  # type: ignore[arg-type]
+    transformer = _pipeline_transformer(proj_pipeline(params))
     if isinstance(p, BursaWolf) and h is not None:
         z = np.atleast_1d(np.asarray(h, dtype=np.float64))
         if z.shape != e.shape:
