@@ -342,7 +342,7 @@ def test_fit_and_apply_4p(tmp_path):
     params = tmp_path / "params.json"
     result = run(
         "crs", "fit", common, "--model", "4p", "--check", "P10,P11", "-o", params,
-        "--to", "EPSG:4548", "--format", "json",
+        "--from", "local", "--to", "EPSG:4548", "--format", "json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "rejected as blunders: P04" in result.stderr
@@ -377,16 +377,21 @@ def test_fit_table_report(tmp_path):
         for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
     ]
     common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
-    result = run("crs", "fit", common, "--model", "affine", "-o", tmp_path / "p.json")
+    local = ("--from", "local", "--to", "local")
+    result = run("crs", "fit", common, "--model", "affine", "-o", tmp_path / "p.json", *local)
     assert result.exit_code == 0, result.output
     assert "s11" in result.stdout and "residual" in result.stdout and "P5" in result.stdout
-    result = run("crs", "fit", common, "--model", "affine", "-o", tmp_path / "p.json")
+    result = run("crs", "fit", common, "--model", "affine", "-o", tmp_path / "p.json", *local)
     assert result.exit_code == 2 and "--overwrite" in result.output
 
 
 def test_fit_refusals(tmp_path):
     header = "id,src_east,src_north,dst_east,dst_north\n"
     one = write(tmp_path / "one.csv", header + "A,1000,2000,1001,2001\n")
+
+    def run(*args):
+        return globals()["run"](*args, "--from", "local", "--to", "local")
+
     assert_bad_input(
         run("crs", "fit", one, "--model", "4p", "-o", tmp_path / "p.json"),
         "needs at least 2 common points, got 1",
@@ -455,7 +460,9 @@ def test_apply_vector_and_errors(tmp_path):
     ]
     common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
     params = tmp_path / "p.json"
-    result = run("crs", "fit", common, "--model", "poly2", "--to", "4548", "-o", params)
+    result = run(
+        "crs", "fit", common, "--model", "poly2", "--from", "local", "--to", "4548", "-o", params
+    )
     assert result.exit_code == 0, result.output
     # a local grid has no EPSG code: the input file carries no CRS
     frame = gpd.GeoDataFrame(

@@ -564,6 +564,9 @@ def test_parameter_file_refusals(tmp_path):
     with pytest.raises(ParameterFileError, match="not valid JSON"):
         parse_parameters("{not json")
     with pytest.raises(ParameterFileError, match="not a geobase parameter file"):
+        parse_parameters(json.dumps({"format": "other", "model": "4p"}))
+    # without "format" it is read as a hand-written file, which names what is missing
+    with pytest.raises(ParameterFileError, match="4p file: from, to, convention, axes, dx"):
         parse_parameters(json.dumps({"model": "4p"}))
     with pytest.raises(ParameterFileError, match=r"version 2 is not supported .*upgrade"):
         parse_parameters(json.dumps({**good, "version": 2}))

@@ -9,12 +9,14 @@ otherwise. Errors are one line on stderr, exit code 2 for bad input.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import pandas as pd
 
 from geobase.cli.options import check_output, emit, format_option, info, overwrite_option
 from geobase.errors import ValidationError
+from geobase.geodesy.raster import RESAMPLING
 
 xy_option = click.option(
     "--xy",
@@ -157,8 +159,18 @@ def transform_cmd(
 )
 @click.option("--check", "check_ids", default=None, help="Ids of check points, comma-separated.")
 @click.option("-o", "--output", "output", required=True, help="Parameter file to write (JSON).")
-@click.option("--from", "src", default=None, help="Source CRS (required for 7p).")
-@click.option("--to", "dst", default=None, help="Target CRS (required for 7p).")
+@click.option(
+    "--from",
+    "src",
+    required=True,
+    help="CRS of the src_ columns; 'local' for a city grid without a CRS definition.",
+)
+@click.option(
+    "--to",
+    "dst",
+    required=True,
+    help="CRS of the dst_ columns (the file records both; 7p needs real CRSs on both sides).",
+)
 @click.option(
     "--convention",
     type=click.Choice(["coordinate_frame", "position_vector"]),
@@ -203,28 +215,32 @@ def fit_cmd(
 
     COMMON is a CSV with id, src_east,src_north (or src_lon,src_lat or src_x,src_y),
     dst_east,dst_north (likewise) and, for 7p, src_h,dst_h (ellipsoidal heights).
+    The parameter file records --from and --to; `crs apply` checks and labels with them.
     """
     from geobase.geodesy import CommonPoints, fit, write_parameters
     from geobase.geodesy.describe import fit_summary, parse_ids, residuals_table
+    from geobase.geodesy.paramfiles import LOCAL, with_crs
 
     out = check_output(output, overwrite)
     frame, name = _read(common)
-    points = CommonPoints.from_frame(frame, xy=xy, src_crs=src, dst_crs=dst, source=name)  # type: ignore[arg-type]
+    src_fit, dst_fit = (None if c == LOCAL else c for c in (src, dst))
+    points = CommonPoints.from_frame(frame, xy=xy, src_crs=src_fit, dst_crs=dst_fit, source=name)  # type: ignore[arg-type]
     result = fit(
         points,
         model,  # type: ignore[arg-type]
-        src_crs=src,
-        dst_crs=dst,
+        src_crs=src_fit,
+        dst_crs=dst_fit,
         convention=convention,  # type: ignore[arg-type]
         check_ids=parse_ids(check_ids),
         reject=not no_reject,
         reject_factor=reject_factor,
         reject_floor=reject_floor,
     )
-    write_parameters(result.parameters, out)
+    params = with_crs(result.parameters, src, dst)
+    write_parameters(params, out)
     report = result.report
     if fmt == "json":
-        emit(result.parameters.model_dump(mode="json"), "json")
+        emit(params.model_dump(mode="json"), "json")
     elif fmt == "csv":
         emit(result.residuals_frame(), "csv")
     else:
@@ -241,6 +257,24 @@ def fit_cmd(
 @click.argument("params_path", metavar="PARAMS")
 @click.argument("src_path", metavar="IN")
 @click.argument("dst_path", metavar="OUT")
+@click.option(
+    "--from",
+    "src",
+    default=None,
+    help="Source CRS, for a parameter file that names none (older or hand-made files).",
+)
+@click.option(
+    "--to",
+    "dst",
+    default=None,
+    help="Target CRS, for a parameter file that names none.",
+)
+@click.option(
+    "--resampling",
+    type=click.Choice(RESAMPLING),
+    default=None,
+    help="Rasters: resampling [default: bilinear; nearest for colour-table rasters].",
+)
 @xy_option
 @encoding_option
 @no_check_option
@@ -249,18 +283,42 @@ def apply_cmd(
     params_path: str,
     src_path: str,
     dst_path: str,
+    src: str | None,
+    dst: str | None,
+    resampling: str | None,
     xy: str | None,
     encoding: str,
     no_check: bool,
     overwrite: bool,
 ) -> None:
-    """Apply fitted parameters (from `geobase crs fit`) to a CSV or vector file.
+    """Apply parameters (from `geobase crs fit`, or a hand-written 4p/7p file) to a CSV,
+    vector file or GeoTIFF.
 
     7p: a CSV column h (ellipsoidal height) is transformed too; without it heights are 0.
+    A GeoTIFF is warped with the parameters' PROJ pipeline into a cloud-optimised GeoTIFF.
     """
     from geobase.geodesy import apply_table, apply_vector_file, io_kind, read_parameters
+    from geobase.geodesy.paramfiles import with_crs
+    from geobase.geodesy.raster import RASTER_SUFFIXES, apply_raster
 
-    params = read_parameters(params_path)
+    params = with_crs(read_parameters(params_path), src, dst, source=params_path)
+    if resampling is not None and Path(src_path).suffix.lower() not in RASTER_SUFFIXES:
+        raise click.BadParameter("applies to rasters (.tif) only", param_hint="'--resampling'")
+    if Path(src_path).suffix.lower() in RASTER_SUFFIXES:
+        result = apply_raster(
+            params,
+            src_path,
+            dst_path,
+            resampling=resampling,
+            overwrite=overwrite,
+            check=not no_check,
+            notify=info,
+        )
+        info(
+            f"{src_path} -> {dst_path} ({params.model}): {result.width} x {result.height} "
+            f"pixels of {result.resolution:.6g} in {result.crs}, {result.resampling}"
+        )
+        return
     if io_kind(src_path, dst_path) == "vector":
         count = apply_vector_file(
             params, src_path, dst_path, check=not no_check, overwrite=overwrite

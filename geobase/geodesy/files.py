@@ -364,9 +364,10 @@ def apply_table(
 
     Args:
         frame: The table.
-        params: Parameters from :func:`geobase.geodesy.fit` or ``read_parameters``.
+        params: Parameters from :func:`geobase.geodesy.fit` or ``read_parameters``, naming
+            both CRSs (see :func:`geobase.geodesy.paramfiles.with_crs`).
         xy: How ``x,y`` columns are read and written (see :func:`coordinate_columns`).
-        check: Check the input against the parameters' source CRS, where they name one.
+        check: Check the input against the parameters' source CRS (unless ``local``).
         source: Name of the table in messages.
         notify: Called with one-line notes for the user.
 
@@ -374,13 +375,15 @@ def apply_table(
         A copy with the transformed coordinates as text.
 
     Raises:
+        ParameterFileError: the parameters do not name both CRSs.
         ValidationError: no coordinate columns, or values that are not numbers.
         InvalidCoordinates, AxisOrderError: from the check or PROJ.
     """
     from geobase.geodesy.fit import apply
+    from geobase.geodesy.paramfiles import declared_crs, with_crs
 
-    src_crs = resolve_crs(params.src_crs) if params.src_crs else None
-    dst_crs = resolve_crs(params.dst_crs) if params.dst_crs else None
+    params = with_crs(params)
+    src_crs, dst_crs = declared_crs(params.src_crs), declared_crs(params.dst_crs)
     columns = coordinate_columns(
         frame, src_crs, xy, geographic=params.src_axes == "lon_lat", source=source
     )
@@ -729,8 +732,9 @@ def apply_vector_file(
     """Apply fitted parameters to a vector file, streaming it record by record.
 
     Plane models (4p, affine, poly2) pass Z values through; 7p transforms them as
-    ellipsoidal heights. The output gets the parameters' target CRS (none for a local
-    grid) and is written like :func:`transform_vector_file` does.
+    ellipsoidal heights. The output gets the parameters' target CRS (none for ``local``)
+    and is written like :func:`transform_vector_file` does. Parameters that do not name
+    both CRSs are refused (ParameterFileError).
 
     Args:
         params: Parameters from :func:`geobase.geodesy.fit` or ``read_parameters``.
@@ -754,12 +758,13 @@ def apply_vector_file(
     import shapely
 
     from geobase.geodesy.fit import apply
+    from geobase.geodesy.paramfiles import declared_crs, with_crs
 
     src_path, dst_path = Path(src_path), Path(dst_path)
     if io_kind(src_path, dst_path) != "vector":
         raise ValidationError(f"{src_path}: not a vector file; expected .geojson, .gpkg or .shp")
-    src_crs = resolve_crs(params.src_crs) if params.src_crs else None
-    dst_crs = resolve_crs(params.dst_crs) if params.dst_crs else None
+    params = with_crs(params)
+    src_crs, dst_crs = declared_crs(params.src_crs), declared_crs(params.dst_crs)
     driver = VECTOR_DRIVERS[dst_path.suffix.lower()]
     layers = _open_layers(src_path, layer, driver)
     for item in layers:

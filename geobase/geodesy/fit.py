@@ -77,6 +77,8 @@ _UNKNOWNS: dict[str, int] = {"4p": 4, "7p": 7, "affine": 6, "poly2": 12}
 _DIMS: dict[str, int] = {"4p": 2, "7p": 3, "affine": 2, "poly2": 2}
 
 FORMAT = "geobase-transform-parameters"
+#: The CRS name of a city grid without any CRS definition (``--from local``).
+LOCAL = "local"
 #: Version of the parameter file format this geobase writes and reads.
 FORMAT_VERSION = 1
 
@@ -204,7 +206,7 @@ class TransformParameters(_Strict):
     @field_validator("src_crs", "dst_crs")
     @classmethod
     def _known_crs(cls, value: str | None) -> str | None:
-        if value is not None:
+        if value is not None and value != LOCAL:
             resolve_crs(value)  # raises UnknownCRS, a ValueError pydantic reports
         return value
 
@@ -226,37 +228,69 @@ def _crs_text(crs: CRS | None) -> str | None:
 
 
 def write_parameters(parameters: TransformParameters, path: str | Path) -> Path:
-    """Write a parameter file (UTF-8 JSON); returns the path."""
+    """Write a parameter file (UTF-8 JSON); returns the path.
+
+    Raises:
+        ParameterFileError: the parameters do not name both CRSs (a file always carries
+            them; :data:`LOCAL` names a city grid without a CRS definition).
+    """
+    missing = [side for side in ("src_crs", "dst_crs") if getattr(parameters, side) is None]
+    if missing:
+        raise ParameterFileError(
+            f"{path}: parameters without {' and '.join(missing)} are not written; a parameter "
+            "file names both CRSs (--from and --to; 'local' for a city grid without a CRS "
+            "definition)"
+        )
     path = Path(path)
     path.write_text(parameters.to_json(), encoding="utf-8")
     return path
 
 
 def read_parameters(path: str | Path) -> TransformParameters:
-    """Read and validate a parameter file.
+    """Read and validate a parameter file: geobase JSON, or a hand-written 4p/7p file
+    (:mod:`geobase.geodesy.paramfiles`), UTF-8 or GBK.
 
     Raises:
-        ParameterFileError: missing, not JSON, not a geobase parameter file, another
-            version, invalid values, or a PROJ pipeline that does not match the parameters.
+        ParameterFileError: missing, unreadable, not a geobase or hand-written parameter
+            file, another version, invalid values, or a PROJ pipeline that does not match
+            the parameters.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ParameterFileError(f"{path}: no such parameter file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ParameterFileError(f"{path}: cannot be read ({exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:  # hand-written files from Chinese offices are often GBK
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise ParameterFileError(f"{path}: neither UTF-8 nor GBK text ({exc})") from None
     return parse_parameters(text, source=str(path))
 
 
 def parse_parameters(text: str, source: str = "parameters") -> TransformParameters:
-    """Validate the JSON text of a parameter file; see :func:`read_parameters`."""
+    """Validate the text of a parameter file; see :func:`read_parameters`.
+
+    A geobase file is JSON with ``"format": "geobase-transform-parameters"``; TOML, or a
+    JSON object without ``format``, is read as a hand-written 4p/7p file
+    (:func:`geobase.geodesy.paramfiles.parse_handwritten`).
+    """
+    from geobase.geodesy.paramfiles import parse_handwritten
+
+    if not text.lstrip().startswith("{"):
+        return parse_handwritten(text, source)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParameterFileError(
             f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})"
         ) from None
+    if isinstance(data, dict) and "format" not in data:
+        return parse_handwritten(text, source)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ParameterFileError(
             f'{source}: not a geobase parameter file (expected "format": "{FORMAT}")'
@@ -387,8 +421,10 @@ def proj_pipeline(params: TransformParameters) -> str:
             "+convention=coordinate_frame"
         )
     if isinstance(p, BursaWolf):
-        if params.src_crs is None or params.dst_crs is None:
-            raise ParameterFileError("a 7p parameter file needs src_crs and dst_crs")
+        if params.src_crs in (None, LOCAL) or params.dst_crs in (None, LOCAL):
+            raise ParameterFileError(
+                "a 7p parameter file needs src_crs and dst_crs (CRSs, not local)"
+            )
         src, dst = resolve_crs(params.src_crs), resolve_crs(params.dst_crs)
         helmert = (
             f"+step +proj=helmert +x={p.tx!r} +y={p.ty!r} +z={p.tz!r} +rx={p.rx!r} "
@@ -446,7 +482,7 @@ def apply(
     n = np.atleast_1d(np.asarray(north, dtype=np.float64))
     if e.shape != n.shape:
         raise InvalidCoordinates(f"east has shape {e.shape} but north has shape {n.shape}")
-    if check and params.src_crs is not None:
+    if check and params.src_crs not in (None, LOCAL):
         check_coordinates(e, n, params.src_crs, labels=labels)
     p = params.parameters
     transformer = _pipeline_transformer(proj_pipeline(params))

@@ -1,0 +1,302 @@
+"""Parameter files: the CRSs a file carries, and hand-written 4p / 7p parameter files.
+
+A parameter file always names the CRS its parameters come from and the one they go to
+(``src_crs``, ``dst_crs``): the input is checked against the first (swapped axes, zone
+prefixes) and the output is labelled with the second. A city grid without any CRS
+definition is named explicitly as :data:`LOCAL` (``--from local``), never left out. A file
+without them (written before this rule) is applied only when the CRSs are given on apply
+(:func:`with_crs`).
+
+Hand-written files
+------------------
+The seven or four parameters a provincial surveying office hands out are read from a
+small TOML file (``key = value`` lines, ``#`` comments) or a JSON object with the same
+keys. Every key is required unless marked optional; unknown keys are refused, so a typo
+cannot pass silently. Rotations are arc-seconds, scales ppm, shifts metres, and the
+rotation convention is always stated: ``position_vector`` (EPSG 9606, PROJ's default
+sense) or ``coordinate_frame`` (EPSG 9607); the same numbers with the other convention
+are the known 0.5 m blunder.
+
+7p (Bursa-Wolf, on geocentric X, Y, Z)::
+
+    model = "7p"
+    from = "EPSG:4610"            # Xian 1980 (geographic; projected CRSs work too)
+    to = "EPSG:4490"              # CGCS2000
+    convention = "coordinate_frame"
+    dx = -103.25                  # metres
+    dy = -110.84
+    dz = 48.62
+    rx = 1.213                    # arc-seconds
+    ry = -2.041
+    rz = 3.307
+    ds = 2.45                     # ppm
+    description = "广东省 西安80 -> CGCS2000, 2019"   # optional
+
+4p (plane similarity on projected coordinates)::
+
+    model = "4p"
+    from = "EPSG:2384"            # Xian 1980 / 3-degree GK CM 117E
+    to = "EPSG:4548"              # CGCS2000 / 3-degree GK CM 117E
+    convention = "position_vector"
+    axes = "north_east"           # dx, dy along surveying x = north, y = east
+    dx = -18.431                  # metres
+    dy = 92.118
+    rotation = 2.85               # arc-seconds
+    scale = -4.12                 # ppm
+
+With ``position_vector`` a 4p file means, in its own axis order (a, b) = (east, north)
+for ``axes = "east_north"`` or (x, y) = (north, east) for ``"north_east"``:
+a' = dx + k (a cos r - b sin r), b' = dy + k (a sin r + b cos r), k = 1 + scale 1e-6; the
+usual Chinese four-parameter formula x' = dx + (1+m)(x cos a - y sin a),
+y' = dy + (1+m)(x sin a + y cos a) is ``position_vector`` with ``north_east``.
+``coordinate_frame`` turns the other way (r with the opposite sign).
+
+Example:
+    >>> params = parse_handwritten('''
+    ... model = "4p"
+    ... from = "EPSG:2384"
+    ... to = "EPSG:4548"
+    ... convention = "position_vector"
+    ... axes = "east_north"
+    ... dx = 10.0
+    ... dy = -5.0
+    ... rotation = 1.5
+    ... scale = 2.0
+    ... ''')
+    >>> params.parameters.rotation, params.src_crs
+    (1.5, 'EPSG:2384')
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
+from pyproj import CRS
+
+from geobase.errors import ParameterFileError
+from geobase.geodesy.fit import (
+    FORMAT,
+    LOCAL,
+    BursaWolf,
+    Helmert2D,
+    TransformParameters,
+    proj_pipeline,
+)
+from geobase.geodesy.zones import crs_label, resolve_crs
+
+__all__ = ["LOCAL", "declared_crs", "parse_handwritten", "with_crs"]
+
+Convention = Literal["coordinate_frame", "position_vector"]
+
+
+def declared_crs(value: str | None) -> CRS | None:
+    """The CRS a parameter file names (None for :data:`LOCAL` or none named)."""
+    if value is None or value == LOCAL:
+        return None
+    return resolve_crs(value)
+
+
+def _same(a: str, b: str) -> bool:
+    if LOCAL in (a, b):
+        return a == b
+    return resolve_crs(a).equals(resolve_crs(b))
+
+
+def with_crs(
+    params: TransformParameters,
+    src: str | None = None,
+    dst: str | None = None,
+    *,
+    source: str = "parameters",
+) -> TransformParameters:
+    """The parameters with both CRSs named, ready to apply.
+
+    Args:
+        params: Parameters as read from a file.
+        src: The source CRS given on apply (``--from``), or :data:`LOCAL`.
+        dst: The target CRS given on apply (``--to``), or :data:`LOCAL`.
+        source: The file's name in messages.
+
+    Returns:
+        ``params`` with ``src_crs`` and ``dst_crs`` filled from ``src`` / ``dst`` where
+        the file names none.
+
+    Raises:
+        ParameterFileError: a CRS named neither by the file nor on apply, or one given
+            on apply that differs from the file's.
+        UnknownCRS: ``src`` or ``dst`` is not a CRS.
+    """
+    update = {}
+    for side, given, flag in (("src_crs", src, "--from"), ("dst_crs", dst, "--to")):
+        stored = getattr(params, side)
+        if given is not None and given != LOCAL:
+            resolve_crs(given)
+        if stored is None and given is None:
+            what = "source" if side == "src_crs" else "target"
+            raise ParameterFileError(
+                f"{source} does not say which CRS its parameters are for ({side} missing; "
+                f"written by an older geobase or by hand?); pass the {what} CRS with {flag} "
+                "(or 'local' for a city grid without a CRS definition)"
+            )
+        if stored is None:
+            update[side] = given
+        elif given is not None and not _same(stored, given):
+            shown = stored if stored == LOCAL else crs_label(resolve_crs(stored))
+            raise ParameterFileError(
+                f"{source} is for {side} {shown} but {flag} {given} was given; leave {flag} "
+                "out or use parameters fitted for that CRS"
+            )
+    return params.model_copy(update=update) if update else params
+
+
+# --- hand-written files ------------------------------------------------------------------
+
+
+class _Handwritten(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    src: str = Field(alias="from")
+    dst: str = Field(alias="to")
+    convention: Convention
+    description: str | None = None
+
+
+class _SevenParameters(_Handwritten):
+    model: Literal["7p"]
+    dx: float
+    dy: float
+    dz: float
+    rx: float
+    ry: float
+    rz: float
+    ds: float
+
+
+class _FourParameters(_Handwritten):
+    model: Literal["4p"]
+    axes: Literal["east_north", "north_east"]
+    dx: float
+    dy: float
+    rotation: float
+    scale: float
+
+
+def _load(text: str, source: str) -> dict:
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParameterFileError(
+                f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})"
+            ) from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ParameterFileError(
+                f"{source}: neither a geobase parameter file (JSON) nor a hand-written 4p/7p "
+                f"file (TOML key = value lines): {exc}"
+            ) from None
+    if not isinstance(data, dict):
+        raise ParameterFileError(f"{source}: expected an object of keys, got {type(data).__name__}")
+    return data
+
+
+def _side(value: str, source: str, key: str) -> tuple[str, str]:
+    """(CRS text, axes) of one side of a hand-written file."""
+    if value == LOCAL:
+        raise ParameterFileError(
+            f"{source}: {key} = 'local' is not allowed in a hand-written 4p/7p file; name the CRS"
+        )
+    try:
+        crs = resolve_crs(value)
+    except ValueError as exc:
+        raise ParameterFileError(f"{source}: {key}: {exc}") from None
+    return value, "lon_lat" if crs.is_geographic else "east_north"
+
+
+def parse_handwritten(text: str, source: str = "parameters") -> TransformParameters:
+    """Read a hand-written 4p or 7p parameter file (see the module docstring).
+
+    Args:
+        text: The file's text (TOML, or a JSON object with the same keys).
+        source: The file's name in messages.
+
+    Returns:
+        The parameters, with their PROJ pipeline, CRSs and no fit report.
+
+    Raises:
+        ParameterFileError: not TOML/JSON, a missing, unknown or invalid key, a
+            convention or axis order not stated, CRSs that do not fit the model.
+    """
+    data = _load(text, source)
+    model = data.get("model")
+    schema = {"7p": _SevenParameters, "4p": _FourParameters}.get(model)  # type: ignore[arg-type]
+    if model is None:
+        raise ParameterFileError(
+            f'{source}: not a geobase parameter file (no "format": "{FORMAT}") nor a '
+            'hand-written 4p/7p file (no model = "7p" or "4p")'
+        )
+    if schema is None:
+        raise ParameterFileError(
+            f"{source}: model {model!r} is not a hand-written model; expected model = "
+            '"7p" or "4p" (fitted affine / poly2 files come from geobase crs fit)'
+        )
+    try:
+        given = schema.model_validate(data)
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        message = first["msg"]
+        if first["type"] == "missing":
+            missing = [".".join(map(str, e["loc"])) for e in exc.errors() if e["type"] == "missing"]
+            where, message = ", ".join(missing), "missing"
+        raise ParameterFileError(
+            f"{source}: {model} file: {where}: {message} ({exc.error_count()} problem(s))"
+        ) from None
+    src, src_axes = _side(given.src, source, "from")
+    dst, dst_axes = _side(given.dst, source, "to")
+    if isinstance(given, _SevenParameters):
+        parameters: Helmert2D | BursaWolf = BursaWolf(
+            convention=given.convention,
+            tx=given.dx,
+            ty=given.dy,
+            tz=given.dz,
+            rx=given.rx,
+            ry=given.ry,
+            rz=given.rz,
+            scale_ppm=given.ds,
+        )
+    else:
+        if "lon_lat" in (src_axes, dst_axes):
+            raise ParameterFileError(
+                f"{source}: a 4p file works on projected coordinates but "
+                f"{'from' if src_axes == 'lon_lat' else 'to'} is geographic; name the "
+                "Gauss-Kruger CRSs (e.g. EPSG:2384 -> EPSG:4548)"
+            )
+        north_first = given.axes == "north_east"
+        # (x, y) = (north, east): swapping the axes swaps the shifts and turns the
+        # rotation the other way (a mirror); the convention keeps its meaning
+        parameters = Helmert2D(
+            convention=given.convention,
+            tx=given.dy if north_first else given.dx,
+            ty=given.dx if north_first else given.dy,
+            rotation=-given.rotation if north_first else given.rotation,
+            scale_ppm=given.scale,
+        )
+    params = TransformParameters(
+        created=datetime.now(UTC),
+        software=f"hand-written ({given.description})" if given.description else "hand-written",
+        src_crs=src,
+        dst_crs=dst,
+        src_axes=src_axes,  # type: ignore[arg-type]
+        dst_axes=dst_axes,  # type: ignore[arg-type]
+        parameters=parameters,
+    )
+    return params.model_copy(update={"proj_pipeline": proj_pipeline(params)})
