@@ -87,24 +87,31 @@ def _north_first(crs: CRS | None) -> bool:
     return crs.axis_info[0].direction.lower() in ("north", "south")
 
 
-def gdal_pipeline(params: TransformParameters) -> str:
+def gdal_pipeline(params: TransformParameters, src_crs: CRS | None, dst_crs: CRS | None) -> str:
     """The parameters' PROJ pipeline in the axis order GDAL feeds a coordinate operation.
+
+    GDAL swaps coordinates into a CRS's EPSG axis order only where the dataset has that
+    CRS; a raster without one is fed as (x, y).
+
+    Args:
+        params: The parameters.
+        src_crs: The CRS GDAL knows for the source raster (None: it has none).
+        dst_crs: The CRS of the output raster (None: none).
 
     Example:
         >>> from geobase.geodesy.paramfiles import parse_handwritten
         >>> p = parse_handwritten('model = "4p"\\nfrom = "EPSG:2384"\\nto = "EPSG:4548"\\n'
         ...     'convention = "position_vector"\\naxes = "east_north"\\n'
         ...     'dx = 10.0\\ndy = -5.0\\nrotation = 0.0\\nscale = 0.0\\n')
-        >>> gdal_pipeline(p).split(" +step ")[1]
+        >>> gdal_pipeline(p, CRS.from_epsg(2384), None).split(" +step ")[1]
         '+proj=axisswap +order=2,1'
     """
     from geobase.geodesy.fit import _steps, proj_pipeline
 
-    params = with_crs(params)
     swap = "+step +proj=axisswap +order=2,1"
-    steps = [swap] if _north_first(declared_crs(params.src_crs)) else []
+    steps = [swap] if _north_first(src_crs) else []
     steps.append(_steps(proj_pipeline(params)))
-    if _north_first(declared_crs(params.dst_crs)):
+    if _north_first(dst_crs):
         steps.append(swap)
     return "+proj=pipeline " + " ".join(steps)
 
@@ -130,7 +137,7 @@ def _resampling(name: str | None, paletted: bool, notify: Notify | None, path: P
 
 def _output_grid(params: TransformParameters, src) -> tuple[object, int, int, float]:
     """(affine transform, width, height, resolution) of the output covering the source."""
-    from rasterio.transform import from_origin
+    from rasterio.transform import Affine
 
     t = src.transform
     cols = np.linspace(0, src.width, _EDGE_POINTS)
@@ -155,7 +162,8 @@ def _output_grid(params: TransformParameters, src) -> tuple[object, int, int, fl
     west, east, south, north = ex.min(), ex.max(), ey.min(), ey.max()
     width = max(1, math.ceil((east - west) / resolution - 1e-9))
     height = max(1, math.ceil((north - south) / resolution - 1e-9))
-    return from_origin(west, north, resolution, resolution), width, height, resolution
+    north_up = Affine(resolution, 0.0, west, 0.0, -resolution, north)  # (from_origin warns)
+    return north_up, width, height, resolution
 
 
 def apply_raster(
@@ -276,14 +284,13 @@ def apply_raster(
                     profile["count"] = src.count + 1
             if nodata is not None:
                 profile["nodata"] = nodata
+            raster_crs = CRS.from_user_input(src.crs.to_wkt()) if src.crs is not None else None
             warp_options = {
-                "COORDINATE_OPERATION": gdal_pipeline(params),
+                "COORDINATE_OPERATION": gdal_pipeline(params, raster_crs, dst_crs),
                 "resampling": Resampling[method],
                 "warp_mem_limit": 256,
                 "num_threads": min(4, os.cpu_count() or 1),
             }
-            if src_crs is not None and src.crs is None:
-                warp_options["src_crs"] = src_crs.to_wkt()
             with rasterio.open(tmp_warp, "w", **profile) as dst:
                 bands = list(range(1, src.count + 1))
                 if alpha is not None:
