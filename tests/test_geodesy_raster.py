@@ -147,7 +147,7 @@ def test_paletted_scanned_map_keeps_class_values(tmp_path):
     ) as dst:  # fmt: skip
         dst.write(values, 1)
         dst.write_colormap(1, {i: (40 * i, 255 - 40 * i, 0, 255) for i in range(6)})
-    with pytest.raises(ValidationError, match="colour table.*--resampling nearest or mode"):
+    with pytest.raises(ValidationError, match=r"colour table.*--resampling nearest or mode"):
         apply_raster(params, path, tmp_path / "o.tif", resampling="bilinear")
     assert not (tmp_path / "o.tif").exists()
     result = apply_raster(params, path, tmp_path / "o.tif")
