@@ -485,6 +485,105 @@ def test_apply_vector_and_errors(tmp_path):
     assert_bad_input(run("crs", "apply", broken, src, tmp_path / "x.gpkg"), "not a geobase")
 
 
+def test_fit_requires_crss_and_apply_refuses_a_file_without_them(tmp_path):
+    # issue 16: parameters fitted without --from/--to were applied and the output had no CRS
+    local, gk = local_grid_points(8, 7)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
+        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    result = run("crs", "fit", common, "--model", "4p", "--to", "4548", "-o", params)
+    assert result.exit_code == 2 and "Missing option '--from'" in result.output
+    assert not params.exists()
+    result = run("crs", "fit", common, "--model", "4p", "--from", "local", "--to", "4548",
+                 "-o", params)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(params.read_text(encoding="utf-8"))
+    assert (data["src_crs"], data["dst_crs"]) == ("local", "EPSG:4548")
+    # a file written before the rule (no CRSs) is refused unless apply names them
+    data["src_crs"] = data["dst_crs"] = None
+    old = write(tmp_path / "old.json", json.dumps(data))
+    src = write(tmp_path / "pts.csv", f"id,east,north\nA,{local[0, 0]},{local[0, 1]}\n")
+    out = tmp_path / "o.csv"
+    assert_bad_input(run("crs", "apply", old, src, out), "src_crs missing", "--from")
+    assert_bad_input(run("crs", "apply", old, src, out, "--from", "local"), "dst_crs missing")
+    assert not out.exists()
+    result = run("crs", "apply", old, src, out, "--from", "local", "--to", "EPSG:4548")
+    assert result.exit_code == 0, result.output
+    assert float(read_out(out).loc[0, "east"]) == pytest.approx(gk[0, 0], abs=0.01)
+    # --from/--to that contradict the file are refused
+    assert_bad_input(
+        run("crs", "apply", params, src, tmp_path / "o2.csv", "--to", "EPSG:4547"),
+        "is for dst_crs",
+        "--to EPSG:4547",
+    )
+
+
+def test_apply_handwritten_7p_file(tmp_path):
+    text = (
+        "# 广东省 西安80 -> CGCS2000\n"
+        'model = "7p"\nfrom = "EPSG:4610"\nto = "EPSG:4490"\nconvention = "coordinate_frame"\n'
+        "dx = -103.25\ndy = -110.84\ndz = 48.62\nrx = 1.213\nry = -2.041\nrz = 3.307\nds = 2.45\n"
+    )
+    params = write(tmp_path / "x80.toml", text, encoding="gbk")
+    src = write(tmp_path / "pts.csv", "id,lon,lat,h\nA,116.682,23.354,12.5\n")
+    out = tmp_path / "o.csv"
+    result = run("crs", "apply", params, src, out)
+    assert result.exit_code == 0, result.output
+    from pyproj import Transformer
+
+    want = Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad +step +proj=cart "
+        "+a=6378140 +rf=298.257 +step +proj=helmert +x=-103.25 +y=-110.84 +z=48.62 "
+        "+rx=1.213 +ry=-2.041 +rz=3.307 +s=2.45 +convention=coordinate_frame +step +inv "
+        "+proj=cart +ellps=GRS80 +step +proj=unitconvert +xy_in=rad +xy_out=deg"
+    ).transform(116.682, 23.354, 12.5)
+    frame = read_out(out)
+    assert float(frame.loc[0, "lon"]) == pytest.approx(want[0], abs=1e-9)
+    assert float(frame.loc[0, "lat"]) == pytest.approx(want[1], abs=1e-9)
+    bad = write(tmp_path / "bad.toml", text.replace('convention = "coordinate_frame"\n', ""))
+    assert_bad_input(run("crs", "apply", bad, src, tmp_path / "o2.csv"), "convention: missing")
+
+
+def test_apply_raster(tmp_path):
+    _, gk = local_grid_points(10, 8)
+    # a Xian 1980 GK grid related to CGCS2000 GK by a small similarity
+    src_pts = gk - (30.0, -80.0)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
+        for i, ((a, b), (c, d)) in enumerate(zip(src_pts, gk, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    result = run("crs", "fit", common, "--model", "affine", "--from", "EPSG:2384", "--to",
+                 "EPSG:4548", "-o", params)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    west, north = src_pts[:, 0].mean(), src_pts[:, 1].mean()
+    tif = tmp_path / "x80.tif"
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=40, height=30, count=1, dtype="uint8", nodata=0,
+        crs="EPSG:2384", transform=rasterio.Affine(5.0, 0, west, 0, -5.0, north),
+    ) as dst:  # fmt: skip
+        dst.write(np.full((30, 40), 200, dtype="uint8"), 1)
+    out = tmp_path / "cgcs.tif"
+    result = run("crs", "apply", params, tif, out, "--resampling", "nearest")
+    assert result.exit_code == 0, result.output
+    assert "(affine): 40 x 30 pixels of 5 in EPSG:4548, nearest" in result.stderr
+    with rasterio.open(out) as got:
+        assert got.crs.to_epsg() == 4548 and got.nodata == 0
+        assert got.bounds.left == pytest.approx(west + 30.0, abs=0.5)
+        assert got.bounds.top == pytest.approx(north - 80.0, abs=0.5)
+        assert (got.read(1) == 200).sum() > 0.9 * 40 * 30
+    assert_bad_input(run("crs", "apply", params, tif, out), "exists")
+    result = run("crs", "apply", params, tif, tmp_path / "o.tif", "--resampling", "sinc")
+    assert result.exit_code == 2 and "--resampling" in result.output
+    src = write(tmp_path / "pts.csv", "id,east,north\nA,1,2\n")
+    result = run("crs", "apply", params, src, tmp_path / "o.csv", "--resampling", "cubic")
+    assert_bad_input(result, "applies to rasters")
+
+
 # --- height --------------------------------------------------------------------------------
 
 

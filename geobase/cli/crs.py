@@ -303,7 +303,7 @@ def apply_cmd(
 
     params = with_crs(read_parameters(params_path), src, dst, source=params_path)
     if resampling is not None and Path(src_path).suffix.lower() not in RASTER_SUFFIXES:
-        raise click.BadParameter("applies to rasters (.tif) only", param_hint="'--resampling'")
+        raise ValidationError(f"--resampling applies to rasters (.tif) only, not {src_path}")
     if Path(src_path).suffix.lower() in RASTER_SUFFIXES:
         result = apply_raster(
             params,
