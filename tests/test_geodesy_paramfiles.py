@@ -207,3 +207,14 @@ def test_with_crs_completes_refuses_and_checks():
         with_crs(named, "EPSG:2383")
     with pytest.raises(UnknownCRS):
         with_crs(old, "EPSG:0", "EPSG:4548")
+
+
+def test_readme_examples_are_valid_files():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) == 2
+    models = {parse_handwritten(block, "README.md").model for block in blocks}
+    assert models == {"4p", "7p"}
