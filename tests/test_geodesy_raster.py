@@ -4,10 +4,12 @@ converting the raster's corner and centre coordinates as points."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 import rasterio
+import rasterio.errors
 from pyproj import CRS
 from rasterio.transform import Affine
 
@@ -193,6 +195,15 @@ def test_raster_refusals(tmp_path):
         apply_raster(params, src, out, resampling="sinc")
     with pytest.raises(SourceReadError, match="no such file"):
         apply_raster(params, tmp_path / "missing.tif", out)
+    plain = tmp_path / "plain.tif"
+    with warnings.catch_warnings():  # writing it warns that it is not georeferenced
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(
+            plain, "w", driver="GTiff", width=4, height=3, count=1, dtype="uint8"
+        ) as f:
+            f.write(np.ones((3, 4), dtype="uint8"), 1)
+    with pytest.raises(ValidationError, match="not georeferenced"):
+        apply_raster(params, plain, out)
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"II*\x00 not a tiff")
     with pytest.raises(SourceReadError, match="cannot be read as a raster"):

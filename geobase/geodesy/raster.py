@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,7 @@ def apply_raster(
     import rasterio
     import rasterio.shutil
     from rasterio.enums import ColorInterp, Resampling
-    from rasterio.errors import RasterioError
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
     from rasterio.warp import reproject
 
     params = with_crs(params)
@@ -225,7 +226,9 @@ def apply_raster(
     if not src_path.is_file():
         raise SourceReadError(f"{src_path}: no such file")
     try:
-        src = rasterio.open(src_path)
+        with warnings.catch_warnings():  # an ungeoreferenced file is refused below
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            src = rasterio.open(src_path)
     except RasterioError as exc:
         raise SourceReadError(f"{src_path}: cannot be read as a raster ({exc})") from None
     tmp_warp = dst_path.with_name(f".{dst_path.stem}.{uuid.uuid4().hex[:8]}.warp.tif")
