@@ -207,7 +207,7 @@ def _tiles(ws: Workspace, data: Path) -> str:
     """Tile pyramids (PMTiles) in Web Mercator and in the CGCS2000 grid; updated on rerun."""
     from geobase.tiles.build import build_tiles, last_pyramid
 
-    folder = ws.path(ws.config.tiles_dir)
+    folder = ws.data_path(ws.config.tiles_dir)
     folder.mkdir(parents=True, exist_ok=True)
     done = []
     for name, source, tms, zoom, fmt in PYRAMIDS:

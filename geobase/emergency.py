@@ -639,7 +639,7 @@ def _fill(
         for row in chosen.itertuples(index=False):
             say(f"{kind}: {row.dataset_id}")
             name = f"{folder}/{row.dataset_id}_v{row.version}.tif"
-            src = Path(row.path) if Path(row.path).is_absolute() else ws.root / row.path
+            src = ws.file(row.path, must_exist=True)
             facts = clip_to_cog(src, aoi, stage / name, scratch)
             entry = _source_entry(row, name)
             entry["clipped"] = facts
@@ -656,7 +656,7 @@ def _fill(
     sheets.to_file(stage / "topographic" / "sheets.geojson", driver="GeoJSON", engine="pyogrio")
     for row in visible_maps.itertuples(index=False):
         name = f"topographic/{row.dataset_id}_v{row.version}.gpkg"
-        src = Path(row.path) if Path(row.path).is_absolute() else ws.root / row.path
+        src = ws.file(row.path, must_exist=True)
         if src.is_dir():
             src = next(src.glob("*.gpkg"), src)
         if _clip_vector(src, aoi, stage / name):

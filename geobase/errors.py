@@ -139,6 +139,10 @@ class WorkspaceNotFound(WorkspaceError, FileNotFoundError):
     """No geobase.toml in the given folder or any of its parents."""
 
 
+class DataFileMissing(WorkspaceError, FileNotFoundError):
+    """A file the store names is not under the workspace's data root (moved, not mounted)."""
+
+
 class StoreError(GeobaseError):
     """The store failed to complete an operation."""
 

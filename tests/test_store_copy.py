@@ -10,6 +10,7 @@ import shapely
 
 from geobase.store import Workspace, open_store
 from geobase.store.copy import CopyRefused, copy_store, next_fid, store_tables, table_rows
+from geobase.store.workspace import DATA_ROOT_KEY
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.postgis
@@ -67,20 +68,26 @@ def fill_every_table(ws, rows_per_table: int = 5) -> None:
 
 
 def snapshot(store) -> dict:
-    """Every table's rows (geometries as WKB) and next fid: what 'equal stores' means."""
+    """Every table's rows (geometries as WKB) and next fid: what 'equal stores' means.
+
+    The one row a copy adds, ``geobase_meta`` key ``data_root`` (where the copy's files
+    are), is left out, with that table's next fid.
+    """
     out = {}
     with store.read() as tx:
         for table in store_tables(store, tx):
             rows = []
             for batch in table_rows(store, tx, table):
                 for r in batch:
+                    if table.name == "geobase_meta" and r["key"] == DATA_ROOT_KEY:
+                        continue
                     g = table.geometry_column
                     if g and r[g] is not None:
                         r[g] = shapely.to_wkb(r[g], byte_order=1, output_dimension=3)
                     rows.append(r)
             out[table.name] = {
                 "rows": rows,
-                "next_fid": next_fid(store, tx, table),
+                "next_fid": None if table.name == "geobase_meta" else next_fid(store, tx, table),
                 "geometry": (table.geometry_column, table.geometry_type, table.srid),
             }
     return out
@@ -173,11 +180,12 @@ def test_bad_locations(filled, tmp_path):
     cases = [
         ([tmp_path / "nowhere.gpkg", tmp_path / "x.gpkg"], "no such GeoPackage"),
         ([tmp_path, tmp_path / "x.gpkg"], "not a geobase workspace"),
-        ([filled.root, tmp_path / "x.txt"], "expected a workspace folder"),
+        ([filled.root, tmp_path / "notes.txt"], "expected a workspace folder"),
         ([filled.root, tmp_path / "no" / "x.gpkg"], "does not exist"),
         ([filled.root, filled.root / "workspace.gpkg"], "same store"),
         ([filled.root, "postgresql://u:hidden@127.0.0.1:1/db"], "cannot connect"),
     ]
+    (tmp_path / "notes.txt").write_text("not a store")
     for args, message in cases:
         result = run_cli(["store", "copy", *args])
         assert result.exit_code == 2, (args, result.output)

@@ -204,9 +204,9 @@ def remove(
         tx.insert("dataset_events", event)
         tx.touch("datasets")
     if purge:
-        folder = ws.root / Path(target["path"]).parent
-        if folder.is_dir() and folder.is_relative_to(ws.root / "data"):
+        folder = ws.file(Path(target["path"]).parent)
+        if folder.is_dir() and folder.is_relative_to(ws.data_path("data")):
             shutil.rmtree(folder)
-            event["purged"] = str(folder.relative_to(ws.root))
+            event["purged"] = ws.stored_path(folder)
     logger.info("removed %s v%d", dataset_id, target["version"])
     return event

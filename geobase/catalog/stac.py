@@ -111,7 +111,7 @@ def _item(ws: Workspace, row: dict[str, Any], geom) -> pystac.Item:
     if "width" in metadata and "transform" in metadata:
         proj.shape = [int(metadata["height"]), int(metadata["width"])]
         proj.transform = [float(v) for v in metadata["transform"]]
-    href = str((ws.root / row["path"]).absolute())
+    href = str(ws.file(row["path"]).absolute())
     asset = pystac.Asset(
         href=href,
         title=Path(row["path"]).name,

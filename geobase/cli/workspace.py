@@ -19,12 +19,29 @@ from geobase.cli.options import emit, format_option, info, open_workspace, works
 )
 @click.option("--name", default=None, help="Workspace name (default: the folder's name).")
 @click.option("--crs", default="EPSG:4548", show_default=True, help="Default projected CRS.")
-def init(directory: Path, store_url: str | None, name: str | None, crs: str) -> None:
-    """Create a workspace (GeoPackage store, or PostGIS by URL)."""
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder holding the workspace's files (data/, tiles/); default: the one a "
+    "'store copy' recorded in the store, else DIR.",
+)
+def init(
+    directory: Path, store_url: str | None, name: str | None, crs: str, data_root: Path | None
+) -> None:
+    """Create a workspace (GeoPackage store, or PostGIS by URL).
+
+    A store made by 'geobase store copy WS URL' remembers where WS's files were; the new
+    workspace takes that folder as its data root if it exists here, or --data-root names
+    where they are mounted on this machine (recorded as data_root in geobase.toml).
+    """
     from geobase.store import Workspace
 
-    with Workspace.init(directory, name=name, store=store_url, crs=crs) as ws:
+    root = None if data_root is None else data_root.absolute()
+    with Workspace.init(directory, name=name, store=store_url, crs=crs, data_root=root) as ws:
         info(f"Created workspace {ws.config.name!r} in {ws.root} (store: {ws.config.store})")
+        if ws.config.data_root is not None:
+            info(f"Its files (data/, tiles/) are under {ws.data_root}")
 
 
 def workspace_status(ws) -> dict:
@@ -42,6 +59,7 @@ def workspace_status(ws) -> dict:
         "workspace": ws.config.name,
         "root": str(ws.root),
         "store": ws.config.store,
+        "data_root": str(ws.data_root),
         "crs": ws.config.crs,
         "schema_version": ws.store.schema_version,
         "records": counts,

@@ -253,7 +253,7 @@ def _store_evidence(
     ws: Workspace, point_id: str, date: dt.date, files: Sequence[Path], created: list[Path]
 ) -> list[Evidence]:
     """Copy evidence files into the workspace (content-addressed); note new files in ``created``."""
-    folder = ws.root.joinpath(*EVIDENCE_DIR, _safe(point_id))
+    folder = ws.data_path(*EVIDENCE_DIR, _safe(point_id))
     out = []
     for path in files:
         sha, size = _hash(path)
@@ -264,7 +264,7 @@ def _store_evidence(
             shutil.copyfile(path, tmp)
             tmp.replace(target)
             created.append(target)
-        out.append(Evidence(target.relative_to(ws.root).as_posix(), path.name, sha, size))
+        out.append(Evidence(ws.stored_path(target), path.name, sha, size))
     return out
 
 

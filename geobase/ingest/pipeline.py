@@ -121,7 +121,7 @@ def _fsync_tree(path: Path) -> None:
 @contextlib.contextmanager
 def _staging(ws: Workspace) -> Iterator[Path]:
     """A locked staging folder, removed when the block ends (whatever happens)."""
-    base = ws.path(DATA_DIR, STAGING)
+    base = ws.data_path(DATA_DIR, STAGING)
     base.mkdir(parents=True, exist_ok=True)
     folder = base / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     folder.mkdir()
@@ -159,7 +159,7 @@ def cleanup(ws: Workspace) -> list[Path]:
     rename and its commit.
     """
     removed: list[Path] = []
-    base = ws.path(DATA_DIR, STAGING)
+    base = ws.data_path(DATA_DIR, STAGING)
     if base.is_dir():
         for folder in base.iterdir():
             if _creator_alive(folder):
@@ -177,7 +177,7 @@ def cleanup(ws: Workspace) -> list[Path]:
                         folder, ignore_errors=True
                     ) if folder.is_dir() else folder.unlink()
             removed.append(folder)
-    data = ws.path(DATA_DIR)
+    data = ws.data_path(DATA_DIR)
     if not data.is_dir():
         return removed
     with ws.store.transaction() as tx:
@@ -192,7 +192,7 @@ def cleanup(ws: Workspace) -> list[Path]:
                 for version_dir in dataset_dir.iterdir():
                     if not _VERSION_DIR.match(version_dir.name):
                         continue
-                    rel = version_dir.relative_to(ws.root).as_posix()
+                    rel = ws.stored_path(version_dir)
                     if rel not in known_dirs:
                         shutil.rmtree(version_dir, ignore_errors=True)
                         removed.append(version_dir)
@@ -534,7 +534,7 @@ def _record(ws: Workspace, prepared: Sequence[_Prepared]) -> list[IngestResult]:
                     geom=tx.geom(item.footprint, 4490),
                 )
                 tx.insert("datasets", row)
-                target = ws.root / folder
+                target = ws.file(folder)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if target.exists():  # left by a crash that cleanup has not seen yet
                     shutil.rmtree(target)

@@ -225,10 +225,10 @@ class LayerRegistry:
         if not NAME_RE.match(name):
             logger.warning("pyramid %r: name not usable in URLs; not served", name)
             return None
-        root = self.ws.root.resolve()
-        path = (root / rec["path"]).resolve()
+        root = self.ws.data_root.resolve()
+        path = self.ws.file(rec["path"]).resolve()
         if not path.is_relative_to(root):
-            logger.warning("pyramid %r: store %s is outside the workspace; not served", name, path)
+            logger.warning("pyramid %r: store %s is outside the data root; not served", name, path)
             return None
         if (
             previous is not None

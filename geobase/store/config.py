@@ -26,6 +26,11 @@ class WorkspaceConfig(BaseModel):
     name: str = Field(min_length=1)
     crs: str = "EPSG:4548"
     store: str = "workspace.gpkg"
+    # the folder under which the workspace's files (data/, tiles/, evidence/) lie; the
+    # store records their paths relative to it. Default: the workspace folder; a relative
+    # value is relative to the workspace folder (a PostGIS workspace on another machine
+    # names where the archive is mounted there)
+    data_root: str | None = None
     tiles_dir: str = "tiles"
     districts: str | None = None
     control: dict[str, Any] = Field(default_factory=dict)

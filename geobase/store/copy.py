@@ -7,6 +7,11 @@ each table's next ``fid`` (its sequence) carried over. Both stores are migrated 
 current schema first. The rows are written in one transaction of the destination:
 a failed copy leaves it as it was.
 
+Records name files (dataset versions, pyramids, evidence) relative to a data root;
+:func:`copy_between` makes the copy find them: a PostGIS or bare GeoPackage destination
+records where the source's files are, and a workspace destination gets them linked or
+copied under its own data root (see :mod:`geobase.store.files`).
+
 Example:
     >>> from geobase.store import open_store  # doctest: +SKIP
     >>> with open_store("ws/workspace.gpkg") as src, open_store(url, create=True) as dst:
@@ -17,15 +22,23 @@ Example:
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from geobase.errors import StoreError
 from geobase.store.base import Store, Transaction
+from geobase.store.files import (
+    FileMode,
+    TransferResult,
+    plan_transfer,
+    stored_paths,
+    transfer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -314,6 +327,7 @@ def copy_store(
     overwrite: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     batch: int = BATCH_ROWS,
+    data_root: Path | None = None,
 ) -> dict[str, int]:
     """Copy every table of ``src`` into ``dst`` (both open and migrated).
 
@@ -324,6 +338,9 @@ def copy_store(
             holds any record is refused.
         progress: called with (rows copied, total rows).
         batch: rows per insert batch.
+        data_root: where the destination's records find their files, recorded in its
+            ``geobase_meta`` (read by ``geobase init --store``); None keeps what the
+            source recorded.
 
     Returns:
         Rows copied per table.
@@ -398,6 +415,10 @@ def copy_store(
                 dtx.touch(table.name)
             copied[table.name] = count
             logger.info("copied %s: %d rows", table.name, count)
+        if data_root is not None:
+            from geobase.store.workspace import record_data_root
+
+            record_data_root(dtx, data_root.absolute())
     return copied
 
 
@@ -408,30 +429,50 @@ def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
-def resolve_location(location: str, *, destination: bool = False) -> tuple[str, Path | None]:
-    """The store a command-line location names: (store URL or .gpkg path, workspace root).
+@dataclass(frozen=True)
+class Location:
+    """A store named on the command line.
+
+    ``kind`` is ``url`` (PostGIS), ``gpkg`` (a bare GeoPackage file), ``workspace`` (a
+    folder with ``geobase.toml``) or ``new`` (a folder to become a workspace: a
+    destination only).
+    """
+
+    kind: Literal["url", "gpkg", "workspace", "new"]
+    store: str  # store URL or GeoPackage path ('' for a new workspace)
+    root: Path | None = None  # the workspace folder (workspace, new)
+
+
+def resolve_location(location: str, *, destination: bool = False) -> Location:
+    """The store a command-line location names.
 
     A location is a ``postgresql://`` URL, a ``.gpkg`` file (a destination file is
     created when missing), or a workspace folder (its ``geobase.toml`` names the store).
+    A destination folder that is not a workspace yet (missing, or without
+    ``geobase.toml``) becomes a new GeoPackage workspace.
 
     Raises:
         CopyRefused: the location names no store (missing file, folder without
-            ``geobase.toml``, a file that is not ``.gpkg``).
+            ``geobase.toml`` as a source, a file that is not ``.gpkg``).
     """
     from geobase.store.config import CONFIG_NAME, WorkspaceConfig
 
     if is_postgres_url(location):
-        return location, None
+        return Location("url", location)
     path = Path(location)
     if path.is_dir():
         config = path / CONFIG_NAME
-        if not config.is_file():
-            raise CopyRefused(
-                f"{path} is not a geobase workspace (no {CONFIG_NAME}); give a workspace "
-                "folder, a .gpkg file or a postgresql:// URL"
-            )
-        return WorkspaceConfig.read(config).store, path.absolute()
+        if config.is_file():
+            return Location("workspace", WorkspaceConfig.read(config).store, path.absolute())
+        if destination:
+            return Location("new", "", path.absolute())
+        raise CopyRefused(
+            f"{path} is not a geobase workspace (no {CONFIG_NAME}); give a workspace "
+            "folder, a .gpkg file or a postgresql:// URL"
+        )
     if path.suffix.lower() != ".gpkg":
+        if destination and not path.exists():
+            return Location("new", "", path.absolute())
         raise CopyRefused(
             f"{location}: expected a workspace folder, a .gpkg file or a postgresql:// URL"
         )
@@ -439,7 +480,23 @@ def resolve_location(location: str, *, destination: bool = False) -> tuple[str, 
         raise CopyRefused(f"{location}: no such GeoPackage")
     if destination and not path.parent.is_dir():
         raise CopyRefused(f"{location}: folder {path.parent} does not exist")
-    return str(path), None
+    return Location("gpkg", str(path))
+
+
+@dataclass
+class CopyResult:
+    """What :func:`copy_between` did (URLs shown without passwords)."""
+
+    source: str
+    destination: str
+    kind: str  # the destination's Location kind: url, gpkg, workspace or new
+    rows: dict[str, int]
+    data_root: Path | None  # where the destination's records find their files
+    shared: bool  # the destination uses the source's files where they are
+    workspace: Path | None = None  # the workspace created (a new folder)
+    files: TransferResult | None = None
+    present: int = 0  # files already in place
+    missing: list[str] = field(default_factory=list)  # named by records, not found
 
 
 def copy_between(
@@ -447,42 +504,147 @@ def copy_between(
     dst_location: str,
     *,
     overwrite: bool = False,
+    files: FileMode | None = None,
+    data_root: str | Path | None = None,
     progress: Callable[[int, int | None], None] | None = None,
-) -> tuple[str, str, dict[str, int]]:
-    """Copy the store at one location to another (see :func:`resolve_location`).
+) -> CopyResult:
+    """Copy the store at one location to another (see :func:`resolve_location`), and
+    make sure the copy finds the source's files.
 
-    Returns:
-        (source shown, destination shown, rows per table); URLs without passwords.
+    The source's files lie under its data root: a workspace's own (``data_root`` in its
+    ``geobase.toml``), ``data_root`` when given, or the folder a previous copy recorded
+    in the store. A PostGIS or bare GeoPackage destination holds no files: the source's
+    data root is recorded in it (``geobase_meta``), so that ``geobase init DIR --store
+    URL`` finds the files there. A workspace destination (new or existing) gets the
+    files under its own data root: ``link`` (default: hard links, a copy where the
+    filesystems cannot link), ``copy``, or ``none`` (a new workspace then names the
+    source's data root as its own: both use the same files).
 
     Raises:
-        CopyRefused: see :func:`resolve_location` and :func:`copy_store`.
+        CopyRefused: see :func:`resolve_location` and :func:`copy_store`; files asked of a
+            destination that holds none; files to move and no known source data root.
+        FileTransferRefused: a different file lies where one would go.
     """
     from geobase.errors import WorkspaceError
-    from geobase.store.workspace import open_store
+    from geobase.store.config import CONFIG_NAME, WorkspaceConfig
+    from geobase.store.workspace import (
+        Workspace,
+        open_store,
+        recorded_data_root,
+        resolve_data_root,
+    )
 
-    src_url, src_root = resolve_location(src_location)
-    dst_url, dst_root = resolve_location(dst_location, destination=True)
-    new_file = None
-    if not is_postgres_url(dst_url):
-        target = (
-            Path(dst_url) if dst_root is None or Path(dst_url).is_absolute() else dst_root / dst_url
+    src = resolve_location(src_location)
+    dst = resolve_location(dst_location, destination=True)
+    holds_files = dst.kind in ("workspace", "new")
+    if files not in (None, "none") and not holds_files:
+        raise CopyRefused(
+            f"--files {files}: {dst_location} is a store without a folder for files; the "
+            "files stay where they are and the store records that folder"
         )
-        if not target.exists():
-            new_file = target
+    mode: FileMode = files or ("link" if holds_files else "none")
+    src_config = WorkspaceConfig.read(src.root / CONFIG_NAME) if src.kind == "workspace" else None
+    new_file = None
+    if dst.kind == "gpkg" and not Path(dst.store).exists():
+        new_file = Path(dst.store)
+    created_ws: Path | None = None
+    made_folder = dst.kind == "new" and not (dst.root and dst.root.exists())
+    moved: TransferResult | None = None
     try:
-        with open_store(src_url, src_root) as src:
-            try:
-                dst = open_store(dst_url, dst_root, create=True)
-            except WorkspaceError as exc:
-                if isinstance(exc, ValueError | OSError):
-                    raise
-                raise CopyRefused(f"destination {dst_location}: {exc}") from None
-            with dst:
-                copied = copy_store(src, dst, overwrite=overwrite, progress=progress)
-                shown = (src.url, dst.url)
+        with open_store(src.store, src.root) as src_store:
+            if data_root is not None:
+                source_root: Path | None = Path(data_root).absolute()
+                if not source_root.is_dir():
+                    raise CopyRefused(f"--data-root {data_root}: no such folder")
+            elif src_config is not None:
+                source_root = resolve_data_root(src.root, src_config.data_root)
+            else:
+                recorded = recorded_data_root(src_store)
+                source_root = Path(recorded) if recorded else None
+            if dst.kind == "new":
+                assert dst.root is not None
+                shared_root = source_root if mode == "none" else None
+                ws = Workspace.init(
+                    dst.root,
+                    name=src_config.name if src_config else None,
+                    crs=src_config.crs if src_config else "EPSG:4548",
+                    data_root=shared_root,
+                )
+                created_ws = dst.root
+                dst_store = ws.store
+                target_root: Path | None = ws.data_root
+            else:
+                try:
+                    dst_store = open_store(dst.store, dst.root, create=True)
+                except WorkspaceError as exc:
+                    if isinstance(exc, ValueError | OSError):
+                        raise
+                    raise CopyRefused(f"destination {dst_location}: {exc}") from None
+                target_root = None
+                if dst.kind == "workspace":
+                    assert dst.root is not None
+                    config = WorkspaceConfig.read(dst.root / CONFIG_NAME)
+                    target_root = resolve_data_root(dst.root, config.data_root)
+            with dst_store:
+                if dst.kind == "new" and src_config is not None:
+                    # the source's settings (products, tiles, server) travel with its records
+                    ws.config = src_config.model_copy(
+                        update={"store": ws.config.store, "data_root": ws.config.data_root}
+                    )
+                    ws.save_config()
+                plan = None
+                if holds_files and mode != "none" and target_root is not None:
+                    same = (
+                        source_root is not None and source_root.resolve() == target_root.resolve()
+                    )
+                    if not same:
+                        if source_root is None:
+                            if stored_paths(src_store):
+                                raise CopyRefused(
+                                    f"{src_location} does not record where its files are; "
+                                    "pass --data-root naming the folder that holds its data/"
+                                )
+                        else:
+                            plan = plan_transfer(src_store, source_root, target_root)
+                            moved = transfer(plan, mode)
+                files_at = target_root if holds_files else source_root
+                rows = copy_store(
+                    src_store, dst_store, overwrite=overwrite, progress=progress, data_root=files_at
+                )
+                shown = (src_store.url, dst_store.url)
+                missing = (
+                    plan.missing
+                    if plan is not None
+                    else _missing(src_store, files_at)
+                    if files_at is not None
+                    else []
+                )
     except BaseException:
+        if moved is not None:
+            moved.undo()
         if new_file is not None:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{new_file}{suffix}").unlink(missing_ok=True)
+        if created_ws is not None:
+            for name in (CONFIG_NAME, "workspace.gpkg", "workspace.gpkg-wal",
+                         "workspace.gpkg-shm"):  # fmt: skip
+                (created_ws / name).unlink(missing_ok=True)
+            if made_folder:
+                shutil.rmtree(created_ws, ignore_errors=True)
         raise
-    return shown[0], shown[1], copied
+    return CopyResult(
+        source=shown[0],
+        destination=shown[1],
+        kind=dst.kind,
+        rows=rows,
+        data_root=files_at,
+        shared=files_at is not None and source_root is not None and files_at == source_root,
+        workspace=created_ws,
+        files=moved,
+        present=plan.present if plan is not None else 0,
+        missing=missing,
+    )
+
+
+def _missing(store: Store, root: Path) -> list[str]:
+    return [p for p in stored_paths(store) if not (root / p).exists()]

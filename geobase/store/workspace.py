@@ -6,12 +6,31 @@ import logging
 import os
 from pathlib import Path
 
-from geobase.errors import WorkspaceError, WorkspaceNotFound
+from geobase.errors import DataFileMissing, WorkspaceError, WorkspaceNotFound
 from geobase.store import migrations
 from geobase.store.base import Store
 from geobase.store.config import CONFIG_NAME, WorkspaceConfig
 
 logger = logging.getLogger(__name__)
+
+# the geobase_meta key under which a store copied from a workspace names where that
+# workspace's files were (an absolute path on the machine that copied it)
+DATA_ROOT_KEY = "data_root"
+
+
+def recorded_data_root(store: Store) -> str | None:
+    """The data root a store copy recorded in the store (``geobase store copy``), if any."""
+    with store.read() as tx:
+        return tx.scalar("SELECT value FROM geobase_meta WHERE key = :k", {"k": DATA_ROOT_KEY})
+
+
+def record_data_root(tx, folder: Path) -> None:
+    """Record in a store (inside a write transaction) where its files lie."""
+    tx.execute(
+        "INSERT INTO geobase_meta (key, value) VALUES (:k, :v) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        {"k": DATA_ROOT_KEY, "v": str(folder)},
+    )
 
 
 def open_store(url: str, root: Path | None = None, *, create: bool = False) -> Store:
@@ -44,6 +63,32 @@ def open_store(url: str, root: Path | None = None, *, create: bool = False) -> S
     return store
 
 
+def resolve_data_root(root: Path, data_root: str | None) -> Path:
+    """The absolute data root of a workspace folder (``data_root`` relative to it)."""
+    if data_root is None:
+        return root
+    path = Path(data_root).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def _data_root_from_store(store: Store, root: Path) -> str | None:
+    """The data root a copied store names, checked to exist here (None: the workspace)."""
+    recorded = recorded_data_root(store)
+    if recorded is None:
+        return None
+    folder = Path(recorded)
+    if folder.resolve() == root.resolve():
+        return None
+    if not folder.is_dir():
+        raise WorkspaceError(
+            f"the store's files were under {recorded} when it was copied, and that folder "
+            "does not exist here; pass --data-root naming where they are (or this workspace "
+            "folder, if they are to be put in it)"
+        )
+    logger.info("data root %s, as recorded in the store", folder)
+    return str(folder)
+
+
 class Workspace:
     """A geobase workspace.
 
@@ -67,6 +112,7 @@ class Workspace:
         store: str | None = None,
         crs: str = "EPSG:4548",
         exist_ok: bool = False,
+        data_root: str | Path | None = None,
     ) -> Workspace:
         """Create a workspace folder with its configuration and an empty store.
 
@@ -76,10 +122,14 @@ class Workspace:
             store: store URL; default ``workspace.gpkg`` inside the folder.
             crs: the workspace's default projected CRS.
             exist_ok: open an existing workspace instead of refusing.
+            data_root: the folder the workspace's files lie under; must exist. A
+                relative path is taken relative to the workspace folder, as in
+                ``geobase.toml``. Default: the folder a store copy recorded in the store
+                (``geobase store copy``), else the workspace folder.
 
         Raises:
             WorkspaceError: the folder already holds a workspace (and not ``exist_ok``),
-                or cannot be created.
+                cannot be created, or the data root is not an existing folder.
         """
         root = Path(path).absolute()
         config_path = root / CONFIG_NAME
@@ -94,11 +144,27 @@ class Workspace:
         except OSError as exc:
             raise WorkspaceError(f"cannot create workspace folder {root}: {exc.strerror}") from None
         config = WorkspaceConfig(
-            name=name or root.name or "workspace", crs=crs, store=store or "workspace.gpkg"
+            name=name or root.name or "workspace",
+            crs=crs,
+            store=store or "workspace.gpkg",
+            data_root=None if data_root is None else str(data_root),
         )
+        if data_root is not None:
+            folder = resolve_data_root(root, config.data_root)
+            if not folder.is_dir():
+                raise WorkspaceError(
+                    f"data root {folder} is not an existing folder; create it, or name the "
+                    "folder the workspace's data/ and tiles/ are in"
+                )
         # the store first, then the config: a failed init leaves no half workspace behind
         store_obj = open_store(config.store, root, create=True)
-        config.write(config_path)
+        try:
+            if data_root is None:
+                config.data_root = _data_root_from_store(store_obj, root)
+            config.write(config_path)
+        except BaseException:
+            store_obj.close()
+            raise
         logger.info("created workspace %s", root)
         return cls(root, config, store_obj)
 
@@ -128,6 +194,51 @@ class Workspace:
     def path(self, *parts: str) -> Path:
         """A path inside the workspace folder."""
         return self.root.joinpath(*parts)
+
+    @property
+    def data_root(self) -> Path:
+        """The folder the workspace's files lie under (``data_root`` in geobase.toml)."""
+        return resolve_data_root(self.root, self.config.data_root)
+
+    def data_path(self, *parts: str) -> Path:
+        """A path under the data root (where ``data/``, ``tiles/`` and evidence are written)."""
+        return self.data_root.joinpath(*parts)
+
+    def file(self, stored: str | Path, *, must_exist: bool = False) -> Path:
+        """The file or folder a path recorded in the store names.
+
+        The one place a stored path is resolved: a relative path (what geobase records
+        for everything under the data root) is taken relative to the data root; an
+        absolute one (a pyramid written outside the workspace) is returned as is.
+
+        Raises:
+            DataFileMissing: ``must_exist`` and nothing is there (the data root names a
+                folder the files are not in, or the archive is not mounted).
+        """
+        path = Path(stored)
+        found = path if path.is_absolute() else self.data_root / path
+        if must_exist and not found.exists():
+            where = (
+                f"the data root {self.data_root}"
+                if self.config.data_root is not None
+                else f"the workspace folder {self.root} (its data root)"
+            )
+            raise DataFileMissing(
+                f"{stored}: not found under {where}; if the files are elsewhere, set "
+                f"data_root in {self.root / CONFIG_NAME} to the folder that holds data/"
+            )
+        return found
+
+    def stored_path(self, path: str | Path) -> str:
+        """What to record in the store for a file: relative to the data root (POSIX
+        separators) when it lies under it, else its absolute path."""
+        path = Path(path).absolute()
+        for base, target in ((self.data_root, path), (self.data_root.resolve(), path.resolve())):
+            try:
+                return target.relative_to(base).as_posix()
+            except ValueError:
+                continue
+        return str(path.resolve())
 
     def save_config(self) -> None:
         """Write the (changed) configuration back to ``geobase.toml``."""

@@ -96,9 +96,7 @@ def resolve_sources(ws: Workspace, source: str) -> list[ResolvedSource]:
     frame = frame.iloc[::-1]
     out = []
     for row in frame.itertuples(index=False):
-        path = Path(row.path)
-        if not path.is_absolute():
-            path = ws.root / path
+        path = ws.file(row.path, must_exist=True)
         out.append(
             ResolvedSource(
                 key=f"{row.dataset_id}@{row.version}",
@@ -156,11 +154,7 @@ def _most_restrictive(levels) -> str:
 
 
 def _rel(ws: Workspace, path: Path) -> str:
-    path = path.resolve()
-    try:
-        return path.relative_to(ws.root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    return ws.stored_path(path)
 
 
 def last_pyramid(ws: Workspace, out: str | Path) -> dict | None:
@@ -289,7 +283,7 @@ def build_tiles(
         / ".cache"
         / (hashlib.sha1(rel.encode()).hexdigest()[:16] + ".sqlite")
     )
-    cache_path = ws.root / cache_rel
+    cache_path = ws.file(cache_rel)
     name = name or out.stem
     tilejson = _tilejson(name, settings, refs, resolved)
     region = None
