@@ -143,6 +143,10 @@ class DataFileMissing(WorkspaceError, FileNotFoundError):
     """A file the store names is not under the workspace's data root (moved, not mounted)."""
 
 
+class DataRootError(WorkspaceError, ValueError):
+    """A data root names no folder, or the folder a copied store recorded is missing here."""
+
+
 class StoreError(GeobaseError):
     """The store failed to complete an operation."""
 

@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from geobase.errors import DataFileMissing, WorkspaceError, WorkspaceNotFound
+from geobase.errors import DataFileMissing, DataRootError, WorkspaceError, WorkspaceNotFound
 from geobase.store import migrations
 from geobase.store.base import Store
 from geobase.store.config import CONFIG_NAME, WorkspaceConfig
@@ -80,7 +80,7 @@ def _data_root_from_store(store: Store, root: Path) -> str | None:
     if folder.resolve() == root.resolve():
         return None
     if not folder.is_dir():
-        raise WorkspaceError(
+        raise DataRootError(
             f"the store's files were under {recorded} when it was copied, and that folder "
             "does not exist here; pass --data-root naming where they are (or this workspace "
             "folder, if they are to be put in it)"
@@ -152,7 +152,7 @@ class Workspace:
         if data_root is not None:
             folder = resolve_data_root(root, config.data_root)
             if not folder.is_dir():
-                raise WorkspaceError(
+                raise DataRootError(
                     f"data root {folder} is not an existing folder; create it, or name the "
                     "folder the workspace's data/ and tiles/ are in"
                 )
