@@ -18,6 +18,10 @@ from geobase.errors import NotFoundError, WorkspaceError
 
 Kind = Literal["imagery", "dem", "pointcloud", "vector", "model3d"]
 KINDS: tuple[str, ...] = ("imagery", "dem", "pointcloud", "vector", "model3d")
+# the compression of a raster's derived web-optimised COG: auto = lossless unless the
+# delivery itself is lossy (see geobase.ingest.raster.cog_compression)
+CogCompression = Literal["auto", "deflate", "lzw", "zstd", "jpeg", "webp"]
+COG_COMPRESSIONS: tuple[str, ...] = ("auto", "deflate", "lzw", "zstd", "jpeg", "webp")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Product:
         update_cycle_years: data older than this is out of date (现势性).
         scale: map scale denominator for vector products.
         generic: a catch-all product for data that fit no plan product.
+        cog_compression: how the web-optimised COG derived from a raster delivery is
+            compressed (``auto``: lossless unless the delivery is lossy).
     """
 
     code: str
@@ -43,6 +49,7 @@ class Product:
     update_cycle_years: float = 5.0
     scale: int | None = None
     generic: bool = False
+    cog_compression: CogCompression = "auto"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -62,6 +69,7 @@ class ProductSettings(BaseModel):
     resolution: float | None = None
     update_cycle_years: float | None = None
     scale: int | None = None
+    cog_compression: CogCompression | None = None
 
 
 @dataclass(frozen=True)

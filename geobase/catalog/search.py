@@ -142,7 +142,35 @@ def show(store: Store, dataset_id: str, version: int | None = None) -> dict[str,
             record[key] = json.loads(record[key])
     record["footprint"] = row.geometry
     record["versions"] = [int(v) for v in frame["version"]]
+    record["files"] = version_files(store, record)
     return record
+
+
+def version_files(store: Store, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files of a dataset version: the delivery as delivered and what was derived
+    from it, each with its role, path (relative to the data root), size and sha256.
+
+    A version ingested before files were listed (schema v6) shows its one stored file,
+    role ``stored``: from then, a raster delivery was kept only as its COG.
+    """
+    with store.read() as tx:
+        rows = tx.query(
+            "SELECT role, path, size, sha256, description FROM dataset_files "
+            "WHERE dataset_id = :id AND version = :v ORDER BY fid",
+            {"id": record["dataset_id"], "v": int(record["version"])},
+        )
+    if rows:
+        return [dict(r) for r in rows]
+    stored = (record.get("metadata") or {}).get("stored_file") or {}
+    return [
+        {
+            "role": "stored",
+            "path": record["path"],
+            "size": stored.get("size", record.get("size")),
+            "sha256": stored.get("sha256", record.get("checksum")),
+            "description": "recorded before deliveries and derived files were listed",
+        }
+    ]
 
 
 def _isna(value: Any) -> bool:

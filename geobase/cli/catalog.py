@@ -115,7 +115,13 @@ def search_(bbox, product, start, end, classification, fmt, workspace_dir):
 @format_option(default="json", choices=("json", "table", "csv"))
 @workspace_option
 def show(dataset_id, version, with_history, fmt, workspace_dir):
-    """One dataset's record (or its version history)."""
+    """One dataset's record (or its version history).
+
+    The record lists its files: the delivery as delivered (role 'delivery', checksum
+    as recorded) and what geobase derived from it ('derived': the web-optimised COG
+    that tiles and packages read). The table format prints the record one field a line,
+    then its files.
+    """
     from geobase.catalog.search import history
     from geobase.catalog.search import show as show_record
 
@@ -141,9 +147,18 @@ def show(dataset_id, version, with_history, fmt, workspace_dir):
     record["footprint_wkt"] = None if footprint is None else footprint.wkt
     if fmt == "json":
         emit(record, fmt)
-    else:
-        record.pop("crs_wkt", None)
-        emit([{k: v for k, v in record.items() if not isinstance(v, dict | list)}], fmt)
+        return
+    record.pop("crs_wkt", None)
+    files = record.pop("files")
+    row = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
+    if fmt == "csv":
+        row["files"] = "; ".join(f"{f['role']}={f['path']}" for f in files)
+        emit([row], fmt)
+        return
+    # one field a line (a record has some thirty), then its files
+    emit([{"field": k, "value": v} for k, v in row.items()], fmt)
+    click.echo()
+    emit([{k: f[k] for k in ("role", "path", "size", "sha256")} for f in files], fmt)
 
 
 @catalog.command("remove")

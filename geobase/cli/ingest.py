@@ -45,7 +45,8 @@ CLASSIFICATION_CHOICES = ("public", "internal", "restricted")
     "--cog/--no-cog",
     default=True,
     show_default=True,
-    help="Store imagery and DEMs as cloud-optimised GeoTIFFs.",
+    help="Derive a web-optimised COG beside each image and DEM (lossless unless the "
+    "delivery is lossy); the delivery is archived byte for byte either way.",
 )
 @click.option(
     "--dem",
@@ -72,7 +73,9 @@ def ingest(
 ):
     """Ingest imagery, DEMs, point clouds, vector maps and 3D models into the catalogue.
 
-    All or nothing: if one delivery fails, nothing is recorded or stored.
+    All or nothing: if one delivery fails, nothing is recorded or stored. Every
+    delivery is kept as delivered; 'geobase catalog show ID' lists it with the files
+    derived from it.
     """
     from geobase.ingest import ingest as run
 

@@ -1,5 +1,10 @@
 """Ingest deliveries into the workspace: files under ``data/``, records in the catalogue.
 
+Nothing is lost: every delivery is archived byte for byte as delivered (its checksum,
+recorded as the dataset's, is verified on the archived copy); files geobase makes from it
+(the web-optimised COG of a raster, a DEM from a point cloud) are derived files beside
+it. ``dataset_files`` lists both with their roles, sizes and checksums.
+
 All or nothing. Every file of one :func:`ingest` call is prepared in a staging folder
 (``data/.staging/<pid>-<random>/``, locked with ``flock`` for as long as this process
 lives), fsynced, and only then recorded, all in one store transaction; the staged folders
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -29,7 +35,7 @@ import shapely
 from pyproj import CRS
 
 from geobase.catalog.products import products_for
-from geobase.errors import UnsupportedInput
+from geobase.errors import SourceReadError, UnsupportedInput
 from geobase.geodesy import resolve_crs
 from geobase.ingest import detect, model3d, pointcloud, raster, vector
 from geobase.ingest.metadata import (
@@ -50,6 +56,8 @@ DEFAULT_CLASSIFICATION = "internal"  # nothing is public until someone says so
 DATA_DIR = "data"
 STAGING = ".staging"
 _VERSION_DIR = re.compile(r"^v\d+$")
+COG_SUFFIX = ".cog.tif"  # the derived COG beside a raster delivery: ortho.tif -> ortho.cog.tif
+ARCHIVE_CHUNK = 1 << 22
 
 Progress = Callable[[int, int | None], None]
 
@@ -94,6 +102,9 @@ class _Prepared:
     footprint: shapely.MultiPolygon
     staged: Path  # folder with the files to store
     source: Path
+    # the files of the version: role (delivery | derived), name (relative to the
+    # version folder), size, sha256, description
+    files: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- staging and cleanup ----------------------------------------------------------------
@@ -201,9 +212,58 @@ def cleanup(ws: Workspace) -> list[Path]:
     return removed
 
 
-def _copy(src: Path, dst: Path) -> None:
+def _archive(src: Path, dst: Path) -> tuple[str, int]:
+    """Copy a delivered file byte for byte; returns the sha256 and size of what was written."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
+    digest = hashlib.sha256()
+    size = 0
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while block := fin.read(ARCHIVE_CHUNK):
+            digest.update(block)
+            fout.write(block)
+            size += len(block)
+    shutil.copystat(src, dst)
+    return digest.hexdigest(), size
+
+
+def _keep(
+    files: Sequence[Path], stage: Path, root: Path | None, digest: tuple[str, int]
+) -> list[dict[str, Any]]:
+    """Archive a delivery's files under ``stage`` (names relative to ``root``, else their
+    own names) and check the copies against the delivery's checksum.
+
+    Raises:
+        SourceReadError: the files changed between their checksum and their copy (a
+            delivery still being written).
+    """
+    entries = []
+    for f in files:
+        name = f.relative_to(root).as_posix() if root is not None else f.name
+        sha, size = _archive(f, stage / name)
+        entries.append(
+            {"role": "delivery", "name": name, "size": size, "sha256": sha, "description": None}
+        )
+    if len(files) == 1:
+        kept = (entries[0]["sha256"], entries[0]["size"])
+    else:
+        kept = sha256_files([stage / e["name"] for e in entries], stage)
+    if kept != tuple(digest):
+        raise SourceReadError(
+            f"{files[0].name}: changed while being ingested (sha256 {digest[0][:12]}... "
+            f"before the copy, {kept[0][:12]}... after); likely still being written"
+        )
+    return entries
+
+
+def _derived(path: Path, name: str, description: str) -> dict[str, Any]:
+    sha, size = sha256_files([path])
+    return {
+        "role": "derived",
+        "name": name,
+        "size": size,
+        "sha256": sha,
+        "description": description,
+    }
 
 
 # --- preparing each kind ----------------------------------------------------------------
@@ -274,17 +334,28 @@ def _prepare_raster(
         label=path.name,
     )
     meta = info.metadata()
+    files = _keep([path], stage, None, digest)
     if opts.cog:
-        stored_name = Path(path.name).with_suffix(".tif").name
-        meta["stored"] = raster.write_cog(info, stage / stored_name, kind)
-        meta["stored_file"] = _file_digest(stage / stored_name)
+        # the web-optimised COG is derived beside the delivery, never in its place
+        stored_name = Path(path.name).with_suffix(COG_SUFFIX).name
+        meta["stored"] = raster.write_cog(
+            info, stage / stored_name, kind, compression=product.cog_compression
+        )
+        stored = meta["stored"]
+        cog = _derived(
+            stage / stored_name,
+            stored_name,
+            f"web-optimised COG, {stored['compression']}, "
+            + ("lossless" if stored["lossless"] else "lossy"),
+        )
+        meta["stored_file"] = {"sha256": cog["sha256"], "size": cog["size"]}
+        files.append(cog)
         # the COG's mask overviews make the decimated read cheap
         geom = raster.footprint(raster.read_info(stage / stored_name))
     else:
         geom = raster.footprint(info)
         raster.validate_pixels(info)
         stored_name = path.name
-        _copy(path, stage / stored_name)
         meta["stored"] = {"cog": False}
     checksum, size = digest
     meta["footprint"] = "decimated valid-data mask" if not info.all_valid else "raster bounds"
@@ -303,7 +374,7 @@ def _prepare_raster(
         metadata=meta,
         stored_name=stored_name,
     )
-    return _Prepared(row=row, footprint=geom, staged=stage, source=path)
+    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
 
 
 def _prepare_pointcloud(
@@ -325,7 +396,7 @@ def _prepare_pointcloud(
         name=path.name,
         label=path.name,
     )
-    _copy(path, stage / path.name)
+    files = _keep([path], stage, None, digest)
     checksum, size = digest
     meta = described["metadata"]
     meta["footprint"] = "occupancy grid"
@@ -342,7 +413,7 @@ def _prepare_pointcloud(
         metadata=meta,
         stored_name=path.name,
     )
-    prepared = _Prepared(row=row, footprint=geom, staged=stage, source=path)
+    prepared = _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
     prepared.row["_pc_info"] = info
     return prepared
 
@@ -358,9 +429,8 @@ def _prepare_vector(
     )
     is_model = product.kind == "model3d"
     geom, _local = vector.footprint(info, union_polygons=is_model)
-    files = info.files
-    for f in files:
-        _copy(f, stage / f.name)
+    kept, root = source_files(path, "vector")
+    files = _keep(kept, stage, root, digest)
     checksum, size = digest
     described = vector.describe(info)
     meta = described["metadata"]
@@ -377,7 +447,7 @@ def _prepare_vector(
         metadata=meta,
         stored_name=path.name,
     )
-    return _Prepared(row=row, footprint=geom, staged=stage, source=path)
+    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
 
 
 def _prepare_tileset(
@@ -392,8 +462,17 @@ def _prepare_tileset(
     product = detect.choose_product(
         registry, "model3d", given=opts.product, resolution_m=None, name=path.name, label=path.name
     )
-    for f in info.files:
-        _copy(f, stage / "tileset" / f.relative_to(info.root_dir))
+    files = _keep(info.files, stage / "tileset", info.root_dir, digest)
+    # one entry for the delivered folder (a tileset may hold thousands of tiles)
+    files = [
+        {
+            "role": "delivery",
+            "name": "tileset",
+            "size": digest[1],
+            "sha256": digest[0],
+            "description": f"3D Tiles folder, {len(files)} files",
+        }
+    ]
     checksum, size = digest
     meta = model3d.describe(info)["metadata"]
     meta["stored_file"] = _file_digest(info.path)
@@ -409,7 +488,7 @@ def _prepare_tileset(
         metadata=meta,
         stored_name="tileset/tileset.json",
     )
-    return _Prepared(row=row, footprint=geom, staged=stage, source=path)
+    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
 
 
 def source_files(path: Path, fmt: str) -> tuple[list[Path], Path | None]:
@@ -480,7 +559,8 @@ def _prepare_dem(src: _Prepared, stage: Path, resolution: float, registry) -> _P
         "dataset_id": f"{src.row['dataset_id']}-dem",
         "_derived_from": src.row["dataset_id"],
     }
-    return _Prepared(row=row, footprint=geom, staged=stage, source=src.source)
+    files = [_derived(stage / name, name, f"DEM {resolution:g} m, COG, deflate, lossless")]
+    return _Prepared(row=row, footprint=geom, staged=stage, source=src.source, files=files)
 
 
 # --- recording ------------------------------------------------------------------------
@@ -534,6 +614,21 @@ def _record(ws: Workspace, prepared: Sequence[_Prepared]) -> list[IngestResult]:
                     geom=tx.geom(item.footprint, 4490),
                 )
                 tx.insert("datasets", row)
+                tx.insert_many(
+                    "dataset_files",
+                    [
+                        {
+                            "dataset_id": dataset_id,
+                            "version": version,
+                            "role": f["role"],
+                            "path": (folder / f["name"]).as_posix(),
+                            "size": f["size"],
+                            "sha256": f["sha256"],
+                            "description": f["description"],
+                        }
+                        for f in item.files
+                    ],
+                )
                 target = ws.file(folder)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if target.exists():  # left by a crash that cleanup has not seen yet
@@ -590,8 +685,10 @@ def ingest(
         classification: public, internal (default) or restricted.
         owner: the responsible organisation (default: a sidecar's ``owner``).
         dataset_id: the dataset id (default: from the file name); only with one path.
-        cog: store imagery and DEMs as cloud-optimised GeoTIFFs (default) instead of as
-            delivered.
+        cog: derive a web-optimised COG beside each raster delivery (default), which
+            tiles and packages read; lossless unless the delivery is lossy or the
+            product's ``cog_compression`` says otherwise. The delivery itself is kept
+            byte for byte either way.
         dem_resolution: also derive a DEM at this resolution (metres) from the ground
             points of each point cloud, recorded as a dataset derived from it.
         progress: called with (deliveries done, deliveries in all).

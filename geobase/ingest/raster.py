@@ -25,6 +25,7 @@ from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
+from geobase.catalog.products import COG_COMPRESSIONS
 from geobase.errors import MissingCRS, SourceReadError, StoreError, UnsupportedInput
 from geobase.ingest.footprint import polygonize, to_cgcs2000
 from geobase.ingest.metadata import Acquired, parse_date, vertical_datum
@@ -66,7 +67,7 @@ class RasterInfo:
 
     @property
     def is_rgb(self) -> bool:
-        """3 (or 3 + alpha) byte bands: an orthophoto, stored as JPEG/YCbCr."""
+        """3 (or 3 + alpha) byte bands: an orthophoto."""
         colour = self.count - (1 if self.has_alpha else 0)
         return self.dtype == "uint8" and colour == 3
 
@@ -312,18 +313,54 @@ def validate_pixels(info: RasterInfo, progress: Callable[[int, int], None] | Non
                 progress(i + 1, len(windows))
 
 
-def cog_profile(info: RasterInfo, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The rio-cogeo profile and options for a raster: JPEG/YCbCr for RGB orthophotos,
-    lossless DEFLATE for everything else (DEMs always).
+# compressions of a delivery that already lost information: its derived COG may be lossy
+LOSSY_COMPRESSIONS = frozenset({"jpeg", "webp"})
+LOSSLESS_COGS = ("deflate", "lzw", "zstd")
+
+
+def cog_compression(info: RasterInfo, kind: str, asked: str = "auto") -> str:
+    """The compression of a raster's web-optimised COG.
+
+    ``auto`` (the default) keeps every pixel: lossless DEFLATE, unless the delivery is
+    itself lossy (JPEG-compressed) 8-bit RGB imagery, which stays JPEG. A product may ask
+    for another (``[products.X] cog_compression``); JPEG and WebP hold 8-bit RGB imagery
+    only, anything else stays lossless.
+    """
+    if asked not in COG_COMPRESSIONS:
+        raise UnsupportedInput(
+            f"COG compression {asked!r} is not one of {', '.join(COG_COMPRESSIONS)}"
+        )
+    rgb = kind == "imagery" and info.is_rgb
+    if asked == "auto":
+        lossy = (info.compression or "").lower() in LOSSY_COMPRESSIONS
+        return "jpeg" if rgb and lossy else "deflate"
+    if asked in ("jpeg", "webp") and not rgb:
+        logger.warning(
+            "%s: %s COGs hold 8-bit RGB imagery only; this %s is stored losslessly (deflate)",
+            info.path.name,
+            asked,
+            kind,
+        )
+        return "deflate"
+    return asked
+
+
+def cog_profile(
+    info: RasterInfo, kind: str, compression: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rio-cogeo profile and options for a raster (see :func:`cog_compression`):
+    JPEG/YCbCr (or WebP) with a mask for lossy RGB imagery, a lossless compression with a
+    predictor for everything else (DEMs always).
 
     Returns:
         (dst_kwargs, cog_translate keyword arguments)
     """
     from rio_cogeo.profiles import cog_profiles
 
+    compression = compression or cog_compression(info, kind)
     options: dict[str, Any] = {"overview_resampling": "average"}
-    if kind == "imagery" and info.is_rgb:
-        profile = dict(cog_profiles.get("jpeg"))
+    if compression in ("jpeg", "webp"):
+        profile = dict(cog_profiles.get(compression))
         masked = info.nodata is not None or info.has_alpha or info.has_mask
         if masked:
             options["add_mask"] = True
@@ -332,7 +369,7 @@ def cog_profile(info: RasterInfo, kind: str) -> tuple[dict[str, Any], dict[str, 
         if info.nodata is not None and (info.has_alpha or info.has_mask):
             options["nodata"] = None
     else:
-        profile = dict(cog_profiles.get("deflate"))
+        profile = dict(cog_profiles.get(compression))
         floating = np.issubdtype(np.dtype(info.dtype), np.floating)
         profile["predictor"] = 3 if floating else 2
     return profile, options
@@ -356,8 +393,12 @@ def write_cog(
     kind: str,
     *,
     config: dict[str, Any] | None = None,
+    compression: str = "auto",
 ) -> dict[str, Any]:
     """Write ``info.path`` as a cloud-optimised GeoTIFF at ``dst`` and validate it.
+
+    ``compression`` is ``auto`` (lossless unless the delivery is lossy RGB imagery) or
+    one of :data:`COG_COMPRESSIONS` (see :func:`cog_compression`).
 
     Memory is bounded: GDAL's cache is capped and large images go through a temporary
     file next to ``dst`` instead of memory.
@@ -371,7 +412,8 @@ def write_cog(
     """
     from rio_cogeo.cogeo import cog_validate
 
-    profile, options = cog_profile(info, kind)
+    chosen = cog_compression(info, kind, compression)
+    profile, options = cog_profile(info, kind, chosen)
     env = {
         "GDAL_CACHEMAX": GDAL_CACHE_BYTES,
         "GDAL_TIFF_OVR_BLOCKSIZE": 512,
@@ -409,6 +451,7 @@ def write_cog(
         return {
             "cog": True,
             "compression": out.compression.name if out.compression else None,
+            "lossless": chosen in LOSSLESS_COGS,
             "overviews": out.overviews(1),
             "blocksize": list(out.block_shapes[0]),
         }

@@ -51,7 +51,9 @@ def stored_paths(store: Store) -> list[str]:
     """
     found: set[str] = set()
     with store.read() as tx:
-        for row in tx.query("SELECT DISTINCT path FROM datasets"):
+        for row in tx.query(
+            "SELECT DISTINCT path FROM datasets UNION SELECT DISTINCT path FROM dataset_files"
+        ):
             found.add(_version_folder(row["path"]))
         for row in tx.query("SELECT DISTINCT path, cache FROM pyramids"):
             found.update(p for p in (row["path"], row["cache"]) if p)
