@@ -186,7 +186,11 @@ def test_default_link_and_bad_requests(office, pg_url, tmp_path):
         # a different file where one would go: nothing written, nothing recorded
         ([office, tmp_path / "clash"], "differs from"),
         ([office, tmp_path / "x", "--data-root", tmp_path / "nowhere"], "no such folder"),
+        # a folder with a store but no geobase.toml: never taken for an empty one
+        ([office, tmp_path / "halfway"], "holds a workspace.gpkg but no geobase.toml"),
     ]
+    (tmp_path / "halfway").mkdir()
+    (tmp_path / "halfway" / "workspace.gpkg").write_bytes(b"someone's store")
     clash = tmp_path / "clash" / "data" / "dom02" / "ortho_2024" / "v1"
     clash.mkdir(parents=True)
     (clash / "ortho_2024.tif").write_bytes(b"not the delivery")
@@ -197,6 +201,7 @@ def test_default_link_and_bad_requests(office, pg_url, tmp_path):
     assert not (tmp_path / "clash" / "geobase.toml").exists()
     assert sorted(p.name for p in clash.iterdir()) == ["ortho_2024.tif"]
     assert not (tmp_path / "x").exists()
+    assert (tmp_path / "halfway" / "workspace.gpkg").read_bytes() == b"someone's store"
     # a store that does not say where its files are, copied with files: refused
     with Workspace.open(office) as ws, ws.store.transaction() as tx:
         tx.execute("DELETE FROM geobase_meta WHERE key = 'data_root'")
@@ -210,3 +215,15 @@ def test_default_link_and_bad_requests(office, pg_url, tmp_path):
     result = run_cli(["store", "copy", bare, tmp_path / "y", "--data-root", office])
     assert result.exit_code == 0, result.output
     _files_found(tmp_path / "y")
+
+
+def test_into_an_existing_workspace_links_the_files(office, tmp_path):
+    other = tmp_path / "other"
+    assert run_cli(["init", other]).exit_code == 0
+    result = run_cli(["store", "copy", office, other])
+    assert result.exit_code == 0, result.output
+    assert _files_found(other) == _files_found(office)
+    with Workspace.open(other) as ws:
+        path = ws.store.read_frame("SELECT path FROM datasets")["path"].iloc[0]
+        assert os.path.samefile(ws.file(path), office / path)
+        assert ws.file(path).is_relative_to(other)

@@ -465,6 +465,11 @@ def resolve_location(location: str, *, destination: bool = False) -> Location:
         if config.is_file():
             return Location("workspace", WorkspaceConfig.read(config).store, path.absolute())
         if destination:
+            if (path / "workspace.gpkg").exists():
+                raise CopyRefused(
+                    f"{path} holds a workspace.gpkg but no {CONFIG_NAME}; give that file as "
+                    "the destination, or an empty folder for a new workspace"
+                )
             return Location("new", "", path.absolute())
         raise CopyRefused(
             f"{path} is not a geobase workspace (no {CONFIG_NAME}); give a workspace "
@@ -564,13 +569,13 @@ def copy_between(
             if dst.kind == "new":
                 assert dst.root is not None
                 shared_root = source_root if mode == "none" else None
+                created_ws = dst.root  # what init makes is removed if anything fails
                 ws = Workspace.init(
                     dst.root,
                     name=src_config.name if src_config else None,
                     crs=src_config.crs if src_config else "EPSG:4548",
                     data_root=shared_root,
                 )
-                created_ws = dst.root
                 dst_store = ws.store
                 target_root: Path | None = ws.data_root
             else:
