@@ -17,6 +17,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from geobase.errors import SourceReadError
 from geobase.ingest import ingest, pipeline
+from geobase.tiles.build import resolve_sources
 from tests.conftest import INTEGRITY_ERRORS, run_cli
 from tests.ingest_factories import EAST0, NORTH0, disc, write_las, write_tif
 
@@ -71,6 +72,9 @@ def test_lossless_delivery_kept_byte_for_byte_with_a_lossless_cog(tmp_path, work
         np.testing.assert_array_equal(d.dataset_mask(), s.dataset_mask())
     meta = json.loads(r.record["metadata"])
     assert meta["stored"]["lossless"] is True
+    # tile builds read the derived COG, not the delivery
+    [source] = resolve_sources(workspace, r.dataset_id)
+    assert source.path == derived
 
 
 def test_jpeg_delivery_keeps_a_jpeg_cog(tmp_path, workspace):
