@@ -92,6 +92,21 @@ def test_gpkg_to_postgis_builds_tiles_and_an_emergency_package(office, pg_url, t
     manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
     assert [s["dataset_id"] for s in manifest["sources"]] == ["ortho_2024"]
     assert (package / manifest["sources"][0]["file"]).is_file()
+    # the server of the PostGIS workspace serves the pyramid under the data root and one
+    # built in the workspace folder itself
+    (there / "tiles").mkdir()
+    result = run_cli(["tiles", "build", "dom02", "--zoom", "16-17", "-o",
+                      there / "tiles" / "here.pmtiles", "--workspace", there])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import httpx
+
+    from geobase.server import ServerSettings, create_app
+    from tests.server_support import running
+
+    app = create_app(ServerSettings.for_workspace(there))
+    with running(app) as base, httpx.Client(base_url=base, timeout=20) as client:
+        listed = client.get("/api/pyramids").json()["pyramids"]
+    assert {p["name"] for p in listed} == {"ortho", "here"}
 
 
 def test_data_root_elsewhere_and_missing(office, pg_url, tmp_path):

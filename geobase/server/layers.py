@@ -225,10 +225,14 @@ class LayerRegistry:
         if not NAME_RE.match(name):
             logger.warning("pyramid %r: name not usable in URLs; not served", name)
             return None
-        root = self.ws.data_root.resolve()
         path = self.ws.file(rec["path"]).resolve()
-        if not path.is_relative_to(root):
-            logger.warning("pyramid %r: store %s is outside the data root; not served", name, path)
+        roots = (self.ws.data_root.resolve(), self.ws.root.resolve())
+        if not any(path.is_relative_to(root) for root in roots):
+            logger.warning(
+                "pyramid %r: store %s is outside the workspace and its data root; not served",
+                name,
+                path,
+            )
             return None
         if (
             previous is not None
