@@ -121,6 +121,10 @@ def test_stac_export_validates(filled, tmp_path):
     file_ext = FileExtension.ext(asset)
     assert file_ext.checksum.startswith("1220") and len(file_ext.checksum) == 68
     assert file_ext.size == (filled.root / show(filled.store, "a")["path"]).stat().st_size
+    # the delivery as delivered beside it (the data asset is the COG derived from it)
+    delivery = item.assets["delivery"]
+    assert delivery.roles == ["source"]
+    assert FileExtension.ext(delivery).checksum == "1220" + show(filled.store, "a")["checksum"]
     lidar = next(collections["pointcloud"].get_items())
     assert lidar.assets["data"].media_type == "application/vnd.las"
     # a broken item fails validation

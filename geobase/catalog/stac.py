@@ -127,7 +127,33 @@ def _item(ws: Workspace, row: dict[str, Any], geom) -> pystac.Item:
     else:
         file_ext.checksum = multihash_sha256(row["checksum"])
         file_ext.size = int(row["size"])
+    _add_delivery(ws, item, row)
     return item
+
+
+def _add_delivery(ws: Workspace, item: pystac.Item, row: dict[str, Any]) -> None:
+    """The delivery as delivered, an asset with role ``source``, where the data asset is
+    a file derived from it (a raster's web-optimised COG)."""
+    with ws.store.read() as tx:
+        files = tx.query(
+            "SELECT role, path, size, sha256 FROM dataset_files "
+            "WHERE dataset_id = :id AND version = :v ORDER BY fid",
+            {"id": row["dataset_id"], "v": int(row["version"])},
+        )
+    delivered = [f for f in files if f["role"] == "delivery" and f["path"] != row["path"]]
+    if len(delivered) != 1 or row["kind"] not in ("imagery", "dem"):
+        return
+    f = delivered[0]
+    asset = pystac.Asset(
+        href=str(ws.file(f["path"]).absolute()),
+        title=f"{Path(f['path']).name} (as delivered)",
+        media_type=pystac.MediaType.GEOTIFF,
+        roles=["source"],
+    )
+    item.add_asset("delivery", asset)
+    file_ext = FileExtension.ext(asset, add_if_missing=True)
+    file_ext.checksum = multihash_sha256(f["sha256"])
+    file_ext.size = int(f["size"])
 
 
 def _nan(value: Any) -> bool:
