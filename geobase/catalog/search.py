@@ -150,7 +150,7 @@ def version_files(store: Store, record: dict[str, Any]) -> list[dict[str, Any]]:
     """The files of a dataset version: the delivery as delivered and what was derived
     from it, each with its role, path (relative to the data root), size and sha256.
 
-    A version ingested before files were listed (schema v6) shows its one stored file,
+    A version ingested before files were listed (schema v7) shows its one stored file,
     role ``stored``: from then, a raster delivery was kept only as its COG.
     """
     with store.read() as tx:
