@@ -78,7 +78,8 @@ def status(workspace_dir: Path | None, fmt: str) -> None:
         return
     emit([{"table": k, "records": v} for k, v in report["records"].items()], "table")
     info(
-        f"workspace {report['workspace']} at {report['root']}, store {report['store']}, schema v{report['schema_version']}"
+        f"workspace {report['workspace']} at {report['root']}, store {report['store']}, "
+        f"files under {report['data_root']}, schema v{report['schema_version']}"
     )
 
 
