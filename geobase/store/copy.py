@@ -485,7 +485,7 @@ def resolve_location(location: str, *, destination: bool = False) -> Location:
         raise CopyRefused(f"{location}: no such GeoPackage")
     if destination and not path.parent.is_dir():
         raise CopyRefused(f"{location}: folder {path.parent} does not exist")
-    return Location("gpkg", str(path))
+    return Location("gpkg", str(path.absolute()))
 
 
 @dataclass
@@ -617,6 +617,7 @@ def copy_between(
                     src_store, dst_store, overwrite=overwrite, progress=progress, data_root=files_at
                 )
                 shown = (src_store.url, dst_store.url)
+                names_files = bool(stored_paths(src_store))
                 missing = (
                     plan.missing
                     if plan is not None
@@ -643,7 +644,7 @@ def copy_between(
         kind=dst.kind,
         rows=rows,
         data_root=files_at,
-        shared=files_at is not None and source_root is not None and files_at == source_root,
+        shared=names_files and files_at is not None and files_at == source_root,
         workspace=created_ws,
         files=moved,
         present=plan.present if plan is not None else 0,
