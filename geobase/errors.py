@@ -35,6 +35,10 @@ class OutsideGridError(InvalidCoordinates):
     """A point lies outside the extent of a grid (height-anomaly grid, sheet grid)."""
 
 
+class OutsideZoneError(InvalidCoordinates):
+    """Gauss-Kruger coordinates lie outside their zone (beyond the overlap with its neighbours)."""
+
+
 class UnknownCRS(GeobaseError, ValueError):
     """A CRS specification that neither geobase nor PROJ understands."""
 

@@ -54,15 +54,18 @@ from geobase.geodesy.fit import (
 from geobase.geodesy.heights import HeightAnomalyGrid
 from geobase.geodesy.transform import (
     check_coordinates,
+    check_target,
     get_transformer,
     transform,
     transform_geometries,
 )
 from geobase.geodesy.zones import (
     EPSG_RANGE,
+    GKSystem,
     GKZone,
     all_zones,
     crs_label,
+    gk_system_of,
     gk_zone_of,
     resolve_crs,
     zone_for,
@@ -82,6 +85,7 @@ __all__ = [
     "Ellipsoid",
     "FitReport",
     "FitResult",
+    "GKSystem",
     "GKZone",
     "HeightAnomalyGrid",
     "Helmert2D",
@@ -93,6 +97,7 @@ __all__ = [
     "apply_table",
     "apply_vector_file",
     "check_coordinates",
+    "check_target",
     "column_values",
     "convert_heights_table",
     "coordinate_columns",
@@ -100,6 +105,7 @@ __all__ = [
     "file_kind",
     "fit",
     "get_transformer",
+    "gk_system_of",
     "gk_zone_of",
     "io_kind",
     "parse_parameters",

@@ -79,6 +79,17 @@ EPSG_GEOCENTRIC = 4479
 #: Legacy datums for which PROJ has only a ballpark (zero) shift to CGCS2000.
 LEGACY_DATUMS = ("Beijing 1954", "Xian 1980", "New Beijing")
 
+#: Datums of the Chinese Gauss-Kruger systems (names as PROJ gives them).
+CHINA_DATUMS = ("China 2000", *LEGACY_DATUMS)
+
+#: (a, 1/f) of their ellipsoids: CGCS2000 (= GRS 1980 to 0.1 mm), Krassowsky 1940
+#: (Beijing 1954, New Beijing), IAG 1975 (Xian 1980).
+CHINA_ELLIPSOIDS = (
+    (6378137.0, 298.257222101),
+    (6378245.0, 298.3),
+    (6378140.0, 298.257),
+)
+
 #: Longitude/latitude box of China's territory, used only to tell swapped axes from data.
 CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 

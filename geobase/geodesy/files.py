@@ -47,7 +47,7 @@ from geobase.errors import (
     ValidationError,
 )
 from geobase.geodesy.transform import CRSLike, check_coordinates, get_transformer
-from geobase.geodesy.zones import crs_label, gk_zone_of, resolve_crs
+from geobase.geodesy.zones import crs_label, gk_system_of, resolve_crs
 
 if TYPE_CHECKING:
     from geobase.geodesy.fit import TransformParameters
@@ -186,7 +186,7 @@ def find_column(frame: pd.DataFrame, names: Sequence[str]) -> str | None:
 
 
 def _is_gk(crs: CRSLike | None) -> bool:
-    return crs is None or gk_zone_of(resolve_crs(crs)) is not None
+    return crs is None or gk_system_of(resolve_crs(crs)) is not None
 
 
 def coordinate_columns(

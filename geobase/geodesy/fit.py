@@ -62,7 +62,7 @@ from pyproj.exceptions import ProjError
 
 from geobase.errors import FitError, InvalidCoordinates, ParameterFileError
 from geobase.geodesy.transform import check_coordinates
-from geobase.geodesy.zones import crs_label, gk_zone_of, resolve_crs
+from geobase.geodesy.zones import crs_label, gk_system_of, resolve_crs
 
 Model = Literal["4p", "7p", "affine", "poly2"]
 Convention = Literal["coordinate_frame", "position_vector"]
@@ -723,7 +723,7 @@ def _default_xy(crs: str | int | CRS | None) -> XY:
     if crs is None:
         return "survey"
     resolved = resolve_crs(crs)
-    return "survey" if gk_zone_of(resolved) is not None else "gis"
+    return "survey" if gk_system_of(resolved) is not None else "gis"
 
 
 # --- fitting ---------------------------------------------------------------------------------

@@ -28,11 +28,19 @@ from geobase.errors import (
     AxisOrderError,
     BallparkTransformation,
     InvalidCoordinates,
+    OutsideZoneError,
     UnknownCRS,
     ZonePrefixError,
 )
 from geobase.geodesy.constants import LEGACY_DATUMS, NORTHING_RANGE, ZONE_PREFIX_UNIT
-from geobase.geodesy.zones import ZONE_NUMBERS, GKZone, crs_label, gk_zone_of, resolve_crs
+from geobase.geodesy.zones import (
+    ZONE_NUMBERS,
+    GKSystem,
+    GKZone,
+    crs_label,
+    gk_system_of,
+    resolve_crs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +129,9 @@ def transform(
         dst: Target CRS.
         h: Optional heights; passed through PROJ (changed only by 3D operations).
         check: Check the input with :func:`check_coordinates` first (swapped axes, zone
-            prefixes, out-of-range values). Costs a few reductions over the arrays.
+            prefixes, out-of-range values, points outside their zone) and a Gauss-Kruger
+            result with :func:`check_target` (a target zone that does not hold the
+            points). Costs a few reductions over the arrays.
         errors: ``"raise"``: a point that PROJ cannot transform is an error;
             ``"nan"``: it becomes NaN.
         allow_ballpark: See :func:`get_transformer`.
@@ -133,7 +143,8 @@ def transform(
 
     Raises:
         InvalidCoordinates: shapes differ, or points cannot be transformed.
-        AxisOrderError, ZonePrefixError: from the check.
+        AxisOrderError, ZonePrefixError, OutsideZoneError: from the checks (of the input
+            against ``src`` and, for a Gauss-Kruger target, of the result against its zone).
         UnknownCRS, BallparkTransformation: from :func:`get_transformer`.
     """
     src_crs, dst_crs = resolve_crs(src), resolve_crs(dst)
@@ -153,6 +164,8 @@ def transform(
         e, n = e.reshape(1), n.reshape(1)
         z = None if z is None else z.reshape(1)
         out = transform(e, n, src_crs, dst_crs, z, check=False, errors=errors, labels=labels)
+        if check:
+            check_target(out[0], out[1], dst_crs, labels=labels)
         return tuple(np.asarray(a).reshape(()) for a in out)
     out = transformer.transform(e, n) if z is None else transformer.transform(e, n, z)
     out_e, out_n = out[0], out[1]
@@ -172,6 +185,8 @@ def transform(
         out_n[failed] = np.nan
         if z is not None:
             out[2][failed] = np.nan
+    if check:
+        check_target(out_e, out_n, dst_crs, labels=labels)
     return tuple(out)
 
 
@@ -193,7 +208,12 @@ def transform_geometries(
     def fn(x: NDArray, y: NDArray, z: NDArray | None = None):
         return transform(x, y, src, dst, z, check=False, allow_ballpark=allow_ballpark)
 
-    return shapely.transform(geometries, fn, include_z=None, interleaved=False)
+    out = shapely.transform(geometries, fn, include_z=None, interleaved=False)
+    if check:
+        coords = shapely.get_coordinates(out)
+        if len(coords):
+            check_target(coords[:, 0], coords[:, 1], dst)
+    return out
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -230,11 +250,16 @@ def check_coordinates(
 ) -> None:
     """Check that coordinates are plausible for their CRS; explain the likely cause if not.
 
-    CGCS2000 Gauss-Kruger systems: eastings must lie in the zone's million-metre band
-    (0..1,000,000 m, or n*1e6.. with the zone prefix) and northings in China's range.
-    Geographic systems: longitudes and latitudes in range, and not all outside the CRS's
-    area of use when swapping them would put them all inside. Other CRSs are not checked.
-    NaN values are skipped. The common case costs four reductions over the arrays.
+    Gauss-Kruger systems of every Chinese datum (CGCS2000, Beijing 1954, Xian 1980, New
+    Beijing; 3- and 6-degree; with and without zone prefix; see
+    :func:`~geobase.geodesy.zones.gk_system_of`): eastings must lie in the zone's
+    million-metre band (0..1,000,000 m, or n*1e6.. with the zone prefix), northings in
+    China's range, and the points inside the zone, allowing :data:`ZONE_OVERLAP` degrees
+    beyond its edges (the overlap with the neighbouring zones); a point beyond names the
+    zone that holds it. Geographic systems: longitudes and latitudes in range, and not all
+    outside the CRS's area of use when swapping them would put them all inside. Other
+    CRSs are not checked. NaN values are skipped. The common case costs a few reductions
+    over the arrays.
 
     Args:
         east: Eastings or longitudes.
@@ -248,6 +273,8 @@ def check_coordinates(
         ZonePrefixError: eastings carry a zone prefix the CRS lacks, lack one it needs, or
             carry another zone's prefix ("did you mean EPSG:4527?").
         AxisOrderError: the values look like northing/easting (lat/lon) swapped.
+        OutsideZoneError: points lie outside the zone of the CRS (naming the zone that
+            holds them).
         InvalidCoordinates: values out of range for another reason.
     """
     crs = resolve_crs(crs)
@@ -257,15 +284,51 @@ def check_coordinates(
         raise InvalidCoordinates(f"east has shape {e.shape} but north has shape {n.shape}")
     if e.size == 0:
         return
-    zone = gk_zone_of(crs)
-    if zone is not None:
-        _check_gk(e, n, zone, labels, names or ("easting", "northing"))
+    system = gk_system_of(crs)
+    if system is not None:
+        names = names or ("easting", "northing")
+        _check_gk(e, n, system, labels, names)
+        _check_zone_extent(e, n, system, labels, names, target=False)
     elif crs.is_geographic:
         _check_geographic(e, n, crs, labels, names or ("lon", "lat"))
 
 
+def check_target(
+    east: ArrayLike,
+    north: ArrayLike,
+    crs: CRSLike,
+    *,
+    labels: Sequence[Any] | None = None,
+) -> None:
+    """Check that transformed points lie inside the zone of a Gauss-Kruger target CRS.
+
+    Points projected into a zone that does not hold them (beyond :data:`ZONE_OVERLAP`
+    degrees past its edges) are refused, naming the zone that does. Other CRSs are not
+    checked; NaN values are skipped.
+
+    Raises:
+        OutsideZoneError: a point lies outside the target zone.
+    """
+    system = gk_system_of(resolve_crs(crs))
+    if system is None:
+        return
+    e = np.asarray(east, dtype=np.float64)
+    n = np.asarray(north, dtype=np.float64)
+    if e.size:
+        _check_zone_extent(e, n, system, labels, ("east", "north"), target=True)
+
+
+def _prefix_system(value: float, system: GKSystem) -> GKSystem | None:
+    """The prefixed zone (on the datum of ``system``) an easting's leading digits name."""
+    number = int(value // ZONE_PREFIX_UNIT)
+    for width, zones in ZONE_NUMBERS.items():
+        if number in zones:
+            return system.sibling(width, number, True)  # type: ignore[arg-type]
+    return None
+
+
 def _prefix_zone(value: float) -> GKZone | None:
-    """The prefixed zone an easting's leading digits name, if they name one."""
+    """The prefixed CGCS2000 zone an easting's leading digits name, if they name one."""
     number = int(value // ZONE_PREFIX_UNIT)
     for width, zones in ZONE_NUMBERS.items():
         if number in zones:
@@ -274,7 +337,7 @@ def _prefix_zone(value: float) -> GKZone | None:
 
 
 def _check_gk(
-    e: NDArray, n: NDArray, zone: GKZone, labels: Sequence[Any] | None, names: tuple[str, str]
+    e: NDArray, n: NDArray, zone: GKSystem, labels: Sequence[Any] | None, names: tuple[str, str]
 ) -> None:
     lo = zone.number * ZONE_PREFIX_UNIT if zone.prefixed else 0.0
     hi = lo + ZONE_PREFIX_UNIT
@@ -289,23 +352,27 @@ def _check_gk(
     i = int(np.flatnonzero(bad.reshape(-1))[0])
     ei, ni = float(e.reshape(-1)[i]), float(n.reshape(-1)[i])
     where, count = _where(i, labels), _count(bad)
-    label = f"EPSG:{zone.epsg}"
+    label = zone.label
     en, nn = names
     northing_like = n_lo <= ni <= n_hi
     east_is_northing = n_lo <= ei <= n_hi
-    prefix = _prefix_zone(ei) if ei >= ZONE_PREFIX_UNIT else None
+    prefix = _prefix_system(ei, zone) if ei >= ZONE_PREFIX_UNIT else None
     if zone.prefixed:
         if 0 < ei < ZONE_PREFIX_UNIT and northing_like:
             raise ZonePrefixError(
                 f"{where}{en} {ei:.3f} has no zone prefix but {label} ({zone.name}) expects "
-                f"one ({zone.number}xxxxxx); did you mean EPSG:{zone.with_prefix(False).epsg}?"
+                f"one ({zone.number}xxxxxx); did you mean {zone.with_prefix(False).label}?"
                 f"{count}"
             )
-        if prefix is not None and prefix != zone and northing_like:
+        if (
+            prefix is not None
+            and (prefix.width, prefix.number) != (zone.width, zone.number)
+            and northing_like
+        ):
             raise ZonePrefixError(
                 f"{where}{en} {ei:.3f} has zone prefix {prefix.number} ({prefix.width}-degree) "
                 f"but {label} is {zone.width}-degree zone {zone.number}; did you mean "
-                f"EPSG:{prefix.epsg}?{count}"
+                f"{prefix.label}?{count}"
             )
         if east_is_northing and lo < ni < hi:
             raise AxisOrderError(
@@ -317,7 +384,7 @@ def _check_gk(
             raise AxisOrderError(
                 f"{where}{en} {ei:.3f} and {nn} {ni:.3f} look swapped for {label}: {en} is in "
                 f"the northing range and {nn} an easting (without the zone prefix {label} "
-                f"expects; unprefixed system: EPSG:{zone.with_prefix(False).epsg}); likely "
+                f"expects; unprefixed system: {zone.with_prefix(False).label}); likely "
                 f"cause: surveying x (north) / y (east) read as east / north{count}"
             )
     else:
@@ -332,7 +399,7 @@ def _check_gk(
             )
             raise ZonePrefixError(
                 f"{where}{en} {ei:.0f} has a zone prefix but {label} has none; did you mean "
-                f"EPSG:{prefix.epsg}?{other}{count}"
+                f"{prefix.label}?{other}{count}"
             )
         if east_is_northing and 0 < ni < ZONE_PREFIX_UNIT:
             raise AxisOrderError(
@@ -340,12 +407,12 @@ def _check_gk(
                 f"the northing range and {nn} in the easting range; likely cause: surveying "
                 f"x (north) / y (east) read as east / north{count}"
             )
-        swapped_prefix = _prefix_zone(ni) if ni >= ZONE_PREFIX_UNIT else None
+        swapped_prefix = _prefix_system(ni, zone) if ni >= ZONE_PREFIX_UNIT else None
         if east_is_northing and swapped_prefix is not None:
             raise AxisOrderError(
                 f"{where}{en} {ei:.3f} and {nn} {ni:.3f} look swapped for {label}, and the "
                 f"easting carries the zone prefix {swapped_prefix.number} "
-                f"(EPSG:{swapped_prefix.epsg}); likely cause: surveying x (north) / y (east) "
+                f"({swapped_prefix.label}); likely cause: surveying x (north) / y (east) "
                 f"read as east / north{count}"
             )
     if not (lo < ei < hi) and not np.isnan(ei):
@@ -357,6 +424,90 @@ def _check_gk(
     raise InvalidCoordinates(
         f"{where}{nn} {ni:.3f} is outside the northing range of {label} in China: expected "
         f"{n_lo:,.0f}..{n_hi:,.0f} m{count}"
+    )
+
+
+#: Degrees beyond a zone's edges that its coordinates may reach: the overlap with the
+#: neighbouring zones (Chinese practice computes points up to 30' into the next zone).
+ZONE_OVERLAP = 0.5
+
+
+@functools.lru_cache(maxsize=64)
+def _geodetic(crs: CRS) -> CRS:
+    return crs.geodetic_crs  # type: ignore[return-value]
+
+
+def _edge_offset(system: GKSystem, northing: float) -> float:
+    """Easting offset from the central meridian of the zone edge (plus the overlap) at the
+    latitude where the central meridian has ``northing``: no point at that northing or
+    south of it lies beyond the edge if its offset is smaller."""
+    crs = system.crs
+    assert crs is not None
+    back = get_transformer(crs, _geodetic(crs))
+    _, lat = back.transform(system.false_easting, northing)
+    e, _ = back.transform(
+        system.central_meridian + system.width / 2 + ZONE_OVERLAP, lat, direction="INVERSE"
+    )
+    return float(e) - system.false_easting
+
+
+def _check_zone_extent(
+    e: NDArray,
+    n: NDArray,
+    system: GKSystem,
+    labels: Sequence[Any] | None,
+    names: tuple[str, str],
+    *,
+    target: bool,
+) -> None:
+    """Refuse points beyond the zone's edges plus :data:`ZONE_OVERLAP` degrees."""
+    if system.crs is None:
+        return
+    emin, emax = _bounds(e)
+    _, nmax = _bounds(n)
+    if not (np.isfinite(emin) and np.isfinite(nmax)):
+        return
+    centre = system.false_easting
+    bound = _edge_offset(system, max(nmax, NORTHING_RANGE[0]))
+    if emax - centre < bound and centre - emin < bound:
+        return
+    flat_e, flat_n = e.reshape(-1), n.reshape(-1)
+    idx = np.flatnonzero(np.abs(flat_e - centre) >= bound)
+    back = get_transformer(system.crs, _geodetic(system.crs))
+    lon, lat = back.transform(flat_e[idx], flat_n[idx])
+    west, east = system.west - ZONE_OVERLAP, system.east + ZONE_OVERLAP
+    outside = ~((lon >= west) & (lon <= east))
+    if not outside.any():
+        return
+    k = int(np.flatnonzero(outside)[0])
+    i = int(idx[k])
+    li, bi = float(lon[k]), float(lat[k])
+    where = _where(i, labels)
+    count = f" ({int(outside.sum())} of {flat_e.size} points)" if flat_e.size > 1 else ""
+    cm = system.central_meridian
+    side = "west" if li < cm else "east"
+    zone = (
+        f"its {system.width}-degree zone ({system.west:g}E..{system.east:g}E, with "
+        f"{ZONE_OVERLAP:g} degrees of overlap)"
+    )
+    holding = system.holding(li) if np.isfinite(li) else None
+    hold = (
+        f"the zone holding it is {holding}"
+        if holding is not None
+        else "it lies outside China's Gauss-Kruger zones"
+    )
+    en, nn = names
+    if target:
+        raise OutsideZoneError(
+            f"{where}the point at {li:.4f}E {bi:.4f}N is {abs(li - cm):.2f} degrees {side} of "
+            f"the central meridian of the target {system.label} ({cm:g}E), outside {zone}; "
+            f"{hold}{count}"
+        )
+    raise OutsideZoneError(
+        f"{where}{en} {float(flat_e[i]):.3f}, {nn} {float(flat_n[i]):.3f} lies at {li:.4f}E, "
+        f"{abs(li - cm):.2f} degrees {side} of the central meridian of {system.label} "
+        f"({cm:g}E), outside {zone}; {hold}; likely cause: coordinates of another zone or a "
+        f"wrong CRS{count}"
     )
 
 

@@ -14,6 +14,13 @@ width       prefixed  zones        EPSG
 6-degree    no        CM 75..135   4502..4512
 ==========  ========  ===========  =============
 
+The same structure exists on the legacy datums (Beijing 1954, Xian 1980, New Beijing), each
+with its own EPSG codes. :func:`gk_system_of` recognises any of them, EPSG-coded or
+custom, from the CRS definition itself (transverse Mercator, scale 1, latitude of origin 0,
+false northing 0, false easting 500 km plus an optional zone prefix, a central meridian of
+the zone series, a Chinese datum or ellipsoid), so that the checks in
+:mod:`geobase.geodesy.transform` guard every Chinese Gauss-Kruger system alike.
+
 Short names accepted wherever a CRS is: ``gk3:39`` and ``gk6:20`` name a zone by number
 (prefixed eastings, as EPSG names those systems), ``gk3cm:117`` and ``gk6cm:117`` by central
 meridian (no prefix).
@@ -29,7 +36,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, overload
 
 import numpy as np
@@ -38,7 +45,14 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geobase.errors import InvalidCoordinates, UnknownCRS
-from geobase.geodesy.constants import CGCS2000, FALSE_EASTING, ZONE_PREFIX_UNIT
+from geobase.geodesy.constants import (
+    CGCS2000,
+    CHINA_BOUNDS,
+    CHINA_DATUMS,
+    CHINA_ELLIPSOIDS,
+    FALSE_EASTING,
+    ZONE_PREFIX_UNIT,
+)
 
 Width = Literal[3, 6]
 
@@ -340,3 +354,200 @@ def all_zones() -> list[GKZone]:
         ),  # type: ignore[arg-type]
         key=lambda z: z.epsg,
     )
+
+
+# --- Gauss-Kruger systems of any Chinese datum -----------------------------------------
+
+
+@dataclass(frozen=True)
+class GKSystem:
+    """A Chinese Gauss-Kruger system of any datum, as read from a CRS definition.
+
+    Attributes:
+        datum: The datum name PROJ gives (``China 2000``, ``Beijing 1954``, ``Xian 1980``,
+            ``New Beijing``; ``unknown ...`` for a custom definition on a Chinese ellipsoid).
+        width: Zone width in degrees, 3 or 6.
+        number: Zone number (3-degree: central meridian / 3; 6-degree: (cm + 3) / 6).
+        prefixed: Whether eastings carry the zone number.
+        label: ``EPSG:2436`` where PROJ's database has the system, else a description.
+        name: The CRS name (or a description of a system PROJ has no code for).
+        crs: The CRS it was read from (None for a system named only as a suggestion).
+    """
+
+    datum: str
+    width: Width
+    number: int
+    prefixed: bool
+    label: str
+    name: str
+    crs: CRS | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def central_meridian(self) -> float:
+        """Central meridian, degrees east."""
+        return float(3 * self.number if self.width == 3 else 6 * self.number - 3)
+
+    @property
+    def false_easting(self) -> float:
+        """False easting in metres, with the zone prefix when ``prefixed``."""
+        return FALSE_EASTING + (self.number * ZONE_PREFIX_UNIT if self.prefixed else 0.0)
+
+    @property
+    def west(self) -> float:
+        """Western edge of the zone, degrees east."""
+        return self.central_meridian - self.width / 2
+
+    @property
+    def east(self) -> float:
+        """Eastern edge of the zone, degrees east."""
+        return self.central_meridian + self.width / 2
+
+    def sibling(self, width: Width, number: int, prefixed: bool) -> GKSystem:
+        """The system of another zone (or prefix convention) on the same datum."""
+        code = _family(self.datum).get((width, number, prefixed))
+        kind = "3-degree Gauss-Kruger" if width == 3 else "Gauss-Kruger"
+        cm = 3 * number if width == 3 else 6 * number - 3
+        where = f"zone {number}" if prefixed else f"CM {cm}E"
+        if code is not None:
+            label, name = f"EPSG:{code[0]}", code[1]
+        else:
+            name = f"{self.datum} / {kind} {where}"
+            label = f"{kind} {where}" + (" with zone prefix" if prefixed else "")
+        return GKSystem(self.datum, width, number, prefixed, label, name)
+
+    def with_prefix(self, prefixed: bool) -> GKSystem:
+        """The same zone with or without the zone-number prefix."""
+        return self.sibling(self.width, self.number, prefixed)
+
+    def holding(self, lon: float) -> GKSystem | None:
+        """The zone of this width and prefix convention on this datum holding a longitude."""
+        try:
+            zone = zone_for(float(lon), self.width)
+        except InvalidCoordinates:
+            return None
+        return self.sibling(self.width, zone.number, self.prefixed)
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.name})" if self.label.startswith("EPSG:") else self.label
+
+
+def _param(op, *names: str) -> float | None:
+    for p in op.params:
+        if p.name in names:
+            return float(p.value)
+    return None
+
+
+def _is_china_datum(crs: CRS) -> str | None:
+    """The datum name where a CRS is on a Chinese datum or ellipsoid, else None."""
+    datum = crs.datum.name if crs.datum is not None else None
+    if datum in CHINA_DATUMS:
+        return datum
+    ellipsoid = crs.ellipsoid
+    if ellipsoid is None:
+        return None
+    a, rf = ellipsoid.semi_major_metre, ellipsoid.inverse_flattening
+    for ea, erf in CHINA_ELLIPSOIDS:
+        if abs(a - ea) < 1e-3 and abs(rf - erf) < 1e-8:
+            return datum or "unknown"
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def gk_system_of(crs: CRS) -> GKSystem | None:
+    """The Chinese Gauss-Kruger system a CRS is, on any datum, or None if it is not one.
+
+    Read from the definition, not from a list of codes: a transverse Mercator projection
+    with scale 1 on the central meridian, latitude of origin 0, false northing 0, false
+    easting 500 km (+ n * 1,000,000 with the zone prefix n), a central meridian of the
+    3-degree (3n) or 6-degree (6n - 3) series between 75E and 135E, metres, on a Chinese
+    datum (CGCS2000, Beijing 1954, Xian 1980, New Beijing) or ellipsoid.
+
+    Without a prefix, a central meridian 6n - 3 is both a 3- and a 6-degree zone; the
+    width is then read from the CRS name ("3-degree") or its area of use (3 degrees
+    wide), else taken as 6 degrees (the wider zone: the extent checks stay lenient).
+
+    Example:
+        >>> gk_system_of(resolve_crs(2436)).label, gk_system_of(resolve_crs(2436)).width
+        ('EPSG:2436', 3)
+    """
+    if not crs.is_projected or crs.coordinate_operation is None:
+        return None
+    op = crs.coordinate_operation
+    if op.method_name not in ("Transverse Mercator", "Gauss-Kruger"):
+        return None
+    if any(axis.unit_name not in ("metre", "meter") for axis in crs.axis_info):
+        return None
+    datum = _is_china_datum(crs)
+    if datum is None:
+        return None
+    lat0 = _param(op, "Latitude of natural origin")
+    cm = _param(op, "Longitude of natural origin")
+    k = _param(op, "Scale factor at natural origin")
+    fe = _param(op, "False easting")
+    fn = _param(op, "False northing")
+    if None in (lat0, cm, k, fe, fn) or lat0 != 0 or k != 1 or fn != 0:
+        return None
+    prefix, rest = divmod(fe, ZONE_PREFIX_UNIT)  # type: ignore[arg-type]
+    if rest != FALSE_EASTING or cm != int(cm):  # type: ignore[arg-type]
+        return None
+    cm_int = int(cm)  # type: ignore[arg-type]
+    if prefix:
+        number = int(prefix)
+        if number in ZONE_NUMBERS[3] and cm_int == 3 * number:
+            width = 3
+        elif number in ZONE_NUMBERS[6] and cm_int == 6 * number - 3:
+            width = 6
+        else:
+            return None
+    else:
+        if cm_int % 3 or not 75 <= cm_int <= 135:
+            return None
+        width = 3 if cm_int % 6 == 0 else _unprefixed_width(crs, cm_int)
+        number = cm_int // 3 if width == 3 else (cm_int + 3) // 6
+    label = crs_label(crs)
+    if not label.startswith("EPSG:"):
+        kind = "3-degree Gauss-Kruger" if width == 3 else "Gauss-Kruger"
+        where = f"zone {number}" if prefix else f"CM {cm_int}E"
+        label = f"the given {kind} {where} CRS ({datum} datum)"
+    return GKSystem(datum, width, number, bool(prefix), label, crs.name, crs)  # type: ignore[arg-type]
+
+
+def _unprefixed_width(crs: CRS, cm: int) -> Width:
+    name = (crs.name or "").lower().replace("_", " ").replace("-", " ")
+    if "3 degree" in name:
+        return 3
+    area = crs.area_of_use
+    if (
+        area is not None
+        and abs(area.west - (cm - 1.5)) < 0.01
+        and abs(area.east - (cm + 1.5)) < 0.01
+    ):
+        return 3
+    return 6
+
+
+@functools.lru_cache(maxsize=16)
+def _family(datum: str) -> dict[tuple[int, int, bool], tuple[int, str]]:
+    """(width, number, prefixed) -> (EPSG code, name) of a datum's Gauss-Kruger systems,
+    from PROJ's database (the projected CRSs in China using transverse Mercator)."""
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_crs_info
+    from pyproj.enums import PJType
+
+    if datum not in CHINA_DATUMS:
+        return {}
+    found: dict[tuple[int, int, bool], tuple[int, str]] = {}
+    infos = query_crs_info(
+        auth_name="EPSG",
+        pj_types=PJType.PROJECTED_CRS,
+        area_of_interest=AreaOfInterest(*CHINA_BOUNDS),
+    )
+    for info in infos:
+        if info.projection_method_name != "Transverse Mercator":
+            continue
+        code = int(info.code)
+        system = gk_system_of(_epsg_crs(code))
+        if system is not None and system.datum == datum:
+            found.setdefault((system.width, system.number, system.prefixed), (code, info.name))
+    return found

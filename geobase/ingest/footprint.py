@@ -11,7 +11,7 @@ from pyproj import CRS
 from rasterio import features
 
 from geobase.errors import UnsupportedInput
-from geobase.geodesy.transform import get_transformer
+from geobase.geodesy.transform import check_coordinates, get_transformer
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ def to_cgcs2000(geom, crs: CRS, *, densify: float | None = None):
             a projected grid.
 
     Raises:
+        AxisOrderError, ZonePrefixError, OutsideZoneError, InvalidCoordinates: the
+            footprint is implausible in a Gauss-Kruger ``crs`` (swapped axes, wrong zone
+            prefix, outside the zone).
         BallparkTransformation: ``crs`` is on a legacy datum PROJ cannot convert.
         UnsupportedInput: the footprint does not map into valid geographic coordinates.
     """
@@ -78,8 +81,11 @@ def to_cgcs2000(geom, crs: CRS, *, densify: float | None = None):
                 f"range for the geographic CRS {crs.name}; likely projected coordinates with "
                 "a missing or wrong CRS"
             )
-    transformer = _transformer(crs)
     coords = shapely.get_coordinates(dense)
+    if crs.is_projected:
+        # the one guard of geodesy: swapped axes, zone prefixes, points outside the zone
+        check_coordinates(coords[:, 0], coords[:, 1], crs, names=("x", "y"))
+    transformer = _transformer(crs)
     x, y = transformer.transform(coords[:, 0], coords[:, 1])
     out = shapely.set_coordinates(dense, np.column_stack([x, y]))
     lonlat = shapely.get_coordinates(out)
