@@ -51,6 +51,10 @@ class FitError(GeobaseError, ValueError):
     """Transformation parameters cannot be estimated from the given common points."""
 
 
+class ImplausibleFit(FitError):
+    """Fitted parameters are impossible for the CRSs given (swapped columns, wrong CRS)."""
+
+
 class ParameterFileError(GeobaseError, ValueError):
     """A transformation parameter file is malformed or of an unsupported version."""
 

@@ -345,7 +345,7 @@ def test_fit_and_apply_4p(tmp_path):
         "--from", "local", "--to", "EPSG:4548", "--format", "json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "rejected as blunders: P04" in result.stderr
+    assert "rejected as a blunder: P04: standardised residual w = " in result.stderr
     report = json.loads(result.stdout)
     assert report["fit"]["rejected"] == ["P04"]
     assert report["fit"]["n_check"] == 2 and report["fit"]["check_rms"] < 0.02
@@ -440,7 +440,7 @@ def test_fit_7p_and_apply_with_heights(tmp_path):
         "-o", params, "--format", "csv",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "id,role,de,dn,du,residual"
+    assert result.stdout.splitlines()[0] == "id,role,de,dn,du,residual,redundancy,w"
     p = read_parameters(params).parameters
     assert (p.tx, p.rz, p.scale_ppm) == pytest.approx((20, -3, 5), abs=0.01)
     src = write(tmp_path / "pts.csv", f"id,lon,lat,h\nA,{lon[0]},{lat[0]},{h[0]}\n")

@@ -269,7 +269,7 @@ def test_7p_conventions_differ_only_in_rotation_sign():
 def test_7p_from_projected_sides():
     """Sides given as Gauss-Kruger east/north with ellipsoidal heights."""
     points = seven_parameter_points(15, 8, "coordinate_frame", lon=(115.6, 118.4), lat=(21, 26))
-    src_e, src_n = Transformer.from_crs(4214, 2435, always_xy=True).transform(*points.src.T)
+    src_e, src_n = Transformer.from_crs(4214, 2436, always_xy=True).transform(*points.src.T)
     dst_e, dst_n = Transformer.from_crs(4490, 4548, always_xy=True).transform(*points.dst.T)
     projected = CommonPoints(
         points.ids,
@@ -278,7 +278,7 @@ def test_7p_from_projected_sides():
         src_h=points.src_h,
         dst_h=points.dst_h,
     )
-    result = fit(projected, "7p", src_crs="EPSG:2435", dst_crs="EPSG:4548")
+    result = fit(projected, "7p", src_crs="EPSG:2436", dst_crs="EPSG:4548")
     assert result.parameters.src_axes == "east_north"
     assert "+proj=tmerc" in result.parameters.proj_pipeline
     east, north, _ = apply(result.parameters, src_e, src_n, points.src_h)
@@ -420,8 +420,10 @@ def test_collinear_points_are_refused_for_7p():
     lat = np.full(5, 23.0)
     src = np.column_stack([lon, lat])
     points = CommonPoints(ids(5), src, src, np.zeros(5), np.zeros(5), "lon_lat", "lon_lat")
-    # points on one parallel at the same height lie on a circle, not a line: allowed
-    fit(points, "7p", src_crs=4490, dst_crs=4490)
+    # points on one parallel at the same height lie on a circle, not a line, but only 94 m
+    # off the chord of 100 km: the rotation about that chord rests on the 94 m alone
+    with pytest.raises(FitError, match=r"close to a line \(spread 93.57 m across .*ratio 0.00258"):
+        fit(points, "7p", src_crs=4490, dst_crs=4490)
     lat = np.linspace(23.0, 24.0, 5)
     points = CommonPoints(
         ids(5),
@@ -432,7 +434,8 @@ def test_collinear_points_are_refused_for_7p():
         "lon_lat",
         "lon_lat",
     )
-    fit(points, "7p", src_crs=4490, dst_crs=4490)  # a meridian arc is not a line either
+    with pytest.raises(FitError, match="close to a line"):  # a meridian arc, likewise
+        fit(points, "7p", src_crs=4490, dst_crs=4490)
     xyz_line = np.column_stack([np.full(4, 116.5), np.full(4, 23.5)])
     heights = np.array([0.0, 100.0, 200.0, 300.0])  # one plumb line: collinear in space
     points = CommonPoints(ids(4), xyz_line, xyz_line, heights, heights, "lon_lat", "lon_lat")
@@ -535,10 +538,14 @@ def test_common_points_from_frame_errors():
 # --- parameter files ------------------------------------------------------------------------
 
 
+# Beijing 1954 -> CGCS2000 on one central meridian: a few ppm, arc-seconds, tens of metres
+GK_4P = {"tx": -35.2, "ty": 61.8, "rotation": 1.8, "scale_ppm": -6.5}
+
+
 def fitted_4p() -> TransformParameters:
     src = plane_points(10, 20)
     return fit(
-        CommonPoints(ids(10), src, similarity_pv(src, **TRUE_4P)),
+        CommonPoints(ids(10), src, similarity_pv(src, **GK_4P)),
         "4p",
         src_crs=4548,
         dst_crs=4548,

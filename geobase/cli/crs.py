@@ -180,20 +180,20 @@ def transform_cmd(
 )
 @xy_option
 @click.option(
-    "--reject-factor",
+    "--sigma",
     type=click.FloatRange(min=0, min_open=True),
-    default=3.0,
-    show_default=True,
-    help="Reject points beyond this many times the RMS.",
+    default=None,
+    help="A-priori precision of one coordinate of a common point, metres (both sides "
+    "together). Default: estimated robustly from the points.",
 )
 @click.option(
-    "--reject-floor",
-    type=click.FloatRange(min=0),
-    default=0.01,
+    "--alpha",
+    type=click.FloatRange(min=0, max=0.5, min_open=True, max_open=True),
+    default=0.001,
     show_default=True,
-    help="Never reject residuals below this many metres.",
+    help="Significance level of the blunder tests (over all points).",
 )
-@click.option("--no-reject", is_flag=True, help="Keep every point (no blunder rejection).")
+@click.option("--no-reject", is_flag=True, help="Test for blunders but keep every point.")
 @format_option(default="table", choices=("table", "json", "csv"))
 @overwrite_option
 def fit_cmd(
@@ -205,8 +205,8 @@ def fit_cmd(
     dst: str | None,
     convention: str,
     xy: str | None,
-    reject_factor: float,
-    reject_floor: float,
+    sigma: float | None,
+    alpha: float,
     no_reject: bool,
     fmt: str,
     overwrite: bool,
@@ -216,6 +216,11 @@ def fit_cmd(
     COMMON is a CSV with id, src_east,src_north (or src_lon,src_lat or src_x,src_y),
     dst_east,dst_north (likewise) and, for 7p, src_h,dst_h (ellipsoidal heights).
     The parameter file records --from and --to; `crs apply` checks and labels with them.
+
+    Blunders are found by iterative data snooping seeded by a robust (IGG-III) estimate;
+    each rejection is reported with its standardised residual w and the critical value.
+    With --sigma the tests use that precision and the fit gets a global chi-square test;
+    without it they use the robust sigma (sigma0 of the points the robust estimate keeps).
     """
     from geobase.geodesy import CommonPoints, fit, write_parameters
     from geobase.geodesy.describe import fit_summary, parse_ids, residuals_table
@@ -233,8 +238,8 @@ def fit_cmd(
         convention=convention,  # type: ignore[arg-type]
         check_ids=parse_ids(check_ids),
         reject=not no_reject,
-        reject_factor=reject_factor,
-        reject_floor=reject_floor,
+        sigma=sigma,
+        alpha=alpha,
     )
     params = with_crs(result.parameters, src, dst)
     write_parameters(params, out)
@@ -248,8 +253,8 @@ def fit_cmd(
         emit(residuals_table(result), "table")
     for line in report.warnings:
         info(f"warning: {line}")
-    if report.rejected:
-        info(f"rejected as blunders: {', '.join(report.rejected)}")
+    for rejection in report.rejections:
+        info(f"rejected as a blunder: {rejection.id}: {rejection.reason}")
     info(f"parameters written to {out}")
 
 

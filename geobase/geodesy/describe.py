@@ -147,6 +147,25 @@ def fit_summary(result: FitResult) -> list[dict[str, str]]:
             "sigma0_m": "-" if report.sigma0 is None else f"{report.sigma0:.4f}",
         }
     )
+    if report.sigma_reference is not None:
+        source = (
+            "a-priori (--sigma)"
+            if report.sigma_apriori is not None
+            else f"robust, {report.sigma_dof} dof"
+        )
+        summary["test_sigma_m"] = f"{report.sigma_reference:.4f} ({source})"
+    if report.critical_w is not None:
+        summary["critical_w"] = f"{report.critical_w:.2f} (alpha {report.alpha:g})"
+    if report.global_test is not None:
+        test = report.global_test
+        summary["global_test"] = (
+            f"{'passed' if test.passed else 'FAILED'}: sum v'v/sigma^2 = {test.statistic:.2f}, "
+            f"chi-square({test.dof}) 95% range {test.lower:.2f}..{test.upper:.2f}"
+        )
+    if report.condition is not None:
+        summary["condition"] = f"{report.condition:.3g}"
+    if report.spread_ratio is not None:
+        summary["spread_ratio"] = f"{report.spread_ratio:.3g} (across / along the main axis)"
     if report.check_rms is not None:
         summary["check_rms_m"] = (
             f"{report.check_rms:.4f} per coordinate, {report.check_point_rms:.4f} per point"
@@ -160,4 +179,9 @@ def residuals_table(result: FitResult) -> pd.DataFrame:
     for column in ("de", "dn", "du", "residual"):
         if column in residuals:
             residuals[column] = residuals[column].map(lambda v: f"{v:.4f}")
+    for column, digits in (("redundancy", 3), ("w", 2)):
+        if column in residuals:
+            residuals[column] = residuals[column].map(
+                lambda v, k=digits: "-" if v is None or v != v else f"{v:.{k}f}"
+            )
     return residuals

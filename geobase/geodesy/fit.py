@@ -21,13 +21,17 @@ Models (DOMAIN.md section 3):
     normalisation folded into the coefficients; see :func:`poly2_horner`).
 
 Estimation is linear least squares in normalised coordinates (the 7-parameter model is
-linear in (T, k, k*r)). Blunders are rejected iteratively: a point whose residual, scaled
-for its leverage (v / sqrt(1 - h)), exceeds ``reject_factor`` times the point RMS of the
-fit without that point (or ``reject_floor`` metres, whichever is larger) is rejected,
-worst first, and the fit repeated. Taking the RMS without the point matters: with the RMS
-of all n points, no residual can exceed sqrt(n) RMS, so a 3 x RMS rule could never reject
-anything among 9 or fewer points. Rejection stops while at least one redundant point is
-left (two more points than the model's minimum).
+linear in (T, k, k*r)), with blunders found by iterative data snooping seeded by a robust
+estimate (:mod:`geobase.geodesy.estimation`): each point's standardised residual
+w = sqrt(v' Q_vv^-1 v) / sigma and redundancy number are reported, the worst point beyond
+the critical value is rejected and the fit repeated, one at a time, with the reason and
+figures recorded. sigma is the a-priori precision of one coordinate where given
+(``sigma``, ``--sigma``; the fit then also gets a global chi-square test), else the
+robust sigma: sigma0 of the points the IGG-III estimate keeps, which blunders do not
+inflate (the sigma0 of all points does: two neighbouring blunders then hide each other).
+Testing stops while at least one redundant point is left (two more points than the
+model's minimum). The geometry (points close to a line, clustered, the condition of the
+normal equations) and the plausibility of the parameters for the CRSs given are checked.
 
 Residuals are reported as (east, north[, up]) in metres, observed minus predicted.
 ``rms`` is per coordinate, sqrt(sum v^2 / (d n)); ``point_rms`` = sqrt(d) rms is the RMS
@@ -46,7 +50,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,8 +64,9 @@ from pyproj import CRS, Transformer
 from pyproj.crs import GeocentricCRS
 from pyproj.exceptions import ProjError
 
-from geobase.errors import FitError, InvalidCoordinates, ParameterFileError
-from geobase.geodesy.transform import check_coordinates
+from geobase.errors import FitError, ImplausibleFit, InvalidCoordinates, ParameterFileError
+from geobase.geodesy.estimation import ALPHA, GLOBAL_ALPHA, global_test, robust_seed, snoop
+from geobase.geodesy.transform import check_coordinates, check_target
 from geobase.geodesy.zones import crs_label, gk_system_of, resolve_crs
 
 Model = Literal["4p", "7p", "affine", "poly2"]
@@ -154,7 +159,12 @@ Parameters = Annotated[Helmert2D | BursaWolf | Affine | Poly2, Field(discriminat
 
 
 class ResidualRecord(_Strict):
-    """One common point's residual (observed - predicted), metres."""
+    """One common point's residual (observed - predicted), metres.
+
+    ``redundancy`` is the point's redundancy number (sum over its coordinates, 0..d; only
+    for points in the fit); ``w`` its standardised residual against the reference sigma
+    (for rejected and check points, the standardised prediction residual).
+    """
 
     id: str
     role: Literal["fit", "rejected", "check"]
@@ -162,10 +172,38 @@ class ResidualRecord(_Strict):
     dn: float
     du: float | None = None
     residual: float
+    redundancy: float | None = None
+    w: float | None = None
+
+
+class Rejection(_Strict):
+    """A point rejected as a blunder, with the figures of the test that rejected it."""
+
+    id: str
+    w: float
+    critical: float
+    residual: float
+    redundancy: float
+    reason: str
+
+
+class GlobalTestRecord(_Strict):
+    """The chi-square test of the fit against the a-priori sigma (two-sided, 5%)."""
+
+    statistic: float
+    dof: int
+    lower: float
+    upper: float
+    passed: bool
 
 
 class FitReport(_Strict):
-    """How the parameters were estimated: points, residuals, RMS, rejections."""
+    """How the parameters were estimated: points, residuals, RMS, tests, rejections.
+
+    ``sigma_reference`` is the sigma the blunder tests used: ``sigma_apriori`` where given,
+    else the robust sigma (with ``sigma_dof`` degrees of freedom). ``reject_factor`` and
+    ``reject_floor`` are read from files written by geobase before data snooping.
+    """
 
     n_points: int
     n_fit: int
@@ -177,8 +215,17 @@ class FitReport(_Strict):
     check_rms: float | None = None
     check_point_rms: float | None = None
     rejected: list[str] = []
-    reject_factor: float
-    reject_floor: float
+    rejections: list[Rejection] = []
+    sigma_apriori: float | None = None
+    sigma_reference: float | None = None
+    sigma_dof: int | None = None
+    alpha: float | None = None
+    critical_w: float | None = None
+    global_test: GlobalTestRecord | None = None
+    condition: float | None = None
+    spread_ratio: float | None = None
+    reject_factor: float | None = None
+    reject_floor: float | None = None
     residuals: list[ResidualRecord] = []
     warnings: list[str] = []
 
@@ -189,6 +236,8 @@ class TransformParameters(_Strict):
     ``proj_pipeline`` is the equivalent PROJ pipeline; it is regenerated from
     ``parameters`` on reading, and a file whose pipeline was edited apart from its
     parameters is refused (a poly2 file written before poly2 had a pipeline gets one).
+    ``hull`` is the convex hull of the common points of the fit (source side, closed
+    ring), so that points converted far outside it are flagged (:func:`outside_hull`).
     """
 
     format: Literal["geobase-transform-parameters"] = FORMAT
@@ -202,6 +251,7 @@ class TransformParameters(_Strict):
     parameters: Parameters
     proj_pipeline: str | None = None
     fit: FitReport | None = None
+    hull: list[tuple[float, float]] | None = None
 
     @field_validator("src_crs", "dst_crs")
     @classmethod
@@ -450,6 +500,11 @@ def _pipeline_transformer(pipeline: str) -> Transformer:
 # --- applying -------------------------------------------------------------------------
 
 
+#: Points converted further outside the common points' hull than this fraction of the
+#: hull's diameter are reported: the parameters extrapolate there.
+HULL_TOLERANCE = 0.05
+
+
 def apply(
     params: TransformParameters,
     east: ArrayLike,
@@ -458,6 +513,7 @@ def apply(
     *,
     check: bool = True,
     labels: Sequence[Any] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> tuple[NDArray[np.float64], ...]:
     """Apply fitted parameters to coordinate arrays.
 
@@ -468,15 +524,18 @@ def apply(
         east: Source eastings (or longitudes where the source side is geographic).
         north: Source northings (or latitudes).
         h: Source ellipsoidal heights (7p only; taken as 0 when omitted).
-        check: Check the input against the source CRS, where the file names one.
+        check: Check the input against the source CRS, and a Gauss-Kruger result against
+            its zone, where the file names the CRSs.
         labels: Names of the points for error messages.
+        notify: Told (one line) when points lie outside the common points' hull by more
+            than :data:`HULL_TOLERANCE` of its diameter, with how far.
 
     Returns:
         ``(east, north)``, or ``(east, north, h)`` when ``h`` is given to a 7p model.
 
     Raises:
-        InvalidCoordinates: shapes differ, values implausible for the source CRS, or
-            points PROJ cannot transform.
+        InvalidCoordinates: shapes differ, values implausible for the source CRS (or the
+            result for the target CRS), or points PROJ cannot transform.
     """
     e = np.atleast_1d(np.asarray(east, dtype=np.float64))
     n = np.atleast_1d(np.asarray(north, dtype=np.float64))
@@ -484,6 +543,50 @@ def apply(
         raise InvalidCoordinates(f"east has shape {e.shape} but north has shape {n.shape}")
     if check and params.src_crs not in (None, LOCAL):
         check_coordinates(e, n, params.src_crs, labels=labels)
+    if notify is not None:
+        note = hull_note(params, e, n, labels)
+        if note is not None:
+            notify(note)
+    out = _apply(params, e, n, h, labels)
+    if check and params.dst_crs not in (None, LOCAL):
+        check_target(out[0], out[1], params.dst_crs, labels=labels)
+    return out
+
+
+def hull_note(
+    params: TransformParameters,
+    east: NDArray[np.float64],
+    north: NDArray[np.float64],
+    labels: Sequence[Any] | None = None,
+) -> str | None:
+    """A one-line note on points outside the common points' hull, or None."""
+    if params.hull is None or not len(east):
+        return None
+    distance = outside_hull(params, east, north)
+    ring = np.asarray(params.hull)
+    if params.src_axes == "lon_lat":
+        lat0 = math.radians(float(ring[:, 1].mean()))
+        ring = ring * np.array([111_320.0 * math.cos(lat0), 110_574.0])
+    diameter = float(np.sqrt(((ring[:, None] - ring[None]) ** 2).sum(axis=2)).max())
+    far = distance > HULL_TOLERANCE * diameter
+    if not far.any():
+        return None
+    worst = int(np.nanargmax(np.where(far, distance, -1.0)))
+    name = labels[worst] if labels is not None else f"point {worst}"
+    return (
+        f"{int(far.sum())} of {far.size} points lie outside the common points' hull "
+        f"(diameter {diameter:,.0f} m) by more than {100 * HULL_TOLERANCE:g}% of it, up to "
+        f"{distance[worst]:,.0f} m ({name}): the {params.model} parameters extrapolate there"
+    )
+
+
+def _apply(
+    params: TransformParameters,
+    e: NDArray[np.float64],
+    n: NDArray[np.float64],
+    h: ArrayLike | None,
+    labels: Sequence[Any] | None,
+) -> tuple[NDArray[np.float64], ...]:
     p = params.parameters
     transformer = _pipeline_transformer(proj_pipeline(params))
     if isinstance(p, BursaWolf) and h is not None:
@@ -756,7 +859,7 @@ class FitResult:
         return self.report.rejected
 
     def residuals_frame(self) -> pd.DataFrame:
-        """The residuals as a DataFrame (id, role, de, dn[, du], residual)."""
+        """The residuals as a DataFrame (id, role, de, dn[, du], residual, redundancy, w)."""
         frame = pd.DataFrame([r.model_dump() for r in self.report.residuals])
         if self.parameters.model != "7p" and "du" in frame:
             frame = frame.drop(columns="du")
@@ -817,42 +920,134 @@ def _design(model: str, u: NDArray[np.float64]) -> NDArray[np.float64]:
     return a
 
 
-@dataclass
-class _Solution:
-    x: NDArray[np.float64]  # unknowns in normalised form
-    residuals: NDArray[np.float64]  # (n_active, d) observed - predicted
-    hat: NDArray[np.float64]  # (n_active, d, d) diagonal blocks of the hat matrix
+#: Common points whose spread across their main axis is below these fractions of the
+#: spread along it lie "close to a line": refused (except for 4p), or warned about.
+LINE_REFUSE, LINE_WARN = 0.02, 0.2
+#: Condition number of the (normalised) normal equations beyond which a fit is refused
+#: (numerically undetermined) or warned about (poorly determined).
+CONDITION_REFUSE, CONDITION_WARN = 1e10, 1e4
+#: Half the points within this fraction of the largest distance from their centre:
+#: clustered.
+CLUSTER_WARN = 0.1
+#: A point in the fit with less than this share of its coordinates' redundancy is hardly
+#: controlled by the others.
+LOW_REDUNDANCY = 0.1
 
 
-def _solve(a: NDArray, obs: NDArray, model: str, describe: str) -> _Solution:
-    n, d, u = a.shape
-    flat = a.reshape(n * d, u)
-    x, _, rank, _sv = np.linalg.lstsq(flat, obs.reshape(-1), rcond=None)
-    if rank < u:
-        raise FitError(
-            f"the common points do not determine the {model} model (rank {rank} of {u}): {describe}"
-        )
-    residuals = obs - np.einsum("ndu,u->nd", a, x)
-    cov = np.linalg.inv(flat.T @ flat)
-    hat = np.einsum("ndu,uv,nev->nde", a, cov, a)
-    return _Solution(x, residuals, hat)
-
-
-def _check_geometry(model: str, points: NDArray[np.float64], ids: Sequence[str]) -> None:
+def _principal_spread(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """RMS spread of points along their principal axes, largest first."""
     centred = points - points.mean(axis=0)
-    sv = np.linalg.svd(centred, compute_uv=False)
+    return np.linalg.svd(centred, compute_uv=False) / math.sqrt(len(points))
+
+
+def _check_degenerate(model: str, points: NDArray[np.float64], ids: Sequence[str]) -> None:
+    """Refuse coincident points, and collinear ones for models other than 4p."""
+    spread = _principal_spread(points)
     n = len(points)
-    if sv[0] / math.sqrt(n) < 1e-6:
+    if spread[0] < 1e-6:
         raise FitError(
             f"all {n} common points coincide ({', '.join(ids[:5])}"
             f"{', ...' if n > 5 else ''}); they must be spread over the area"
         )
-    if model != "4p" and sv[1] / sv[0] < _DEGENERATE:
-        spread = sv[1] / math.sqrt(n)
+    if model != "4p" and spread[1] / spread[0] < _DEGENERATE:
         raise FitError(
-            f"the {n} common points are collinear (within {spread:.3g} m of a line); the "
+            f"the {n} common points are collinear (within {spread[1]:.3g} m of a line); the "
             f"{model} model needs points spread in two directions over the area"
         )
+
+
+def _geometry(
+    model: str, points: NDArray[np.float64], condition: float, units: str
+) -> tuple[float, list[str]]:
+    """Ratio of the points' spread across / along their main axis, and warnings.
+
+    Raises:
+        FitError: points close to a line for a model other than 4p, or normal equations
+            too ill-conditioned to trust.
+    """
+    n = len(points)
+    spread = _principal_spread(points)
+    ratio = float(spread[1] / spread[0])
+    warnings_: list[str] = []
+    figures = (
+        f"spread {spread[1]:.4g} {units} across the line against {spread[0]:.4g} {units} along "
+        f"it (RMS), ratio {ratio:.3g}"
+    )
+    if model != "4p":
+        if ratio < LINE_REFUSE:
+            raise FitError(
+                f"the {n} common points lie close to a line ({figures} < {LINE_REFUSE:g}): "
+                f"the {model} model would extrapolate across it, by metres a few kilometres "
+                "off the line; add points off the line, or use the 4p model"
+            )
+        if ratio < LINE_WARN:
+            warnings_.append(
+                f"the common points lie close to a line ({figures} < {LINE_WARN:g}): the "
+                f"{model} parameters are poorly determined across it; add points off the line"
+            )
+    if condition > CONDITION_REFUSE:
+        raise FitError(
+            f"the normal equations of the {model} fit are numerically singular (condition "
+            f"number {condition:.3g} > {CONDITION_REFUSE:.0e}): spread the common points over "
+            "the area, or use a simpler model"
+        )
+    if condition > CONDITION_WARN:
+        warnings_.append(
+            f"the normal equations are ill-conditioned (condition number {condition:.3g} > "
+            f"{CONDITION_WARN:.0e}): the {model} parameters are poorly determined by these "
+            "points; spread them over the area, or use a simpler model"
+        )
+    distance = np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1))
+    if n >= 5 and distance.max() > 0:
+        median = float(np.median(distance))
+        if median < CLUSTER_WARN * distance.max():
+            warnings_.append(
+                f"the common points are clustered: half of them lie within {median:.4g} "
+                f"{units} of their centre, the farthest {distance.max():.4g} {units} away; the "
+                "few outlying points alone control the fit far from the cluster"
+            )
+    return ratio, warnings_
+
+
+def _hull(points: NDArray[np.float64]) -> list[tuple[float, float]] | None:
+    """The convex hull of the fit points (source side), as a closed ring."""
+    import shapely
+
+    hull = shapely.convex_hull(shapely.multipoints(points[:, :2]))
+    if hull.geom_type != "Polygon":
+        return None
+    return [(float(x), float(y)) for x, y in shapely.get_coordinates(hull.exterior)]
+
+
+def outside_hull(
+    params: TransformParameters, east: ArrayLike, north: ArrayLike
+) -> NDArray[np.float64]:
+    """How far points lie outside the convex hull of the common points of a fit.
+
+    Args:
+        params: Fitted parameters with a ``hull`` (parameters without one: all NaN).
+        east: Source eastings (or longitudes where the source side is lon/lat).
+        north: Source northings (or latitudes).
+
+    Returns:
+        Distances in metres (0 inside the hull; for a lon/lat source side, metres on a
+        local equirectangular approximation), NaN where unknown.
+    """
+    import shapely
+
+    e = np.atleast_1d(np.asarray(east, dtype=np.float64))
+    n = np.atleast_1d(np.asarray(north, dtype=np.float64))
+    if params.hull is None:
+        return np.full(e.shape, np.nan)
+    ring = np.asarray(params.hull, dtype=np.float64)
+    if params.src_axes == "lon_lat":
+        lat0 = math.radians(float(ring[:, 1].mean()))
+        scale = np.array([111_320.0 * math.cos(lat0), 110_574.0])
+        ring = ring * scale
+        e, n = e * scale[0], n * scale[1]
+    polygon = shapely.Polygon(ring)
+    pts = shapely.points(e, n)
+    return np.where(np.isfinite(e) & np.isfinite(n), shapely.distance(polygon, pts), np.nan)
 
 
 def fit(
@@ -864,10 +1059,18 @@ def fit(
     convention: Convention = "coordinate_frame",
     check_ids: Iterable[str] = (),
     reject: bool = True,
-    reject_factor: float = 3.0,
-    reject_floor: float = 0.01,
+    sigma: float | None = None,
+    alpha: float = ALPHA,
 ) -> FitResult:
     """Estimate transformation parameters from common points by least squares.
+
+    Blunders are found by iterative data snooping seeded by a robust estimate (see
+    :mod:`geobase.geodesy.estimation`): with ``sigma`` the tests use that a-priori
+    precision and the fit gets a global chi-square test; without it they use the robust
+    sigma, sigma0 of the points the robust (IGG-III) estimate keeps, which blunders do
+    not inflate. The geometry of the points (close to a line, clustered, condition of the
+    normal equations) and the plausibility of the parameters for the CRSs given (scale,
+    mirror, shift and residuals between two Gauss-Kruger grids) are checked.
 
     Args:
         points: The common points.
@@ -878,29 +1081,32 @@ def fit(
         convention: Rotation sign convention of 4p and 7p parameters.
         check_ids: Ids of independent check points (检核点), held out of the fit and
             reported with their residuals.
-        reject: Reject blunders iteratively (see the module docstring).
-        reject_factor: Multiple of the other points' RMS beyond which a point is rejected.
-        reject_floor: Residuals below this many metres are never rejected, so that
-            noise-free data does not reject everything.
+        reject: Reject blunders (False: test and report only).
+        sigma: A-priori precision of one coordinate of a common point, metres (both
+            sides together); None: estimated robustly from the points.
+        alpha: Family-wise significance level of the blunder tests.
 
     Returns:
         The parameters and the report.
 
     Raises:
         FitError: unknown model or convention, too few points, collinear or coincident
-            points, unknown check ids, geographic coordinates for a plane model, missing
+            points, points close to a line (other than 4p), singular normal equations,
+            unknown check ids, geographic coordinates for a plane model, missing
             heights or CRS for 7p.
-        AxisOrderError, ZonePrefixError, InvalidCoordinates: coordinates implausible for
-            the given CRSs.
+        ImplausibleFit: parameters impossible for the given CRSs (a mirror, a scale of
+            thousands of ppm between two Gauss-Kruger grids, residuals of 100 m).
+        AxisOrderError, ZonePrefixError, OutsideZoneError, InvalidCoordinates:
+            coordinates implausible for the given CRSs.
     """
     if model not in MODELS:
         raise FitError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
     if convention not in CONVENTIONS:
         raise FitError(f"unknown convention {convention!r}: expected {' or '.join(CONVENTIONS)}")
-    if not (reject_factor > 0 and reject_floor >= 0):
-        raise FitError(
-            f"reject_factor {reject_factor} / reject_floor {reject_floor}: expected > 0 / >= 0"
-        )
+    if sigma is not None and not (sigma > 0 and math.isfinite(sigma)):
+        raise FitError(f"sigma {sigma!r}: expected a precision in metres > 0")
+    if not 0 < alpha < 0.5:
+        raise FitError(f"alpha {alpha!r}: expected a significance level 0 < alpha < 0.5")
     src = resolve_crs(src_crs) if src_crs is not None else None
     dst = resolve_crs(dst_crs) if dst_crs is not None else None
     check_set = {str(c).strip() for c in check_ids if str(c).strip()}
@@ -955,45 +1161,75 @@ def fit(
         held = f" ({len(check_set)} more held out as check points)" if check_set else ""
         raise FitError(f"the {model} model needs at least {need} common points, got {n_fit}{held}")
     fit_ids = [points.ids[i] for i in fit_idx]
-    _check_geometry(model, work_src[fit_idx], fit_ids)
-    describe = (
-        "spread the points over the area (a 2nd-order polynomial needs at least 6 points, "
-        "not on one conic)"
+    _check_degenerate(model, work_src[fit_idx], fit_ids)
+    what = (
+        "poly2 model: spread the points over the area (a 2nd-order polynomial needs at "
+        "least 6 points, not on one conic)"
         if model == "poly2"
-        else "spread the points over the area"
+        else f"{model} model: spread the points over the area"
     )
 
-    active = np.zeros(len(points), dtype=bool)
-    active[fit_idx] = True
-    rejected: list[str] = []
+    norm = _Normalised(work_src[fit_idx], work_dst[fit_idx])
+    a = _design(model, norm.u(work_src))
+    obs = work_dst - norm.dst_center
+    in_fit = ~is_check
     warnings_: list[str] = []
-    unknowns = _UNKNOWNS[model]
-    while True:
-        norm = _Normalised(work_src[active], work_dst[active])
-        a = _design(model, norm.u(work_src[active]))
-        solution = _solve(a, work_dst[active] - norm.dst_center, model, describe)
-        n_active = int(active.sum())
-        if not reject or n_active - 1 < need + 1:
-            break
-        worst = _worst_blunder(solution, dims, unknowns, reject_factor, reject_floor)
-        if worst is None:
-            break
-        index = int(np.flatnonzero(active)[worst])
-        active[index] = False
-        rejected.append(points.ids[index])
-
-    redundancy = int(active.sum()) * dims - unknowns
+    seed = None
+    if sigma is None:
+        seed = robust_seed(a, obs, in_fit, need)
+    ref_sigma = sigma if sigma is not None else (seed.sigma if seed is not None else None)
+    ref_dof = None if sigma is not None else (seed.dof if seed is not None else None)
+    snooping = snoop(
+        a,
+        obs,
+        in_fit,
+        sigma=ref_sigma,
+        sigma_dof=ref_dof,
+        min_points=need,
+        alpha=alpha,
+        reject=reject,
+        what=what,
+    )
+    final = snooping.final
+    active = final.active
+    n_used = int(active.sum())
+    redundancy = final.dof
+    rejected = [points.ids[r.index] for r in snooping.rejected]
     if redundancy == 0:
         warnings_.append(
-            f"no redundancy: {int(active.sum())} points determine the {unknowns} unknowns "
+            f"no redundancy: {n_used} points determine the {_UNKNOWNS[model]} unknowns "
             "exactly; residuals are zero and blunders cannot be detected"
         )
-    elif reject and int(active.sum()) - 1 < need + 1 and not rejected:
+    elif n_used < need + 2 and not rejected:
         warnings_.append(
-            f"too few points to test for blunders ({int(active.sum())}; at least {need + 2} "
-            "are needed)"
+            f"too few points to test for blunders ({n_used}; at least {need + 2} are needed)"
         )
-    parameters = _parameters(model, solution.x, norm, convention)
+    for i in snooping.untested:
+        stat = final.statistic()[i]
+        w_i = math.sqrt(stat) / ref_sigma if ref_sigma and math.isfinite(stat) else float("nan")
+        why = "rejection is off" if not reject else "no redundant point would be left"
+        warnings_.append(
+            f"{points.ids[i]} looks like a blunder (w = {w_i:.1f} > {snooping.critical:.2f}) "
+            f"but was kept: {why}"
+        )
+    if seed is not None and reject:
+        missed = [
+            points.ids[i]
+            for i in np.flatnonzero(in_fit & (seed.weights == 0) & active)
+            if i not in snooping.untested
+        ]
+        if missed:
+            warnings_.append(
+                f"the robust estimate gives {', '.join(missed)} zero weight but the "
+                "blunder test kept them: check them"
+            )
+
+    units = "m" if model == "7p" or points.src_axes == "east_north" else "degrees"
+    geometry_points = work_src[active]
+    spread_ratio, geometry_warnings = _geometry(model, geometry_points, final.condition, units)
+    warnings_ += geometry_warnings
+
+    parameters = _parameters(model, final.x, norm, convention)
     params = TransformParameters(
         created=datetime.now(UTC).replace(microsecond=0),
         software=_software(),
@@ -1003,14 +1239,22 @@ def fit(
         dst_axes=points.dst_axes,
         parameters=parameters,
         fit=None,
+        hull=_hull(points.src[active]),
     )
     pipeline = proj_pipeline(params)
     # residuals of every point against the final model, in east/north(/up) metres
-    predicted = _predict(model, solution.x, norm, work_src)
-    delta = work_dst - predicted
+    delta = final.v
     if model == "7p":
         delta = _to_enu(delta, work_dst, dst)  # type: ignore[arg-type]
     lengths = np.sqrt((delta**2).sum(axis=1))
+    stat = final.statistic()
+    w_all = np.sqrt(stat) / ref_sigma if ref_sigma else np.full(len(stat), np.nan)
+    red = final.redundancy()
+    for i in np.flatnonzero(active & (red < LOW_REDUNDANCY * dims)):
+        warnings_.append(
+            f"{points.ids[i]} is hardly controlled by the other points (redundancy number "
+            f"{red[i]:.3f} of {dims}): the fit follows it, and a blunder on it would not show"
+        )
     roles = np.where(is_check, "check", np.where(active, "fit", "rejected"))
     records = [
         ResidualRecord(
@@ -1020,15 +1264,64 @@ def fit(
             dn=float(delta[i, 1]),
             du=float(delta[i, 2]) if dims == 3 else None,
             residual=float(lengths[i]),
+            redundancy=float(red[i]) if np.isfinite(red[i]) else None,
+            w=float(w_all[i]) if np.isfinite(w_all[i]) else None,
         )
         for i in range(len(points))
     ]
-    sse = float((delta[active] ** 2).sum())
-    n_used = int(active.sum())
+    sigma_text = (
+        f"a-priori sigma {sigma:g} m"
+        if sigma is not None
+        else f"robust sigma {ref_sigma:.4g} m ({ref_dof} degrees of freedom)"
+        if ref_sigma is not None
+        else "no sigma"
+    )
+    rejections = [
+        Rejection(
+            id=points.ids[r.index],
+            w=r.w,
+            critical=r.critical,
+            residual=r.residual,
+            redundancy=r.redundancy,
+            reason=(
+                f"standardised residual w = {r.w:.2f} > {r.critical:.2f} (residual "
+                f"{r.residual:.4f} m, redundancy number {r.redundancy:.2f} of {dims}; "
+                f"{sigma_text}, alpha {alpha:g} over the points tested)"
+            ),
+        )
+        for r in snooping.rejected
+    ]
+    sse = final.sse
     rms = math.sqrt(sse / (dims * n_used))
+    sigma0 = math.sqrt(sse / redundancy) if redundancy > 0 else None
+    test = None
+    if sigma is not None and redundancy > 0:
+        result = global_test(sse, redundancy, sigma)
+        test = GlobalTestRecord(
+            statistic=result.statistic,
+            dof=result.dof,
+            lower=result.lower,
+            upper=result.upper,
+            passed=result.passed,
+        )
+        if result.statistic > result.upper:
+            warnings_.append(
+                f"global test fails: sigma0 {sigma0:.4f} m against the a-priori sigma "
+                f"{sigma:g} m (sum v'v/sigma^2 = {result.statistic:.1f} > {result.upper:.1f}, "
+                f"chi-square {redundancy} dof, {100 * (1 - GLOBAL_ALPHA / 2):g}%): the points "
+                "are less precise than --sigma says, the model does not fit them (a distorted "
+                "grid: try affine or poly2), or blunders remain"
+            )
+        elif result.statistic < result.lower:
+            warnings_.append(
+                f"global test: sigma0 {sigma0:.4f} m is well below the a-priori sigma "
+                f"{sigma:g} m (sum v'v/sigma^2 = {result.statistic:.1f} < {result.lower:.1f}): "
+                "--sigma is pessimistic, and the blunder tests less sensitive than they could be"
+            )
     check_rms = None
     if is_check.any():
         check_rms = math.sqrt(float((delta[is_check] ** 2).sum()) / (dims * int(is_check.sum())))
+    warnings_ += _plausibility(model, parameters, points, active, src, dst, rms * math.sqrt(dims))
     report = FitReport(
         n_points=len(points),
         n_fit=n_used,
@@ -1036,48 +1329,157 @@ def fit(
         redundancy=redundancy,
         rms=rms,
         point_rms=rms * math.sqrt(dims),
-        sigma0=math.sqrt(sse / redundancy) if redundancy > 0 else None,
+        sigma0=sigma0,
         check_rms=check_rms,
         check_point_rms=None if check_rms is None else check_rms * math.sqrt(dims),
         rejected=rejected,
-        reject_factor=reject_factor if reject else 0.0,
-        reject_floor=reject_floor,
+        rejections=rejections,
+        sigma_apriori=sigma,
+        sigma_reference=ref_sigma,
+        sigma_dof=ref_dof,
+        alpha=alpha,
+        critical_w=snooping.critical,
+        global_test=test,
+        condition=final.condition,
+        spread_ratio=spread_ratio,
         residuals=records,
         warnings=warnings_,
     )
     return FitResult(params.model_copy(update={"proj_pipeline": pipeline, "fit": report}))
 
 
-def _worst_blunder(
-    solution: _Solution, dims: int, unknowns: int, factor: float, floor: float
-) -> int | None:
-    """Index (among active points) of the worst point beyond its threshold, or None.
+#: Between two Chinese Gauss-Kruger grids on the same central meridian (ellipsoids within
+#: 108 m of each other): scale in ppm, rotation in arc-seconds, shift in metres and point
+#: RMS in metres beyond which a fit is suspicious (warned) or impossible (refused).
+GK_SCALE_WARN, GK_SCALE_REFUSE = 200.0, 5000.0
+GK_ROTATION_WARN, GK_ROTATION_REFUSE = 60.0, 3600.0
+GK_SHIFT_WARN, GK_SHIFT_REFUSE = 2_000.0, 50_000.0
+RMS_WARN, RMS_REFUSE = 1.0, 100.0
+#: 7p between any two datums: scale in ppm.
+BW_SCALE_WARN, BW_SCALE_REFUSE = 100.0, 10_000.0
+#: Plane fits where a side is not a known grid: scale in ppm beyond which a warning says so.
+LOCAL_SCALE_WARN = 100_000.0
 
-    A point's test size is its residual scaled for its leverage, sqrt(v' (I - H_ii)^-1 v)
-    (the externally studentised form, in metres); its threshold is ``factor`` times the
-    point RMS of the fit without it (redundancy-corrected), or ``floor``.
-    """
-    v = solution.residuals
-    n = len(v)
-    dof_others = dims * (n - 1) - unknowns
-    if dof_others <= 0:
-        return None
-    m = np.eye(dims)[None, :, :] - solution.hat
-    # points with (nearly) full leverage cannot be tested: the others fit them exactly
-    testable = np.linalg.det(m) > 1e-10
-    if not testable.any():
-        return None
-    vt = v[testable]
-    deleted = np.linalg.solve(m[testable], vt[..., None])[..., 0]  # leave-one-out residual
-    size2 = np.maximum(np.einsum("nd,nd->n", vt, deleted), 0.0)
-    sse_others = np.maximum(float((v**2).sum()) - size2, 0.0)
-    rms_others = np.sqrt(dims * sse_others / dof_others)
-    threshold = np.maximum(factor * rms_others, floor)
-    ratio = np.sqrt(size2) / threshold
-    best = int(np.argmax(ratio))
-    if ratio[best] <= 1.0:
-        return None
-    return int(np.flatnonzero(testable)[best])
+
+def _linear_part(parameters: Any) -> NDArray[np.float64] | None:
+    """The 2 x 2 linear part of a plane model (at the origin of poly2)."""
+    p = parameters
+    if isinstance(p, Helmert2D):
+        k = 1 + p.scale_ppm * 1e-6
+        t = p.rotation * ARCSEC * (1 if p.convention == "position_vector" else -1)
+        return k * np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    if isinstance(p, Affine):
+        return np.array([[p.s11, p.s12], [p.s21, p.s22]])
+    if isinstance(p, Poly2):
+        return np.array([[p.cx[1], p.cx[2]], [p.cy[1], p.cy[2]]]) / p.unit
+    return None
+
+
+def _plausibility(
+    model: str,
+    parameters: Any,
+    points: CommonPoints,
+    active: NDArray[np.bool_],
+    src: CRS | None,
+    dst: CRS | None,
+    point_rms: float,
+) -> list[str]:
+    """Warnings for suspicious parameters; raises ImplausibleFit for impossible ones."""
+    warnings_: list[str] = []
+    between = f"between {crs_label(src)} and {crs_label(dst)}" if src and dst else ""
+    if isinstance(parameters, BursaWolf):
+        scale = abs(parameters.scale_ppm)
+        if scale > BW_SCALE_REFUSE:
+            raise ImplausibleFit(
+                f"7p scale {parameters.scale_ppm:,.0f} ppm {between} is impossible for two "
+                f"geodetic datums (a few ppm); likely cause: a wrong CRS, or heights or "
+                "coordinates in the wrong columns"
+            )
+        if point_rms > RMS_REFUSE:
+            raise ImplausibleFit(
+                f"7p fit {between} leaves a point RMS of {point_rms:,.1f} m, impossible for a "
+                "datum change; likely cause: a wrong CRS, or coordinates in the wrong columns"
+            )
+        if scale > BW_SCALE_WARN:
+            warnings_.append(
+                f"7p scale {parameters.scale_ppm:,.1f} ppm {between} is large for two geodetic "
+                "datums (a few ppm): check the CRSs and the heights"
+            )
+    else:
+        m = _linear_part(parameters)
+        assert m is not None
+        det = float(np.linalg.det(m))
+        sv = np.linalg.svd(m, compute_uv=False)
+        scale_ppm = float(max(abs(sv[0] - 1), abs(sv[1] - 1)) * 1e6)
+        rotation = math.degrees(math.atan2(m[1, 0] - m[0, 1], m[0, 0] + m[1, 1])) * 3600
+        gk_src = gk_system_of(src) if src is not None else None
+        gk_dst = gk_system_of(dst) if dst is not None else None
+        described = (
+            f"{model} fit {between}: scale {scale_ppm * (1 if det > 0 else -1):,.0f} ppm, "
+            f'rotation {rotation:,.1f}", point RMS {point_rms:,.3f} m'
+        )
+        if gk_src is not None and gk_dst is not None:
+            if det <= 0:
+                raise ImplausibleFit(
+                    f"the {described} mirrors the plane (determinant {det:.3g}); likely cause: "
+                    "swapped east/north (survey x/y read as GIS x/y) on one side"
+                )
+            if scale_ppm > GK_SCALE_REFUSE:
+                raise ImplausibleFit(
+                    f"the {described} is impossible: two Gauss-Kruger grids on near-identical "
+                    f"ellipsoids differ by less than {GK_SCALE_WARN:g} ppm; likely cause: "
+                    "swapped columns, a wrong CRS, or another unit"
+                )
+            same_cm = gk_src.central_meridian == gk_dst.central_meridian
+            src_local = points.src[active] - np.array([gk_src.false_easting, 0.0])
+            dst_local = points.dst[active] - np.array([gk_dst.false_easting, 0.0])
+            shift = float(np.hypot(*(dst_local.mean(axis=0) - src_local.mean(axis=0))))
+            if same_cm and (abs(rotation) > GK_ROTATION_REFUSE or shift > GK_SHIFT_REFUSE):
+                raise ImplausibleFit(
+                    f"the {described}, shift {shift:,.0f} m is impossible for two grids on "
+                    f"central meridian {gk_src.central_meridian:g}E; likely cause: points of "
+                    "another zone, or a wrong CRS"
+                )
+            if point_rms > RMS_REFUSE:
+                raise ImplausibleFit(
+                    f"the {described} leaves residuals no datum change between Chinese grids "
+                    "has; likely cause: swapped columns, mixed zones or a wrong CRS"
+                )
+            if not same_cm:
+                warnings_.append(
+                    f"the sides are on different central meridians ({gk_src.central_meridian:g}E "
+                    f"and {gk_dst.central_meridian:g}E): a plane fit across zones absorbs the "
+                    "meridian convergence only approximately; transform one side to the other's "
+                    "zone first (geobase crs transform)"
+                )
+            elif (
+                scale_ppm > GK_SCALE_WARN
+                or abs(rotation) > GK_ROTATION_WARN
+                or shift > GK_SHIFT_WARN
+            ):
+                warnings_.append(
+                    f"the {described}, shift {shift:,.0f} m is suspicious between two grids on "
+                    f"central meridian {gk_src.central_meridian:g}E (expected within "
+                    f'{GK_SCALE_WARN:g} ppm, {GK_ROTATION_WARN:g}", {GK_SHIFT_WARN:,.0f} m); '
+                    "check the CRSs and the columns"
+                )
+        else:
+            if det <= 0:
+                warnings_.append(
+                    f"the {described} mirrors the plane (determinant {det:.3g}): are east and "
+                    "north swapped on one side?"
+                )
+            if scale_ppm > LOCAL_SCALE_WARN:
+                warnings_.append(
+                    f"the {described} is implausible for two metric grids: another unit, or "
+                    "swapped columns?"
+                )
+    if point_rms > RMS_WARN:
+        warnings_.append(
+            f"point RMS {point_rms:,.3f} m after blunder rejection is large for common points: "
+            "check the CRSs, the columns and the point ids on both sides"
+        )
+    return warnings_
 
 
 def _parameters(model: str, x: NDArray, norm: _Normalised, convention: str) -> Any:
