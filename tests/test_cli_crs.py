@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -14,7 +15,7 @@ import shapely
 from click.testing import CliRunner
 
 from geobase.cli import cli
-from geobase.geodesy import read_parameters, transform
+from geobase.geodesy import read_parameters, resolve_crs, transform
 
 SHANTOU_LONLAT = (116.682, 23.354)
 SHANTOU_EN = (467483.3555, 2583777.6078)
@@ -345,7 +346,7 @@ def test_fit_and_apply_4p(tmp_path):
         "--from", "local", "--to", "EPSG:4548", "--format", "json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "rejected as a blunder: P04: standardised residual w = " in result.stderr
+    assert re.search(r"rejected as a blunder: P04: .*w = \d+\.\d\d > \d\.\d\d", result.stderr)
     report = json.loads(result.stdout)
     assert report["fit"]["rejected"] == ["P04"]
     assert report["fit"]["n_check"] == 2 and report["fit"]["check_rms"] < 0.02
@@ -664,3 +665,203 @@ def test_transform_vector_refuses_to_overwrite(tmp_path):
     result = run("crs", "transform", src, out, "--to", "4548", "--overwrite")
     assert result.exit_code == 0, result.output
     assert gpd.read_file(out)["name"].tolist() == ["汕头"]
+
+
+# --- Gauss-Kruger guards on every datum (issue 16) -----------------------------------------
+
+
+def legacy_systems_at_shantou() -> list[tuple[int, float, float]]:
+    """(EPSG code, east, north of Shantou) of every legacy Gauss-Kruger system holding it."""
+    from pyproj import Transformer
+    from pyproj.database import query_crs_info
+    from pyproj.enums import PJType
+
+    from geobase.geodesy import gk_system_of, resolve_crs
+
+    out = []
+    for info in query_crs_info(auth_name="EPSG", pj_types=PJType.PROJECTED_CRS):
+        if info.projection_method_name != "Transverse Mercator":
+            continue
+        crs = resolve_crs(int(info.code))
+        system = gk_system_of(crs)
+        if system is None or system.datum == "China 2000":
+            continue
+        if system.west <= SHANTOU_LONLAT[0] < system.east:
+            to_grid = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+            out.append((int(info.code), *to_grid.transform(*SHANTOU_LONLAT)))
+    return out
+
+
+def test_every_legacy_system_refuses_swapped_east_north(tmp_path):
+    systems = legacy_systems_at_shantou()
+    assert {code for code, _, _ in systems} >= {2436, 2384, 2415, 21460}
+    assert len(systems) == 12
+    out = tmp_path / "out.csv"
+    for code, east, north in systems:
+        good = write(tmp_path / "good.csv", f"id,east,north\nA,{east:.3f},{north:.3f}\n")
+        geographic = resolve_crs(code).geodetic_crs.to_epsg()  # the same datum
+        result = run(
+            "crs", "transform", good, out, "--from", f"EPSG:{code}", "--to", geographic,
+            "--overwrite",
+        )  # fmt: skip
+        assert result.exit_code == 0, (code, result.output)
+        swapped = write(tmp_path / "bad.csv", f"id,east,north\nA,{north:.3f},{east:.3f}\n")
+        result = run(
+            "crs", "transform", swapped, out, "--from", f"EPSG:{code}", "--to", geographic,
+            "--overwrite",
+        )  # fmt: skip
+        assert_bad_input(result, "line 2:", f"look swapped for EPSG:{code}")
+
+
+def test_wrong_legacy_zone_names_the_right_one(tmp_path):
+    systems = dict((code, (e, n)) for code, e, n in legacy_systems_at_shantou())
+    east, north = systems[2415]  # Beijing 1954 3-degree zone 39, prefixed
+    src = write(tmp_path / "in.csv", f"id,east,north\nA,{east:.3f},{north:.3f}\n")
+    result = run("crs", "transform", src, tmp_path / "o.csv", "--from", "EPSG:2416", "--to", "4214")
+    assert_bad_input(result, "zone prefix 39", "did you mean EPSG:2415?")
+    lonlat = write(tmp_path / "ll.csv", f"id,lon,lat\nA,{SHANTOU_LONLAT[0]},{SHANTOU_LONLAT[1]}\n")
+    result = run("crs", "transform", lonlat, tmp_path / "o.csv", "--from", "4214", "--to", "2437")
+    assert_bad_input(result, "target EPSG:2437 (120E)", "zone holding it is EPSG:2436")
+
+
+def xian_common_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Xian 1980 (EPSG:2384) and CGCS2000 (EPSG:4548) grid coordinates around Shantou."""
+    rng = np.random.default_rng(seed)
+    src = np.column_stack([rng.uniform(455_000, 480_000, n), rng.uniform(2_570_000, 2_595_000, n)])
+    a = math.radians(1.2 / 3600)
+    k = 1 + 4.1e-6
+    dst = np.column_stack(
+        [
+            -28.4 + k * (src[:, 0] * math.cos(a) - src[:, 1] * math.sin(a)),
+            47.9 + k * (src[:, 0] * math.sin(a) + src[:, 1] * math.cos(a)),
+        ]
+    ) + rng.normal(0, 0.01, (n, 2))
+    return src, dst
+
+
+def test_fit_xian_1980_x_y_in_the_wrong_order_is_refused(tmp_path):
+    """The issue's case: it reported scale -624,745 ppm and RMS 26 km with exit 0."""
+    src, dst = xian_common_points(10, 7)
+    rows = ["id,src_x,src_y,dst_x,dst_y"] + [
+        f"P{i},{s[1]:.4f},{s[0]:.4f},{d[1]:.4f},{d[0]:.4f}"
+        for i, (s, d) in enumerate(zip(src, dst, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    args = ("crs", "fit", common, "--model", "4p", "--from", "EPSG:2384", "--to", "EPSG:4548")
+    result = run(*args, "-o", params)  # survey order is the default for every GK system
+    assert result.exit_code == 0, result.output
+    result = run(*args, "-o", params, "--overwrite", "--xy", "gis")
+    assert_bad_input(result, "look swapped for EPSG:2384")
+    # one side read in the wrong order but in range: a mirror image, refused by its figures
+    mirrored = dst.copy()
+    mirrored[:, 0] = 2 * 500_000 - dst[:, 0]
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
+        for i, (s, d) in enumerate(zip(src, mirrored, strict=True))
+    ]
+    common = write(tmp_path / "m.csv", "\n".join(rows) + "\n")
+    result = run(
+        "crs", "fit", common, "--model", "affine", "--from", "2384", "--to", "4548",
+        "-o", tmp_path / "m.json",
+    )  # fmt: skip
+    assert_bad_input(result, "mirrors the plane", "swapped east/north")
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_fit_reports_sigma_tests_redundancy_and_reasons(tmp_path):
+    src, dst = xian_common_points(14, 8)
+    dst[[3, 4]] += (0.5, 0.55)  # two same-direction blunders on two points
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i:02d},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
+        for i, (s, d) in enumerate(zip(src, dst, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    result = run(
+        "crs", "fit", common, "--model", "4p", "--from", "2384", "--to", "4548",
+        "--sigma", "0.01", "-o", params, "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["fit"]
+    assert sorted(report["rejected"]) == ["P03", "P04"]
+    assert report["sigma_apriori"] == 0.01 and report["global_test"]["passed"]
+    for rejection in report["rejections"]:
+        assert rejection["w"] > rejection["critical"] > 3
+        assert f"w = {rejection['w']:.2f} > {rejection['critical']:.2f}" in rejection["reason"]
+        assert f"rejected as a blunder: {rejection['id']}: " in result.stderr
+    fit_rows = [r for r in report["residuals"] if r["role"] == "fit"]
+    assert sum(r["redundancy"] for r in fit_rows) == pytest.approx(report["redundancy"])
+    assert all(r["w"] is not None and r["w"] < report["critical_w"] for r in fit_rows)
+    # the default table shows them too
+    result = run(
+        "crs", "fit", common, "--model", "4p", "--from", "2384", "--to", "4548",
+        "-o", params, "--overwrite",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "redundancy" in result.stdout and "critical_w" in result.stdout
+    assert "robust" in result.stdout  # the test sigma without --sigma
+
+
+def test_fit_too_small_sigma_fails_the_global_test(tmp_path):
+    src, dst = xian_common_points(12, 9)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i:02d},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
+        for i, (s, d) in enumerate(zip(src, dst, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    result = run(
+        "crs", "fit", common, "--model", "4p", "--sigma", "0.002", "-o", tmp_path / "p.json",
+        "--no-reject",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: global test fails: sigma0 0.0" in result.stderr
+    assert "less precise than --sigma says" in result.stderr
+
+
+# --- geometry (issue 16 item 3) --------------------------------------------------------------
+
+
+def test_fit_near_collinear_points_refused_for_affine_and_poly2(tmp_path):
+    rng = np.random.default_rng(10)
+    t = rng.uniform(0, 1, 12)
+    src = np.column_stack(
+        [460_000 + 20_000 * t, 2_570_000 + 10_000 * t + rng.uniform(-3, 3, 12)]
+    )  # within 3 m of a 22 km line
+    dst = src + np.array([12.5, -30.25]) + rng.normal(0, 0.01, src.shape)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i:02d},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
+        for i, (s, d) in enumerate(zip(src, dst, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    for model in ("affine", "poly2"):
+        params = tmp_path / f"{model}.json"
+        result = run("crs", "fit", common, "--model", model, "-o", params)
+        assert_bad_input(result, "lie close to a line", "ratio 0.000", "add points off the line")
+        assert not params.exists()  # poly2 never writes parameters silently
+    result = run("crs", "fit", common, "--model", "4p", "-o", tmp_path / "4p.json")
+    assert result.exit_code == 0, result.output  # a similarity is fixed by a line
+
+
+def test_apply_warns_about_points_outside_the_hull(tmp_path):
+    local, gk = local_grid_points(10, 11)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
+        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    assert run("crs", "fit", common, "--model", "affine", "-o", params).exit_code == 0
+    assert read_parameters(params).hull is not None
+    inside = local.mean(axis=0)
+    points = write(
+        tmp_path / "pts.csv",
+        f"id,east,north\nA,{inside[0]:.3f},{inside[1]:.3f}\nB,{inside[0] + 60_000:.3f},"
+        f"{inside[1]:.3f}\n",
+    )
+    result = run("crs", "apply", params, points, tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"1 of 2 points lie outside the common points' hull .* up to [\d,]+ m \(line 3\)",
+        result.stderr,
+    )

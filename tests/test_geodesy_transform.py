@@ -16,6 +16,7 @@ from geobase.errors import (
     AxisOrderError,
     BallparkTransformation,
     InvalidCoordinates,
+    OutsideZoneError,
     UnknownCRS,
     ZonePrefixError,
 )
@@ -310,3 +311,146 @@ def test_check_is_cheap_on_large_arrays():
     lon[123_456], lat[123_456] = 23.0, 116.0
     with pytest.raises(AxisOrderError, match="point 123456"):
         check_coordinates(lon, lat, 4490)
+
+
+# --- every Chinese Gauss-Kruger system, any datum ---------------------------------------
+
+
+def _gk_systems_in_proj():
+    """Every EPSG Gauss-Kruger CRS on a Chinese datum, from PROJ's database."""
+    from pyproj.database import query_crs_info
+    from pyproj.enums import PJType
+
+    datums = ("CGCS2000", "Beijing 1954", "Xian 1980", "New Beijing")
+    return [
+        info
+        for info in query_crs_info(auth_name="EPSG", pj_types=PJType.PROJECTED_CRS)
+        if "Gauss-Kruger" in info.name and info.name.split(" / ")[0] in datums
+    ]
+
+
+def test_gk_system_of_reads_every_chinese_gauss_kruger_crs():
+    """256 systems (4 datums x 3/6-degree x prefix): zone facts agree with the EPSG names."""
+    import re
+
+    from geobase.geodesy import gk_system_of, resolve_crs
+
+    infos = _gk_systems_in_proj()
+    assert len(infos) == 256
+    for info in infos:
+        system = gk_system_of(resolve_crs(int(info.code)))
+        assert system is not None, info.name
+        name = info.name
+        width = 3 if "3-degree" in name else 6
+        zone = re.search(r"zone (\d+)", name)
+        cm = re.search(r"CM (\d+)E", name)
+        assert (system.width, system.prefixed) == (width, zone is not None), name
+        if zone:
+            assert system.number == int(zone.group(1)), name
+        else:
+            assert system.central_meridian == float(cm.group(1)), name
+        assert system.label == f"EPSG:{info.code}"
+        assert system.with_prefix(not system.prefixed).label.startswith("EPSG:"), name
+
+
+def test_gk_system_of_other_crs():
+    from geobase.geodesy import gk_system_of, resolve_crs
+
+    for spec in (4490, 4214, 3857, 32650, 2510, "+proj=tmerc +lon_0=117 +k=0.9996 +x_0=500000"):
+        assert gk_system_of(resolve_crs(spec)) is None, spec
+    custom = gk_system_of(resolve_crs("+proj=tmerc +lon_0=117 +k=1 +x_0=500000 +ellps=krass"))
+    assert custom is not None and custom.central_meridian == 117 and not custom.prefixed
+    assert "Gauss-Kruger CM 117E" in custom.label
+
+
+def _shantou_legacy_systems():
+    """The EPSG Gauss-Kruger systems on the legacy datums whose zone holds Shantou."""
+    from geobase.geodesy import gk_system_of, resolve_crs
+
+    out = []
+    for info in _gk_systems_in_proj():
+        system = gk_system_of(resolve_crs(int(info.code)))
+        if not info.name.startswith("CGCS2000") and system.west <= 116.682 < system.east:
+            out.append(int(info.code))
+    return out
+
+
+def _legacy_shantou(code: int) -> tuple[float, float]:
+    """Shantou projected in a legacy system (its own datum: no datum shift)."""
+    from geobase.geodesy import resolve_crs
+
+    crs = resolve_crs(code)
+    to_grid = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+    return to_grid.transform(116.682, 23.354)
+
+
+def test_every_legacy_system_around_shantou_refuses_swapped_axes():
+    codes = _shantou_legacy_systems()
+    assert len(codes) == 12  # Beijing 1954, Xian 1980, New Beijing x 3/6-degree x prefix
+    for code in codes:
+        east, north = _legacy_shantou(code)
+        check_coordinates([east], [north], code)  # the right order passes
+        with pytest.raises(AxisOrderError, match=rf"look swapped for EPSG:{code}"):
+            transform([north], [east], code, 4490, allow_ballpark=True)
+
+
+def test_issue_examples_beijing_1954_and_xian_1980():
+    """The issue's cases: they transformed to lon 135.4 lat 4.0 and 132.5, 6.6 with exit 0."""
+    for code in (2436, 2384):
+        east, north = _legacy_shantou(code)
+        with pytest.raises(AxisOrderError, match="surveying x"):
+            transform([north], [east], code, 4214)
+    # EPSG:2383 (Xian 1980 CM 114E) does not hold Shantou: the zone that does is named
+    east, north = _legacy_shantou(2384)
+    lon, _ = transform([east], [north], 2384, 4610)
+    east_114, north_114 = transform(lon, [23.354], 4610, 2383, check=False)
+    with pytest.raises(OutsideZoneError, match=r"zone holding it is EPSG:2384 \(Xian 1980"):
+        check_coordinates(east_114, north_114, 2383)
+
+
+def test_wrong_zone_prefix_names_the_same_datum_zone():
+    east, north = _legacy_shantou(2415)  # Beijing 1954 3-degree zone 39, prefixed
+    with pytest.raises(ZonePrefixError, match=r"zone prefix 39 .*did you mean EPSG:2415\?"):
+        check_coordinates([east], [north], 2416)  # zone 40
+    with pytest.raises(ZonePrefixError, match=r"has a zone prefix .*did you mean EPSG:2415\?"):
+        check_coordinates([east], [north], 2436)
+    with pytest.raises(ZonePrefixError, match=r"no zone prefix .*did you mean EPSG:2436\?"):
+        check_coordinates([east - 39e6], [north], 2415)
+
+
+def test_points_outside_the_zone_name_the_zone_that_holds_them():
+    # 250 km west of the central meridian of EPSG:4548 at Shantou's latitude: 114.56E
+    with pytest.raises(
+        OutsideZoneError,
+        match=r"lies at 114\.5\d+E, 2\.4\d degrees west .*EPSG:4548 \(117E\), outside its "
+        r"3-degree zone .*holding it is EPSG:4547",
+    ):
+        check_coordinates([250_000.0], [SHANTOU[1]], 4548)
+    # within the half-degree overlap: accepted
+    east, _ = transform([118.9], [23.354], 4490, 4548, check=False)
+    check_coordinates(east, [SHANTOU[1]], 4548)
+    # the 6-degree zone of the same meridian holds it
+    east6, north6 = transform([114.56], [23.354], 4490, 4509)
+    check_coordinates(east6, north6, 4509)
+
+
+def test_target_zone_must_hold_the_points():
+    with pytest.raises(
+        OutsideZoneError, match=r"target EPSG:4549 \(120E\).*holding it is EPSG:4548"
+    ):
+        transform([116.682], [23.354], 4490, 4549)
+    with pytest.raises(OutsideZoneError, match="holding it is EPSG:2436"):
+        transform([116.682], [23.354], 4214, 2437)
+    transform([116.682], [23.354], 4490, 4549, check=False)  # the caller's choice
+    with pytest.raises(OutsideZoneError):
+        transform_geometries(np.array([shapely.Point(116.682, 23.354)]), 4490, 4549)
+
+
+def test_zone_check_is_cheap_and_exact_at_the_edge():
+    rng = np.random.default_rng(4)
+    lon = rng.uniform(115.5 - 0.5, 118.5 + 0.5, 200_000)
+    lat = rng.uniform(18, 45, 200_000)
+    east, north = transform(lon, lat, 4490, 4548)  # inside zone + overlap: accepted
+    east[777] = 1_000.0
+    with pytest.raises(OutsideZoneError, match=r"point 777: .*\(1 of 200000 points\)"):
+        check_coordinates(east, north, 4548)

@@ -4,9 +4,11 @@ The estimation behind :func:`geobase.geodesy.fit.fit`, on plain arrays: design b
 ``a`` of shape (n points, d coordinates, u unknowns) and observations ``y`` of shape
 (n, d), every coordinate of equal a-priori precision sigma.
 
-1. **Robust seed.** Least median of squares over minimal subsets (every subset when there
-   are at most :data:`MAX_SUBSETS`, else that many drawn with a fixed seed) gives a
-   solution that up to half the points cannot pull; IGG-III reweighting (weights 1 up to
+1. **Robust seed.** Minimal subsets (every subset when there are at most
+   :data:`MAX_SUBSETS`, else that many drawn with a fixed seed) are solved exactly; the
+   one whose solution leaves the smallest sum of truncated squared residuals (MSAC, cut
+   at the 0.999 quantile of the scale: the a-priori sigma, else the least median of
+   squares) gives a solution that blunders cannot pull; IGG-III reweighting (weights 1 up to
    :data:`IGG_K0`, falling to 0 at :data:`IGG_K1` standardised residuals) refines it.
    The points it keeps (weight > 0) give the *robust sigma*: sigma0 of their least-squares
    fit, with its degrees of freedom. Without an a-priori sigma, this is the reference the
@@ -164,15 +166,22 @@ def _igg3(u: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def robust_seed(
-    a: NDArray[np.float64], y: NDArray[np.float64], active: NDArray[np.bool_], minimal: int
+    a: NDArray[np.float64],
+    y: NDArray[np.float64],
+    active: NDArray[np.bool_],
+    minimal: int,
+    *,
+    sigma: float | None = None,
 ) -> RobustSeed | None:
-    """Least median of squares over minimal subsets, refined by IGG-III reweighting.
+    """MSAC over minimal subsets (scale: sigma or LMedS), refined by IGG-III reweighting.
 
     Args:
         a: Design blocks (n, d, u).
         y: Observations (n, d).
         active: The points to use.
         minimal: Points in a minimal subset.
+        sigma: A-priori sigma of one coordinate, the scale of the IGG-III residuals;
+            None: the robust scale of the residuals (from their median).
 
     Returns:
         The seed, or None where the points leave no redundancy beyond a minimal subset.
@@ -182,7 +191,7 @@ def robust_seed(
     _, d, u = a.shape
     if n <= minimal or n * d - u <= 0:
         return None
-    aa, ll = a[idx], y[idx]
+    aa, yy = a[idx], y[idx]
     total = math.comb(n, minimal)
     if total <= MAX_SUBSETS:
         subsets = np.array(list(itertools.combinations(range(n), minimal)))
@@ -192,7 +201,7 @@ def robust_seed(
         subsets = np.unique(subsets, axis=0)
     k = len(subsets)
     design = aa[subsets].reshape(k, minimal * d, u)
-    obs = ll[subsets].reshape(k, minimal * d)
+    obs = yy[subsets].reshape(k, minimal * d)
     normal = np.einsum("kru,krv->kuv", design, design)
     rhs = np.einsum("kru,kr->ku", design, obs)
     sv = np.linalg.svd(normal, compute_uv=False)
@@ -200,19 +209,32 @@ def robust_seed(
     if not ok.any():
         return None
     xs = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]
-    r2 = ((ll[None] - np.einsum("ndu,ku->knd", aa, xs)) ** 2).sum(axis=2)
-    x = xs[int(np.argmin(np.median(r2, axis=1)))]
+    r2 = ((yy[None] - np.einsum("ndu,ku->knd", aa, xs)) ** 2).sum(axis=2)
     median_chi2 = chi2_isf(0.5, d)
+    # the scale: a-priori, else from the least median of squares; then the subset whose
+    # solution has the most points within it (MSAC: truncated squares), so that a
+    # solution through a blunder on a weakly controlled point does not win a tie
+    if sigma is not None:
+        scale0 = sigma
+    else:
+        small = float(np.median(r2, axis=1).min())
+        scale0 = math.sqrt(small / median_chi2) * (1 + 5 / max(n - minimal, 1))
+        scale0 = max(scale0, SIGMA_FLOOR)
+    cut = chi2_isf(ALPHA, d) * scale0**2
+    x = xs[int(np.argmin(np.minimum(r2, cut).sum(axis=1)))]
     weights = np.ones(n)
     for _ in range(30):
-        v2 = ((ll - np.einsum("ndu,u->nd", aa, x)) ** 2).sum(axis=1)
-        scale = math.sqrt(float(np.median(v2)) / median_chi2) * (1 + 5 / max(n - minimal, 1))
-        scale = max(scale, SIGMA_FLOOR)
+        v2 = ((yy - np.einsum("ndu,u->nd", aa, x)) ** 2).sum(axis=1)
+        if sigma is not None:
+            scale = sigma
+        else:
+            scale = math.sqrt(float(np.median(v2)) / median_chi2) * (1 + 5 / max(n - minimal, 1))
+            scale = max(scale, SIGMA_FLOOR)
         new = _igg3(np.sqrt(v2 / d) / scale)
         if int((new > 0).sum()) * d - u <= 0:
             break
         try:
-            x_new = least_squares(aa, ll, new > 0, weights=new).x
+            x_new = least_squares(aa, yy, new > 0, weights=new).x
         except FitError:
             break
         converged = np.array_equal(new > 0, weights > 0) and np.allclose(new, weights, atol=1e-6)
@@ -231,13 +253,19 @@ def robust_seed(
 
 @dataclass
 class Rejected:
-    """One point removed by data snooping, with the figures of its test."""
+    """One point removed, with the figures of its test.
+
+    ``robust``: left out by the robust estimate and refused back in (``w`` is its
+    standardised prediction residual against the fit of the others, ``redundancy`` NaN);
+    else removed by data snooping (``w`` its standardised residual in the fit).
+    """
 
     index: int
     w: float
     critical: float
     residual: float
     redundancy: float
+    robust: bool = False
 
 
 @dataclass
@@ -271,8 +299,16 @@ def snoop(
     alpha: float = ALPHA,
     reject: bool = True,
     what: str = "model",
+    start: NDArray[np.bool_] | None = None,
 ) -> Snooping:
     """Iterative data snooping: remove the worst point beyond the critical value, re-fit.
+
+    With ``start`` (the points a robust estimate keeps), the points it leaves out are
+    first let back in one at a time, the one the fit of the others predicts best first,
+    while their standardised prediction residual stays within the critical value; those
+    still out are rejected (``robust``), and data snooping goes on from there. Starting
+    from the robust set is what keeps blunders from masking each other: a blunder never
+    pulls the fit its neighbour is judged by.
 
     Args:
         a: Design blocks (n, d, u).
@@ -283,13 +319,47 @@ def snoop(
         sigma_dof: Degrees of freedom of an estimated sigma; None for an a-priori one.
         min_points: Fewest points the model needs; testing stops while one redundant
             point beyond them is left.
+        start: The points a robust estimate keeps (see above); None: plain data snooping
+            from all points.
         alpha: Family-wise significance level per step.
         reject: Remove points (False: only test and report).
         what: The model's name for messages.
     """
     active = active.copy()
     d = a.shape[1]
-    result = Snooping(least_squares(a, y, active, what=what), sigma=sigma, sigma_dof=sigma_dof)
+    n_points = int(active.sum())
+    if start is not None and reject and sigma is not None:
+        current = active & start
+        if int(current.sum()) < min_points + 1:
+            current = active.copy()
+        rejected: list[Rejected] = []
+        while True:
+            ls = least_squares(a, y, current, what=what)
+            suspects = np.flatnonzero(active & ~current)
+            if not len(suspects):
+                break
+            critical = critical_w(n_points, d, alpha, sigma_dof)
+            w = np.sqrt(ls.statistic()[suspects]) / sigma
+            best = int(np.argmin(w))
+            if w[best] <= critical:
+                current[suspects[best]] = True
+                continue
+            rejected = [
+                Rejected(
+                    index=int(suspects[k]),
+                    w=float(w[k]),
+                    critical=critical,
+                    residual=float(np.sqrt((ls.v[suspects[k]] ** 2).sum())),
+                    redundancy=float("nan"),
+                    robust=True,
+                )
+                for k in np.argsort(-w)
+            ]
+            break
+        active = current
+        result = Snooping(ls, rejected, sigma, sigma_dof)
+    else:
+        result = Snooping(least_squares(a, y, active, what=what), sigma=sigma, sigma_dof=sigma_dof)
     while True:
         ls = result.final
         n_active = int(active.sum())

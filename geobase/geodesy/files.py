@@ -392,7 +392,7 @@ def apply_table(
     h_column = find_column(frame, ("h",)) if params.model == "7p" else None
     h = column_values(frame, h_column, source) if h_column is not None else None
     try:
-        result = apply(params, east, north, h, check=check, labels=row_labels(frame))
+        result = apply(params, east, north, h, check=check, labels=row_labels(frame), notify=notify)
     except AxisOrderError as exc:
         raise _xy_hint(exc, columns) from None
     e_name, n_name, decimals = _output_columns(

@@ -177,13 +177,17 @@ class ResidualRecord(_Strict):
 
 
 class Rejection(_Strict):
-    """A point rejected as a blunder, with the figures of the test that rejected it."""
+    """A point rejected as a blunder, with the figures of the test that rejected it.
+
+    ``redundancy`` is None for a point the robust estimate left out (it was tested by its
+    prediction residual against the fit of the others).
+    """
 
     id: str
     w: float
     critical: float
     residual: float
-    redundancy: float
+    redundancy: float | None
     reason: str
 
 
@@ -926,12 +930,12 @@ LINE_REFUSE, LINE_WARN = 0.02, 0.2
 #: Condition number of the (normalised) normal equations beyond which a fit is refused
 #: (numerically undetermined) or warned about (poorly determined).
 CONDITION_REFUSE, CONDITION_WARN = 1e10, 1e4
-#: Half the points within this fraction of the largest distance from their centre:
-#: clustered.
+#: Half the points within this fraction of the largest distance from their centre (the
+#: coordinate-wise median): clustered.
 CLUSTER_WARN = 0.1
 #: A point in the fit with less than this share of its coordinates' redundancy is hardly
 #: controlled by the others.
-LOW_REDUNDANCY = 0.1
+LOW_REDUNDANCY = 0.25
 
 
 def _principal_spread(points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -997,7 +1001,7 @@ def _geometry(
             f"{CONDITION_WARN:.0e}): the {model} parameters are poorly determined by these "
             "points; spread them over the area, or use a simpler model"
         )
-    distance = np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1))
+    distance = np.sqrt(((points - np.median(points, axis=0)) ** 2).sum(axis=1))
     if n >= 5 and distance.max() > 0:
         median = float(np.median(distance))
         if median < CLUSTER_WARN * distance.max():
@@ -1174,9 +1178,7 @@ def fit(
     obs = work_dst - norm.dst_center
     in_fit = ~is_check
     warnings_: list[str] = []
-    seed = None
-    if sigma is None:
-        seed = robust_seed(a, obs, in_fit, need)
+    seed = robust_seed(a, obs, in_fit, need, sigma=sigma) if reject else None
     ref_sigma = sigma if sigma is not None else (seed.sigma if seed is not None else None)
     ref_dof = None if sigma is not None else (seed.dof if seed is not None else None)
     snooping = snoop(
@@ -1189,6 +1191,7 @@ def fit(
         alpha=alpha,
         reject=reject,
         what=what,
+        start=None if seed is None else seed.weights > 0,
     )
     final = snooping.final
     active = final.active
@@ -1212,18 +1215,6 @@ def fit(
             f"{points.ids[i]} looks like a blunder (w = {w_i:.1f} > {snooping.critical:.2f}) "
             f"but was kept: {why}"
         )
-    if seed is not None and reject:
-        missed = [
-            points.ids[i]
-            for i in np.flatnonzero(in_fit & (seed.weights == 0) & active)
-            if i not in snooping.untested
-        ]
-        if missed:
-            warnings_.append(
-                f"the robust estimate gives {', '.join(missed)} zero weight but the "
-                "blunder test kept them: check them"
-            )
-
     units = "m" if model == "7p" or points.src_axes == "east_north" else "degrees"
     geometry_points = work_src[active]
     spread_ratio, geometry_warnings = _geometry(model, geometry_points, final.condition, units)
@@ -1282,9 +1273,13 @@ def fit(
             w=r.w,
             critical=r.critical,
             residual=r.residual,
-            redundancy=r.redundancy,
+            redundancy=None if r.robust else r.redundancy,
             reason=(
-                f"standardised residual w = {r.w:.2f} > {r.critical:.2f} (residual "
+                f"left out by the robust estimate, and its standardised prediction residual "
+                f"against the fit of the others w = {r.w:.2f} > {r.critical:.2f} (residual "
+                f"{r.residual:.4f} m; {sigma_text}, alpha {alpha:g} over the points)"
+                if r.robust
+                else f"standardised residual w = {r.w:.2f} > {r.critical:.2f} (residual "
                 f"{r.residual:.4f} m, redundancy number {r.redundancy:.2f} of {dims}; "
                 f"{sigma_text}, alpha {alpha:g} over the points tested)"
             ),

@@ -443,6 +443,8 @@ def _is_china_datum(crs: CRS) -> str | None:
     datum = crs.datum.name if crs.datum is not None else None
     if datum in CHINA_DATUMS:
         return datum
+    if datum is not None and not datum.lower().startswith("unknown"):
+        return None  # a named datum of another country (Pulkovo 1942 is on Krassowsky too)
     ellipsoid = crs.ellipsoid
     if ellipsoid is None:
         return None
