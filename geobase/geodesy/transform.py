@@ -487,8 +487,8 @@ def _check_zone_extent(
     cm = system.central_meridian
     side = "west" if li < cm else "east"
     zone = (
-        f"its {system.width}-degree zone ({system.west:g}E..{system.east:g}E, with "
-        f"{ZONE_OVERLAP:g} degrees of overlap)"
+        f"{system.width}-degree zone {system.number} ({system.west:g}E..{system.east:g}E, "
+        f"with {ZONE_OVERLAP:g} degrees of overlap)"
     )
     holding = system.holding(li) if np.isfinite(li) else None
     hold = (
