@@ -157,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             f"- Points: a 10 km block in EPSG:4548, 15 mm noise per coordinate, blunders "
             f"displace a point by {BLUNDER:g} sigma ({BLUNDER * SIGMA:.2f} m) in a random "
             "direction; seeded draws (seed 16).",
-            "- Tests: iterative data snooping, alpha 0.001 over the points, seeded by LMedS + "
-            "IGG-III (robust sigma) or with the a-priori sigma.",
+            "- Tests: iterative data snooping, alpha 0.001 over the points, started from the "
+            "robust set (MSAC over minimal subsets, then IGG-III); test sigma the a-priori one "
+            "or the robust sigma (sigma0 of the points the robust estimate keeps).",
             f"- {len(rows) * args.draws} fits in {elapsed:.1f} s "
             f"({1000 * elapsed / (len(rows) * args.draws):.1f} ms a fit).",
             f"- Machine: {platform.machine()}, Python {platform.python_version()}, numpy "
