@@ -812,7 +812,7 @@ def test_fit_too_small_sigma_fails_the_global_test(tmp_path):
     common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
     result = run(
         "crs", "fit", common, "--model", "4p", "--sigma", "0.002", "-o", tmp_path / "p.json",
-        "--no-reject",
+        "--no-reject", "--from", "2384", "--to", "4548",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "warning: global test fails: sigma0 0.0" in result.stderr
@@ -836,10 +836,16 @@ def test_fit_near_collinear_points_refused_for_affine_and_poly2(tmp_path):
     common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
     for model in ("affine", "poly2"):
         params = tmp_path / f"{model}.json"
-        result = run("crs", "fit", common, "--model", model, "-o", params)
+        result = run(
+            "crs", "fit", common, "--model", model, "-o", params, "--from", "local", "--to",
+            "local",
+        )  # fmt: skip
         assert_bad_input(result, "lie close to a line", "ratio 0.000", "add points off the line")
         assert not params.exists()  # poly2 never writes parameters silently
-    result = run("crs", "fit", common, "--model", "4p", "-o", tmp_path / "4p.json")
+    result = run(
+        "crs", "fit", common, "--model", "4p", "-o", tmp_path / "4p.json", "--from", "local",
+        "--to", "local",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output  # a similarity is fixed by a line
 
 
@@ -851,7 +857,8 @@ def test_apply_warns_about_points_outside_the_hull(tmp_path):
     ]
     common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
     params = tmp_path / "p.json"
-    assert run("crs", "fit", common, "--model", "affine", "-o", params).exit_code == 0
+    args = ("--from", "local", "--to", "EPSG:4548")
+    assert run("crs", "fit", common, "--model", "affine", "-o", params, *args).exit_code == 0
     assert read_parameters(params).hull is not None
     inside = local.mean(axis=0)
     points = write(

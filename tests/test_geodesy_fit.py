@@ -854,7 +854,8 @@ def test_hull_is_stored_and_points_outside_it_are_measured(tmp_path):
     src = np.array(
         [[460e3, 2570e3], [470e3, 2570e3], [470e3, 2580e3], [460e3, 2580e3], [465e3, 2575e3]]
     )
-    params = fit(CommonPoints(ids(5), src, similarity_pv(src, **GK_4P)), "4p").parameters
+    points = CommonPoints(ids(5), src, similarity_pv(src, **GK_4P))
+    params = fit(points, "4p", src_crs=2436, dst_crs=4548).parameters
     assert len(params.hull) == 5 and params.hull[0] == params.hull[-1]
     again = read_parameters(write_parameters(params, tmp_path / "p.json"))
     assert again.hull == params.hull
