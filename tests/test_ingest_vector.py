@@ -148,3 +148,23 @@ def test_tileset_without_bounding_volume_refused(tmp_path, workspace):
     with pytest.raises(UnsupportedInput, match="not georeferenced"):
         ingest(workspace, [local], acquired="2021-11-01")
     assert n_records(workspace) == 0
+
+
+def test_footprints_in_gauss_kruger_crss_get_the_one_geodesy_guard():
+    """Swapped axes, a zone prefix the CRS lacks and a wrong zone are refused, not placed."""
+    import shapely
+    from pyproj import CRS
+
+    from geobase.errors import AxisOrderError, OutsideZoneError, ZonePrefixError
+    from geobase.ingest.footprint import to_cgcs2000
+
+    good = to_cgcs2000(shapely.box(467_000, 2_583_000, 468_000, 2_584_000), CRS.from_epsg(4548))
+    assert 116.6 < good.centroid.x < 116.8
+    with pytest.raises(ZonePrefixError, match="did you mean EPSG:4527"):
+        to_cgcs2000(shapely.box(39_467_000, 2_583_000, 39_468_000, 2_584_000), CRS.from_epsg(4548))
+    with pytest.raises(AxisOrderError, match="look swapped"):
+        to_cgcs2000(shapely.box(2_583_000, 467_000, 2_584_000, 468_000), CRS.from_epsg(4548))
+    with pytest.raises(OutsideZoneError, match="holding it is EPSG:4547"):
+        to_cgcs2000(shapely.box(150_000, 2_583_000, 151_000, 2_584_000), CRS.from_epsg(4548))
+    with pytest.raises(AxisOrderError, match="look swapped for EPSG:2436"):  # Beijing 1954
+        to_cgcs2000(shapely.box(2_583_000, 467_000, 2_584_000, 468_000), CRS.from_epsg(2436))
