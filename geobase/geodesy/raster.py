@@ -259,7 +259,8 @@ def apply_raster(
                 t = src.transform
                 xs = np.array([t.c, t.c + t.a * src.width, t.c + t.a * src.width / 2])
                 ys = np.array([t.f, t.f + t.e * src.height, t.f + t.e * src.height / 2])
-                apply(params, xs, ys, check=True, labels=["top-left", "bottom-right", "centre"])
+                corners = ["top-left", "bottom-right", "centre"]
+                apply(params, xs, ys, check=True, labels=corners, notify=notify)
             transform, width, height, resolution = _output_grid(params, src)
             interp = list(src.colorinterp)
             alpha = interp.index(ColorInterp.alpha) + 1 if ColorInterp.alpha in interp else None
