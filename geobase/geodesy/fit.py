@@ -1241,10 +1241,15 @@ def fit(
     stat = final.statistic()
     w_all = np.sqrt(stat) / ref_sigma if ref_sigma else np.full(len(stat), np.nan)
     red = final.redundancy()
-    for i in np.flatnonzero(active & (red < LOW_REDUNDANCY * dims)):
+    weak = np.flatnonzero(active & (red < LOW_REDUNDANCY * dims))
+    if len(weak):
+        names = ", ".join(points.ids[i] for i in weak)
+        numbers = ", ".join(f"{red[i]:.3f}" for i in weak)
+        verb = "is" if len(weak) == 1 else "are"
         warnings_.append(
-            f"{points.ids[i]} is hardly controlled by the other points (redundancy number "
-            f"{red[i]:.3f} of {dims}): the fit follows it, and a blunder on it would not show"
+            f"{names} {verb} hardly controlled by the other points (redundancy number "
+            f"{numbers} of {dims}): the fit follows them, and a blunder there would hardly "
+            "show; add common points around them"
         )
     roles = np.where(is_check, "check", np.where(active, "fit", "rejected"))
     records = [
