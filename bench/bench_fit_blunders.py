@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             f"**{'Meets' if ok else 'MISSES'} the bar** with the 4p model (the city-extent "
             "model of DOMAIN.md): every planted blunder named and no innocent point rejected "
             "in at least 99% of the draws, in every case, with and without --sigma. The "
-            "affine rows show the limit of geometry, not of the tests: six unknowns on 8 "
+            "affine rows show mostly the limit of geometry, not of the tests: six unknowns on 8 "
             "random points leave some points almost uncontrolled (redundancy number well "
             "below 1), where a 20 sigma blunder hardly shows in any residual; the last "
             f"column counts the failed draws with a blunder on a point of redundancy < {WEAK:g}. "
