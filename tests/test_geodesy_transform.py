@@ -454,3 +454,15 @@ def test_zone_check_is_cheap_and_exact_at_the_edge():
     east[777] = 1_000.0
     with pytest.raises(OutsideZoneError, match=r"point 777: .*\(1 of 200000 points\)"):
         check_coordinates(east, north, 4548)
+
+
+def test_legacy_geographic_crs_suggests_its_own_datum_and_describes_its_zones():
+    from geobase.geodesy.describe import describe_crs
+
+    with pytest.raises(InvalidCoordinates, match=r"prefix suggests EPSG:2415$"):
+        check_coordinates([39_467_483.0], [SHANTOU[1]], 4214)  # Beijing 1954
+    with pytest.raises(InvalidCoordinates, match=r"prefix suggests EPSG:2363$"):
+        check_coordinates([39_467_483.0], [SHANTOU[1]], 4610)  # Xian 1980
+    record = describe_crs("EPSG:2436")
+    assert record["gauss_kruger"] == "3-degree zone 39" and record["central_meridian"] == 117
+    assert record["counterpart"] == "EPSG:2415 (with zone prefix)"

@@ -15,7 +15,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from geobase.geodesy.transform import CRSLike, check_coordinates, transform
-from geobase.geodesy.zones import GKZone, crs_label, gk_zone_of, resolve_crs, zone_for
+from geobase.geodesy.zones import (
+    GKZone,
+    crs_label,
+    gk_system_of,
+    gk_zone_of,
+    resolve_crs,
+    zone_for,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +65,22 @@ def describe_crs(spec: CRSLike) -> dict[str, Any]:
     elif crs_.is_projected:
         record["geobase_order"] = "east, north (always_xy)"
     zone = gk_zone_of(crs_)
+    system = gk_system_of(crs_) if zone is None else None
+    if system is not None:  # a legacy datum's Gauss-Kruger system
+        other = system.with_prefix(not system.prefixed)
+        record.update(
+            {
+                "gauss_kruger": f"{system.width}-degree zone {system.number}",
+                "central_meridian": system.central_meridian,
+                "false_easting": system.false_easting,
+                "zone_prefix": system.prefixed,
+                "zone_west": system.west,
+                "zone_east": system.east,
+                "counterpart": f"{other.label} ({'with' if other.prefixed else 'without'} "
+                "zone prefix)",
+                "survey_axes": "x = north, y = east",
+            }
+        )
     if zone is not None:
         other = zone.with_prefix(not zone.prefixed)
         record.update(

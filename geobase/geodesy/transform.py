@@ -32,12 +32,18 @@ from geobase.errors import (
     UnknownCRS,
     ZonePrefixError,
 )
-from geobase.geodesy.constants import LEGACY_DATUMS, NORTHING_RANGE, ZONE_PREFIX_UNIT
+from geobase.geodesy.constants import (
+    CHINA_DATUMS,
+    LEGACY_DATUMS,
+    NORTHING_RANGE,
+    ZONE_PREFIX_UNIT,
+)
 from geobase.geodesy.zones import (
     ZONE_NUMBERS,
     GKSystem,
     GKZone,
     crs_label,
+    gk_system,
     gk_system_of,
     resolve_crs,
 )
@@ -544,9 +550,14 @@ def _check_geographic(
     ei, ni = float(e.reshape(-1)[i]), float(n.reshape(-1)[i])
     where, count = _where(i, labels), _count(bad)
     if abs(ei) > 360 or abs(ni) > 360:
+        datum = crs.datum.name if crs.datum is not None else None
         prefix = _prefix_zone(ei) if ei >= ZONE_PREFIX_UNIT else None
+        if prefix is not None and datum in CHINA_DATUMS:  # that zone on the CRS's datum
+            suggested = gk_system(datum, prefix.width, prefix.number, True).label
+        else:
+            suggested = f"EPSG:{prefix.epsg}" if prefix is not None else ""
         hint = (
-            f"; the easting's prefix suggests EPSG:{prefix.epsg}"
+            f"; the easting's prefix suggests {suggested}"
             if prefix is not None and NORTHING_RANGE[0] <= ni <= NORTHING_RANGE[1]
             else ""
         )

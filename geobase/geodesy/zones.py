@@ -431,6 +431,13 @@ class GKSystem:
         return f"{self.label} ({self.name})" if self.label.startswith("EPSG:") else self.label
 
 
+def gk_system(datum: str, width: Width, number: int, prefixed: bool) -> GKSystem:
+    """A Gauss-Kruger system of a Chinese datum by zone, with its EPSG code where PROJ
+    has one (``gk_system("Xian 1980", 3, 39, False).label == "EPSG:2384"``)."""
+    kind = "3-degree Gauss-Kruger" if width == 3 else "Gauss-Kruger"
+    return GKSystem(datum, width, number, prefixed, kind, kind).sibling(width, number, prefixed)
+
+
 def _param(op, *names: str) -> float | None:
     for p in op.params:
         if p.name in names:
