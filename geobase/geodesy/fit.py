@@ -1178,7 +1178,7 @@ def fit(
     obs = work_dst - norm.dst_center
     in_fit = ~is_check
     warnings_: list[str] = []
-    seed = robust_seed(a, obs, in_fit, need, sigma=sigma) if reject else None
+    seed = robust_seed(a, obs, in_fit, need, sigma=sigma)
     ref_sigma = sigma if sigma is not None else (seed.sigma if seed is not None else None)
     ref_dof = None if sigma is not None else (seed.dof if seed is not None else None)
     snooping = snoop(
@@ -1191,7 +1191,7 @@ def fit(
         alpha=alpha,
         reject=reject,
         what=what,
-        start=None if seed is None else seed.weights > 0,
+        start=None if seed is None or not reject else seed.weights > 0,
     )
     final = snooping.final
     active = final.active
@@ -1207,14 +1207,32 @@ def fit(
         warnings_.append(
             f"too few points to test for blunders ({n_used}; at least {need + 2} are needed)"
         )
-    for i in snooping.untested:
-        stat = final.statistic()[i]
-        w_i = math.sqrt(stat) / ref_sigma if ref_sigma and math.isfinite(stat) else float("nan")
-        why = "rejection is off" if not reject else "no redundant point would be left"
-        warnings_.append(
-            f"{points.ids[i]} looks like a blunder (w = {w_i:.1f} > {snooping.critical:.2f}) "
-            f"but was kept: {why}"
+    if reject:
+        for i in snooping.untested:
+            stat = final.statistic()[i]
+            w_i = math.sqrt(stat) / ref_sigma if ref_sigma and math.isfinite(stat) else math.nan
+            warnings_.append(
+                f"{points.ids[i]} looks like a blunder (w = {w_i:.1f} > "
+                f"{snooping.critical:.2f}) but was kept: no redundant point would be left"
+            )
+    elif ref_sigma is not None:
+        # what the tests would reject: the blunders, not the points they pull off
+        shadow = snoop(
+            a,
+            obs,
+            in_fit,
+            sigma=ref_sigma,
+            sigma_dof=ref_dof,
+            min_points=need,
+            alpha=alpha,
+            what=what,
+            start=None if seed is None else seed.weights > 0,
         )
+        for r in shadow.rejected:
+            warnings_.append(
+                f"{points.ids[r.index]} looks like a blunder (w = {r.w:.1f} > {r.critical:.2f}, "
+                f"residual {r.residual:.4f} m) but was kept: rejection is off"
+            )
     units = "m" if model == "7p" or points.src_axes == "east_north" else "degrees"
     geometry_points = work_src[active]
     spread_ratio, geometry_warnings = _geometry(model, geometry_points, final.condition, units)
