@@ -50,10 +50,12 @@ from geobase.catalog.records import current_datasets
 from geobase.errors import (
     AccessDenied,
     AreaOfInterestError,
+    InvalidCoordinates,
     OutputExistsError,
     SourceReadError,
     ValidationError,
 )
+from geobase.geodesy.lonlat import check_bbox, check_lonlat, parse_numbers
 from geobase.store import Workspace
 from geobase.store.districts import list_districts
 
@@ -109,15 +111,6 @@ class AreaOfInterest:
         return abs(GEOD.geometry_area_perimeter(self.geometry)[0]) / 1e6
 
 
-def _numbers(text: str) -> list[float] | None:
-    parts = [p.strip() for p in text.replace(";", ",").split(",")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        return None
-    return values if all(math.isfinite(v) for v in values) else None
-
-
 def circle(lon: float, lat: float, radius: float, segments: int = 90) -> shapely.Polygon:
     """A geodesic circle of ``radius`` metres around (lon, lat), as a lon/lat polygon."""
     azimuths = np.linspace(0.0, 360.0, segments, endpoint=False)
@@ -138,11 +131,12 @@ def parse_aoi(spec: str | Path, radius: float | None = None) -> AreaOfInterest:
         AreaOfInterestError: malformed, unreadable or empty; a bad radius.
     """
     text = str(spec).strip()
-    values = _numbers(text)
-    if values is None and not Path(text).exists() and "," in text:
-        raise AreaOfInterestError(
-            f"area of interest {text!r}: expected LON,LAT, W,S,E,N or a polygon file"
-        )
+    values = None
+    if not Path(text).exists() and any(c in text for c in ",，;；"):
+        try:
+            values = parse_numbers(text, "area of interest", (2, 4))
+        except InvalidCoordinates as exc:
+            raise AreaOfInterestError(f"{exc} (LON,LAT, W,S,E,N or a polygon file)") from None
     if values is not None:
         if len(values) == 2:
             if radius is None:
@@ -154,19 +148,19 @@ def parse_aoi(spec: str | Path, radius: float | None = None) -> AreaOfInterest:
                     f"radius {radius:g} m is not in (0, {MAX_RADIUS_M:g}] metres"
                 )
             lon, lat = values
-            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                raise AreaOfInterestError(
-                    f"point {text}: not lon,lat degrees (did you give Gauss-Kruger metres?)"
-                )
+            try:
+                check_lonlat(lon, lat, "point")
+            except InvalidCoordinates as exc:
+                raise AreaOfInterestError(str(exc)) from None
             return AreaOfInterest(circle(lon, lat, radius), f"point {text}, radius {radius:g} m")
         if len(values) == 4:
             if radius is not None:
                 raise AreaOfInterestError("--radius applies to a point, not to a bounding box")
             w, s, e, n = values
-            if not (w < e and s < n):
-                raise AreaOfInterestError(
-                    f"bounding box {text}: expected W,S,E,N with W < E and S < N"
-                )
+            try:
+                check_bbox(w, s, e, n)
+            except InvalidCoordinates as exc:
+                raise AreaOfInterestError(str(exc)) from None
             return AreaOfInterest(shapely.box(w, s, e, n), f"bounding box {text}")
         raise AreaOfInterestError(
             f"area of interest {text!r}: {len(values)} numbers; expected LON,LAT or W,S,E,N"

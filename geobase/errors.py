@@ -86,6 +86,14 @@ class ValidationError(GeobaseError, ValueError):
         self.problems = list(problems or [])
 
 
+class InvalidDate(ValidationError):
+    """A date is malformed or no calendar day (2024-02-30)."""
+
+
+class FutureDate(InvalidDate):
+    """A date that states what has happened (acquisition, as-of) lies after today."""
+
+
 class NotFoundError(GeobaseError, LookupError):
     """A record (mark, dataset, pyramid, district) does not exist."""
 
@@ -141,6 +149,10 @@ class FontNotFound(GeobaseError, OSError):
 
 class WorkspaceError(GeobaseError):
     """A workspace is missing, malformed or of an unsupported version."""
+
+
+class ConfigError(WorkspaceError, ValueError):
+    """geobase.toml holds an unknown key, a value of the wrong type or one out of range."""
 
 
 class WorkspaceNotFound(WorkspaceError, FileNotFoundError):

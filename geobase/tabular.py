@@ -1,4 +1,4 @@
-"""Reading and writing the CSV files surveying offices exchange.
+"""Reading and writing the CSV files (and reading the Excel sheets) surveying offices exchange.
 
 Chinese offices write CSV in UTF-8 (often with a BOM, as Excel does) or in GBK; a file is
 read without the user saying which. Every column is kept as text so that ids like ``007``
@@ -8,8 +8,10 @@ and values are written back exactly as they came.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -64,12 +66,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise EmptyInputError(f"{path}: file is empty") from None
     except csv.Error as exc:
         raise SourceReadError(f"{path}: not a valid CSV file ({exc})") from None
-    header = [h.strip() for h in header]
-    if not any(header):
-        raise EmptyInputError(f"{path}: first line holds no column names")
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise SourceReadError(f"{path}: duplicate column names {dup}")
+    header = _header(path, header, "first line")
     rows, lines = [], []
     try:
         for row in reader:
@@ -88,6 +85,99 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise EmptyInputError(f"{path}: header only, no records")
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame.attrs["encoding"] = encoding
+    frame.attrs["lines"] = lines
+    return frame
+
+
+def _header(path: str | Path, names: list[Any], where: str) -> list[str]:
+    """Column names stripped of blanks; refuses none and duplicates."""
+    header = ["" if h is None else str(h).strip() for h in names]
+    if not any(header):
+        raise EmptyInputError(f"{path}: {where} holds no column names")
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise SourceReadError(f"{path}: duplicate column names {dup}")
+    return header
+
+
+def _cell_text(value: Any) -> str | None:
+    """A spreadsheet cell as the text a CSV would hold (None where blank)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value) if not value.is_integer() else repr(value).removesuffix(".0")
+    text = str(value).strip()
+    return text or None
+
+
+def read_xlsx(path: str | Path) -> pd.DataFrame:
+    """Read the first sheet of an Excel workbook (.xlsx) like :func:`read_csv`.
+
+    The first row holds the column names; blank rows are skipped; numbers and dates are
+    kept as the text a CSV export would hold. ``frame.attrs["lines"]`` gives each record's
+    spreadsheet row number.
+
+    Raises:
+        SourceReadError: missing, unreadable, corrupt or not an .xlsx workbook.
+        EmptyInputError: no sheet, no header, or a header and no rows.
+    """
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceReadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise EmptyInputError(f"{path}: file is empty")
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+        raise SourceReadError(
+            f"{path}: cannot be read as an Excel .xlsx workbook ({exc}); is it truncated, "
+            "or an old .xls (save it as .xlsx)?"
+        ) from None
+    try:
+        sheet = book.worksheets[0] if book.worksheets else None
+        if sheet is None:
+            raise EmptyInputError(f"{path}: the workbook has no sheet")
+        rows_iter = sheet.iter_rows(values_only=True)
+        header_row = next(rows_iter, None)
+        if header_row is None:
+            raise EmptyInputError(f"{path}: the first sheet is empty")
+        header = _header(path, list(header_row), "the first row")
+        width = len(header)
+        while width and not header[width - 1]:
+            width -= 1  # trailing blank header cells are formatting, not columns
+        header = header[:width]
+        if not all(header):
+            raise SourceReadError(f"{path}: a column in the first row has no name")
+        rows, lines = [], []
+        for number, row in enumerate(rows_iter, start=2):
+            cells = [_cell_text(v) for v in row]
+            if not any(cells):
+                continue
+            if any(c is not None for c in cells[width:]):
+                raise SourceReadError(
+                    f"{path}: row {number} has values beyond the {width} named columns"
+                )
+            cells = (cells + [None] * width)[:width]
+            rows.append(cells)
+            lines.append(number)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        raise SourceReadError(f"{path}: damaged Excel workbook ({exc})") from None
+    finally:
+        book.close()
+    if not rows:
+        raise EmptyInputError(f"{path}: header only, no records")
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    frame.attrs["encoding"] = None
     frame.attrs["lines"] = lines
     return frame
 

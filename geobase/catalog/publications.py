@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from geobase import dates
 from geobase.catalog.access import check_classification, visible_levels
 from geobase.errors import ValidationError
 from geobase.store import Store, utc_now
@@ -73,14 +74,7 @@ _COLUMNS = (
 
 
 def _as_date(value: dt.date | str, what: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise ValidationError(f"{what} {value!r} is not a date (expected YYYY-MM-DD)") from None
+    return dates.parse_date(value, what)
 
 
 def _as_datetime(value: dt.datetime | dt.date | str) -> str:

@@ -17,8 +17,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from geobase import dates
 from geobase.catalog.records import current_datasets
-from geobase.errors import NotFoundError, UnsupportedInput
+from geobase.errors import InvalidDate, NotFoundError, UnsupportedInput
 from geobase.store import Store, Workspace, utc_now
 
 logger = logging.getLogger(__name__)
@@ -35,9 +36,9 @@ def _date(value: dt.date | str | None, what: str) -> str | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise UnsupportedInput(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+        return dates.parse_date(value, what).isoformat()
+    except InvalidDate as exc:
+        raise UnsupportedInput(str(exc)) from None
 
 
 def search(

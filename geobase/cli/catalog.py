@@ -9,7 +9,14 @@ from pathlib import Path
 
 import click
 
-from geobase.cli.options import emit, format_option, info, open_workspace, workspace_option
+from geobase.cli.options import (
+    as_of_option,
+    emit,
+    format_option,
+    info,
+    open_workspace,
+    workspace_option,
+)
 
 LIST_COLUMNS = [
     "dataset_id",
@@ -61,7 +68,7 @@ def catalog():
 
 @catalog.command("list")
 @click.option("--product", "-p", multiple=True, help="Product code (repeatable).")
-@click.option("--as-of", default=None, metavar="DATE", help="The catalogue as it stood then.")
+@as_of_option("The catalogue as it stood on this date (YYYY-MM-DD).")
 @format_option()
 @workspace_option
 def list_(product, as_of, fmt, workspace_dir):

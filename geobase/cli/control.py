@@ -1,11 +1,12 @@
 """``geobase control``: the control-point registry, inspections, datasheets and exports.
 
 Thin shell over :mod:`geobase.control`. A rejected import prints every bad row
-(``line N: reason``) on stderr, then the one-line error, and exits 2.
+(``line N: reason``) on stderr when there are several, then the one-line error, and exits 2.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import click
 
 from geobase.areas import read_polygon
 from geobase.cli.options import (
+    as_of_option,
     check_output,
     emit,
     format_option,
@@ -41,14 +43,17 @@ SHOW_COLUMNS = [
 
 
 def _report_problems(f):
-    """Print each problem of a ValidationError (line: reason) before the one-line error."""
+    """Print each problem of a ValidationError (line: reason) before the one-line error.
+
+    One problem is named by the error line itself, so it is not listed twice.
+    """
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
         except ValidationError as exc:
-            problems = exc.problems
+            problems = exc.problems if len(exc.problems) > 1 else []
             for _, reason in problems[:MAX_PROBLEMS_SHOWN]:
                 click.echo(f"  {reason}", err=True)
             if len(problems) > MAX_PROBLEMS_SHOWN:
@@ -59,25 +64,15 @@ def _report_problems(f):
 
 
 def _lonlat(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        lon, lat = (float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected LON,LAT in degrees (116.68,23.35)") from None
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise click.BadParameter(f"{value!r}: expected LON,LAT in degrees, lon first")
-    return lon, lat
+    from geobase.geodesy.lonlat import parse_lonlat
+
+    return None if value is None else parse_lonlat(value, param.opts[0])
 
 
 def _pair(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        a, b = (float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected two numbers separated by a comma") from None
-    return a, b
+    from geobase.geodesy.lonlat import parse_numbers
+
+    return None if value is None else parse_numbers(value, param.opts[0], 2)
 
 
 @click.group()
@@ -102,7 +97,7 @@ def control() -> None:
 @workspace_option
 @_report_problems
 def import_(file: Path, skip_invalid: bool, what: str, workspace_dir: Path | None) -> None:
-    """Add / update control points (CSV in UTF-8 or GBK, GeoPackage, GeoJSON), or inspections."""
+    """Add / update control points (CSV in UTF-8 or GBK, Excel .xlsx, GeoPackage, GeoJSON), or inspections."""
     from geobase.control.importer import import_points
     from geobase.control.inspections import import_inspections, is_inspection_table
 
@@ -346,7 +341,7 @@ def inspect(
 
 
 @control.command()
-@click.option("--as-of", help="Reference date YYYY-MM-DD (default today).")
+@as_of_option()
 @click.option(
     "--cycle-days",
     type=click.IntRange(min=1),
@@ -355,7 +350,7 @@ def inspect(
 @format_option()
 @workspace_option
 def overdue(
-    as_of: str | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None
+    as_of: dt.date | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None
 ) -> None:
     """Marks whose last inspection is older than the inspection cycle."""
     from geobase.control.inspections import overdue as list_overdue
@@ -367,11 +362,13 @@ def overdue(
 
 
 @control.command()
-@click.option("--as-of", help="Reference date YYYY-MM-DD (default today).")
+@as_of_option()
 @click.option("--cycle-days", type=click.IntRange(min=1), help="Inspection cycle in days.")
 @format_option(choices=["table", "json", "csv"])
 @workspace_option
-def stats(as_of: str | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None) -> None:
+def stats(
+    as_of: dt.date | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None
+) -> None:
     """Per district: marks, inspected this cycle, usable marks and the usable rate."""
     from geobase.control.inspections import district_stats
 

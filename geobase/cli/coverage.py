@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from geobase.cli.options import (
+    as_of_option,
     check_output,
     emit,
     format_option,
@@ -18,26 +19,8 @@ from geobase.cli.options import (
     workspace_option,
 )
 
-
-def _as_of(ctx, param, value):
-    if value is None:
-        return None
-    from geobase.coverage.settings import parse_as_of
-    from geobase.errors import ValidationError
-
-    try:
-        return parse_as_of(value)
-    except ValidationError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-as_of_option = click.option(
-    "--as-of",
-    "as_of",
-    callback=_as_of,
-    default=None,
-    metavar="DATE",
-    help="Recompute for this date (YYYY-MM-DD): data acquired on or before it, aged from it.",
+_as_of = as_of_option(
+    "Recompute for this date (YYYY-MM-DD): data acquired on or before it, aged from it."
 )
 
 
@@ -58,7 +41,7 @@ def coverage() -> None:
 
 @coverage.command()
 @workspace_option
-@as_of_option
+@_as_of
 @click.option(
     "-o",
     "--output",
@@ -104,7 +87,7 @@ def report(workspace_dir, as_of, output, fmt, plan_file, products, overwrite) ->
 @workspace_option
 @click.option("--scale", required=True, callback=_scale, help="1:500, 1:1000, 1:2000 or 1:5000.")
 @click.option("--product", required=True, help="Product code (dlg500, dom02, ...).")
-@as_of_option
+@_as_of
 @click.option(
     "--district", default=None, help="Only this district (sheets judged on their part in it)."
 )
@@ -199,7 +182,7 @@ def sheets(
 @coverage.command()
 @workspace_option
 @click.option("--product", "products", multiple=True, help="Only these products (repeatable).")
-@as_of_option
+@_as_of
 @format_option(default="table", choices=("table", "json", "csv", "geojson"))
 def show(workspace_dir, products, as_of, fmt) -> None:
     """Coverage, currency and age distribution per product and district."""
@@ -226,7 +209,7 @@ def show(workspace_dir, products, as_of, fmt) -> None:
 
 @coverage.command()
 @workspace_option
-@as_of_option
+@_as_of
 @click.option(
     "--plan",
     "plan_file",

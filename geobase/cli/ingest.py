@@ -31,6 +31,11 @@ CLASSIFICATION_CHOICES = ("public", "internal", "restricted")
     metavar="DATE[/DATE]",
     help="Acquisition date or window, YYYY-MM-DD[/YYYY-MM-DD] (default: from the data).",
 )
+@click.option(
+    "--allow-future",
+    is_flag=True,
+    help="Accept an --acquired date after today (refused by default as a likely typo).",
+)
 @click.option("--crs", default=None, help="CRS of data that state none (EPSG:4548, gk3:39, WKT).")
 @click.option(
     "--classification",
@@ -62,6 +67,7 @@ def ingest(
     paths,
     product,
     acquired,
+    allow_future,
     crs,
     classification,
     owner,
@@ -85,6 +91,7 @@ def ingest(
             list(paths),
             product=product,
             acquired=acquired,
+            allow_future=allow_future,
             crs=crs,
             classification=classification,
             owner=owner,

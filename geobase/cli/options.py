@@ -181,3 +181,37 @@ def _table(frame, out) -> None:
         table.add_row(*("" if v is None or v != v else str(_jsonable(v)) for v in row))
     width = int(os.environ.get("COLUMNS", "160"))
     Console(file=out, width=max(width, 80), soft_wrap=False).print(table)
+
+
+def as_of_option(help_text: str = "Reference date YYYY-MM-DD (default today).") -> Callable:
+    """``--as-of DATE`` (a :class:`datetime.date`) and ``--allow-future``.
+
+    An as-of date after today is refused (exit 2) unless ``--allow-future`` is given: a
+    typo such as 2099 for 2019 would otherwise judge everything against a far future.
+    """
+    import functools
+
+    def parse(ctx, param, value):
+        from geobase.dates import parse_date
+
+        return None if value is None else parse_date(value, "--as-of")
+
+    def decorator(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(*args: Any, as_of=None, allow_future: bool = False, **kwargs: Any) -> Any:
+            if as_of is not None and not allow_future:
+                from geobase.dates import check_not_future
+
+                check_not_future(as_of, "--as-of")
+            return f(*args, as_of=as_of, **kwargs)
+
+        wrapper = click.option(
+            "--allow-future",
+            is_flag=True,
+            help="Accept an --as-of date after today (a projection; refused by default).",
+        )(wrapper)
+        return click.option(
+            "--as-of", "as_of", callback=parse, default=None, metavar="DATE", help=help_text
+        )(wrapper)
+
+    return decorator

@@ -1,4 +1,4 @@
-"""Importing control points from CSV, GeoPackage and GeoJSON into the registry.
+"""Importing control points from CSV, Excel (.xlsx), GeoPackage and GeoJSON into the registry.
 
 Every row is validated; a file with any bad row writes nothing (the whole import is one
 transaction) unless ``skip_invalid`` is set, in which case the good rows are written and
@@ -49,7 +49,7 @@ from geobase.geodesy.transform import check_coordinates, transform
 from geobase.geodesy.zones import GKZone, gk_zone_of, resolve_crs, zone_for
 from geobase.sheets import parse_angle, rect_sheet_codes, sheet_codes
 from geobase.store import Workspace, utc_now
-from geobase.tabular import read_csv
+from geobase.tabular import read_csv, read_xlsx
 
 logger = logging.getLogger(__name__)
 
@@ -152,10 +152,14 @@ class ImportResult:
 
 
 def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
-    """Read a CSV, GeoPackage or GeoJSON file as text columns.
+    """Read a CSV, Excel (.xlsx), GeoPackage or GeoJSON file as text columns.
+
+    Every kind of file ends in the same frame of texts, checked by one validator
+    (:func:`validate_rows`), so a row is refused for the same reason whatever its file.
 
     Returns:
-        (frame of strings/None, a label per row (``line 3``, ``feature 2``), encoding).
+        (frame of strings/None, a label per row (``line 3``, ``row 3``, ``feature 2``),
+        encoding).
         Vector files give their geometry as ``__lon``/``__lat`` (geographic) or
         ``__x``/``__y`` (projected) columns with the CRS in ``__crs``.
 
@@ -168,9 +172,13 @@ def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
         frame = read_csv(path)
         labels = [f"line {n}" for n in frame.attrs["lines"]]
         return frame, labels, frame.attrs.get("encoding")
+    if suffix == ".xlsx":
+        frame = read_xlsx(path)
+        return frame, [f"row {n}" for n in frame.attrs["lines"]], None
     if suffix not in (".gpkg", ".geojson", ".json"):
         raise SourceReadError(
-            f"{path}: unsupported file type {suffix or '(none)'}: expected .csv, .gpkg or .geojson"
+            f"{path}: unsupported file type {suffix or '(none)'}: expected .csv, .xlsx, "
+            ".gpkg or .geojson"
         )
     if not path.is_file():
         raise SourceReadError(f"{path}: no such file")
@@ -253,15 +261,17 @@ def _angle(row: dict, fields_: dict[str, str], name: str) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        pass
-    try:
-        return float(parse_angle(value))
-    except GeobaseError:
-        raise _RowError(
-            f"{column} {value!r} is not a number (decimal degrees or D°M'S\")"
-        ) from None
+        try:
+            number = float(parse_angle(value))
+        except GeobaseError:
+            raise _RowError(
+                f"{column} {value!r} is not a number (decimal degrees or D°M'S\")"
+            ) from None
+    if not math.isfinite(number):
+        raise _RowError(f"{column} {value!r} is not a finite number")
+    return number
 
 
 def _value(row: dict, fields_: dict[str, str], name: str) -> str | None:
@@ -282,7 +292,7 @@ _crs_cache: dict[str, Any] = {}
 def _grid_zone(spec: str | None, y: float, default_crs: Any) -> tuple[int, GKZone | None]:
     """(EPSG code, GK zone or None) of a row's grid coordinates."""
     if spec is None:
-        if y >= 1_000_000:
+        if 1_000_000 <= y < 1e9:
             number = int(y // 1_000_000)
             for width in (3, 6):
                 try:
@@ -624,7 +634,12 @@ def _parse_frame(
     out.update(lat=lat, lon=lon, x_north=x, y_east=y)
 
     # the grid zone depends on the CRS cell and, without one, on the easting's prefix
-    prefix = np.where(has_grid & (y >= 1_000_000), np.floor_divide(np.nan_to_num(y), 1e6), -1)
+    finite_y = np.isfinite(y)
+    prefix = np.where(
+        has_grid & finite_y & (y >= 1_000_000) & (y < 1e9),
+        np.floor_divide(np.where(finite_y, y, 0.0), 1e6),
+        -1,
+    )
     wanted = has_grid | (crs != None)  # noqa: E711
     zone_keys = [
         (c, int(p)) if w else None
@@ -1151,7 +1166,7 @@ def import_points(
     skip_invalid: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import control points from a CSV (UTF-8 or GBK), GeoPackage or GeoJSON file.
+    """Import control points from a CSV (UTF-8 or GBK), Excel (.xlsx), GeoPackage or GeoJSON file.
 
     Args:
         ws: the workspace.

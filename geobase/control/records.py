@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple
 
+from geobase import dates
 from geobase.errors import InvalidCoordinates, UnknownGrade, ValidationError
 
 Kind = Literal["cors", "gnss", "levelling", "city"]
@@ -288,35 +289,15 @@ def parse_mark_type(text: str) -> str:
     )
 
 
-_DATE_RE = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})(?:[-/.月](\d{1,2})日?)?月?)?$")
-
-
 def parse_date(text: str | dt.date, what: str = "date") -> dt.date:
     """A date from ``YYYY-MM-DD`` (also ``YYYY/MM/DD``, ``YYYY年MM月DD日``, ``YYYY-MM``, ``YYYY``).
 
-    A month or a year alone stands for its first day.
+    A month or a year alone stands for its first day (see :func:`geobase.dates.parse_date`).
 
     Raises:
         ValidationError: not a date.
     """
-    if isinstance(text, dt.datetime):
-        return text.date()
-    if isinstance(text, dt.date):
-        return text
-    value = str(text).strip()
-    match = _DATE_RE.match(value)
-    if match is None:
-        # ISO datetimes (2024-05-01T10:00:00) keep their date part
-        try:
-            return dt.datetime.fromisoformat(value).date()
-        except ValueError:
-            pass
-        raise ValidationError(f"{what} {text!r} is not a date: expected YYYY-MM-DD")
-    year, month, day = (int(g) if g else 1 for g in match.groups())
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        raise ValidationError(f"{what} {text!r} is not a valid date") from None
+    return dates.parse_date(text, what, partial=True)
 
 
 def parse_epoch(text: Any) -> float:

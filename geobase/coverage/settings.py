@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from geobase.errors import ValidationError as GeobaseValidationError
+from geobase import dates
 from geobase.errors import WorkspaceError
 
 
@@ -65,11 +65,12 @@ def plan_path(root: Path, settings: CoverageSettings) -> Path | None:
     return path if path.is_absolute() else root / path
 
 
-def parse_as_of(value: dt.date | str | None) -> dt.date | None:
-    """An as-of date from a date or ``YYYY-MM-DD`` text; None stays None (today's state).
+def parse_as_of(value: dt.date | str | None, *, allow_future: bool = True) -> dt.date | None:
+    """An as-of date from a date or its text; None stays None (today's state).
 
     Raises:
-        ValidationError: text that is not a calendar date in ISO form.
+        InvalidDate: text that is not a calendar date (see :func:`geobase.dates.parse_date`).
+        FutureDate: a date after today where ``allow_future`` is False.
 
     Example:
         >>> parse_as_of("2023-12-31")
@@ -77,19 +78,7 @@ def parse_as_of(value: dt.date | str | None) -> dt.date | None:
     """
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value).strip()
-    try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise GeobaseValidationError(
-            f"as-of date {value!r} is not a date; expected YYYY-MM-DD, e.g. 2024-12-31"
-        ) from None
+    return dates.parse_date(value, "as-of date", allow_future=allow_future)
 
 
 def age_years(dates, reference: dt.date):

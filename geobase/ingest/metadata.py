@@ -20,7 +20,8 @@ from typing import Any
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from geobase.errors import MissingAcquisitionDate
+from geobase import dates
+from geobase.errors import InvalidDate, MissingAcquisitionDate
 
 logger = logging.getLogger(__name__)
 
@@ -97,39 +98,66 @@ def vertical_datum(crs: CRS) -> str | None:
 
 # --- dates ----------------------------------------------------------------------------
 
-_DATE = r"(\d{4})[-:/.]?(\d{2})[-:/.]?(\d{2})"
-_DATE_RE = re.compile(rf"^\s*{_DATE}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?)?\s*Z?\s*$")
+EARLIEST_PLAUSIBLE = dt.date(1990, 1, 1)  # no digital delivery of ours is older
 
 
 def parse_date(text: str) -> dt.date:
-    """A date from ``YYYY-MM-DD`` (also ``YYYY:MM:DD`` as TIFF writes it, with a time)."""
-    m = _DATE_RE.match(str(text))
-    if not m:
-        raise ValueError(f"date {text!r} is not YYYY-MM-DD")
-    try:
-        return dt.date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError as exc:
-        raise ValueError(f"date {text!r} is not a calendar date ({exc})") from None
+    """A date from ``YYYY-MM-DD`` (also ``YYYY:MM:DD`` as TIFF writes it, with a time).
+
+    Raises:
+        InvalidDate (a ValueError): see :func:`geobase.dates.parse_date`.
+    """
+    return dates.parse_date(text, "date")
 
 
-def parse_window(text: str, source: str = "--acquired") -> Acquired:
+def parse_window(text: str, source: str = "--acquired", *, allow_future: bool = True) -> Acquired:
     """``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD`` as an acquisition window.
 
     Raises:
-        MissingAcquisitionDate: the text is not a date or a window.
+        MissingAcquisitionDate: the text is not a date or a window, or it ends before it
+            starts.
+        FutureDate: the window ends after today and ``allow_future`` is False.
     """
     parts = str(text).split("/")
-    try:
-        if len(parts) == 1:
-            day = parse_date(parts[0])
-            return Acquired(day, day, source)
-        if len(parts) == 2:
-            return Acquired(parse_date(parts[0]), parse_date(parts[1]), source)
-    except ValueError as exc:
+    if len(parts) not in (1, 2):
         raise MissingAcquisitionDate(
-            f"{source}: {exc}; expected YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD"
-        ) from None
-    raise MissingAcquisitionDate(f"{source}: {text!r} is not YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD")
+            f"{source}: {str(text)[:80]!r} is not YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD"
+        )
+    try:
+        days = [dates.parse_date(p, source) for p in parts]
+    except InvalidDate as exc:
+        raise MissingAcquisitionDate(f"{exc}, or YYYY-MM-DD/YYYY-MM-DD") from None
+    if days[-1] < days[0]:
+        raise MissingAcquisitionDate(
+            f"{source}: {text!r} ends before it starts; expected START/END"
+        )
+    window = Acquired(days[0], days[-1], source)
+    if not allow_future:
+        dates.check_not_future(window.end, source)
+    return window
+
+
+def plausible(
+    window: Acquired | None, what: str, earliest: dt.date | None = None
+) -> Acquired | None:
+    """A date found in the data or a sidecar, or None (with a warning) when it cannot be
+    an acquisition date: after today, or before ``earliest`` (file headers, whose zeroed
+    or garbled date fields read as year 1 or 1970, pass :data:`EARLIEST_PLAUSIBLE`)."""
+    if window is None:
+        return None
+    limit = dates.today()
+    if window.end > limit or (earliest is not None and window.start < earliest):
+        logger.warning(
+            "%s: %s gives %s..%s, outside %s..%s; ignored as no acquisition date",
+            what,
+            window.source,
+            window.start,
+            window.end,
+            earliest or "-",
+            limit,
+        )
+        return None
+    return window
 
 
 # GPS time: seconds since 1980-01-06T00:00:00 UTC without leap seconds. UTC = GPS - leap.
@@ -270,7 +298,8 @@ def read_sidecar(path: Path) -> dict[str, Any]:
 def choose_acquired(
     given: str | Acquired | None, candidates: Iterable[Acquired | None], what: str
 ) -> Acquired | None:
-    """``--acquired`` if given, else the first date found in the data or sidecars.
+    """``--acquired`` if given, else the first plausible date found in the data or sidecars
+    (see :func:`plausible`).
 
     Returns None when nothing states when the data were acquired: the date is then
     recorded as unknown (never guessed from the file's modification time or the clock),
@@ -279,6 +308,7 @@ def choose_acquired(
     if given is not None:
         return given if isinstance(given, Acquired) else parse_window(given)
     for found in candidates:
+        found = plausible(found, what)
         if found is not None:
             return found
     logger.info("%s: no acquisition date in the data or a sidecar; recorded as unknown", what)

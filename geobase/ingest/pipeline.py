@@ -34,6 +34,7 @@ from typing import Any, Literal
 import shapely
 from pyproj import CRS
 
+from geobase import dates
 from geobase.catalog.products import products_for
 from geobase.errors import SourceReadError, UnsupportedInput
 from geobase.geodesy import resolve_crs
@@ -658,6 +659,17 @@ def _record(ws: Workspace, prepared: Sequence[_Prepared]) -> list[IngestResult]:
     return results
 
 
+def _given_window(acquired: str | Acquired | None, allow_future: bool) -> Acquired | None:
+    """The caller's acquisition window, refused if it ends after today (unless allowed)."""
+    if acquired is None:
+        return None
+    if isinstance(acquired, str):
+        return parse_window(acquired, allow_future=allow_future)
+    if not allow_future:
+        dates.check_not_future(acquired.end, "--acquired")
+    return acquired
+
+
 def ingest(
     ws: Workspace,
     paths: Sequence[str | Path],
@@ -671,6 +683,7 @@ def ingest(
     cog: bool = True,
     dem_resolution: float | None = None,
     progress: Progress | None = None,
+    allow_future: bool = False,
 ) -> list[IngestResult]:
     """Ingest deliveries into the workspace's catalogue, all or nothing.
 
@@ -692,6 +705,8 @@ def ingest(
         dem_resolution: also derive a DEM at this resolution (metres) from the ground
             points of each point cloud, recorded as a dataset derived from it.
         progress: called with (deliveries done, deliveries in all).
+        allow_future: accept an ``acquired`` date after today (refused by default: a
+            typo such as 2099 would make the data look current for decades).
 
     Returns:
         One result per delivery (and per derived DEM), in order.
@@ -715,7 +730,7 @@ def ingest(
     registry = products_for(ws.config.products)
     opts = _Options(
         product=product,
-        acquired=parse_window(acquired) if isinstance(acquired, str) else acquired,
+        acquired=_given_window(acquired, allow_future),
         crs=resolve_crs(crs) if crs is not None else None,
         classification=classification,
         owner=owner,

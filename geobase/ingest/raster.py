@@ -26,7 +26,13 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 from rasterio.windows import Window
 
 from geobase.catalog.products import COG_COMPRESSIONS
-from geobase.errors import MissingCRS, SourceReadError, StoreError, UnsupportedInput
+from geobase.errors import (
+    InvalidDate,
+    MissingCRS,
+    SourceReadError,
+    StoreError,
+    UnsupportedInput,
+)
 from geobase.ingest.footprint import polygonize, to_cgcs2000
 from geobase.ingest.metadata import Acquired, parse_date, vertical_datum
 
@@ -136,15 +142,21 @@ def _resolution_m(crs: CRS, transform: Affine, width: int, height: int) -> float
 
 
 def _tiff_acquired(ds) -> Acquired | None:
-    for namespace, key in (("IMAGERY", "ACQUISITIONDATETIME"), (None, "ACQUISITIONDATETIME")):
-        value = ds.tags(ns=namespace).get(key) if namespace else ds.tags().get(key)
-        if value:
+    tags = [
+        (ds.tags(ns="IMAGERY").get("ACQUISITIONDATETIME"), "TIFF tag ACQUISITIONDATETIME"),
+        (ds.tags().get("ACQUISITIONDATETIME"), "TIFF tag ACQUISITIONDATETIME"),
+        (ds.tags().get("TIFFTAG_DATETIME"), "TIFF tag DateTime"),
+    ]
+    for value, source in tags:
+        if not value:
+            continue
+        try:
             day = parse_date(value)
-            return Acquired(day, day, f"TIFF tag {key}")
-    value = ds.tags().get("TIFFTAG_DATETIME")
-    if value:
-        day = parse_date(value)
-        return Acquired(day, day, "TIFF tag DateTime")
+        except InvalidDate:
+            # a zeroed or garbled tag ("0000:00:00 00:00:00") states no date
+            logger.warning("%s: %s %r is no date; ignored", ds.name, source, value[:40])
+            continue
+        return Acquired(day, day, source)
     return None
 
 

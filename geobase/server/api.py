@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geobase import dates
 from geobase.catalog.access import may_see, visible_levels
 from geobase.errors import NotFoundError, ValidationError
 from geobase.server.deps import Service, clearance_of, get, service_of
@@ -76,10 +77,7 @@ def parse_interval(text: str | None) -> tuple[dt.date | None, dt.date | None]:
         part = part.strip()
         if part in ("", ".."):
             return None
-        try:
-            return dt.date.fromisoformat(part[:10])
-        except ValueError:
-            raise ValidationError(f"datetime {part[:40]!r} is not a date (YYYY-MM-DD)") from None
+        return dates.parse_date(part, "datetime")
 
     if len(parts) == 1:
         day = one(parts[0])
