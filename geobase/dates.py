@@ -107,5 +107,5 @@ def _parse_text(value: object, what: str, partial: bool) -> dt.date:
         return dt.date(year, month, day)
     except ValueError:
         raise InvalidDate(
-            f"{what} {shown!r} is not a valid date (no such day); {EXPECTED}"
+            f"{what} {shown!r} is not a date: no such day; {EXPECTED}"
         ) from None

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from geobase.errors import NotFoundError, WorkspaceError
+from geobase.errors import ConfigError, NotFoundError
+from geobase.store.config import parse_section
 
 Kind = Literal["imagery", "dem", "pointcloud", "vector", "model3d"]
 KINDS: tuple[str, ...] = ("imagery", "dem", "pointcloud", "vector", "model3d")
@@ -61,14 +62,14 @@ class Product:
 class ProductSettings(BaseModel):
     """A ``[products.<code>]`` table in geobase.toml."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    name_zh: str | None = None
-    name_en: str | None = None
+    name_zh: str | None = Field(default=None, min_length=1)
+    name_en: str | None = Field(default=None, min_length=1)
     kind: Kind | None = None
-    resolution: float | None = None
-    update_cycle_years: float | None = None
-    scale: int | None = None
+    resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    update_cycle_years: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
+    scale: int | None = Field(default=None, gt=0)
     cog_compression: CogCompression | None = None
 
 
@@ -135,20 +136,14 @@ def products_for(settings: Mapping[str, Mapping[str, Any]]) -> ProductRegistry:
     """The default registry extended/overridden by a workspace's ``[products]`` tables."""
     registry = PRODUCTS
     for code, table in settings.items():
-        try:
-            s = ProductSettings.model_validate(table)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise WorkspaceError(
-                f"geobase.toml [products.{code}]: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-            ) from None
+        s = parse_section(ProductSettings, table, f"products.{code}")
         values = {k: v for k, v in s.model_dump().items() if v is not None}
         if code in registry:
             product = replace(registry.get(code), **values)
         else:
             missing = {"name_zh", "name_en", "kind"} - values.keys()
             if missing:
-                raise WorkspaceError(
+                raise ConfigError(
                     f"geobase.toml [products.{code}]: a new product needs {sorted(missing)}"
                 )
             product = Product(code=code, **values)

@@ -41,6 +41,7 @@ from geobase.control.records import (
     grade_label,
 )
 from geobase.control.registry import GEOD, coordinate_history, get_point, nearest
+from geobase.control.settings import control_settings
 from geobase.errors import FontNotFound, OutputExistsError, SourceReadError, ValidationError
 from geobase.sheets import format_dms
 from geobase.store import Workspace
@@ -63,7 +64,7 @@ def find_cjk_font(ws: Workspace | None = None) -> Path:
     Raises:
         FontNotFound: none configured or installed.
     """
-    configured = ws.config.control.get("cjk_font") if ws is not None else None
+    configured = control_settings(ws.config.control).cjk_font if ws is not None else None
     if configured:
         path = Path(configured)
         if not path.is_file():

@@ -19,14 +19,13 @@ import pandas as pd
 import shapely
 
 from geobase.control.registry import search
+from geobase.control.settings import control_settings
 from geobase.errors import OutputExistsError, SourceReadError, ValidationError
 from geobase.sheets import sheet_codes
 from geobase.store import Workspace
 
 logger = logging.getLogger(__name__)
 
-# grades whose points are not published (override with [control] restricted_grades)
-RESTRICTED_GRADES: tuple[str, ...] = ("CORS", "A", "B", "C", "L1", "L2")
 PUBLIC_DEGREES = 0.001  # no public position finer than 0.001 degree (about 100 m)
 PUBLIC_COLUMNS = (
     "point_id",
@@ -47,12 +46,7 @@ DRIVERS = {".csv": "CSV", ".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "G
 
 def restricted_grades(ws: Workspace) -> tuple[str, ...]:
     """The grades a public export leaves out (``[control] restricted_grades``)."""
-    value = ws.config.control.get("restricted_grades", list(RESTRICTED_GRADES))
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationError(
-            f"geobase.toml [control] restricted_grades = {value!r}: expected a list of grade codes"
-        )
-    return tuple(value)
+    return tuple(control_settings(ws.config.control).restricted_grades)
 
 
 def _grades(frame: pd.DataFrame) -> list[str]:

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from geobase.control.records import ControlPoint, parse_date
+from geobase.control.settings import control_settings
 from geobase.errors import (
     EvidenceRequired,
     GeobaseError,
@@ -45,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 CONDITIONS: tuple[str, ...] = ("intact", "damaged", "destroyed", "not_found", "moved")
 USABILITY: tuple[str, ...] = ("gnss", "levelling", "both", "none")
-DEFAULT_CYCLE_DAYS = 365
 EVIDENCE_DIR = ("evidence", "control")
 
 CONDITION_LABELS = {
@@ -124,12 +124,7 @@ def parse_usability(text: str) -> str:
 
 def cycle_days(ws: Workspace) -> int:
     """The inspection cycle of the workspace (``[control] inspection_cycle_days``, 365)."""
-    value = ws.config.control.get("inspection_cycle_days", DEFAULT_CYCLE_DAYS)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValidationError(
-            f"geobase.toml [control] inspection_cycle_days = {value!r}: expected days > 0"
-        )
-    return value
+    return control_settings(ws.config.control).inspection_cycle_days
 
 
 @dataclass(frozen=True)

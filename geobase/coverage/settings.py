@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from geobase import dates
-from geobase.errors import WorkspaceError
+from geobase.store.config import parse_section
 
 
 class CoverageSettings(BaseModel):
@@ -28,9 +28,9 @@ class CoverageSettings(BaseModel):
             in degrees before they are projected to the area CRS.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    plan: str | None = None
+    plan: str | None = Field(default=None, min_length=1)
     age_bins: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0, 5.0, 8.0])
     sheet_tolerance: float = Field(default=1e-4, ge=0.0, lt=0.5)
     densify_deg: float = Field(default=0.001, gt=0.0, le=0.1)
@@ -47,14 +47,9 @@ def coverage_settings(table: Mapping[str, Any] | None) -> CoverageSettings:
     """Validate a workspace's ``[coverage]`` table.
 
     Raises:
-        WorkspaceError: an unknown key or a bad value.
+        ConfigError: an unknown key or a bad value (named with its key).
     """
-    try:
-        return CoverageSettings.model_validate(dict(table or {}))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(table)"
-        raise WorkspaceError(f"geobase.toml [coverage]: {where}: {first['msg']}") from None
+    return parse_section(CoverageSettings, table, "coverage")
 
 
 def plan_path(root: Path, settings: CoverageSettings) -> Path | None:

@@ -22,9 +22,18 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
+from geobase import dates
 from geobase.errors import MissingCRS, SourceReadError, UnsupportedInput
 from geobase.ingest.footprint import polygonize, to_cgcs2000
-from geobase.ingest.metadata import Acquired, gps_window, linear_unit_factor, vertical_datum
+from geobase.ingest.lasheader import check_header
+from geobase.ingest.metadata import (
+    EARLIEST_PLAUSIBLE,
+    SECONDS_PER_WEEK,
+    Acquired,
+    gps_window,
+    linear_unit_factor,
+    vertical_datum,
+)
 from geobase.ingest.raster import translate
 
 logger = logging.getLogger(__name__)
@@ -33,6 +42,7 @@ CHUNK_POINTS = 1_000_000
 MAX_GRID = 1024  # longest side of the occupancy grid
 POINTCLOUD_SUFFIXES = (".las", ".laz")
 GROUND = 2  # ASPRS class "ground"
+MAX_ADJUSTED_GPS = 4e9  # |adjusted standard GPS time| beyond this is no date (year 2138)
 
 _READ_ERRORS: tuple[type[BaseException], ...] = (
     laspy.errors.LaspyException,
@@ -110,6 +120,7 @@ def read_header(path: Path, crs: CRS | None = None) -> PointCloudInfo:
         MissingCRS: the file states no CRS (no WKT or GeoTIFF-keys VLR) and ``crs`` is None.
         UnsupportedInput: the file holds no points.
     """
+    raw = check_header(path)
     with open_las(path) as reader:
         h = reader.header
         try:
@@ -147,7 +158,7 @@ def read_header(path: Path, crs: CRS | None = None) -> PointCloudInfo:
             maxs=tuple(float(v) for v in h.maxs),
             scales=tuple(float(v) for v in h.scales),
             offsets=tuple(float(v) for v in h.offsets),
-            creation_date=h.creation_date,
+            creation_date=_plausible_creation_date(path, raw.creation_date),
             adjusted_gps=bool(h.global_encoding.gps_time_type),
             has_gps="gps_time" in names,
             compressed=path.suffix.lower() == ".laz",
@@ -155,6 +166,24 @@ def read_header(path: Path, crs: CRS | None = None) -> PointCloudInfo:
             unit_m=linear_unit_factor(horizontal),
             vertical_datum=vertical_datum(file_crs),
         )
+
+
+def _plausible_creation_date(path: Path, day: dt.date | None) -> dt.date | None:
+    """The header's creation date, or None (with a warning) before 1990 or after today:
+    zeroed or garbled fields (a COPC writer's 0001-01-01) must not date the data."""
+    if day is None:
+        return None
+    limit = dates.today()
+    if EARLIEST_PLAUSIBLE <= day <= limit:
+        return day
+    logger.warning(
+        "%s: header creation date %s is outside %s..%s; ignored",
+        path.name,
+        day,
+        EARLIEST_PLAUSIBLE,
+        limit,
+    )
+    return None
 
 
 def _grid(info: PointCloudInfo, cell: float | None) -> tuple[float, int, int]:
@@ -261,13 +290,47 @@ def local_footprint(stats: PointCloudStats, *, fill_holes_cells: float = 4.0):
 
 
 def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | None:
-    """The acquisition window from the points' GPS time (see :func:`metadata.gps_window`)."""
+    """The acquisition window from the points' GPS time (see :func:`metadata.gps_window`).
+
+    The time type is recognised by the values as well as the header flag: week time
+    never exceeds a week, so larger times under the week flag are read as adjusted
+    standard GPS time when that gives a plausible date (1990 to today); adjusted times
+    that give no plausible date are tried as week time. Times that fit neither leave the
+    data undated (with a warning), never dated to a wrong year.
+    """
     if stats.gps_range is None:
         return None
     tmin, tmax = stats.gps_range
+    if not (math.isfinite(tmin) and math.isfinite(tmax)):
+        logger.warning("%s: GPS times are not finite numbers; no date taken", info.path.name)
+        return None
     if tmin == 0 and tmax == 0:
         return None
-    return gps_window(tmin, tmax, adjusted=info.adjusted_gps, reference=info.creation_date)
+    order = (True, False) if info.adjusted_gps or tmax >= SECONDS_PER_WEEK else (False, True)
+    for adjusted in order:
+        if adjusted and max(abs(tmin), abs(tmax)) > MAX_ADJUSTED_GPS:
+            continue
+        window = gps_window(tmin, tmax, adjusted=adjusted, reference=info.creation_date)
+        if window is None:
+            continue
+        if window.start >= EARLIEST_PLAUSIBLE and window.end <= dates.today():
+            if adjusted != info.adjusted_gps:
+                logger.warning(
+                    "%s: GPS times %.1f..%.1f read as %s time despite the header flag",
+                    info.path.name,
+                    tmin,
+                    tmax,
+                    "adjusted standard GPS" if adjusted else "GPS week",
+                )
+            return window
+    logger.warning(
+        "%s: GPS times %.1f..%.1f give no date between %s and today; the data stay undated",
+        info.path.name,
+        tmin,
+        tmax,
+        EARLIEST_PLAUSIBLE,
+    )
+    return None
 
 
 def describe(info: PointCloudInfo, stats: PointCloudStats, local) -> dict[str, Any]:

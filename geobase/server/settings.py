@@ -6,9 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
-
-from geobase.errors import WorkspaceError
 
 
 class ServerSettings(BaseModel):
@@ -43,15 +40,10 @@ class ServerSettings(BaseModel):
     @classmethod
     def for_workspace(cls, workspace: Path | str, **overrides: Any) -> ServerSettings:
         """Settings from the workspace's ``[server]`` table, with ``overrides`` on top."""
-        from geobase.store.config import CONFIG_NAME, WorkspaceConfig
+        from geobase.store.config import CONFIG_NAME, WorkspaceConfig, parse_section
 
         root = Path(workspace).absolute()
         config = WorkspaceConfig.read(root / CONFIG_NAME)
         data = {**config.server, **{k: v for k, v in overrides.items() if v is not None}}
         data["workspace"] = root
-        try:
-            return cls.model_validate(data)
-        except PydanticValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(top)"
-            raise WorkspaceError(f"{root / CONFIG_NAME}: server.{where}: {first['msg']}") from None
+        return parse_section(cls, data, "server")

@@ -3,15 +3,51 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from geobase.errors import WorkspaceError
+from geobase.errors import ConfigError, WorkspaceError
 
 CONFIG_NAME = "geobase.toml"
+Section = TypeVar("Section", bound=BaseModel)
+
+
+def config_error(
+    model: type[BaseModel], section: str | None, exc: ValidationError, file: str = CONFIG_NAME
+) -> ConfigError:
+    """One line naming the first bad key of a ``geobase.toml`` table, its value and the
+    rule it breaks (or the keys the table knows, for an unknown key)."""
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    where = f"[{section}] " if section else ""
+    key = ".".join(loc) or "(table)"
+    if first["type"] == "extra_forbidden":
+        known = ", ".join(model.model_fields) or "none"
+        return ConfigError(f"{file} {where}{key}: unknown key (known keys: {known})")
+    if first["type"] == "missing":
+        return ConfigError(f"{file} {where}{key}: required key missing")
+    value = first.get("input")
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
+    return ConfigError(f"{file} {where}{key} = {shown}: {first['msg']}")
+
+
+def parse_section(model: type[Section], table: Mapping[str, Any] | None, section: str) -> Section:
+    """Validate one table of ``geobase.toml`` (``[tiles]``, ``[products.dom02]``) with the
+    model of the package that reads it.
+
+    Raises:
+        ConfigError: an unknown key, a value of the wrong type or out of range.
+    """
+    if table is not None and not isinstance(table, Mapping):
+        raise ConfigError(f"{CONFIG_NAME} [{section}]: expected a table, got {table!r}")
+    try:
+        return model.model_validate(dict(table or {}))
+    except ValidationError as exc:
+        raise config_error(model, section, exc) from None
 
 
 class WorkspaceConfig(BaseModel):
@@ -47,13 +83,11 @@ class WorkspaceConfig(BaseModel):
         except (OSError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"{path}: cannot be read ({exc})") from None
         except tomllib.TOMLDecodeError as exc:
-            raise WorkspaceError(f"{path}: not valid TOML ({exc})") from None
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(top)"
-            raise WorkspaceError(f"{path}: {where}: {first['msg']}") from None
+            raise config_error(cls, None, exc, str(path)) from None
 
     def write(self, path: Path) -> None:
         """Write the configuration (atomically: a temporary file renamed into place)."""

@@ -44,6 +44,7 @@ from geobase.tiles.render import (
     source_ref,
     transform_bounds,
 )
+from geobase.tiles.settings import tiles_settings
 from geobase.tiles.stores import store_kind
 from geobase.tiles.tms import TMS
 
@@ -265,8 +266,8 @@ def build_tiles(
         mode = "terrain-rgb" if all(r.kind == "dem" for r in resolved) else "rgb"
     if zoom is None:
         zoom = default_zooms(tms_obj, refs)
-    tiles_cfg = ws.config.tiles
-    fill = tuple(tiles_cfg.get("jpeg_fill", (255, 255, 255)))
+    tiles_cfg = tiles_settings(ws.config.tiles)
+    fill = tiles_cfg.jpeg_fill
     settings = settings_for(
         tms_obj,
         minzoom=zoom[0],
@@ -276,7 +277,7 @@ def build_tiles(
         channels=channels_for(mode, bands),
         fill=fill,
     )
-    block = int(block or tiles_cfg.get("block", 8))
+    block = int(block or tiles_cfg.block)
     rel = _rel(ws, out)
     cache_rel = (
         Path(ws.config.tiles_dir)
