@@ -295,7 +295,7 @@ def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | No
     The time type is recognised by the values as well as the header flag: week time
     never exceeds a week, so larger times under the week flag are read as adjusted
     standard GPS time when that gives a plausible date (1990 to today); adjusted times
-    that give no plausible date are tried as week time. Times that fit neither leave the
+    that give no plausible date are tried as week time (placed by the creation date). Times that fit neither leave the
     data undated (with a warning), never dated to a wrong year.
     """
     if stats.gps_range is None:
@@ -306,7 +306,10 @@ def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | No
         return None
     if tmin == 0 and tmax == 0:
         return None
-    order = (True, False) if info.adjusted_gps or tmax >= SECONDS_PER_WEEK else (False, True)
+    if info.adjusted_gps:
+        order: tuple[bool, ...] = (True, False)
+    else:  # week time fits in a week; beyond it, the values are no week time
+        order = (False,) if tmin >= 0 and tmax < SECONDS_PER_WEEK else (True,)
     for adjusted in order:
         if adjusted and max(abs(tmin), abs(tmax)) > MAX_ADJUSTED_GPS:
             continue
