@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
-from geobase.errors import EmptyInputError, SourceReadError, ValidationError
+from geobase.errors import EmptyInputError, GeometryError, SourceReadError, ValidationError
 
 DENSIFY_M = 50.0  # vertex spacing (m) when reprojecting projected polygons to lon/lat
 
@@ -28,6 +29,8 @@ def read_vector(path: str | Path, what: str = "vector file") -> gpd.GeoDataFrame
         SourceReadError: missing or unreadable file.
         EmptyInputError: an empty file, or one without geometries.
         ValidationError: the file has no CRS.
+        GeometryError: a feature without a geometry, with non-finite coordinates or an
+            invalid geometry (see :func:`check_geometries`).
     """
     path = Path(path)
     if not path.exists():
@@ -48,7 +51,48 @@ def read_vector(path: str | Path, what: str = "vector file") -> gpd.GeoDataFrame
         raise EmptyInputError(f"{what} {path} holds no geometries")
     if frame.crs is None:
         raise ValidationError(f"{what} {path} has no CRS; add a .prj or save it with its CRS")
+    check_geometries(frame.geometry.values, f"{what} {path}")
     return frame
+
+
+def check_geometries(geoms, what: str, *, start: int = 0, allow_missing: bool = False) -> None:
+    """Refuse geometries with non-finite coordinates, invalid ones (self-intersecting
+    rings, too few points) and, unless ``allow_missing``, missing or empty ones.
+
+    Args:
+        geoms: an array of shapely geometries (None for a missing one).
+        what: the file or input, for the message.
+        start: the index of ``geoms[0]`` in the file (features are numbered from 1).
+        allow_missing: skip features without a geometry instead of refusing them.
+
+    Raises:
+        GeometryError: naming the first bad feature, its problem and how many are bad.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return
+    bad: dict[int, str] = {}
+    coords, index = shapely.get_coordinates(geoms, include_z=True, return_index=True)
+    # x and y must be finite; z finite or absent (shapely reports no z as NaN)
+    nonfinite = ~np.isfinite(coords[:, :2]).all(axis=1) | np.isinf(coords[:, 2])
+    for i in np.unique(index[nonfinite]).tolist():
+        bad[i] = "coordinates that are not finite numbers (NaN or Infinity)"
+    absent = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if not allow_missing:
+        for i in np.flatnonzero(absent).tolist():
+            bad.setdefault(i, "no geometry (missing or empty)")
+    check = ~absent
+    check[list(bad)] = False
+    invalid = np.flatnonzero(check)[~shapely.is_valid(geoms[check])]
+    for i in invalid.tolist():
+        bad.setdefault(i, f"an invalid geometry ({shapely.is_valid_reason(geoms[i])})")
+    if bad:
+        first = min(bad)
+        more = f" ({len(bad) - 1} more bad features)" if len(bad) > 1 else ""
+        raise GeometryError(
+            f"{what}: feature {start + first + 1} has {bad[first]}{more}; repair the file "
+            "(for example QGIS 'Fix geometries') and retry"
+        )
 
 
 def to_cgcs2000(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -86,6 +86,11 @@ class ValidationError(GeobaseError, ValueError):
         self.problems = list(problems or [])
 
 
+class GeometryError(ValidationError):
+    """A geometry has non-finite coordinates, is missing or empty where one is needed, or
+    is invalid (a self-intersecting polygon)."""
+
+
 class InvalidDate(ValidationError):
     """A date is malformed or no calendar day (2024-02-30)."""
 

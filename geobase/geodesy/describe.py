@@ -14,6 +14,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from geobase.geodesy.lonlat import check_lonlat
 from geobase.geodesy.transform import CRSLike, check_coordinates, transform
 from geobase.geodesy.zones import (
     GKZone,
@@ -120,6 +121,7 @@ def zones_at(lon: float, lat: float) -> list[dict[str, Any]]:
         InvalidCoordinates, AxisOrderError: the point is implausible or outside China's
             zones.
     """
+    check_lonlat(float(lon), float(lat), "point")
     check_coordinates([lon], [lat], 4490)
     rows = []
     for width in (3, 6):

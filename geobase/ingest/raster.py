@@ -126,6 +126,30 @@ def _gdal_reason(exc: BaseException) -> str:
     return (reason or type(exc).__name__)[:200]
 
 
+# no compression in a delivery packs more pixel bytes per byte of file (DEFLATE of
+# constant data reaches about 1000x); a header stating more lies or is sparse
+MAX_COMPRESSION_RATIO = 10_000
+
+
+def _check_size(path: Path, ds) -> None:
+    """Refuse a raster whose pixels would need far more bytes than the file could hold.
+
+    Raises:
+        SourceReadError: width x height x bands x sample size exceeds the file's size by
+            more than :data:`MAX_COMPRESSION_RATIO` (a header that lies, or a sparse file).
+    """
+    size = path.stat().st_size if path.is_file() else 0
+    if not size:
+        return  # not a plain file (a VRT's sources, /vsi paths): GDAL's own checks apply
+    pixel_bytes = ds.width * ds.height * ds.count * np.dtype(ds.dtypes[0]).itemsize
+    if pixel_bytes > size * MAX_COMPRESSION_RATIO:
+        raise SourceReadError(
+            f"{path.name}: the header states {ds.width} x {ds.height} x {ds.count} "
+            f"{ds.dtypes[0]} pixels ({pixel_bytes:,} bytes) in a file of {size:,} bytes; "
+            "a header that lies, or a sparse or truncated file"
+        )
+
+
 def _resolution_m(crs: CRS, transform: Affine, width: int, height: int) -> float:
     xres = math.hypot(transform.a, transform.d)
     yres = math.hypot(transform.b, transform.e)
@@ -173,6 +197,7 @@ def read_info(path: Path, crs: CRS | None = None) -> RasterInfo:
         MissingCRS: the file states no CRS and ``crs`` is None.
     """
     with open_raster(path) as ds:
+        _check_size(path, ds)
         if ds.transform.is_identity and not ds.gcps[0]:
             raise UnsupportedInput(
                 f"{path.name}: TIFF without georeferencing (no geotransform or GCPs); "

@@ -19,6 +19,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from geobase.areas import check_geometries
 from geobase.errors import MissingCRS, SourceReadError, UnsupportedInput
 from geobase.ingest.footprint import as_multipolygon, to_cgcs2000
 from geobase.ingest.metadata import vertical_datum
@@ -155,6 +156,7 @@ def footprint(
 
     Raises:
         SourceReadError: a feature cannot be decoded.
+        GeometryError: a feature has non-finite coordinates or an invalid geometry.
         UnsupportedInput: no feature has a geometry (or, with ``union_polygons``, no
             polygon).
     """
@@ -164,17 +166,20 @@ def footprint(
     for layer in info.layers:
         try:
             with fiona.open(info.path, layer=layer["name"]) as src:
+                what = f"{info.path.name} layer {layer['name']!r}"
                 batch: list = []
+                start = 0
                 for feature in src:
-                    if feature.geometry is not None:
-                        batch.append(shapely.geometry.shape(feature.geometry))
+                    geom = feature.geometry
+                    batch.append(None if geom is None else shapely.geometry.shape(geom))
                     if len(batch) >= BATCH:
-                        acc = _accumulate(acc, batch, union_polygons)
+                        acc = _accumulate(acc, _checked(batch, what, start), union_polygons)
                         done += len(batch)
+                        start += len(batch)
                         batch = []
                         if progress is not None:
                             progress(done, total)
-                acc = _accumulate(acc, batch, union_polygons)
+                acc = _accumulate(acc, _checked(batch, what, start), union_polygons)
                 done += len(batch)
         except (fiona.errors.FionaError, ValueError, OSError) as exc:
             raise SourceReadError(
@@ -189,6 +194,13 @@ def footprint(
         acc = acc.buffer(max(1e-6, 0.001 * max(np.ptp(np.array(acc.bounds).reshape(2, 2), axis=0))))
     local = as_multipolygon(acc)
     return to_cgcs2000(local, info.crs), local
+
+
+def _checked(batch: list, what: str, start: int) -> list:
+    """The geometries of a batch of features, refused if one is invalid or not finite
+    (features without a geometry are skipped)."""
+    check_geometries(batch, what, start=start, allow_missing=True)
+    return [g for g in batch if g is not None and not g.is_empty]
 
 
 def _accumulate(acc, batch: list, union_polygons: bool):
