@@ -24,6 +24,8 @@ HEADER_SIZES = {0: 227, 1: 227, 2: 227, 3: 235, 4: 375}  # minor version -> mini
 RECORD_LENGTHS = {0: 20, 1: 28, 2: 26, 3: 34, 4: 57, 5: 63, 6: 30, 7: 36, 8: 38, 9: 59, 10: 67}
 VLR_HEADER = 54
 EVLR_HEADER = 60
+INT32 = (-(2**31), 2**31 - 1)
+MIN_SCALE, MAX_SCALE = 1e-9, 1e3  # coordinate step: 1 nm to 1 km (0.01 m or 0.001 m in use)
 MAX_RECORDS = 10_000  # VLRs or EVLRs; real files carry a handful
 # a LAZ file cannot plausibly hold more than this many bytes of point records per byte
 # of its own (LASzip reaches 5-15x; constant fields perhaps 100x)
@@ -148,10 +150,21 @@ def _check(path: Path, f, head: bytes, size: int) -> LasHeader:
     numbers = (*scales, *offsets, *mins, *maxs)
     if not all(math.isfinite(v) for v in numbers):
         raise _refuse(path, "holds a scale, offset or bound that is not a finite number")
-    if not all(s > 0 for s in scales):
-        raise _refuse(path, f"states scale factors {scales}; they must be positive")
+    if not all(MIN_SCALE <= s <= MAX_SCALE for s in scales):
+        raise _refuse(
+            path, f"states scale factors {scales}; expected {MIN_SCALE:g} to {MAX_SCALE:g}"
+        )
     if count and not all(lo <= hi for lo, hi in zip(mins, maxs, strict=True)):
         raise _refuse(path, f"states minimum {mins} above maximum {maxs}")
+    for axis, lo, hi, scale, off in zip("XYZ", mins, maxs, scales, offsets, strict=True):
+        # coordinates are stored as int32 (value - offset) / scale
+        raw = ((lo - off) / scale, (hi - off) / scale)
+        if count and not all(INT32[0] - 1 <= r <= INT32[1] + 1 for r in raw):
+            raise _refuse(
+                path,
+                f"states {axis} bounds {lo:g}..{hi:g} that offset {off:g} and scale {scale:g} "
+                "cannot store in 32-bit integers",
+            )
     return LasHeader(
         version=(major, minor),
         point_format=point_format,

@@ -236,10 +236,10 @@ def scan(
                 n = len(chunk)
                 if n == 0:
                     break
-                ix = ((chunk.X - x0) / cx).astype(np.int64)
-                iy = ((chunk.Y - y0) / cy).astype(np.int64)
-                np.clip(ix, 0, cols - 1, out=ix)
-                np.clip(iy, 0, rows - 1, out=iy)
+                # clipped before the cast: points outside the header's bounds (a header
+                # that lies) land in the edge cells instead of overflowing the cast
+                ix = np.clip((chunk.X - x0) / cx, 0, cols - 1).astype(np.int64)
+                iy = np.clip((chunk.Y - y0) / cy, 0, rows - 1).astype(np.int64)
                 flat = (rows - 1 - iy) * cols + ix
                 counts += np.bincount(flat, minlength=rows * cols)
                 classes += np.bincount(np.asarray(chunk.classification), minlength=256)[:256]

@@ -8,6 +8,7 @@ is bounded by the batch, not the file.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,8 +171,7 @@ def footprint(
                 batch: list = []
                 start = 0
                 for feature in src:
-                    geom = feature.geometry
-                    batch.append(None if geom is None else shapely.geometry.shape(geom))
+                    batch.append(_shape(feature.geometry))
                     if len(batch) >= BATCH:
                         acc = _accumulate(acc, _checked(batch, what, start), union_polygons)
                         done += len(batch)
@@ -194,6 +194,15 @@ def footprint(
         acc = acc.buffer(max(1e-6, 0.001 * max(np.ptp(np.array(acc.bounds).reshape(2, 2), axis=0))))
     local = as_multipolygon(acc)
     return to_cgcs2000(local, info.crs), local
+
+
+def _shape(geometry) -> shapely.Geometry | None:
+    if geometry is None:
+        return None
+    with warnings.catch_warnings():
+        # NaN coordinates: shapely warns while building; check_geometries refuses them
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        return shapely.geometry.shape(geometry)
 
 
 def _checked(batch: list, what: str, start: int) -> list:
