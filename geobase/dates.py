@@ -106,6 +106,4 @@ def _parse_text(value: object, what: str, partial: bool) -> dt.date:
     try:
         return dt.date(year, month, day)
     except ValueError:
-        raise InvalidDate(
-            f"{what} {shown!r} is not a date: no such day; {EXPECTED}"
-        ) from None
+        raise InvalidDate(f"{what} {shown!r} is not a date: no such day; {EXPECTED}") from None
