@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -256,3 +257,42 @@ def test_bad_rows_among_many_are_each_reported_with_their_line(ws, tmp_path):
     assert count(ws) == 0
     result = import_points(ws, path, skip_invalid=True)
     assert len(result.added) == 33 and [line for line, _ in result.rejected] == sorted(bad)
+
+
+def test_excel_sheet_imports_like_its_csv(ws, tmp_path):
+    from openpyxl import Workbook
+
+    rows = [
+        good_row(点名="金平一号（墩）", 备注="楼顶东侧"),
+        good_row("L001", 等级="三等水准", X="", Y=""),
+    ]
+    header = list(rows[0])
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header)
+    sheet.append([])  # a blank row between records, as people leave them
+    for row in rows:
+        # numbers as numbers and the date as a date cell, as Excel stores them
+        cells = [row.get(h) or None for h in header]
+        for name in ("纬度", "经度", "X", "Y", "H"):
+            k = header.index(name)
+            cells[k] = float(cells[k]) if cells[k] else None
+        k = header.index("埋设日期")
+        cells[k] = dt.datetime.fromisoformat(cells[k])
+        sheet.append(cells)
+    book.save(tmp_path / "points.xlsx")
+    result = import_points(ws, tmp_path / "points.xlsx")
+    assert result.added == ["C001", "L001"]
+    from_excel = [get_point(ws, pid) for pid in ("C001", "L001")]
+    assert from_excel[0].name == "金平一号（墩）" and from_excel[0].notes == "楼顶东侧"
+    assert from_excel[0].established == dt.date(2015, 6, 1)
+    # the same rows from a CSV change nothing: one parser, one result
+    again = import_points(ws, write_csv(tmp_path / "points.csv", rows))
+    assert (again.added, again.moved, again.changed, again.unchanged) == ([], [], [], 2)
+    # a bad cell is reported with its spreadsheet row (the blank row 2 counted)
+    sheet.append([*["C009", "x", "C级", "nan"], *[None] * (len(header) - 4)])
+    book.save(tmp_path / "bad.xlsx")
+    result = run_cli(["control", "import", tmp_path / "bad.xlsx", "--workspace", ws.root])
+    assert result.exit_code == 2
+    assert "row 5: 纬度 'nan' is not a finite number" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

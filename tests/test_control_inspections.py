@@ -118,7 +118,7 @@ def test_evidence_is_copied_with_its_checksum(ws, photo):
         ),
         ("C001", {"condition": "sunk"}, InspectionError, "unknown condition"),
         ("C001", {"inspector": " "}, InspectionError, "inspector"),
-        ("C001", {"date": "2024-13-01"}, ValidationError, "not a valid date"),
+        ("C001", {"date": "2024-13-01"}, ValidationError, "no such day"),
         ("C001", {"evidence": ["/no/such/photo.jpg"]}, SourceReadError, "no such file"),
     ],
 )

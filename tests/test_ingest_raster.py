@@ -262,7 +262,7 @@ def test_cli_real_files(real_data, workspace, tmp_path):
     )
     assert json.loads(result.stdout)[0]["status"] == "unchanged"
     result = run_cli(["ingest", real_data / "shade.tif", "--acquired", "2013-13-01", *ws])
-    assert result.exit_code == 2 and "not a calendar date" in result.stderr
+    assert result.exit_code == 2 and "no such day" in result.stderr
     result = run_cli(
         ["ingest", real_data / "shade.tif", "--acquired", "2013-01-01", "--product", "nope", *ws]
     )

@@ -121,7 +121,8 @@ def zones_at(lon: float, lat: float) -> list[dict[str, Any]]:
         InvalidCoordinates, AxisOrderError: the point is implausible or outside China's
             zones.
     """
-    check_lonlat(float(lon), float(lat), "point")
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        check_lonlat(lon, lat, "point")  # refuses NaN / Infinity in one line
     check_coordinates([lon], [lat], 4490)
     rows = []
     for width in (3, 6):
