@@ -7,6 +7,9 @@ same way everywhere.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +19,18 @@ import shapely
 from geobase.errors import EmptyInputError, GeometryError, SourceReadError, ValidationError
 
 DENSIFY_M = 50.0  # vertex spacing (m) when reprojecting projected polygons to lon/lat
+
+
+@contextlib.contextmanager
+def deferred_warnings() -> Iterator[None]:
+    """Hold the warnings of a read (GDAL's, on a damaged file, come before the error that
+    says it cannot be read) and issue them only if the read succeeds: a refused file is
+    reported in one line, a file read with warnings keeps them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def read_vector(path: str | Path, what: str = "vector file") -> gpd.GeoDataFrame:
@@ -38,7 +53,8 @@ def read_vector(path: str | Path, what: str = "vector file") -> gpd.GeoDataFrame
     if path.is_file() and path.stat().st_size == 0:
         raise EmptyInputError(f"{what} {path} is empty")
     try:
-        frame = gpd.read_file(path)
+        with deferred_warnings():
+            frame = gpd.read_file(path)
     except Exception as exc:  # GDAL raises many kinds; all mean "cannot read"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SourceReadError(f"{what} {path} cannot be read as a vector file ({reason})") from None

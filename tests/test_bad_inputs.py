@@ -339,6 +339,56 @@ for cid, text, expect in [
 case("control-geojson-zero-bytes", control_file("points.geojson", b""), expect="empty")
 
 
+# control rows (GeoPackage)
+def gpkg(geometries, ids):
+    def write(path: Path) -> None:
+        import geopandas as gpd
+
+        frame = gpd.GeoDataFrame(
+            {"点号": ids, "点名": ["x"] * len(ids), "等级": ["C级"] * len(ids)},
+            geometry=geometries,
+            crs=4490,
+        )
+        frame.to_file(path, driver="GPKG")
+
+    return control_file("points.gpkg", write)
+
+
+def _points(*coords):
+    import shapely
+
+    return [shapely.Point(c) for c in coords]
+
+
+case(
+    "control-gpkg-duplicate-ids",
+    gpkg(_points((LON, LAT), (LON, LAT)), ["B1", "B1"]),
+    expect="duplicate point id 'B1' (first on feature 1)",
+)
+case("control-gpkg-no-id", gpkg(_points((LON, LAT)), [None]), expect="missing point id")
+case(
+    "control-gpkg-outside-globe",
+    gpkg(_points((LAT, LON)), ["B1"]),
+)
+case(
+    "control-gpkg-lines",
+    lambda folder: control_file(
+        "points.gpkg",
+        lambda path: (
+            __import__("geopandas")
+            .GeoDataFrame(
+                {"点号": ["B1"]},
+                geometry=[__import__("shapely").LineString([(LON, LAT), (LON + 0.1, LAT)])],
+                crs=4490,
+            )
+            .to_file(path, driver="GPKG")
+        ),
+    )(folder),
+    expect="point features",
+)
+case("control-gpkg-garbage", control_file("points.gpkg", b"SQLite format 3\x00" + b"\x01" * 300))
+
+
 # coordinate text
 def cli_args(*args):
     return lambda folder: [*args]
@@ -415,6 +465,20 @@ for cid, aoi, extra in [
             "--workspace",
             "{ws}",
         ],
+    )
+for cid, text in [
+    ("three", "116.6,23.3,116.7"),
+    ("nan", "nan,23.3,116.7,23.4"),
+    ("outside", "116.6,23.3,516.7,23.4"),
+    ("swapped", "116.7,23.3,116.6,23.4"),
+]:
+    case(
+        f"catalog-bbox-{cid}",
+        cli_args("catalog", "search", "--bbox", text, "--workspace", "{ws}"),
+    )
+    case(
+        f"sheets-area-bbox-{cid}",
+        cli_args("sheets", "grid", "-s", "1:10000", "--area", text, "-o", "{out}/g.gpkg"),
     )
 case("crs-zone-nan", cli_args("crs", "zone", "nan", "23"))
 case("crs-zone-inf", cli_args("crs", "zone", "116", "inf"))
@@ -751,6 +815,40 @@ case(
 )
 case("ingest-unknown-product", tif_ingest("--product", "dom9", "--acquired", "2024-01-01"))
 case("ingest-unknown-crs", tif_ingest("--crs", "EPSG:0", "--acquired", "2024-01-01"))
+
+
+# 3D tiles and other deliveries
+def tileset(text: str):
+    def make(folder: Path) -> list:
+        (folder / "model").mkdir()
+        (folder / "model" / "tileset.json").write_text(text, encoding="utf-8")
+        return ["ingest", folder / "model", "--acquired", "2024-01-01", "--workspace", "{ws}"]
+
+    return make
+
+
+case("tileset-broken-json", tileset('{"asset":'), expect="not valid JSON")
+case(
+    "tileset-nan-region",
+    tileset(
+        '{"asset":{"version":"1.0"},"geometricError":1,"root":{"geometricError":1,'
+        '"boundingVolume":{"region":[NaN,0.4,2.0,0.41,0,10]}}}'
+    ),
+)
+case("tileset-empty-object", tileset("{}"))
+case(
+    "crs-transform-nan-csv",
+    lambda folder: [
+        "crs",
+        "transform",
+        _text(folder / "pts.csv", "id,lon,lat\n1,nan,23.3\n2,116.6,inf\n"),
+        "{out}/o.csv",
+        "--from",
+        "EPSG:4490",
+        "--to",
+        "EPSG:4548",
+    ],
+)
 
 
 # vector deliveries

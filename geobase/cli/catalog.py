@@ -35,17 +35,9 @@ LIST_COLUMNS = [
 
 
 def _bbox(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        parts = [float(v) for v in value.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3]):
-        raise click.BadParameter(
-            f"{value!r}: expected WEST,SOUTH,EAST,NORTH in degrees (EPSG:4490)"
-        )
-    return tuple(parts)
+    from geobase.geodesy.lonlat import parse_bbox
+
+    return None if value is None else parse_bbox(value, "--bbox")
 
 
 INT_COLUMNS = ("version", "epsg", "bands", "point_count", "size", "fid")

@@ -164,12 +164,9 @@ def _read_area(area: str):
     import shapely
 
     if _BBOX_RE.fullmatch(area):
-        west, south, east, north = (float(v) for v in area.split(","))
-        if not (west < east and south < north):
-            raise click.BadParameter(
-                f"bbox {area!r} must be W,S,E,N with W < E and S < N (lon/lat degrees)",
-                param_hint="'--area'",
-            )
+        from geobase.geodesy.lonlat import parse_bbox
+
+        west, south, east, north = parse_bbox(area, "--area")
         return gpd.GeoDataFrame(geometry=[shapely.box(west, south, east, north)], crs=4490)
     path = Path(area)
     if not path.exists():

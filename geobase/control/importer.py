@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geobase.areas import deferred_warnings
 from geobase.control.records import (
     GRADE_CODES,
     KIND_SCHEME,
@@ -187,7 +188,8 @@ def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
     import pyogrio
 
     try:
-        gdf = pyogrio.read_dataframe(path)
+        with deferred_warnings():
+            gdf = pyogrio.read_dataframe(path)
     except Exception as exc:  # GDAL reports truncated/corrupt files in many ways
         raise SourceReadError(
             f"{path}: cannot be read as {suffix[1:].upper()} ({exc}); is the file truncated?"

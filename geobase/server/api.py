@@ -17,6 +17,7 @@ from starlette.responses import Response
 from geobase import dates
 from geobase.catalog.access import may_see, visible_levels
 from geobase.errors import NotFoundError, ValidationError
+from geobase.geodesy import lonlat
 from geobase.server.deps import Service, clearance_of, get, service_of
 
 router = APIRouter(prefix="/api")
@@ -47,22 +48,7 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     """``west,south,east,north`` in degrees (EPSG:4490), validated."""
     if text is None:
         return None
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise ValidationError(f"bbox {text[:80]!r} must be west,south,east,north (4 numbers)")
-    try:
-        west, south, east, north = (float(p) for p in parts)
-    except ValueError:
-        raise ValidationError(f"bbox {text[:80]!r} holds something that is not a number") from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise ValidationError(f"bbox {text[:80]!r} must be finite numbers")
-    if not (
-        -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
-    ):
-        raise ValidationError(f"bbox {text[:80]!r} is outside -180..180, -90..90 degrees")
-    if west >= east or south >= north:
-        raise ValidationError(f"bbox {text[:80]!r} must have west < east and south < north")
-    return west, south, east, north
+    return lonlat.parse_bbox(text[:200], "bbox")
 
 
 def parse_interval(text: str | None) -> tuple[dt.date | None, dt.date | None]:
