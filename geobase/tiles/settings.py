@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from geobase.store.config import parse_section
 
-Channel = Annotated[int, Field(ge=0, le=255)]
+Channel = Annotated[int, Field(ge=0, le=255, strict=True)]
 MAX_BLOCK = 64
 
 
@@ -22,10 +22,11 @@ class TilesSettings(BaseModel):
         block: the build window in base tiles, a power of two (1..64).
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict per field: a TOML array is a list, which a strict tuple would refuse
+    model_config = ConfigDict(extra="forbid")
 
     jpeg_fill: tuple[Channel, Channel, Channel] = (255, 255, 255)
-    block: int = Field(default=8, ge=1, le=MAX_BLOCK)
+    block: int = Field(default=8, ge=1, le=MAX_BLOCK, strict=True)
 
     @field_validator("block")
     @classmethod
