@@ -61,11 +61,11 @@ def check_lonlat(lon: float, lat: float, what: str = "point") -> tuple[float, fl
     if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
         return lon, lat
     if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0:
-        cause = "latitude given first? expected LON,LAT, longitude first"
+        cause = "latitude given first? expected lon,lat, longitude first"
     elif max(abs(lon), abs(lat)) > 1000:
-        cause = "Gauss-Kruger metres? expected LON,LAT in degrees"
+        cause = "Gauss-Kruger metres? expected lon,lat in degrees"
     else:
-        cause = "expected LON,LAT in degrees, lon -180..180, lat -90..90"
+        cause = "expected lon,lat in degrees, lon -180..180, lat -90..90"
     raise InvalidCoordinates(f"{what} {lon:g},{lat:g} is outside the globe: {cause}")
 
 
