@@ -255,6 +255,26 @@ case(
 )
 
 
+# inspections (a CSV with a condition column)
+def inspections_csv(**changes):
+    def make(folder: Path) -> list:
+        row = {"点号": "C001", "巡查日期": "2024-01-01", "巡查人": "林", "状况": "完好", **changes}
+        path = _write_csv(folder / "inspections.csv", [row])
+        return ["control", "import", path, "--workspace", "{ws}"]
+
+    return make
+
+
+for cid, changes, expect in [
+    ("future", {"巡查日期": "2099-01-01"}, "future"),
+    ("no-such-day", {"巡查日期": "2023-02-29"}, "no such day"),
+    ("unknown-point", {"点号": "NOPE"}, "NOPE"),
+    ("unknown-condition", {"状况": "sunk"}, "condition"),
+    ("no-inspector", {"巡查人": ""}, "inspector"),
+]:
+    case(f"inspections-csv-{cid}", inspections_csv(**changes), expect=expect)
+
+
 # control rows (Excel)
 def xlsx(rows: list[list], name: str = "points.xlsx"):
     def write(path: Path) -> None:

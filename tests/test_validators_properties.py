@@ -174,6 +174,75 @@ def test_any_control_row_is_a_record_or_a_problem(control_ws, changes):
         assert r.normal_h is None or math.isfinite(r.normal_h)
 
 
+CSV_TEXT = st.lists(
+    st.lists(
+        st.one_of(CELL.map(lambda c: c or ""), st.sampled_from(['"', '""', ",", "\r"])),
+        max_size=len(COLUMNS) + 2,
+    ),
+    min_size=1,
+    max_size=6,
+).map(lambda rows: "\n".join(",".join(r) for r in rows))
+
+
+@SETTINGS
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        CSV_TEXT.map(lambda t: ",".join(COLUMNS) + "\n" + t),
+        CSV_TEXT,
+    ),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk"]),
+)
+@example(body=",".join(COLUMNS) + '\nB1,"x', encoding="utf-8")
+def test_any_csv_file_is_rows_or_refused(control_ws, tmp_path_factory, body, encoding):
+    from geobase.control.importer import read_source, validate_rows
+
+    path = tmp_path_factory.mktemp("csv") / "points.csv"
+    if isinstance(body, str):
+        body = body.encode(encoding, errors="replace")
+    path.write_bytes(body)
+    try:
+        frame, labels, _ = read_source(path)
+        validate_rows(frame, labels, control_ws)
+    except GeobaseError as exc:
+        assert "\n" not in str(exc)
+
+
+@SETTINGS
+@given(
+    rows=st.lists(
+        st.lists(
+            st.one_of(
+                CELL,
+                st.floats(allow_nan=False, allow_infinity=False),
+                st.integers(-(10**12), 10**12),
+                st.booleans(),
+                st.datetimes(min_value=dt.datetime(1900, 1, 1)),
+            ),
+            max_size=len(COLUMNS) + 1,
+        ),
+        max_size=4,
+    )
+)
+def test_any_excel_sheet_is_rows_or_refused(control_ws, tmp_path_factory, rows):
+    from openpyxl import Workbook
+
+    from geobase.control.importer import read_source, validate_rows
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(COLUMNS)
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path_factory.mktemp("xlsx") / "points.xlsx"
+    book.save(path)
+    try:
+        frame, labels, _ = read_source(path)
+        validate_rows(frame, labels, control_ws)
+    except GeobaseError as exc:
+        assert "\n" not in str(exc)
+
+
 # --- LAS headers -----------------------------------------------------------------------------
 
 
