@@ -117,7 +117,7 @@ class Case:
     make: Callable[[Path], list]
     code: int = 2
     expect: str | None = None  # a phrase the one error line must hold
-    config: dict | str | None = None
+    config: dict | str | bytes | None = None
     xfail: str | None = None
     marks: list = field(default_factory=list)
 
@@ -658,6 +658,7 @@ config_case("top-crs-number", {"crs": 4548}, LIST, expect="crs")
 config_case("top-control-number", {"control": 5}, LIST, expect="control")
 config_case("toml-syntax", 'name = "x"\n[products\n', LIST, expect="not valid TOML")
 config_case("toml-binary", "\x00\x01name", LIST)
+config_case("toml-gbk", "name = '汕头'".encode("gbk"), LIST, expect="not UTF-8")
 
 
 # point clouds: headers that lie
@@ -1006,6 +1007,9 @@ def _params():
 
 
 def _write_config(ws: Path, original: str, config) -> None:
+    if isinstance(config, bytes):
+        (ws / "geobase.toml").write_bytes(config)
+        return
     if isinstance(config, str):
         (ws / "geobase.toml").write_text(config, encoding="utf-8")
         return
