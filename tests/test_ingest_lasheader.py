@@ -125,3 +125,15 @@ def test_gps_times_that_name_no_plausible_date_leave_the_data_undated(tmp_path, 
     for path in (later, negative):
         [r] = ingest(workspace, [path])
         assert r.record["acquired_start"] is None
+
+
+def test_week_times_under_the_adjusted_flag_are_week_times(tmp_path, workspace, caplog):
+    # seconds of a week flagged as adjusted time would date the data to September 2011
+    path = write_las(tmp_path / "flagged.las", gps=(1.5 * 86400, 1.5 * 86400 + 20), adjusted=True)
+    info = pointcloud.read_header(path)
+    stats = pointcloud.scan(info)
+    assert info.adjusted_gps and pointcloud.gps_time_type(info, stats) == "week"
+    with caplog.at_level(logging.WARNING):
+        window = pointcloud.acquired_from(info, stats)
+    assert window.start == dt.date(2024, 1, 8)  # the Monday before the header's 2024-01-10
+    assert "read as GPS week time despite the header flag" in caplog.text

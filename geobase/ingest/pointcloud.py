@@ -289,50 +289,59 @@ def local_footprint(stats: PointCloudStats, *, fill_holes_cells: float = 4.0):
     return shapely.MultiPolygon(polys)
 
 
-def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | None:
-    """The acquisition window from the points' GPS time (see :func:`metadata.gps_window`).
+def gps_time_type(info: PointCloudInfo, stats: PointCloudStats) -> str | None:
+    """``"week"`` or ``"adjusted standard"`` as the GPS times show, None without them.
 
-    The time type is recognised by the values as well as the header flag: week time
-    never exceeds a week, so larger times under the week flag are read as adjusted
-    standard GPS time when that gives a plausible date (1990 to today); adjusted times
-    that give no plausible date are tried as week time (placed by the creation date). Times that fit neither leave the
-    data undated (with a warning), never dated to a wrong year.
+    The values decide, not only the header's flag (writers set it wrongly): GPS week time
+    lies in 0 .. 604800 s, a span that adjusted standard GPS time covers for one week of
+    September 2011 only; anything beyond a week is no week time.
     """
     if stats.gps_range is None:
         return None
     tmin, tmax = stats.gps_range
     if not (math.isfinite(tmin) and math.isfinite(tmax)):
-        logger.warning("%s: GPS times are not finite numbers; no date taken", info.path.name)
         return None
+    if tmin >= 0 and tmax < SECONDS_PER_WEEK:
+        return "week"
+    return "adjusted standard"
+
+
+def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | None:
+    """The acquisition window from the points' GPS time (see :func:`metadata.gps_window`),
+    of the type the values show (:func:`gps_time_type`); week time is placed by the
+    header's creation date. Times that give no date between 1990 and today leave the data
+    undated (with a warning), never dated to a wrong year.
+    """
+    kind = gps_time_type(info, stats)
+    if kind is None:
+        if stats.gps_range is not None:
+            logger.warning("%s: GPS times are not finite numbers; no date taken", info.path.name)
+        return None
+    tmin, tmax = stats.gps_range
     if tmin == 0 and tmax == 0:
         return None
-    if info.adjusted_gps:
-        order: tuple[bool, ...] = (True, False)
-    else:  # week time fits in a week; beyond it, the values are no week time
-        order = (False,) if tmin >= 0 and tmax < SECONDS_PER_WEEK else (True,)
-    for adjusted in order:
-        if adjusted and max(abs(tmin), abs(tmax)) > MAX_ADJUSTED_GPS:
-            continue
+    adjusted = kind == "adjusted standard"
+    if adjusted != info.adjusted_gps:
+        logger.warning(
+            "%s: GPS times %.1f..%.1f read as %s time despite the header flag",
+            info.path.name,
+            tmin,
+            tmax,
+            "adjusted standard GPS" if adjusted else "GPS week",
+        )
+    window = None
+    if not adjusted or max(abs(tmin), abs(tmax)) <= MAX_ADJUSTED_GPS:
         window = gps_window(tmin, tmax, adjusted=adjusted, reference=info.creation_date)
-        if window is None:
-            continue
-        if window.start >= EARLIEST_PLAUSIBLE and window.end <= dates.today():
-            if adjusted != info.adjusted_gps:
-                logger.warning(
-                    "%s: GPS times %.1f..%.1f read as %s time despite the header flag",
-                    info.path.name,
-                    tmin,
-                    tmax,
-                    "adjusted standard GPS" if adjusted else "GPS week",
-                )
-            return window
-    logger.warning(
-        "%s: GPS times %.1f..%.1f give no date between %s and today; the data stay undated",
-        info.path.name,
-        tmin,
-        tmax,
-        EARLIEST_PLAUSIBLE,
-    )
+    if window is not None and window.start >= EARLIEST_PLAUSIBLE and window.end <= dates.today():
+        return window
+    if window is not None or adjusted:
+        logger.warning(
+            "%s: GPS times %.1f..%.1f give no date between %s and today; the data stay undated",
+            info.path.name,
+            tmin,
+            tmax,
+            EARLIEST_PLAUSIBLE,
+        )
     return None
 
 
@@ -354,7 +363,7 @@ def describe(info: PointCloudInfo, stats: PointCloudStats, local) -> dict[str, A
             "returns": {str(k): v for k, v in stats.returns.items()},
             "z_range": list(stats.z_range),
             "gps_time_range": list(stats.gps_range) if stats.gps_range else None,
-            "gps_time_type": "adjusted standard" if info.adjusted_gps else "week",
+            "gps_time_type": gps_time_type(info, stats),
             "horizontal_unit_m": info.unit_m,
             "crs_given": info.crs_given,
             "occupancy_cell": stats.cell,
