@@ -98,7 +98,8 @@ def vertical_datum(crs: CRS) -> str | None:
 
 # --- dates ----------------------------------------------------------------------------
 
-EARLIEST_PLAUSIBLE = dt.date(1990, 1, 1)  # no digital delivery of ours is older
+# no digital delivery of ours is older: earlier file-header dates are zeroed or garbled
+EARLIEST_PLAUSIBLE = dt.date(1990, 1, 1)
 
 
 def parse_date(text: str) -> dt.date:
@@ -137,23 +138,19 @@ def parse_window(text: str, source: str = "--acquired", *, allow_future: bool = 
     return window
 
 
-def plausible(
-    window: Acquired | None, what: str, earliest: dt.date | None = None
-) -> Acquired | None:
-    """A date found in the data or a sidecar, or None (with a warning) when it cannot be
-    an acquisition date: after today, or before ``earliest`` (file headers, whose zeroed
-    or garbled date fields read as year 1 or 1970, pass :data:`EARLIEST_PLAUSIBLE`)."""
+def plausible(window: Acquired | None, what: str) -> Acquired | None:
+    """A date found in the data or a sidecar, or None (with a warning) when it lies after
+    today and so cannot be an acquisition date (a camera clock or a sidecar gone wrong)."""
     if window is None:
         return None
     limit = dates.today()
-    if window.end > limit or (earliest is not None and window.start < earliest):
+    if window.end > limit:
         logger.warning(
-            "%s: %s gives %s..%s, outside %s..%s; ignored as no acquisition date",
+            "%s: %s gives %s..%s, after today (%s); ignored as no acquisition date",
             what,
             window.source,
             window.start,
             window.end,
-            earliest or "-",
             limit,
         )
         return None
