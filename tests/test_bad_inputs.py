@@ -959,6 +959,87 @@ case(
 )
 
 
+# other input paths: CRS names, parameter files, zooms, plans, ids, workspaces
+for cid, make in [
+    ("crs-info-epsg-0", cli_args("crs", "info", "EPSG:0")),
+    ("crs-info-zone-99", cli_args("crs", "info", "gk3:99")),
+    (
+        "crs-fit-no-columns",
+        lambda folder: [
+            "crs",
+            "fit",
+            _text(folder / "common.csv", "id,x1,y1\n1,1,2\n"),
+            "--model",
+            "7p",
+            "--from",
+            "EPSG:4490",
+            "--to",
+            "EPSG:4548",
+            "-o",
+            "{out}/p.json",
+        ],
+    ),
+    (
+        "crs-apply-broken-parameters",
+        lambda folder: [
+            "crs",
+            "apply",
+            _text(folder / "p.json", '{"model": "7p", "parameters": ['),
+            _text(folder / "pts.csv", "id,lon,lat\n1,116.6,23.3\n"),
+            "{out}/o.csv",
+        ],
+    ),
+    (
+        "height-missing-grid",
+        lambda folder: [
+            "height",
+            _text(folder / "pts.csv", "id,lon,lat,h\n1,116.6,23.3,10\n"),
+            "{out}/h.csv",
+            "--geoid",
+            folder / "nope.gtx",
+        ],
+    ),
+    (
+        "coverage-plan-broken",
+        lambda folder: [
+            "coverage",
+            "report",
+            "--plan",
+            _text(folder / "plan.toml", "[targets\n"),
+            "-o",
+            "{out}/r.html",
+            "--workspace",
+            "{ws}",
+        ],
+    ),
+    ("control-show-unknown", cli_args("control", "show", "NOPE", "--workspace", "{ws}")),
+    (
+        "control-datasheet-unknown",
+        cli_args("control", "datasheet", "NOPE", "-o", "{out}/x.html", "--workspace", "{ws}"),
+    ),
+    ("control-export-suffix", cli_args("control", "export", "{out}/x.dat", "--workspace", "{ws}")),
+    ("catalog-show-unknown", cli_args("catalog", "show", "nope", "--workspace", "{ws}")),
+    ("store-copy-from-nowhere", cli_args("store", "copy", "{out}/nowhere", "{out}/x")),
+    ("workspace-missing", cli_args("catalog", "list", "--workspace", "{out}/no-workspace")),
+]:
+    case(cid, make)
+for cid, zoom in [("reversed", "5-2"), ("letters", "abc"), ("beyond", "0-40")]:
+    case(
+        f"tiles-zoom-{cid}",
+        lambda folder, zoom=zoom: [
+            "tiles",
+            "build",
+            write_tif(folder / "t.tif", width=16, height=16),
+            "--zoom",
+            zoom,
+            "-o",
+            "{ws}/tiles/z.pmtiles",
+            "--workspace",
+            "{ws}",
+        ],
+    )
+
+
 # names and paths (the failure boundary and id rules are the "edges" branch's)
 case(
     "path-dataset-id-escapes",
