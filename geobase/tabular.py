@@ -129,7 +129,12 @@ def read_xlsx(path: str | Path) -> pd.DataFrame:
     """
     import zipfile
 
-    from openpyxl import load_workbook
+    try:
+        from openpyxl import load_workbook
+    except ImportError:  # a dependency of geobase; missing only in a broken install
+        raise SourceReadError(
+            f"{path}: reading Excel workbooks needs openpyxl (pip install 'openpyxl>=3.1')"
+        ) from None
 
     path = Path(path)
     if not path.is_file():
