@@ -71,15 +71,23 @@ def read_vector(path: str | Path, what: str = "vector file") -> gpd.GeoDataFrame
     return frame
 
 
-def check_geometries(geoms, what: str, *, start: int = 0, allow_missing: bool = False) -> None:
-    """Refuse geometries with non-finite coordinates, invalid ones (self-intersecting
-    rings, too few points) and, unless ``allow_missing``, missing or empty ones.
+def check_geometries(
+    geoms,
+    what: str,
+    *,
+    start: int = 0,
+    allow_missing: bool = False,
+    allow_invalid: bool = False,
+) -> None:
+    """Refuse geometries with non-finite coordinates and, unless allowed, invalid ones
+    (self-intersecting rings, too few points) and missing or empty ones.
 
     Args:
         geoms: an array of shapely geometries (None for a missing one).
         what: the file or input, for the message.
         start: the index of ``geoms[0]`` in the file (features are numbered from 1).
         allow_missing: skip features without a geometry instead of refusing them.
+        allow_invalid: pass invalid geometries (a conversion keeps them as they are).
 
     Raises:
         GeometryError: naming the first bad feature, its problem and how many are bad.
@@ -97,7 +105,7 @@ def check_geometries(geoms, what: str, *, start: int = 0, allow_missing: bool = 
     if not allow_missing:
         for i in np.flatnonzero(absent).tolist():
             bad.setdefault(i, "no geometry (missing or empty)")
-    check = ~absent
+    check = ~absent & (not allow_invalid)
     check[list(bad)] = False
     invalid = np.flatnonzero(check)[~shapely.is_valid(geoms[check])]
     for i in invalid.tolist():

@@ -872,6 +872,23 @@ case(
 )
 
 
+case(
+    "crs-transform-nan-geojson",
+    lambda folder: [
+        "crs",
+        "transform",
+        _text(
+            folder / "marks.geojson",
+            geojson_text(_point_feature("[116.6, 23.3]"), _point_feature("[NaN, 23.3]")),
+        ),
+        "{out}/marks.geojson",
+        "--to",
+        "EPSG:4548",
+    ],
+    expect="feature 2 has coordinates that are not finite",
+)
+
+
 # vector deliveries
 def vector_file(name: str, text: str, *extra):
     def make(folder: Path) -> list:

@@ -29,6 +29,7 @@ import io
 import os
 import tempfile
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
@@ -38,6 +39,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from pyproj import CRS
 
+from geobase.areas import check_geometries
 from geobase.errors import (
     AxisOrderError,
     EmptyInputError,
@@ -588,9 +590,19 @@ def _stream(
                     raise _write_error(dst_path, driver, exc) from None
                 with dst:
                     for batch in _batches(src, batch_size):
-                        geoms = np.array(
-                            [None if f.geometry is None else shape(f.geometry) for f in batch],
-                            dtype=object,
+                        with warnings.catch_warnings():
+                            # NaN coordinates warn while built; check_geometries refuses them
+                            warnings.filterwarnings("ignore", "invalid value", RuntimeWarning)
+                            geoms = np.array(
+                                [None if f.geometry is None else shape(f.geometry) for f in batch],
+                                dtype=object,
+                            )
+                        check_geometries(
+                            geoms,
+                            f"{src_path} layer {item.name!r}",
+                            start=count,
+                            allow_missing=True,
+                            allow_invalid=True,
                         )
                         index = shapely.get_coordinates(geoms, return_index=True)[1]
                         out = convert(geoms, _FeatureLabels(index, count), item.name)
