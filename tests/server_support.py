@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 @contextmanager
-def running(app):
+def running(app, *, access_log: bool = False):
     """Serve ``app`` with uvicorn on 127.0.0.1 and a free port; yields the base URL."""
     import uvicorn
 
@@ -19,7 +19,9 @@ def running(app):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app, log_level="warning", ws="none", lifespan="on", access_log=access_log
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from geobase import __version__
 from geobase.errors import GeobaseError
 from geobase.server import problems
+from geobase.server.auth import redact_logs
 from geobase.server.deps import Service, get
 from geobase.server.fastpath import TileFastPath
 from geobase.server.settings import ServerSettings
@@ -66,9 +67,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         title=settings.title,
         version=__version__,
         description=(
-            "Tiles (XYZ, WMTS 1.0.0, TileJSON 3.0), the resource catalogue, coverage, public "
-            "control points and the publication log of a geobase workspace. Anything not "
-            "public needs `Authorization: Bearer <token>` (`geobase token create`)."
+            "Tiles (XYZ, OGC API - Tiles, WMTS 1.0.0, TileJSON 3.0), the resource catalogue, "
+            "coverage, public control points and the publication log of a geobase workspace. "
+            "Anything not public needs `Authorization: Bearer <token>` or `?token=<token>` "
+            "(`geobase token create`)."
         ),
         openapi_url="/api/openapi.json",
         docs_url=None,  # Swagger UI would load its assets from a CDN
@@ -83,11 +85,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
 
-    from geobase.server import api, tiles, viewer, wmts
+    from geobase.server import api, ogcapi, tiles, viewer, wmts
 
+    # uvicorn's access log prints query strings, which may hold ?token=
+    redact_logs("uvicorn.access", "uvicorn.error")
     app.include_router(api.router)
     app.include_router(tiles.router)
     app.include_router(wmts.router)
+    app.include_router(ogcapi.router)
     app.include_router(viewer.router)
 
     @get(app.router, "/health", summary="Health / 健康检查")

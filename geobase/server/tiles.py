@@ -1,10 +1,11 @@
-"""Tile routes: ``/tiles/{pyramid}/{z}/{x}/{y}.{ext}``, TileJSON 3.0 and the OGC API
-Tiles tileset list.
+"""Tile routes: ``/tiles/{pyramid}/{z}/{x}/{y}.{ext}`` and TileJSON 3.0.
 
 Path components are checked before anything is looked up: a zoom or index that is not
 1-10 decimal digits, a name with characters outside ``[A-Za-z0-9_.-]``, or an unknown
 extension is a malformed request (400); a well-formed tile outside the matrix, the
 pyramid's zooms or its built tiles, or in a pyramid the caller may not see, is 404.
+The extension may be left out (the pyramid's own format is served); ``{y}@2x.{ext}``
+asks for 512 px tiles, which geobase does not build (404 saying so).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ router = APIRouter()
 
 INDEX_RE = re.compile(r"^[0-9]{1,10}$")
 Y_EXT_RE = re.compile(r"^([0-9]{1,10})\.([A-Za-z0-9]{1,8})$")
+TILE_NAME_RE = re.compile(r"^([0-9]{1,10})(?:@([0-9]{1,2})x)?(?:\.([A-Za-z0-9]{1,8}))?$")
 
 CRS_URI = {
     "WebMercatorQuad": "http://www.opengis.net/def/crs/EPSG/0/3857",
@@ -44,22 +46,43 @@ def check_index(value: str, what: str) -> int:
     return int(value)
 
 
-def parse_y_ext(value: str) -> tuple[int, str]:
-    match = Y_EXT_RE.match(value)
+def parse_y_ext(value: str) -> tuple[int, str | None, int]:
+    """``<row>[@<n>x][.<ext>]`` as (row, extension or None, scale)."""
+    match = TILE_NAME_RE.match(value)
     if not match:
-        raise ValidationError(f"tile name {value[:40]!r} is malformed (expected <row>.<ext>)")
-    ext = match.group(2).lower()
-    if ext not in MEDIA_TYPES:
+        raise ValidationError(
+            f"tile name {value[:40]!r} is malformed (expected <row>, <row>.<ext> or <row>@2x.<ext>)"
+        )
+    ext = match.group(3).lower() if match.group(3) else None
+    if ext is not None and ext not in MEDIA_TYPES:
         raise ValidationError(
             f"tile extension {ext!r} is not one of {', '.join(sorted(MEDIA_TYPES))}"
         )
-    return int(match.group(1)), ext
+    return int(match.group(1)), ext, int(match.group(2) or 1)
 
 
 def tile_response(
-    request: Request, service: Service, layer: Layer, z: int, x: int, y: int, ext: str
+    request: Request,
+    service: Service,
+    layer: Layer,
+    z: int,
+    x: int,
+    y: int,
+    ext: str | None,
+    scale: int = 1,
 ) -> Response:
-    """A tile with ETag and caching (private when the layer is not public)."""
+    """A tile with ETag and caching (private when the layer is not public).
+
+    ``ext`` None serves the pyramid's own format; a ``scale`` other than 1 (``@2x``) is
+    404: pyramids hold tiles of their tile matrix set's size only.
+    """
+    if scale != 1:
+        size = layer.tms.tileMatrices[0].tileWidth
+        raise NotFoundError(
+            f"pyramid {layer.name!r} has {size} px tiles only; there are no @{scale}x "
+            f"({size * scale} px) tiles (ask without @{scale}x)"
+        )
+    ext = ext or layer.ext
     if ext not in layer.extensions:
         raise NotFoundError(f"pyramid {layer.name!r} has {layer.format} tiles, not {ext}")
     body, etag = service.layers.tile(layer, z, x, y)
@@ -92,9 +115,9 @@ def tile(
     """Tile ``x`` (column), ``y`` (row, from the top) of matrix ``z`` of a pyramid."""
     check_name(pyramid)
     zi, xi = check_index(z, "zoom"), check_index(x, "column")
-    yi, ext = parse_y_ext(y_ext)
+    yi, ext, scale = parse_y_ext(y_ext)
     layer = service.layers.get(pyramid, clearance)
-    return tile_response(request, service, layer, zi, xi, yi, ext)
+    return tile_response(request, service, layer, zi, xi, yi, ext, scale)
 
 
 def tilejson(layer: Layer, base: str) -> dict[str, Any]:
@@ -162,59 +185,3 @@ def pyramids(
     base = service.base_url(request)
     rows = [layer_summary(layer, base) for layer in service.layers.visible(clearance)]
     return service.json(request, {"pyramids": rows}, private=clearance != "public")
-
-
-@get(router, "/tiles", summary="Tilesets (OGC API - Tiles)")
-def tilesets(
-    request: Request,
-    service: Annotated[Service, Depends(service_of)],
-    clearance: Annotated[str, Depends(clearance_of)],
-) -> Response:
-    """The tileset list of OGC API - Tiles (Part 1, tilesets-list)."""
-    base = service.base_url(request)
-    rows = []
-    for layer in service.layers.visible(clearance):
-        rows.append(
-            {
-                "title": layer.title,
-                "dataType": "map",
-                "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
-                "tileMatrixSetURI": str(layer.tms.uri) if layer.tms.uri else None,
-                "links": [
-                    {
-                        "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-                        "href": f"{base}/tileMatrixSets/{layer.tms.id}",
-                        "type": "application/json",
-                    },
-                    {
-                        "rel": "item",
-                        "href": f"{base}/tiles/{layer.name}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.{layer.ext}",
-                        "type": layer.media_type,
-                        "templated": True,
-                    },
-                    {
-                        "rel": "describedby",
-                        "href": f"{base}/tiles/{layer.name}/tilejson.json",
-                        "type": "application/json",
-                    },
-                ],
-            }
-        )
-    return service.json(
-        request,
-        {"tilesets": rows, "links": [{"rel": "self", "href": f"{base}/tiles"}]},
-        private=clearance != "public",
-    )
-
-
-@get(router, "/tileMatrixSets/{tms_id}", summary="Tile matrix set (OGC TMS 2.0)")
-def tile_matrix_set(
-    request: Request, tms_id: str, service: Annotated[Service, Depends(service_of)]
-) -> Response:
-    """The OGC TMS 2.0 definition of a tile matrix set."""
-    from geobase.tiles.tms import TMS
-
-    if tms_id not in TMS:
-        raise NotFoundError(f"no tile matrix set {tms_id[:40]!r}; known: {', '.join(TMS.list())}")
-    doc = TMS.get(tms_id).model_dump(mode="json", exclude_none=True)
-    return service.json(request, doc)

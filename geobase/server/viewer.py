@@ -56,9 +56,9 @@ def _read(path: Path) -> bytes:
     return body
 
 
-@get(router, "/")
-def index(request: Request, service: Annotated[Service, Depends(service_of)]) -> Response:
-    """The viewer page."""
+def index(request: Request, service: Service) -> Response:
+    """The viewer page (served at ``/`` by :mod:`geobase.server.ogcapi`'s landing page route,
+    which answers JSON clients with the OGC API landing page instead)."""
     from html import escape
 
     page = _read(INDEX).decode("utf-8").replace("{{title}}", escape(service.settings.title))

@@ -8,6 +8,12 @@
 - ``/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=..&TILEMATRIXSET=..&TILEMATRIX=..&TILEROW=..&TILECOL=..``
   and ``/wmts/1.0.0/{layer}/{style}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{ext}``.
 
+Layer titles and abstracts come from the catalogue (:mod:`geobase.server.describe`):
+product names in Chinese and English, acquisition dates and the pyramid's name, so that
+QGIS lists the layers distinguishably. A caller who authenticated with ``?token=``
+(QGIS can only add a parameter to the capabilities URL) finds the token on every URL of
+the document, so that the tiles it then asks for are authorised too.
+
 Errors are OWS 1.1 exception reports (``MissingParameterValue``,
 ``InvalidParameterValue``, ``TileOutOfRange``: 400; ``OperationNotSupported``: 501; a
 tile inside the matrix that was never built: 404). A layer the caller may not see is
@@ -17,7 +23,7 @@ reported exactly as a layer that does not exist.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -25,7 +31,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geobase.errors import NotFoundError
+from geobase.server.auth import token_query, with_query
 from geobase.server.deps import Service, clearance_of, get, service_of
+from geobase.server.describe import LayerText, describe
 from geobase.server.http import MEDIA_TYPES, respond
 from geobase.server.layers import Layer
 from geobase.server.tiles import INDEX_RE, Y_EXT_RE, tile_response
@@ -95,23 +103,33 @@ def _attr(name: str) -> str:
     return name
 
 
-def tile_template(base: str, layer: Layer) -> str:
-    """The RESTful tile URL template of a layer."""
-    return (
+def tile_template(base: str, layer: Layer, query: str = "") -> str:
+    """The RESTful tile URL template of a layer (``query``: parameters to carry on)."""
+    return with_query(
         f"{base}/wmts/1.0.0/{layer.name}/{{Style}}/{{TileMatrixSet}}/"
-        f"{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{layer.ext}"
+        f"{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{layer.ext}",
+        query,
     )
 
 
-def capabilities_xml(layers: Iterable[Layer], base: str, title: str) -> bytes:
+def capabilities_xml(
+    layers: Iterable[Layer],
+    base: str,
+    title: str,
+    texts: Mapping[str, LayerText] | None = None,
+    query: str = "",
+) -> bytes:
     """The WMTS 1.0.0 capabilities document for ``layers`` (the caller's visible ones).
 
     Args:
         layers: the layers to list.
         base: the service's base URL (no trailing slash).
         title: the service's title.
+        texts: title and abstract of each layer by name (default: the layer's own title).
+        query: query parameters every URL of the document carries (the caller's token).
     """
     layers = list(layers)
+    texts = texts or {}
     for prefix, uri in NS.items():
         ET.register_namespace(prefix, uri)
     root = ET.Element(
@@ -126,12 +144,14 @@ def capabilities_xml(layers: Iterable[Layer], base: str, title: str) -> bytes:
     for name in ("GetCapabilities", "GetTile"):
         op = _el(ops, "ows:Operation", name=name)
         http = _el(_el(op, "ows:DCP"), "ows:HTTP")
-        rest_href = (
+        rest_href = with_query(
             f"{base}/wmts/1.0.0/WMTSCapabilities.xml"
             if name == "GetCapabilities"
-            else f"{base}/wmts/1.0.0/"
+            else f"{base}/wmts/1.0.0/",
+            query,
         )
-        for href, encoding in ((f"{base}/wmts?", "KVP"), (rest_href, "RESTful")):
+        kvp_href = f"{base}/wmts?{query}&" if query else f"{base}/wmts?"
+        for href, encoding in ((kvp_href, "KVP"), (rest_href, "RESTful")):
             get = _el(http, "ows:Get", xlink_href=href)
             allowed = _el(_el(get, "ows:Constraint", name="GetEncoding"), "ows:AllowedValues")
             _el(allowed, "ows:Value", encoding)
@@ -144,8 +164,10 @@ def capabilities_xml(layers: Iterable[Layer], base: str, title: str) -> bytes:
         lo, hi = zooms.get(layer.tms.id, (layer.minzoom, layer.maxzoom))
         zooms[layer.tms.id] = (min(lo, layer.minzoom), max(hi, layer.maxzoom))
         el = _el(contents, "Layer")
-        _el(el, "ows:Title", layer.title)
-        _el(el, "ows:Abstract", f"{layer.tms.id}, zoom {layer.minzoom}-{layer.maxzoom}")
+        text = texts.get(layer.name)
+        _el(el, "ows:Title", text.title if text else layer.title)
+        abstract = f"{layer.tms.id}, zoom {layer.minzoom}-{layer.maxzoom}"
+        _el(el, "ows:Abstract", text.abstract if text else abstract)
         west, south, east, north = layer.bounds
         bbox = _el(el, "ows:WGS84BoundingBox")
         _el(bbox, "ows:LowerCorner", f"{_num(west)} {_num(south)}")
@@ -170,7 +192,7 @@ def capabilities_xml(layers: Iterable[Layer], base: str, title: str) -> bytes:
             "ResourceURL",
             format=layer.media_type,
             resourceType="tile",
-            template=tile_template(base, layer),
+            template=tile_template(base, layer, query),
         )
     for tms_id, tms in sets.items():
         lo, hi = zooms[tms_id]
@@ -193,7 +215,11 @@ def capabilities_xml(layers: Iterable[Layer], base: str, title: str) -> bytes:
             _el(tm, "TileHeight", str(m.tileHeight))
             _el(tm, "MatrixWidth", str(m.matrixWidth))
             _el(tm, "MatrixHeight", str(m.matrixHeight))
-    _el(root, "ServiceMetadataURL", xlink_href=f"{base}/wmts/1.0.0/WMTSCapabilities.xml")
+    _el(
+        root,
+        "ServiceMetadataURL",
+        xlink_href=with_query(f"{base}/wmts/1.0.0/WMTSCapabilities.xml", query),
+    )
     ET.indent(root, space=" ")
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
@@ -209,8 +235,13 @@ def _urn(tms) -> str:
 
 
 def _capabilities(request: Request, service: Service, clearance: str) -> Response:
+    layers = service.layers.visible(clearance)
     body = capabilities_xml(
-        service.layers.visible(clearance), service.base_url(request), service.settings.title
+        layers,
+        service.base_url(request),
+        service.settings.title,
+        describe(service, layers),
+        token_query(request),
     )
     return respond(
         request,
