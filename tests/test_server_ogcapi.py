@@ -103,6 +103,14 @@ def test_common_json(served):
             assert r.headers["content-type"] == "application/json", path
             assert "Accept" in r.headers["vary"]
             r.json()
+    for accept, kind in (
+        ("*/*", "application/json"),  # curl, scripts
+        ("text/html;q=0.5, application/json", "application/json"),
+        ("application/json;q=0.2, text/*", "text/html; charset=utf-8"),
+    ):
+        r = c.get("/collections", headers={"Accept": accept})
+        assert r.headers["content-type"] == kind, accept
+    assert c.get("/", headers={"Accept": "*/*"}).headers["content-type"].startswith("text/html")
     bad = c.get("/collections", params={"f": "xml"})
     assert bad.status_code == 400 and "json, html" in bad.json()["detail"]
 
