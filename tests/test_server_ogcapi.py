@@ -515,3 +515,35 @@ def test_gdal_reads_a_pyramid_whose_pixels_match(served, name, tmp_path):
     valid = (want[3] == 255) & (got[3] == 255)
     assert valid.sum() > 0.2 * valid.size
     np.testing.assert_array_equal(got[:3][:, valid], want[:3][:, valid])
+
+
+@pytest.mark.gdal
+@needs_gdal
+def test_gdal_wmts_follows_a_query_token_to_the_restricted_tiles(served, tmp_path):
+    """What QGIS does: the token only on the capabilities URL; the tiles must follow."""
+    from geobase.tiles.tms import TMS
+
+    token = served["tokens"]["restricted"]
+    caps = f"{served['base']}/wmts/1.0.0/WMTSCapabilities.xml?token={token}"
+    listed = gdal("gdalinfo", "-json", f"WMTS:{caps}", tmp_path=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    names = json.loads(listed.stdout)["metadata"]["SUBDATASETS"]
+    assert any(v.endswith("layer=secret") for v in names.values())
+    zmax = PYRAMIDS["secret"][2][1]  # its own deepest level (the grid's goes deeper)
+    url = f"WMTS:{caps},layer=secret,tilematrix={zmax}"
+    info = gdal("gdalinfo", "-json", url, tmp_path=tmp_path)
+    assert info.returncode == 0, info.stderr
+    doc = json.loads(info.stdout)
+    cell = TMS.get("WebMercatorQuad").matrix(zmax).cellSize
+    assert doc["geoTransform"][1] == pytest.approx(cell, rel=1e-9)
+    width, height = doc["size"]
+    out = tmp_path / "secret.tif"
+    result = gdal("gdal_translate", "-q", "-srcwin", str(width // 4), str(height // 4),
+                  "64", "64", url, str(out), tmp_path=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    import rasterio
+
+    with rasterio.open(out) as ds:
+        assert ds.read(4).max() == 255  # real pixels, not the empty tiles of a refusal
+    without = gdal("gdalinfo", f"WMTS:{caps.split('?')[0]},layer=secret", tmp_path=tmp_path)
+    assert without.returncode != 0
