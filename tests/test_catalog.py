@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import socket
+from pathlib import Path
 
+import laspy
+import pyogrio
 import pystac
 import pytest
+import rasterio
 from pystac.extensions.file import FileExtension
 from pystac.extensions.projection import ProjectionExtension
 
 from geobase.catalog import current_datasets
 from geobase.catalog.search import history, remove, search, show
-from geobase.catalog.stac import export, validate
-from geobase.errors import NotFoundError, StoreError, UnsupportedInput
+from geobase.catalog.stac import export
+from geobase.catalog.stac_validation import SchemaNotShipped, StacInvalid, validate
+from geobase.errors import NotFoundError, UnsupportedInput
 from geobase.ingest import ingest
 from tests.conftest import run_cli
-from tests.ingest_factories import EAST0, NORTH0, disc, write_las, write_tif
+from tests.ingest_factories import (
+    EAST0,
+    NORTH0,
+    disc,
+    square_feature,
+    write_geojson,
+    write_las,
+    write_tif,
+)
 
 JUNE_2023 = 1369612818.0 - 1e9  # adjusted GPS time on 2023-06-01
 
@@ -131,8 +148,125 @@ def test_stac_export_validates(filled, tmp_path):
     data = json.loads((tmp_path / "stac" / "dom05" / "a" / "a.json").read_text())
     data["geometry"]["type"] = "Circle"  # not a GeoJSON geometry type
     (tmp_path / "stac" / "dom05" / "a" / "a.json").write_text(json.dumps(data))
-    with pytest.raises(StoreError, match="does not validate"):
+    with pytest.raises(StacInvalid, match="does not validate"):
         validate(root)
+
+
+EXTENSIONS = [
+    f"https://stac-extensions.github.io/{name}/schema.json"
+    for name in (
+        "eo/v1.1.0",
+        "file/v2.1.0",
+        "pointcloud/v1.0.0",
+        "projection/v2.0.0",
+        "raster/v1.1.0",
+    )
+]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stac_catalogue_moved_validates_offline_and_every_asset_opens(
+    filled, tmp_path, monkeypatch
+):
+    dem = write_tif(tmp_path / "dem.tif", count=1, dtype="float32", nodata=-9999.0)
+    ingest(filled, [dem], acquired="2021-04-01")
+    roads = [square_feature(EAST0, NORTH0, 50, name="中山路"), square_feature(EAST0, NORTH0, 20)]
+    ingest(filled, [write_geojson(tmp_path / "roads.geojson", roads)], acquired="2021-04-01")
+    export(filled, tmp_path / "stac")
+    moved = tmp_path / "elsewhere" / "published stac"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "stac", moved)
+    for text in (p.read_text(encoding="utf-8") for p in moved.rglob("*.json")):
+        assert str(tmp_path) not in text and str(filled.root) not in text  # nothing absolute
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"validation tried the network: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    report = validate(moved / "catalog.json")
+    collections = {p.parent.name for p in moved.glob("*/collection.json")}
+    assert report == {"objects": 1 + len(collections) + 5, "extensions": EXTENSIONS}
+
+    cat = pystac.read_file(str(moved / "catalog.json"))
+    items = {i.id: i for i in cat.get_items(recursive=True)}
+    assert set(items) == {"a", "b", "c", "dem", "roads"}
+    for item in items.values():
+        for asset in item.assets.values():
+            assert asset.href.startswith("./"), asset.href
+            path = Path(asset.get_absolute_href())
+            assert path.is_relative_to(moved) and path.is_file()
+            f = FileExtension.ext(asset)
+            assert f.checksum == "1220" + _sha256(path) and f.size == path.stat().st_size
+            kind = item.properties["geobase:kind"]
+            if kind in ("imagery", "dem"):
+                with rasterio.open(path) as ds:
+                    assert ds.read(1, window=((0, 8), (0, 8))).shape == (8, 8)
+            elif kind == "pointcloud":
+                assert len(laspy.read(path).points) == 4000
+            else:
+                assert pyogrio.read_dataframe(path)["name"].iloc[0] == "中山路"
+
+    a = items["a"]
+    proj = ProjectionExtension.ext(a)
+    assert proj.code == "EPSG:4548" and proj.shape == [200, 200]
+    assert proj.bbox == pytest.approx([EAST0, NORTH0, EAST0 + 100, NORTH0 + 100])
+    bands = a.assets["data"].extra_fields["raster:bands"]
+    assert [b["data_type"] for b in bands] == ["uint8"] * 3
+    assert all(b["spatial_resolution"] == 0.5 for b in bands)
+    # the web COG of an RGB orthophoto keeps validity in its mask, not in a nodata value
+    assert all("nodata" not in b for b in bands)
+    eo = a.assets["data"].extra_fields["eo:bands"]
+    assert [b.get("common_name") for b in eo] == ["red", "green", "blue"]
+    dem_bands = items["dem"].assets["data"].extra_fields["raster:bands"]
+    assert dem_bands == [
+        {"data_type": "float32", "nodata": -9999, "sampling": "area", "spatial_resolution": 0.5}
+    ]
+    assert "eo:bands" not in items["dem"].assets["data"].extra_fields  # a DEM is not optical
+    lidar = items["c"].properties
+    assert lidar["pc:count"] == 4000 and lidar["pc:encoding"] == "binary"
+    assert lidar["pc:type"] == "other"  # single returns: lidar or photogrammetry, unknown
+    schemas = {s["name"]: s for s in lidar["pc:schemas"]}
+    assert schemas["X"] == {"name": "X", "size": 8, "type": "floating"}
+    assert schemas["classification"] == {"name": "classification", "size": 1, "type": "unsigned"}
+    assert schemas["gps_time"]["type"] == "floating"
+    las = laspy.read(Path(items["c"].assets["data"].get_absolute_href()))
+    assert lidar["proj:bbox"] == pytest.approx([*las.header.mins, *las.header.maxs])
+    z = next(s for s in lidar["pc:statistics"] if s["name"] == "Z")
+    assert z["minimum"] == pytest.approx(las.z.min()) and z["maximum"] == pytest.approx(las.z.max())
+    assert lidar["pc:density"] == pytest.approx(0.4, rel=0.2)  # 4000 points on 100 m x 100 m
+
+    # an extension field of the wrong kind fails against the shipped extension schema
+    path = moved / "dom05" / "a" / "a.json"
+    original = path.read_text()
+    data = json.loads(original)
+    data["assets"]["data"]["raster:bands"][0]["data_type"] = "byte"
+    path.write_text(json.dumps(data))
+    with pytest.raises(StacInvalid, match=r"item a does not validate against .*raster/v1\.1\.0"):
+        validate(moved / "catalog.json")
+    # an object naming a schema geobase does not ship is refused, without fetching it
+    data = json.loads(original)
+    data["stac_extensions"].append("https://stac-extensions.github.io/sat/v1.0.0/schema.json")
+    path.write_text(json.dumps(data))
+    with pytest.raises(SchemaNotShipped, match=r"sat/v1\.0\.0"):
+        validate(moved / "catalog.json")
+
+
+def test_stac_export_links_or_replaces_whole(filled, tmp_path):
+    out = tmp_path / "stac.v1"  # a dot in the name: still a folder
+    export(filled, out, link=True)
+    item = pystac.read_file(str(out / "dom05" / "a" / "a.json"))
+    exported = Path(item.assets["data"].get_absolute_href())
+    archived = filled.root / show(filled.store, "a")["path"]
+    assert os.path.samefile(exported, archived)  # a hard link: no second copy
+    remove(filled, "b")
+    export(filled, out)  # replaced: b is gone, nothing partial is left beside it
+    assert not (out / "dom2").exists() and not os.path.samefile(
+        out / "dom05" / "a" / exported.relative_to(out / "dom05" / "a"), archived
+    )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_cli_catalog(filled, tmp_path):
