@@ -4,7 +4,9 @@ The notebooks are committed; this script is how they are kept in step with the c
 ``python notebooks/make_notebooks.py`` rewrites them (without outputs). Each runs top to
 bottom on the demo workspace (``geobase demo shantou``; the path comes from the
 ``GEOBASE_WORKSPACE`` environment variable, default ``../shantou``), uses only geobase's
-public Python API, needs no network to run, and shows at least one folium map.
+public Python API, needs no network to run or to show, and shows at least one folium map
+(through ``geobase.maps.offline``, which inlines Leaflet) and one chart (inline, with the
+CJK font ``geobase.fonts.use_cjk_font`` registers).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ws"""
 
 DISTRICTS_LAYER = """\
 import folium
+from geobase.maps import offline
 from geobase.store.districts import list_districts
 
 districts = list_districts(ws.store)
@@ -43,6 +46,14 @@ def base_map(zoom=10, location=(23.35, 116.70)):
         tooltip=folium.GeoJsonTooltip(["name", "name_en"]),
     ).add_to(m)
     return m"""
+
+CHARTS = """\
+%matplotlib inline
+import matplotlib.pyplot as plt
+from geobase.fonts import use_cjk_font
+
+# the CJK font file is registered explicitly: Chinese labels render whatever the font cache holds
+use_cjk_font()"""
 
 
 def control_health() -> list:
@@ -61,11 +72,8 @@ def control_health() -> list:
             "stats = district_stats(ws, as_of=AS_OF)\n"
             "stats"
         ),
+        new_code_cell(CHARTS),
         new_code_cell(
-            "import matplotlib\n"
-            "matplotlib.use('Agg')\n"
-            "import matplotlib.pyplot as plt\n"
-            "plt.rcParams['font.sans-serif'] = ['WenQuanYi Zen Hei', 'DejaVu Sans']\n\n"
             "ax = stats.set_index('district')['usable_rate'].plot.barh(figsize=(6, 3))\n"
             "ax.set_xlabel('usable rate 可用率')\n"
             "ax.set_title('Usable marks over inspected marks 标志可用率')\n"
@@ -89,7 +97,7 @@ def control_health() -> list:
             "        color='orange' if row.point_id in late_ids else colour, fill=True,\n"
             "        tooltip=f'{row.point_id} {row.name} {row.kind} {row.usability}',\n"
             "    ).add_to(m)\n"
-            "m"
+            "offline(m)"
         ),
     ]
 
@@ -115,13 +123,14 @@ def coverage_currency() -> list:
             "      '(plan: 360.1 km2, 16% of 2,199 km2)')\n"
             "today[cols]"
         ),
+        new_code_cell(CHARTS),
         new_code_cell(
-            "import matplotlib\n"
-            "matplotlib.use('Agg')\n"
-            "import matplotlib.pyplot as plt\n"
-            "plt.rcParams['font.sans-serif'] = ['WenQuanYi Zen Hei', 'DejaVu Sans']\n\n"
-            "ages = [c for c in today.columns if c.startswith('age_') and c.endswith('_km2')]\n"
-            "frame = today[today['district'] != '全市'].set_index('name_en')[ages]\n"
+            "from geobase.coverage import age_classes, coverage_settings\n\n"
+            "# the age classes from the workspace's bins: the legend is built from their numbers\n"
+            "classes = age_classes(coverage_settings(ws.config.coverage).age_bins)\n"
+            "frame = today[today['district'] != '全市'].set_index('name_en')\n"
+            "frame = frame[[f'age_{c.key}_km2' for c in classes]]\n"
+            "frame.columns = [c.label for c in classes]\n"
             "ax = frame.plot.barh(stacked=True, figsize=(7, 3.5))\n"
             "ax.set_xlabel('km2 by age of the newest 1:500 map 按现势性')\n"
             "plt.tight_layout()"
@@ -143,7 +152,7 @@ def coverage_currency() -> list:
             "    tooltip=folium.GeoJsonTooltip(['dataset_id', 'acquired_end']),\n"
             ").add_to(m)\n"
             "folium.LayerControl().add_to(m)\n"
-            "m"
+            "offline(m)"
         ),
     ]
 
@@ -196,13 +205,14 @@ def ingest_preview() -> list:
             "tile"
         ),
         new_code_cell(
-            "import folium\n\n"
+            "import folium\n"
+            "from geobase.maps import offline\n\n"
             "footprint = record.geometry.iloc[0]\n"
             "c = footprint.centroid\n"
             "m = folium.Map(location=(c.y, c.x), zoom_start=17, tiles=None)\n"
             "folium.GeoJson(record[['dataset_id', 'acquired_end', 'geometry']].to_json(),\n"
             "               tooltip=folium.GeoJsonTooltip(['dataset_id', 'acquired_end'])).add_to(m)\n"
-            "m"
+            "offline(m)"
         ),
         new_code_cell("work.close()\nshutil.rmtree(scratch)"),
     ]
@@ -255,8 +265,18 @@ def xian80() -> list:
             "      f'(the blunder point GZ05: {err[5] * 100:.0f} cm)')\n"
             "params.model_dump(exclude={'fit'})"
         ),
+        new_code_cell(CHARTS),
         new_code_cell(
-            "import folium\n\n"
+            "colours = {'fit': 'green', 'check': 'blue', 'rejected': 'red'}\n"
+            "ax = residuals.set_index('id')['residual'].mul(100).plot.bar(\n"
+            "    color=[colours[r] for r in residuals['role']], figsize=(7, 3))\n"
+            "ax.set_ylabel('residual 残差 (cm)')\n"
+            "ax.set_title('Residuals by role 拟合点、检核点与剔除点')\n"
+            "plt.tight_layout()"
+        ),
+        new_code_cell(
+            "import folium\n"
+            "from geobase.maps import offline\n\n"
             "lon2, lat2 = transform(e2000, n2000, 'EPSG:4548', 'EPSG:4490')\n"
             "m = folium.Map(location=(23.33, 116.70), zoom_start=10, tiles=None)\n"
             "folium.GeoJson(ws.store.read_frame('SELECT name, geom FROM districts').to_json(),\n"
@@ -268,7 +288,7 @@ def xian80() -> list:
             "    folium.CircleMarker((lat2[i], lon2[i]), radius=4 + 40 * min(r.residual, 0.4),\n"
             "                        color=colours[r.role], fill=True,\n"
             "                        tooltip=f'{pid} {r.role} residual {r.residual * 100:.1f} cm').add_to(m)\n"
-            "m"
+            "offline(m)"
         ),
     ]
 

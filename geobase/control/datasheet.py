@@ -18,14 +18,13 @@ import datetime as dt
 import html
 import io
 import logging
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from geobase import fonts
 from geobase.control.inspections import (
     CONDITION_LABELS,
     USABILITY_LABELS,
@@ -48,47 +47,21 @@ from geobase.store import Workspace
 
 logger = logging.getLogger(__name__)
 
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-)
 NEIGHBOURS = 6
 TIES = 3
 
 
 def find_cjk_font(ws: Workspace | None = None) -> Path:
-    """A CJK TrueType font file (.ttf/.ttc) for PDFs and sketch maps.
+    """A CJK TrueType font file (.ttf/.ttc) for PDFs and sketch maps: ``[control]
+    cjk_font`` in ``geobase.toml``, else the one :mod:`geobase.fonts` finds.
 
     Raises:
         FontNotFound: none configured or installed.
     """
     configured = control_settings(ws.config.control).cjk_font if ws is not None else None
-    if configured:
-        path = Path(configured)
-        if not path.is_file():
-            raise FontNotFound(f"geobase.toml [control] cjk_font {path}: no such file")
-        return path
-    for candidate in FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    fc_list = shutil.which("fc-list")
-    if fc_list:
-        try:
-            listing = subprocess.run(
-                [fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=20
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            listing = ""
-        for line in sorted(listing.splitlines()):
-            path = line.split(":")[0].strip()
-            if path.lower().endswith((".ttf", ".ttc")):
-                return Path(path)
-    raise FontNotFound(
-        "no CJK TrueType font found to render Chinese in the PDF; install Debian's "
-        "fonts-wqy-zenhei (scripts/install-system-deps.sh) or set [control] cjk_font"
-    )
+    if configured and not Path(configured).is_file():
+        raise FontNotFound(f"geobase.toml [control] cjk_font {configured}: no such file")
+    return fonts.find_cjk_font(configured)
 
 
 @dataclass(frozen=True)

@@ -51,15 +51,31 @@ class AgeClass:
     high: float | None
 
     @property
+    def label_zh(self) -> str:
+        """The class in Chinese, built from its bounds."""
+        if self.low is None and self.high is None:
+            return "未知"
+        if self.high is None:
+            return f"{self.low:g}年以上"
+        if not self.low:
+            return f"{self.high:g}年内"
+        return f"{self.low:g}-{self.high:g}年"
+
+    @property
+    def label_en(self) -> str:
+        """The class in English, built from its bounds."""
+        if self.low is None and self.high is None:
+            return "unknown"
+        if self.high is None:
+            return f"≥{self.low:g} y"
+        if not self.low:
+            return f"<{self.high:g} y"
+        return f"{self.low:g}-{self.high:g} y"
+
+    @property
     def label(self) -> str:
         """Chinese label with English alongside."""
-        if self.low is None and self.high is None:
-            return "未知 unknown"
-        if self.high is None:
-            return f"{self.low:g}年以上 ≥{self.low:g} y"
-        if not self.low:
-            return f"{self.high:g}年内 <{self.high:g} y"
-        return f"{self.low:g}-{self.high:g}年 {self.low:g}-{self.high:g} y"
+        return f"{self.label_zh} {self.label_en}"
 
 
 def age_classes(bins: Sequence[float]) -> list[AgeClass]:

@@ -30,7 +30,7 @@ import datetime as dt
 import math
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,10 +41,22 @@ from geobase.sheets import RECT_SCALES
 
 Measure = Literal["covered", "current", "in_period"]
 
+
+class Label(NamedTuple):
+    """A label in Chinese and English (``str()`` gives both, as tables show them)."""
+
+    zh: str
+    en: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.zh} {self.en}" + (f" ({self.note})" if self.note else "")
+
+
 MEASURE_LABELS = {
-    "covered": "覆盖 covered",
-    "current": "现势 current (younger than the update cycle)",
-    "in_period": "规划期内 acquired in the plan period",
+    "covered": Label("覆盖", "covered"),
+    "current": Label("现势", "current", "younger than the update cycle"),
+    "in_period": Label("规划期内", "acquired in the plan period"),
 }
 
 

@@ -4,9 +4,11 @@
 and district, the covered area split by age for the maps, and, when a plan is given,
 where each planned product stands against this year's target with what remains in km2
 and in sheets. :func:`report_json` gives the numbers for machines; :func:`write_html`
-writes one HTML file with folium maps and matplotlib charts that works offline: Leaflet
-is inlined from the copy vendored in ``geobase/coverage/static`` (no CDN link is left),
-charts are inlined PNGs and the maps have no base tiles, only the district outlines.
+writes one HTML file with folium maps and matplotlib charts that works offline: the
+maps' scripts are inlined from the copies vendored in ``geobase/webassets``
+(:func:`geobase.maps.inline_assets`, no CDN link is left), charts are inlined PNGs drawn
+with the CJK font :mod:`geobase.fonts` registers, and the maps have no base tiles, only
+the district outlines.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ import html
 import io
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ from geobase.coverage.plan import (
 )
 from geobase.coverage.settings import coverage_settings, parse_as_of, plan_path
 from geobase.coverage.sheets import sheet_statuses, sheet_summary
+from geobase.fonts import chart_rc, cjk_family
+from geobase.maps import inline_assets
 
 logger = logging.getLogger(__name__)
 
@@ -322,23 +324,6 @@ def report_json(report: CoverageReport) -> dict[str, Any]:
 
 # --- charts (matplotlib, inlined PNG) ---------------------------------------------------
 
-CJK_FONTS = (
-    "WenQuanYi Zen Hei",
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "SimHei",
-    "Microsoft YaHei",
-)
-
-
-def cjk_font() -> str | None:
-    """The first installed CJK font matplotlib can use, or None."""
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in names), None)
-
 
 class _Labels:
     """Chinese with English alongside when a CJK font exists, English alone otherwise."""
@@ -349,12 +334,6 @@ class _Labels:
     def __call__(self, zh: str, en: str) -> str:
         return f"{zh} {en}" if self.font else en
 
-    def split(self, text: str) -> str:
-        """For labels stored as "中文 English": keep the English part without a CJK font."""
-        if self.font:
-            return text
-        return re.sub(r"[^\x00-\x7f≥<>]+\s*", "", text).strip() or text
-
 
 def _png(fig) -> str:
     buffer = io.BytesIO()
@@ -362,70 +341,82 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _rc(font: str | None) -> dict[str, Any]:
-    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
-    # WenQuanYi Zen Hei has weight 500 only; asking for it keeps findfont quiet
-    weight = 500 if font == "WenQuanYi Zen Hei" else "normal"
-    return {
-        "font.family": "sans-serif",
-        "font.sans-serif": families,
-        "font.weight": weight,
-        "axes.titleweight": weight,
-        "axes.labelweight": weight,
-        "figure.titleweight": weight,
-        "axes.unicode_minus": False,
-    }
+def _chart(build: Callable[[], Any], font: str | None) -> str | None:
+    """A figure built and drawn with the chart font settings, as a PNG data URI.
+
+    Both steps run inside the settings: text takes its font properties when created and
+    its font file when drawn.
+    """
+    import matplotlib as mpl
+
+    with mpl.rc_context(chart_rc(font)):
+        fig = build()
+        return None if fig is None else _png(fig)
 
 
 def progress_chart(report: CoverageReport, font: str | None) -> str | None:
-    """Bars of the measured share against this year's target and the baseline, per product."""
-    import matplotlib as mpl
+    """The progress chart (:func:`progress_figure`) as a PNG data URI."""
+    return _chart(lambda: progress_figure(report, font), font)
+
+
+def age_chart(product: ProductCoverage, bins: list[float], font: str | None) -> str | None:
+    """The age chart (:func:`age_figure`) as a PNG data URI."""
+    return _chart(lambda: age_figure(product, bins, font), font)
+
+
+def progress_figure(report: CoverageReport, font: str | None):
+    """Bars of the measured share against this year's target and the baseline, per product.
+
+    Labels are Chinese with English alongside when ``font`` (a CJK family registered by
+    :func:`geobase.fonts.cjk_family`) is given, English alone otherwise. Build and draw it
+    inside ``matplotlib.rc_context(geobase.fonts.chart_rc(font))``.
+    """
     from matplotlib.figure import Figure
 
     if report.progress.empty:
         return None
     L = _Labels(font)
     city = report.progress[report.progress["scope"] == CITY].reset_index(drop=True)
-    with mpl.rc_context(_rc(font)):
-        fig = Figure(figsize=(8, 0.5 * len(city) + 1.6))
-        ax = fig.subplots()
-        y = np.arange(len(city))
-        ax.barh(y, city["measured_share"] * 100, color=COVERED_COLOUR, label=L("现状", "measured"))
-        target = city["target_share"].astype(float) * 100
-        ax.scatter(
-            target,
-            y,
-            marker="|",
-            s=400,
-            color="#d7191c",
-            zorder=3,
-            label=L("本年目标", "this year's target"),
+    fig = Figure(figsize=(8, 0.5 * len(city) + 1.6))
+    ax = fig.subplots()
+    y = np.arange(len(city))
+    ax.barh(y, city["measured_share"] * 100, color=COVERED_COLOUR, label=L("现状", "measured"))
+    target = city["target_share"].astype(float) * 100
+    ax.scatter(
+        target,
+        y,
+        marker="|",
+        s=400,
+        color="#d7191c",
+        zorder=3,
+        label=L("本年目标", "this year's target"),
+    )
+    baseline = city["baseline_share"].astype(float) * 100
+    ax.scatter(baseline, y, marker="o", color="#444444", zorder=3, label=L("基线", "baseline"))
+    ax.set_yticks(
+        y,
+        [
+            f"{c} ({L(MEASURE_LABELS[m].zh, MEASURE_LABELS[m].en)})"
+            for c, m in zip(city["product"], city["measure"], strict=True)
+        ],
+    )
+    ax.invert_yaxis()
+    ax.set_xlim(0, 105)
+    ax.set_xlabel(L("全市覆盖率 (%)", "share of the city (%)"))
+    ax.set_title(
+        L(
+            f"{report.reference_date.year}年目标完成情况",
+            f"progress against the {report.reference_date.year} targets",
         )
-        baseline = city["baseline_share"].astype(float) * 100
-        ax.scatter(baseline, y, marker="o", color="#444444", zorder=3, label=L("基线", "baseline"))
-        ax.set_yticks(
-            y,
-            [
-                f"{c} ({L.split(MEASURE_LABELS[m]).split(' (')[0]})"
-                for c, m in zip(city["product"], city["measure"], strict=True)
-            ],
-        )
-        ax.invert_yaxis()
-        ax.set_xlim(0, 105)
-        ax.set_xlabel(L("全市覆盖率 (%)", "share of the city (%)"))
-        ax.set_title(
-            L(
-                f"{report.reference_date.year}年目标完成情况",
-                f"progress against the {report.reference_date.year} targets",
-            )
-        )
-        ax.legend(loc="lower right", fontsize="small")
-        ax.grid(axis="x", alpha=0.3)
-        return _png(fig)
+    )
+    ax.legend(loc="lower right", fontsize="small")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
 
 
-def age_chart(product: ProductCoverage, bins: list[float], font: str | None) -> str | None:
-    """Stacked bars of the covered area by age class, per district."""
+def age_figure(product: ProductCoverage, bins: list[float], font: str | None):
+    """Stacked bars of the covered area by age class, per district; the legend is built
+    from the classes' bounds. Labels and drawing as for :func:`progress_figure`."""
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
@@ -437,40 +428,32 @@ def age_chart(product: ProductCoverage, bins: list[float], font: str | None) -> 
     if len(classes) - 1 > len(AGE_COLOURS):
         colours = [*mpl.colormaps["RdYlGn_r"](np.linspace(0, 1, len(classes) - 1)), UNKNOWN_COLOUR]
     table = product.table
-    with mpl.rc_context(_rc(font)):
-        fig = Figure(figsize=(8, 0.45 * len(table) + 1.8))
-        ax = fig.subplots()
-        y = np.arange(len(table))
-        left = np.zeros(len(table))
-        for c, colour in zip(classes, colours, strict=True):
-            values = (
-                table[f"age_{c.key}_km2"].to_numpy(dtype=float)
-                / table["area_km2"].to_numpy(dtype=float)
-                * 100
-            )
-            ax.barh(y, values, left=left, color=colour, label=L.split(c.label))
-            left += values
-        names = [
-            n if font else (e or n)
-            for n, e in zip(table["district"], table["name_en"], strict=True)
-        ]
-        ax.set_yticks(y, names)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 100)
-        ax.set_xlabel(L("占区域面积 (%)", "share of the district (%)"))
-        ax.set_title(
-            L(f"{product.name_zh} 数据年龄分布", f"{product.name_en}: age of the newest data")
+    fig = Figure(figsize=(8, 0.45 * len(table) + 1.8))
+    ax = fig.subplots()
+    y = np.arange(len(table))
+    left = np.zeros(len(table))
+    for c, colour in zip(classes, colours, strict=True):
+        values = (
+            table[f"age_{c.key}_km2"].to_numpy(dtype=float)
+            / table["area_km2"].to_numpy(dtype=float)
+            * 100
         )
-        ax.legend(loc="lower right", fontsize="x-small", ncols=2)
-        ax.grid(axis="x", alpha=0.3)
-        return _png(fig)
+        ax.barh(y, values, left=left, color=colour, label=L(c.label_zh, c.label_en))
+        left += values
+    names = [
+        n if font else (e or n) for n, e in zip(table["district"], table["name_en"], strict=True)
+    ]
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(L("占区域面积 (%)", "share of the district (%)"))
+    ax.set_title(L(f"{product.name_zh} 数据年龄分布", f"{product.name_en}: age of the newest data"))
+    ax.legend(loc="lower right", fontsize="x-small", ncols=2)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
 
 
 # --- maps (folium, Leaflet inlined) ------------------------------------------------------
-
-
-def _static(name: str) -> str:
-    return resources.files("geobase.coverage").joinpath("static", name).read_text(encoding="utf-8")
 
 
 def _map(report: CoverageReport, product: ProductCoverage):
@@ -486,8 +469,6 @@ def _map(report: CoverageReport, product: ProductCoverage):
         control_scale=True,
         prefer_canvas=False,
     )
-    m.default_js = []  # Leaflet is inlined once for the whole page
-    m.default_css = []
     outline = folium.FeatureGroup(name="区县界线 districts (approximate where so labelled)")
     folium.GeoJson(
         report.districts[["name", "name_en", "area_km2", "geometry"]],
@@ -614,7 +595,7 @@ def _plan_html(report: CoverageReport, font: str | None) -> str:
             [
                 html.escape(r["product"]),
                 html.escape(r["scope"]),
-                html.escape(MEASURE_LABELS[r["measure"]]),
+                html.escape(str(MEASURE_LABELS[r["measure"]])),
                 _fmt(r["baseline_km2"])
                 + (
                     f" ({_pct(r['baseline_share'])})"
@@ -730,12 +711,10 @@ def render_html(report: CoverageReport) -> str:
             super().__init__()
             self.content = content
 
-    font = cjk_font()
+    font = cjk_family()
     title = "覆盖与现势性报告 Coverage and currency report"
     fig = Figure(title=title)
     fig.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
-    fig.header.add_child(Element(f"<style>{_static('leaflet.css')}</style>"), name="leaflet_css")
-    fig.header.add_child(Element(f"<script>{_static('leaflet.js')}</script>"), name="leaflet_js")
     fig.header.add_child(Element(f"<style>{PAGE_CSS}</style>"), name="page_css")
     as_of = (
         report.as_of.isoformat()
@@ -763,11 +742,7 @@ def render_html(report: CoverageReport) -> str:
                 Block(f'<img class="chart" alt="age chart {product.code}" src="{chart}">')
             )
     assert folium  # imported for its registration of templates
-    page = fig.render()
-    leftover = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?:)?//[^"]*"', page)
-    if leftover:  # pragma: no cover - guards the offline promise against folium changes
-        raise RuntimeError(f"the report still links external assets: {leftover[:3]}")
-    return page
+    return inline_assets(fig.render())
 
 
 def write_html(report: CoverageReport, path: str | Path) -> Path:

@@ -1,0 +1,1 @@
+"""Web assets vendored for offline maps and reports (see README.md)."""
