@@ -30,6 +30,7 @@ ws"""
 
 DISTRICTS_LAYER = """\
 import folium
+
 from geobase.maps import offline
 from geobase.store.districts import list_districts
 
@@ -50,6 +51,7 @@ def base_map(zoom=10, location=(23.35, 116.70)):
 CHARTS = """\
 %matplotlib inline
 import matplotlib.pyplot as plt
+
 from geobase.fonts import use_cjk_font
 
 # the CJK font file is registered explicitly: Chinese labels render whatever the font cache holds
@@ -205,7 +207,7 @@ def ingest_preview() -> list:
             "tile"
         ),
         new_code_cell(
-            "import folium\n"
+            "import folium\n\n"
             "from geobase.maps import offline\n\n"
             "footprint = record.geometry.iloc[0]\n"
             "c = footprint.centroid\n"
@@ -275,7 +277,7 @@ def xian80() -> list:
             "plt.tight_layout()"
         ),
         new_code_cell(
-            "import folium\n"
+            "import folium\n\n"
             "from geobase.maps import offline\n\n"
             "lon2, lat2 = transform(e2000, n2000, 'EPSG:4548', 'EPSG:4490')\n"
             "m = folium.Map(location=(23.33, 116.70), zoom_start=10, tiles=None)\n"
