@@ -19,7 +19,7 @@ from pystac.extensions.projection import ProjectionExtension
 
 from geobase.catalog import current_datasets
 from geobase.catalog.search import history, remove, search, show
-from geobase.catalog.stac import export
+from geobase.catalog.stac import ArchiveChanged, export
 from geobase.catalog.stac_validation import SchemaNotShipped, StacInvalid, validate
 from geobase.errors import NotFoundError, UnsupportedInput
 from geobase.ingest import ingest
@@ -216,8 +216,13 @@ def test_stac_catalogue_moved_validates_offline_and_every_asset_opens(
     bands = a.assets["data"].extra_fields["raster:bands"]
     assert [b["data_type"] for b in bands] == ["uint8"] * 3
     assert all(b["spatial_resolution"] == 0.5 for b in bands)
-    # the web COG of an RGB orthophoto keeps validity in its mask, not in a nodata value
-    assert all("nodata" not in b for b in bands)
+    with rasterio.open(a.assets["data"].get_absolute_href()) as cog:
+        assert [b.get("nodata") for b in bands] == list(cog.nodatavals)
+    # the delivery as delivered, beside the COG derived from it, with its own bands
+    delivery = a.assets["delivery"]
+    assert delivery.roles == ["source"] and delivery.href == "./v1/a.tif"
+    assert [b["nodata"] for b in delivery.extra_fields["raster:bands"]] == [0, 0, 0]
+    assert FileExtension.ext(delivery).checksum == "1220" + show(filled.store, "a")["checksum"]
     eo = a.assets["data"].extra_fields["eo:bands"]
     assert [b.get("common_name") for b in eo] == ["red", "green", "blue"]
     dem_bands = items["dem"].assets["data"].extra_fields["raster:bands"]
@@ -266,6 +271,14 @@ def test_stac_export_links_or_replaces_whole(filled, tmp_path):
     assert not (out / "dom2").exists() and not os.path.samefile(
         out / "dom05" / "a" / exported.relative_to(out / "dom05" / "a"), archived
     )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # an archive changed after ingest is refused; the previous export stays as it was
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    with archived.open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ArchiveChanged, match="no longer matches"):
+        export(filled, out)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 

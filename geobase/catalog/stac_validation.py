@@ -16,9 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import jsonschema.exceptions
+import jsonschema.validators
 import pystac
 from pystac.validation import validate_dict
 from pystac.validation.stac_validator import GetSchemaError, JsonSchemaSTACValidator
+from referencing import Registry, Resource
 
 from geobase.errors import StoreError
 
@@ -51,11 +55,42 @@ def shipped_schemas() -> dict[str, dict[str, Any]]:
 
 
 class OfflineValidator(JsonSchemaSTACValidator):
-    """pystac's JSON Schema validator with every schema local; unknown URIs are refused."""
+    """pystac's JSON Schema validator with every schema local; unknown URIs are refused.
+
+    pystac checks each schema against its metaschema and rebuilds its reference registry
+    for every object it validates; here both are done once per schema, which makes a
+    catalogue of a hundred objects validate in a fraction of a second.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.schema_cache.update(shipped_schemas())
+        self._registry = Registry().with_resources(
+            (uri, Resource.from_contents(schema)) for uri, schema in self.schema_cache.items()
+        )
+        self._validators: dict[str, Any] = {}
+
+    def _validate_from_uri(
+        self,
+        stac_dict: dict[str, Any],
+        stac_object_type: Any,
+        schema_uri: str,
+        href: str | None = None,
+    ) -> None:
+        validator = self._validators.get(schema_uri)
+        if validator is None:
+            schema = self._get_schema(schema_uri)
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = self._validators[schema_uri] = cls(schema, registry=self._registry)
+        errors = list(validator.iter_errors(stac_dict))
+        if errors:
+            best = jsonschema.exceptions.best_match(errors)
+            raise pystac.STACValidationError(
+                f"Validation failed for {stac_object_type} with ID {stac_dict.get('id')} "
+                f"against schema at {schema_uri}\n{best}",
+                source=errors,
+            )
 
     def _get_schema(self, schema_uri: str) -> dict[str, Any]:
         try:
