@@ -121,8 +121,19 @@ def test_remove_show_and_history(filled):
     assert not path.exists()
 
 
+def test_stac_export_withholds_restricted_unless_asked(filled, tmp_path):
+    root, withheld = export(filled, tmp_path / "stac")  # default: up to internal
+    assert withheld == 1
+    ids = {item.id for item in pystac.read_file(str(root)).get_items(recursive=True)}
+    assert ids == {"a", "b"}  # c (restricted lidar) is not in the folder
+    assert not list((tmp_path / "stac").rglob("c.las"))
+    _, withheld = export(filled, tmp_path / "public", max_classification="public")
+    assert withheld == 2
+
+
 def test_stac_export_validates(filled, tmp_path):
-    root = export(filled, tmp_path / "stac")
+    root, withheld = export(filled, tmp_path / "stac", max_classification="restricted")
+    assert withheld == 0
     report = validate(root)
     assert report["objects"] == 1 + 3 + 3  # catalogue, 3 collections, 3 items
     cat = pystac.read_file(str(root))
@@ -175,7 +186,7 @@ def test_stac_catalogue_moved_validates_offline_and_every_asset_opens(
     ingest(filled, [dem], acquired="2021-04-01")
     roads = [square_feature(EAST0, NORTH0, 50, name="中山路"), square_feature(EAST0, NORTH0, 20)]
     ingest(filled, [write_geojson(tmp_path / "roads.geojson", roads)], acquired="2021-04-01")
-    export(filled, tmp_path / "stac")
+    export(filled, tmp_path / "stac", max_classification="restricted")
     moved = tmp_path / "elsewhere" / "published stac"
     moved.parent.mkdir()
     shutil.move(tmp_path / "stac", moved)
@@ -307,6 +318,7 @@ def test_cli_catalog(filled, tmp_path):
     result = run_cli(["catalog", "stac", out, *ws])
     assert result.exit_code == 0, result.stderr
     assert (out / "catalog.json").is_file()
+    assert "withheld 1 dataset(s) above internal" in result.stderr
     result = run_cli(["catalog", "stac", out, *ws])
     assert result.exit_code == 2 and "--overwrite" in result.stderr
     assert EAST0 and NORTH0

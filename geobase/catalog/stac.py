@@ -40,6 +40,7 @@ from pystac.extensions.pointcloud import PointcloudExtension, Schema, Statistic
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterExtension
 
+from geobase.catalog.access import check_classification, may_see
 from geobase.catalog.products import products_for
 from geobase.catalog.search import search
 from geobase.errors import StoreError
@@ -364,7 +365,8 @@ def export(
     products: list[str] | None = None,
     title: str | None = None,
     link: bool = False,
-) -> Path:
+    max_classification: str = "internal",
+) -> tuple[Path, int]:
     """Write the current catalogue as a self-contained STAC catalogue under ``out``.
 
     Each Item's files are copied from the archive into ``<product>/<dataset>/v<N>/``
@@ -379,13 +381,20 @@ def export(
         products: only these product codes (default: every product with data).
         title: the root catalogue's title.
         link: hard-link the data files instead of copying them.
+        max_classification: the most secret level exported (default ``internal``: a
+            restricted (涉密) dataset never lands in a folder meant for sharing unless
+            asked for).
 
     Returns:
-        The path of the root ``catalog.json``.
+        The path of the root ``catalog.json`` and how many datasets were withheld.
     """
+    check_classification(max_classification)
     out = Path(out).absolute()
     registry = products_for(ws.config.products)
     frame = search(ws.store, product=products)
+    shown = frame["classification"].map(lambda level: may_see(level, max_classification))
+    withheld = int((~shown).sum())
+    frame = frame[shown.to_numpy(dtype=bool)]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
@@ -407,7 +416,7 @@ def export(
         shutil.rmtree(partial, ignore_errors=True)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    return out / "catalog.json"
+    return out / "catalog.json", withheld
 
 
 def _catalog(ws, frame, registry, folder: Path, title: str | None, link: bool) -> pystac.Catalog:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from geobase.catalog.access import CLASSIFICATIONS
 from geobase.cli.options import (
     as_of_option,
     emit,
@@ -86,7 +87,7 @@ def list_(product, as_of, fmt, workspace_dir):
 @click.option(
     "--classification",
     multiple=True,
-    type=click.Choice(["public", "internal", "restricted"]),
+    type=click.Choice(CLASSIFICATIONS),
     help="Classification (repeatable).",
 )
 @format_option()
@@ -193,8 +194,15 @@ def remove(dataset_id, version, reason, by_user, purge, workspace_dir):
     show_default=True,
     help="Validate against the STAC schemas shipped with geobase (offline).",
 )
+@click.option(
+    "--max-classification",
+    type=click.Choice(CLASSIFICATIONS),
+    default="internal",
+    show_default=True,
+    help="Most secret level exported; restricted (涉密) datasets only when asked for.",
+)
 @workspace_option
-def stac(out, product, overwrite, link, validate, workspace_dir):
+def stac(out, product, overwrite, link, validate, max_classification, workspace_dir):
     """Write a self-contained STAC catalogue: a Collection per product, an Item per
     dataset, its files beside it, every href relative."""
     from geobase.catalog.stac import export
@@ -203,7 +211,18 @@ def stac(out, product, overwrite, link, validate, workspace_dir):
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise click.UsageError(f"{out} exists and is not empty; pass --overwrite to replace it")
     with open_workspace(workspace_dir) as ws:
-        root = export(ws, out, products=list(product) or None, link=link)
+        root, withheld = export(
+            ws,
+            out,
+            products=list(product) or None,
+            link=link,
+            max_classification=max_classification,
+        )
+    if withheld:
+        info(
+            f"withheld {withheld} dataset(s) above {max_classification} "
+            "(--max-classification to include them)"
+        )
     if validate:
         report = validate_stac(root)
         info(
