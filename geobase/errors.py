@@ -176,6 +176,10 @@ class StoreError(GeobaseError):
     """The store failed to complete an operation."""
 
 
+class SchemaTooNew(StoreError):
+    """The store records migrations this version of geobase does not know (a newer geobase)."""
+
+
 class ConflictError(StoreError):
     """A record was changed by someone else since it was read (optimistic versioning)."""
 

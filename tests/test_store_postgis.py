@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import shapely
 
-from geobase.errors import ConflictError, NotFoundError, StoreError
+from geobase.errors import ConflictError, NotFoundError, SchemaTooNew, StoreError
 from geobase.store import Workspace, migrations, open_store, utc_now
 from geobase.store.base import ROW_VERSION_COLUMN
 from geobase.store.postgis import (
@@ -21,7 +21,7 @@ from geobase.store.postgis import (
     parse_url,
     redact,
 )
-from tests.conftest import run_cli
+from tests.conftest import STORE_BACKENDS, run_cli
 
 
 def _district(tx, name, geom, **extra):
@@ -221,6 +221,53 @@ def test_migrations_apply_once_and_reopen(workspace_any):
     with Workspace.open(root) as again:
         assert again.store.schema_version == version
         assert again.store.dialect == workspace_any.store.dialect
+
+
+@pytest.mark.parametrize("backend", STORE_BACKENDS)
+def test_a_migration_numbered_below_the_applied_ones_still_runs(
+    backend, request, tmp_path, monkeypatch
+):
+    """A store migrated before a lower-numbered migration was merged gets it later.
+
+    Two branches may add migrations 6 and 7 and be merged in either order: a store that
+    has 1-5 and 7 must get 6 when next opened, though its highest version is already 7.
+    Simulated with the shipped migrations minus one in the middle, on both backends.
+    """
+    shipped = migrations.available()
+    late = shipped[len(shipped) // 2]  # a migration in the middle, not the last
+    assert late.version < shipped[-1].version
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "available", lambda: [m for m in shipped if m is not late])
+        url = None
+        if backend == "postgis":  # a database without the geobase schema
+            cluster = request.getfixturevalue("pg_cluster")
+            url = cluster.create_database(empty=True)
+            request.addfinalizer(lambda: cluster.drop_database(url))
+        ws = Workspace.init(tmp_path / "ws", name="gap", store=url)
+        request.addfinalizer(ws.close)
+        with ws.store.read() as tx:
+            before = {r["version"] for r in tx.query("SELECT version FROM geobase_migrations")}
+        assert late.version not in before
+        assert ws.store.schema_version == shipped[-1].version
+    applied = migrations.apply(ws.store)
+    assert [m.version for m in applied] == [late.version]
+    with ws.store.read() as tx:
+        after = {r["version"] for r in tx.query("SELECT version FROM geobase_migrations")}
+    assert after == {m.version for m in shipped}
+    assert migrations.apply(ws.store) == []
+
+
+def test_a_store_from_a_newer_geobase_is_refused(workspace_any, monkeypatch):
+    """A store recording a migration this geobase lacks is not written with an older schema."""
+    shipped = migrations.available()
+    newest = shipped[-1]
+    monkeypatch.setattr(migrations, "available", lambda: shipped[:-1])
+    with pytest.raises(SchemaTooNew, match=rf"schema version\(s\) {newest.version} unknown"):
+        migrations.apply(workspace_any.store)
+    root = workspace_any.root
+    workspace_any.close()
+    with pytest.raises(SchemaTooNew, match="upgrade geobase"):
+        Workspace.open(root)
 
 
 # --- PostGIS specifics ------------------------------------------------------------------

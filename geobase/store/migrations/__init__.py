@@ -3,6 +3,14 @@
 Each module ``m<NNNN>_<name>.py`` in this package defines ``upgrade(tx)``; its number is
 its version. A migration runs once, in its own transaction with the record that it ran,
 and never changes after it has been released: a schema change is a new module.
+
+Whether a migration ran is looked up by its own version, not by the highest one applied,
+so numbers may be taken out of order: a migration numbered below one a store already has
+(two branches adding m0006 and m0007, merged in either order) still runs when the store
+is next opened. Migrations must therefore not depend on the ones numbered between them.
+A store that records a version this geobase does not ship was migrated by a newer
+geobase and is refused (:class:`SchemaTooNew`) rather than written with an older idea
+of its schema.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from geobase.errors import SchemaTooNew
 from geobase.store.base import Store, Transaction, utc_now
 
 _NAME = re.compile(r"^m(\d{4})_(\w+)$")
@@ -40,6 +49,12 @@ def available() -> list[Migration]:
     return found
 
 
+def _version() -> str:
+    from geobase import __version__
+
+    return __version__
+
+
 def apply(store: Store) -> list[Migration]:
     """Bring a store's schema up to date; returns the migrations applied."""
     applied = []
@@ -63,7 +78,18 @@ def apply(store: Store) -> list[Migration]:
                 ],
                 description="geobase schema migrations",
             )
-    for migration in available():
+    shipped = available()
+    with store.read() as tx:
+        recorded = {int(r["version"]) for r in tx.query("SELECT version FROM geobase_migrations")}
+    unknown = sorted(recorded - {m.version for m in shipped})
+    if unknown:
+        raise SchemaTooNew(
+            f"the store was migrated by a newer geobase (schema version(s) "
+            f"{', '.join(map(str, unknown))} unknown to geobase {_version()}); upgrade geobase"
+        )
+    for migration in shipped:
+        if migration.version in recorded:
+            continue
         with store.transaction() as tx:
             done = tx.scalar(
                 "SELECT count(*) FROM geobase_migrations WHERE version = :v",
