@@ -363,6 +363,30 @@ def test_token_in_query_is_carried_on_links_and_checked(served):
     assert "secret" in c.get("/api/pyramids", params={"token": token}).text
 
 
+def test_a_token_in_any_case_is_checked_and_never_cached_publicly(served):
+    """``TOKEN=`` (OGC KVP names are case-insensitive) is a token, not the public; a
+    document whose links carry a token is private even for a public-clearance token."""
+    from geobase.catalog.access import create_token
+    from geobase.store import Workspace
+
+    c = served["client"]
+    token = served["tokens"]["restricted"]
+    caps = c.get("/wmts", params={"SERVICE": "WMTS", "REQUEST": "GetCapabilities", "TOKEN": token})
+    assert caps.status_code == 200 and "secret" in caps.text
+    assert caps.headers["cache-control"].startswith("private")
+    revoked = c.get("/collections", params={"Token": served["tokens"]["revoked"]})
+    assert revoked.status_code == 401
+    with Workspace.open(served["ws_root"]) as ws:
+        _, public = create_token(ws.store, "open-data-portal", "public")
+    for path in ("/collections", "/wmts/1.0.0/WMTSCapabilities.xml"):
+        r = c.get(path, params={"token": public})
+        assert r.status_code == 200 and f"token={public}" in r.text, path
+        assert r.headers["cache-control"].startswith("private"), path
+        anonymous = c.get(path)
+        assert public not in anonymous.text
+        assert anonymous.headers["cache-control"].startswith("public"), path
+
+
 def test_tokens_stay_out_of_the_access_log(served, tmp_path):
     from geobase.server import ServerSettings, create_app
     from tests.server_support import running as run_server

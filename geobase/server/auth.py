@@ -65,7 +65,7 @@ class TokenChecker:
 
     def __call__(self, request: Request) -> str:
         header = request.headers.get("authorization")
-        given = request.query_params.getlist(TOKEN_PARAM)
+        given = query_tokens(request)
         if not given:
             return self.clearance(header)
         if len(given) > 1 or not given[0].strip():
@@ -76,10 +76,22 @@ class TokenChecker:
         return self.clearance(f"Bearer {secret}")
 
 
+def query_tokens(request: Request) -> list[str]:
+    """The values of ``?token=`` in any case (OGC KVP names are case-insensitive:
+    QGIS users write ``TOKEN=``), so that no spelling is silently read as no token."""
+    return [v for k, v in request.query_params.multi_items() if k.lower() == TOKEN_PARAM]
+
+
 def token_query(request: Request) -> str:
     """``token=<token>`` (URL-encoded) when the request carried ``?token=``, else ``""``."""
-    given = request.query_params.get(TOKEN_PARAM)
-    return f"{TOKEN_PARAM}={quote(given.strip(), safe='')}" if given else ""
+    given = query_tokens(request)
+    return f"{TOKEN_PARAM}={quote(given[0].strip(), safe='')}" if given else ""
+
+
+def cached_privately(request: Request, clearance: str) -> bool:
+    """Whether a response must be cached privately: it is not for the public, or its
+    links carry the caller's ``?token=`` (a shared cache must never hold a token)."""
+    return clearance != PUBLIC or bool(query_tokens(request))
 
 
 def with_query(url: str, query: str) -> str:

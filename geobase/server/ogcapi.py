@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geobase.errors import NotFoundError, ValidationError
-from geobase.server.auth import token_query, with_query
+from geobase.server.auth import cached_privately, token_query, with_query
 from geobase.server.deps import Service, clearance_of, get, service_of
 from geobase.server.http import MEDIA_TYPES, cache_control, respond
 from geobase.server.layers import Layer
@@ -140,7 +140,7 @@ def answer(
         body,
         media_type,
         max_age=service.settings.api_max_age,
-        private=clearance != "public",
+        private=cached_privately(request, clearance),
         gzip_min_size=service.settings.gzip_min_size,
         headers=headers,
     )

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geobase.errors import NotFoundError
-from geobase.server.auth import token_query, with_query
+from geobase.server.auth import cached_privately, token_query, with_query
 from geobase.server.deps import Service, clearance_of, get, service_of
 from geobase.server.describe import LayerText, describe
 from geobase.server.http import MEDIA_TYPES, respond
@@ -248,7 +248,7 @@ def _capabilities(request: Request, service: Service, clearance: str) -> Respons
         body,
         CAPABILITIES_MEDIA_TYPE,
         max_age=service.settings.api_max_age,
-        private=clearance != "public",
+        private=cached_privately(request, clearance),
         gzip_min_size=service.settings.gzip_min_size,
     )
 
