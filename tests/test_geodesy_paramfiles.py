@@ -161,6 +161,8 @@ def test_handwritten_file_read_from_disk_gbk_and_json(tmp_path):
         (four_text("position_vector", "east_north").replace('"EPSG:2384"', '"local"'),
          "from = 'local' is not allowed"),
         (four_text("position_vector", "east_north").replace("EPSG:2384", "EPSG:99999"), "from:"),
+        (seven_text("coordinate_frame").replace("dx = -103.25", "dx = nan"), "dx: Input should be a finite number"),
+        (four_text("position_vector", "east_north").replace("scale = ", "scale = -inf #"), "scale: Input should be a finite number"),
         ('model = "affine"\n', "not a hand-written model"),
         ("dx = = 3\n", "neither a geobase parameter file (JSON) nor a hand-written"),
         ("[1, 2]", "neither a geobase parameter file"),

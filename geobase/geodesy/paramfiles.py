@@ -158,7 +158,11 @@ def with_crs(
 
 
 class _Handwritten(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # TOML and JSON both spell nan and inf; a parameter that is not finite is refused
+    # here, naming the key, not later as "point 0 cannot be transformed"
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     src: str = Field(alias="from")
     dst: str = Field(alias="to")
