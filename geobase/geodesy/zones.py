@@ -78,8 +78,42 @@ CRS_FORMS = (
 )
 
 
+def central_meridian_of(width: int, number: int) -> int:
+    """The central meridian (degrees east) of zone ``number`` of a 3- or 6-degree system."""
+    return 3 * number if width == 3 else 6 * number - 3
+
+
+class _ZoneGeometry:
+    """Central meridian, false easting and edges of a zone (``width``, ``number``,
+    ``prefixed``): the one home of these rules for every datum's systems."""
+
+    width: Width
+    number: int
+    prefixed: bool
+
+    @property
+    def central_meridian(self) -> float:
+        """Central meridian, degrees east."""
+        return float(central_meridian_of(self.width, self.number))
+
+    @property
+    def false_easting(self) -> float:
+        """False easting in metres, with the zone prefix when ``prefixed``."""
+        return FALSE_EASTING + (self.number * ZONE_PREFIX_UNIT if self.prefixed else 0.0)
+
+    @property
+    def west(self) -> float:
+        """Western edge of the zone, degrees east."""
+        return self.central_meridian - self.width / 2
+
+    @property
+    def east(self) -> float:
+        """Eastern edge of the zone, degrees east."""
+        return self.central_meridian + self.width / 2
+
+
 @dataclass(frozen=True)
-class GKZone:
+class GKZone(_ZoneGeometry):
     """One CGCS2000 Gauss-Kruger system: zone width, zone number and prefix convention.
 
     Attributes:
@@ -134,26 +168,6 @@ class GKZone:
         raise UnknownCRS(
             f"EPSG:{code} is not a CGCS2000 Gauss-Kruger system: expected EPSG:4491..4554"
         )
-
-    @property
-    def central_meridian(self) -> float:
-        """Central meridian, degrees east."""
-        return float(3 * self.number if self.width == 3 else 6 * self.number - 3)
-
-    @property
-    def false_easting(self) -> float:
-        """False easting in metres, with the zone prefix when ``prefixed``."""
-        return FALSE_EASTING + (self.number * ZONE_PREFIX_UNIT if self.prefixed else 0.0)
-
-    @property
-    def west(self) -> float:
-        """Western edge of the zone, degrees east."""
-        return self.central_meridian - self.width / 2
-
-    @property
-    def east(self) -> float:
-        """Eastern edge of the zone, degrees east."""
-        return self.central_meridian + self.width / 2
 
     @property
     def epsg(self) -> int:
@@ -360,7 +374,7 @@ def all_zones() -> list[GKZone]:
 
 
 @dataclass(frozen=True)
-class GKSystem:
+class GKSystem(_ZoneGeometry):
     """A Chinese Gauss-Kruger system of any datum, as read from a CRS definition.
 
     Attributes:
@@ -382,32 +396,11 @@ class GKSystem:
     name: str
     crs: CRS | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def central_meridian(self) -> float:
-        """Central meridian, degrees east."""
-        return float(3 * self.number if self.width == 3 else 6 * self.number - 3)
-
-    @property
-    def false_easting(self) -> float:
-        """False easting in metres, with the zone prefix when ``prefixed``."""
-        return FALSE_EASTING + (self.number * ZONE_PREFIX_UNIT if self.prefixed else 0.0)
-
-    @property
-    def west(self) -> float:
-        """Western edge of the zone, degrees east."""
-        return self.central_meridian - self.width / 2
-
-    @property
-    def east(self) -> float:
-        """Eastern edge of the zone, degrees east."""
-        return self.central_meridian + self.width / 2
-
     def sibling(self, width: Width, number: int, prefixed: bool) -> GKSystem:
         """The system of another zone (or prefix convention) on the same datum."""
         code = _family(self.datum).get((width, number, prefixed))
         kind = "3-degree Gauss-Kruger" if width == 3 else "Gauss-Kruger"
-        cm = 3 * number if width == 3 else 6 * number - 3
-        where = f"zone {number}" if prefixed else f"CM {cm}E"
+        where = f"zone {number}" if prefixed else f"CM {central_meridian_of(width, number)}E"
         if code is not None:
             label, name = f"EPSG:{code[0]}", code[1]
         else:
@@ -503,9 +496,9 @@ def gk_system_of(crs: CRS) -> GKSystem | None:
     cm_int = int(cm)  # type: ignore[arg-type]
     if prefix:
         number = int(prefix)
-        if number in ZONE_NUMBERS[3] and cm_int == 3 * number:
+        if number in ZONE_NUMBERS[3] and cm_int == central_meridian_of(3, number):
             width = 3
-        elif number in ZONE_NUMBERS[6] and cm_int == 6 * number - 3:
+        elif number in ZONE_NUMBERS[6] and cm_int == central_meridian_of(6, number):
             width = 6
         else:
             return None
