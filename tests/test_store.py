@@ -181,3 +181,31 @@ def test_bad_config_and_store(tmp_path):
     (tmp_path / "workspace.gpkg").write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(WorkspaceError, match=r"cannot be opened|not a GeoPackage"):
         Workspace.open(tmp_path)
+
+
+def test_file_transfer_refuses_a_record_leading_out_of_the_data_root(workspace, tmp_path):
+    """A stored path is data: ``../`` in it must not make a store copy write elsewhere."""
+    from geobase.errors import StoreError
+    from geobase.store.files import FileTransferRefused, plan_transfer
+
+    source = workspace.data_root
+    (source.parent / "outside.txt").write_text("not the workspace's", encoding="utf-8")
+    (source / "evidence").mkdir()
+    (source / "evidence" / "photo.jpg").write_bytes(b"jpeg")
+    with workspace.store.transaction() as tx:
+        for path in ("evidence/photo.jpg", "../outside.txt"):
+            tx.insert(
+                "control_evidence",
+                {
+                    "inspection_fid": 1,
+                    "path": path,
+                    "original_name": "x",
+                    "sha256": "0" * 64,
+                    "size": 4,
+                },
+            )
+    target = tmp_path / "copy" / "ws"
+    with pytest.raises(FileTransferRefused, match=r"'../outside.txt'.*out of the data root"):
+        plan_transfer(workspace.store, source, target)
+    assert issubclass(FileTransferRefused, StoreError)
+    assert not (tmp_path / "copy").exists()

@@ -110,10 +110,17 @@ def plan_transfer(store: Store, source_root: Path, target_root: Path) -> Transfe
     """The files to link or copy so that ``store``'s records find them under ``target_root``.
 
     Raises:
-        FileTransferRefused: a different file already lies where one would go.
+        FileTransferRefused: a different file already lies where one would go, or a
+            record names a path that leads out of the data root (``..``).
     """
     plan = TransferPlan(source_root, target_root)
     for rel in stored_paths(store):
+        if ".." in PurePosixPath(rel).parts:
+            # a record is data, not a place to write: target_root / "../x" is outside
+            raise FileTransferRefused(
+                f"the store names the file {rel!r}, which leads out of the data root; "
+                "correct that record before copying its files"
+            )
         src = source_root / rel
         if not src.exists():
             plan.missing.append(rel)
