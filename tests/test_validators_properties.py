@@ -166,12 +166,19 @@ def test_any_control_row_is_a_record_or_a_problem(control_ws, changes):
     rows = [good_row(f"P{i}", **change) for i, change in enumerate(changes)]
     frame = pd.DataFrame(rows, dtype=object).replace({"": None})
     labels = [f"line {i + 2}" for i in range(len(rows))]
-    records, indexes, problems = validate_rows(frame, labels, control_ws)
-    assert sorted(indexes + [i for i, _ in problems]) == list(range(len(rows)))
+    assert_records_or_problems(validate_rows(frame, labels, control_ws), len(rows))
+
+
+def assert_records_or_problems(outcome, count: int) -> None:
+    """Every row is a record or a problem, never both or neither; records are finite."""
+    records, indexes, problems = outcome
+    assert sorted(indexes + [i for i, _ in problems]) == list(range(count))
     for r in records:
         assert math.isfinite(r.lon) and math.isfinite(r.lat)
+        assert -180 <= r.lon <= 180 and -90 <= r.lat <= 90
         assert math.isfinite(r.x_north) and math.isfinite(r.y_east)
         assert r.normal_h is None or math.isfinite(r.normal_h)
+        assert r.point_id
 
 
 CSV_TEXT = st.lists(
@@ -203,9 +210,12 @@ def test_any_csv_file_is_rows_or_refused(control_ws, tmp_path_factory, body, enc
     path.write_bytes(body)
     try:
         frame, labels, _ = read_source(path)
-        validate_rows(frame, labels, control_ws)
+        outcome = validate_rows(frame, labels, control_ws)  # or a file-level refusal
     except GeobaseError as exc:
         assert "\n" not in str(exc)
+        return
+    assert len(labels) == len(frame)
+    assert_records_or_problems(outcome, len(frame))
 
 
 @SETTINGS
@@ -238,9 +248,12 @@ def test_any_excel_sheet_is_rows_or_refused(control_ws, tmp_path_factory, rows):
     book.save(path)
     try:
         frame, labels, _ = read_source(path)
-        validate_rows(frame, labels, control_ws)
+        outcome = validate_rows(frame, labels, control_ws)  # or a file-level refusal
     except GeobaseError as exc:
         assert "\n" not in str(exc)
+        return
+    assert len(labels) == len(frame)
+    assert_records_or_problems(outcome, len(frame))
 
 
 # --- LAS headers -----------------------------------------------------------------------------
