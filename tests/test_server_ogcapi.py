@@ -387,6 +387,31 @@ def test_a_token_in_any_case_is_checked_and_never_cached_publicly(served):
         assert anonymous.headers["cache-control"].startswith("public"), path
 
 
+def test_layer_texts_never_name_a_source_classified_above_the_layer(tmp_path):
+    """A pyramid reviewed down to public names only its public sources, in WMTS and OGC API."""
+    from geobase.server import ServerSettings, create_app
+    from geobase.store import Workspace
+
+    info = make_workspace(tmp_path / "ws")
+    with Workspace.open(info["ws_root"]) as ws, ws.store.transaction() as tx:
+        sources = ["dom02-2023-jinping@1", "dom005-2024-secret@1"]
+        tx.execute(
+            "UPDATE pyramids SET sources = :s WHERE name = 'merc'",
+            {"s": json.dumps(sources)},
+        )
+    app = create_app(ServerSettings.for_workspace(info["ws_root"]))
+    with running(app) as base, httpx.Client(base_url=base, timeout=20) as c:
+        caps = c.get("/wmts/1.0.0/WMTSCapabilities.xml").text
+        merc = c.get("/collections/merc").json()
+        restricted = c.get("/collections/merc", headers={
+            "Authorization": f"Bearer {info['tokens']['restricted']}"}).json()  # fmt: skip
+    for text in (caps, json.dumps(merc, ensure_ascii=False)):
+        assert "dom02-2023-jinping v1" in text
+        assert "dom005" not in text and "2024-06-01" not in text
+    # the layer is public: a cleared caller reads the same text, not more
+    assert restricted["description"] == merc["description"]
+
+
 def test_tokens_stay_out_of_the_access_log(served, tmp_path):
     from geobase.server import ServerSettings, create_app
     from tests.server_support import running as run_server

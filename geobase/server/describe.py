@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from geobase.catalog.access import rank
 from geobase.server.layers import Layer
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def describe(service, layers: list[Layer]) -> dict[str, LayerText]:
     """Title, abstract and acquisition interval of each layer, by layer name.
 
     A layer whose pyramid record or sources cannot be read is still described (from
-    what the layer itself knows), never dropped.
+    what the layer itself knows), never dropped. Sources classified above the layer are
+    left out, so a layer never names a dataset its viewers may not see.
     """
     ws = service.ws
     by_path: dict[Any, dict[str, Any]] = {}
@@ -71,7 +73,14 @@ def describe(service, layers: list[Layer]) -> dict[str, LayerText]:
     out = {}
     for layer in layers:
         row = by_path.get(layer.path) or {}
-        sources = [datasets[k] for k in keys[layer.name] if k in datasets]
+        # a source more restricted than the layer (a pyramid reviewed down to public)
+        # is not named: whoever may see the layer may not see that dataset's record
+        level = rank(layer.classification)
+        sources = [
+            datasets[k]
+            for k in keys[layer.name]
+            if k in datasets and rank(datasets[k]["classification"]) <= level
+        ]
         out[layer.name] = _text(service, layer, row.get("source"), sources)
     return out
 
@@ -102,7 +111,7 @@ def _datasets(ws, keys: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str,
         with ws.store.read() as tx:
             rows = tx.query(
                 "SELECT dataset_id, version, product, title, acquired_start, acquired_end, "
-                f"resolution FROM datasets WHERE dataset_id IN ({marks})",
+                f"resolution, classification FROM datasets WHERE dataset_id IN ({marks})",
                 params,
             )
     except Exception as exc:
