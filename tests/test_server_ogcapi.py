@@ -396,18 +396,23 @@ def test_layer_texts_never_name_a_source_classified_above_the_layer(tmp_path):
     with Workspace.open(info["ws_root"]) as ws, ws.store.transaction() as tx:
         sources = ["dom02-2023-jinping@1", "dom005-2024-secret@1"]
         tx.execute(
-            "UPDATE pyramids SET sources = :s WHERE name = 'merc'",
-            {"s": json.dumps(sources)},
+            "UPDATE pyramids SET sources = :s WHERE name = 'merc'", {"s": json.dumps(sources)}
+        )
+        tx.execute(  # built from the restricted dataset alone, asked for by its id
+            "UPDATE pyramids SET sources = :s, source = :d WHERE name = 'cgcs'",
+            {"s": json.dumps(sources[1:]), "d": "dom005-2024-secret"},
         )
     app = create_app(ServerSettings.for_workspace(info["ws_root"]))
     with running(app) as base, httpx.Client(base_url=base, timeout=20) as c:
         caps = c.get("/wmts/1.0.0/WMTSCapabilities.xml").text
         merc = c.get("/collections/merc").json()
+        cgcs = c.get("/collections/cgcs").json()
         restricted = c.get("/collections/merc", headers={
             "Authorization": f"Bearer {info['tokens']['restricted']}"}).json()  # fmt: skip
-    for text in (caps, json.dumps(merc, ensure_ascii=False)):
+    for text in (caps, json.dumps([merc, cgcs], ensure_ascii=False)):
         assert "dom02-2023-jinping v1" in text
         assert "dom005" not in text and "2024-06-01" not in text
+    assert cgcs["title"].endswith("(cgcs)")
     # the layer is public: a cleared caller reads the same text, not more
     assert restricted["description"] == merc["description"]
 

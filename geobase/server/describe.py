@@ -76,12 +76,12 @@ def describe(service, layers: list[Layer]) -> dict[str, LayerText]:
         # a source more restricted than the layer (a pyramid reviewed down to public)
         # is not named: whoever may see the layer may not see that dataset's record
         level = rank(layer.classification)
-        sources = [
-            datasets[k]
-            for k in keys[layer.name]
-            if k in datasets and rank(datasets[k]["classification"]) <= level
-        ]
-        out[layer.name] = _text(service, layer, row.get("source"), sources)
+        found = [datasets[k] for k in keys[layer.name] if k in datasets]
+        sources = [d for d in found if rank(d["classification"]) <= level]
+        source = row.get("source")
+        if len(sources) < len(found) and source not in service.products:
+            source = None  # what the build was asked for may be a withheld dataset's id
+        out[layer.name] = _text(service, layer, source, sources)
     return out
 
 
