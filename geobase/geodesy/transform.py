@@ -324,22 +324,25 @@ def check_target(
         _check_zone_extent(e, n, system, labels, ("east", "north"), target=True)
 
 
-def _prefix_system(value: float, system: GKSystem) -> GKSystem | None:
-    """The prefixed zone (on the datum of ``system``) an easting's leading digits name."""
+def _prefix_of(value: float) -> tuple[int, int] | None:
+    """(width, number) of the zone an easting's leading digits name, if they name one."""
     number = int(value // ZONE_PREFIX_UNIT)
     for width, zones in ZONE_NUMBERS.items():
         if number in zones:
-            return system.sibling(width, number, True)  # type: ignore[arg-type]
+            return width, number
     return None
+
+
+def _prefix_system(value: float, system: GKSystem) -> GKSystem | None:
+    """The prefixed zone (on the datum of ``system``) an easting's leading digits name."""
+    found = _prefix_of(value)
+    return system.sibling(found[0], found[1], True) if found else None  # type: ignore[arg-type]
 
 
 def _prefix_zone(value: float) -> GKZone | None:
     """The prefixed CGCS2000 zone an easting's leading digits name, if they name one."""
-    number = int(value // ZONE_PREFIX_UNIT)
-    for width, zones in ZONE_NUMBERS.items():
-        if number in zones:
-            return GKZone(width, number, prefixed=True)  # type: ignore[arg-type]
-    return None
+    found = _prefix_of(value)
+    return GKZone(found[0], found[1], prefixed=True) if found else None  # type: ignore[arg-type]
 
 
 def _check_gk(
