@@ -4,6 +4,7 @@ at every command that takes an acquisition or as-of date."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -116,3 +117,38 @@ def test_data_dates_after_today_are_ignored(tmp_path, caplog):
         tmp_path / "zero.tif", width=16, height=16, tags={"TIFFTAG_DATETIME": "0000:00:00 00:00:00"}
     )
     assert raster.read_info(garbled).acquired is None
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("2024/05/01", ("2024-05-01", "2024-05-01")),
+        ("2024年5月1日", ("2024-05-01", "2024-05-01")),
+        ("2024-05-01/2024-05-03", ("2024-05-01", "2024-05-03")),
+        ("2024/05/01/2024/05/03", ("2024-05-01", "2024-05-03")),
+        ("20240501/2024年5月3日", ("2024-05-01", "2024-05-03")),
+    ],
+)
+def test_acquisition_windows_take_every_date_spelling(text, window):
+    """--acquired and sidecars read each date as the one date parser does (2024/05/01 too)."""
+    from geobase.ingest.metadata import parse_window
+
+    got = parse_window(text)
+    assert (got.start.isoformat(), got.end.isoformat()) == window
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2024-05-01/2024-13-01", "'2024-13-01' is not a date"),
+        ("2024/05/01/2024/05", "is not YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD"),
+        ("2024-05-03/2024-05-01", "ends before it starts"),
+        ("soon", "'soon' is not a date"),
+    ],
+)
+def test_acquisition_window_refusals(text, message):
+    from geobase.errors import MissingAcquisitionDate
+    from geobase.ingest.metadata import parse_window
+
+    with pytest.raises(MissingAcquisitionDate, match=re.escape(message)):
+        parse_window(text)

@@ -114,20 +114,36 @@ def parse_date(text: str) -> dt.date:
 def parse_window(text: str, source: str = "--acquired", *, allow_future: bool = True) -> Acquired:
     """``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD`` as an acquisition window.
 
+    Each date in any spelling :func:`geobase.dates.parse_date` accepts, ``2024/05/01``
+    and ``2024/05/01/2024/05/03`` included.
+
     Raises:
         MissingAcquisitionDate: the text is not a date or a window, or it ends before it
             starts.
         FutureDate: the window ends after today and ``allow_future`` is False.
     """
-    parts = str(text).split("/")
-    if len(parts) not in (1, 2):
-        raise MissingAcquisitionDate(
-            f"{source}: {str(text)[:80]!r} is not YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD"
-        )
+    raw = str(text).strip()
     try:
-        days = [dates.parse_date(p, source) for p in parts]
+        day = dates.parse_date(raw, source)  # 2024/05/01 is one date, not a window
+        days = [day, day]
     except InvalidDate as exc:
-        raise MissingAcquisitionDate(f"{exc}, or YYYY-MM-DD/YYYY-MM-DD") from None
+        days, error = [], exc
+        for i, char in enumerate(raw):  # the one "/" that splits it into two dates
+            if char == "/":
+                try:
+                    days = [
+                        dates.parse_date(raw[:i], source),
+                        dates.parse_date(raw[i + 1 :], source),
+                    ]
+                    break
+                except InvalidDate as part:
+                    error = part
+        if not days:
+            if raw.count("/") > 1:
+                raise MissingAcquisitionDate(
+                    f"{source}: {raw[:80]!r} is not YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD"
+                ) from None
+            raise MissingAcquisitionDate(f"{error}, or YYYY-MM-DD/YYYY-MM-DD") from None
     if days[-1] < days[0]:
         raise MissingAcquisitionDate(
             f"{source}: {text!r} ends before it starts; expected START/END"
