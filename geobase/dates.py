@@ -31,9 +31,15 @@ EXPECTED = "expected YYYY-MM-DD"
 MAX_TEXT = 64  # longer text is no date; keeps messages one short line
 
 
+#: The limit of "not in the future" is today where the day is latest (UTC+14), so a date
+#: that is already today in Beijing (UTC+8) is never refused by a server on UTC or on
+#: the machine's local clock; a typo is a year or more ahead, not hours.
+_LATEST_OFFSET = dt.timezone(dt.timedelta(hours=14))
+
+
 def today() -> dt.date:
-    """Today's date (local time), the limit of dates that may not lie in the future."""
-    return dt.date.today()
+    """The latest date anywhere now (UTC+14): the limit of dates that may not lie ahead."""
+    return dt.datetime.now(_LATEST_OFFSET).date()
 
 
 def parse_date(
