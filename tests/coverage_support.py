@@ -41,14 +41,18 @@ REMOVED = [("f5", 1, "2024-01-15T08:00:00.000Z")]
 _TO_4490 = Transformer.from_crs(GK, "EPSG:4490", always_xy=True)
 
 
-def to_4490(geom: shapely.Geometry) -> shapely.Geometry:
-    """A GK geometry in CGCS2000 lon/lat, densified to 10 m first so edges stay straight."""
+def to_4490(geom: shapely.Geometry, densify: bool = True) -> shapely.Geometry:
+    """A GK geometry in CGCS2000 lon/lat, densified to 10 m first so edges stay straight.
+
+    ``densify=False`` projects the vertices only (GEOS densification repairs an invalid
+    polygon its own way: a bow-tie would lose one of its triangles).
+    """
 
     def project(xy: np.ndarray) -> np.ndarray:
         x, y = _TO_4490.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    return shapely.transform(shapely.segmentize(geom, 10.0), project)
+    return shapely.transform(shapely.segmentize(geom, 10.0) if densify else geom, project)
 
 
 def load_test_districts(ws, tmp_path: Path) -> None:
@@ -71,9 +75,10 @@ def add_dataset(
     version: int = 1,
     product: str = "dlg500",
     kind: str = "vector",
+    densify: bool = True,
 ) -> None:
     """Insert one catalogue row the way ingestion would (footprint in EPSG:4490)."""
-    footprint = to_4490(geom_gk)
+    footprint = to_4490(geom_gk, densify)
     if footprint.geom_type == "Polygon":
         footprint = shapely.MultiPolygon([footprint])
     with ws.store.transaction() as tx:

@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import pytest
+import shapely
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -16,7 +17,15 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.text import Text
 
 from geobase import fonts
-from geobase.coverage import build_report, district_coverage, load_plan, report_json, write_html
+from geobase.coverage import (
+    build_report,
+    coverage_layers,
+    district_coverage,
+    load_plan,
+    report_json,
+    write_html,
+)
+from geobase.coverage.compute import to_geographic
 from geobase.coverage.plan import acquired_since
 from geobase.coverage.report import age_figure, progress_figure
 from geobase.errors import PlanError
@@ -464,3 +473,63 @@ def test_report_opens_in_headless_chromium_offline(city, plan_file, tmp_path):
     assert shown["maps"] == 2  # dom02 and dlg500
     assert shown["shapes"] > 4
     assert shown["broken"] == 0
+
+
+# --- invalid geometry: a bow-tie footprint, polygons that self-intersect once projected ---
+
+
+BOW_TIE = shapely.Polygon(  # B区, two triangles of 0.0625 km2 meeting at (502750, 2580750)
+    [(502500, 2580500), (503000, 2581000), (503000, 2580500), (502500, 2581000)]
+)
+
+
+def test_bow_tie_footprint_covers_what_it_encloses(city, plan_file, tmp_path):
+    assert not BOW_TIE.is_valid
+    before = district_coverage(city, "dlg500", as_of="2024-06-30").set_index("district")
+    cs.add_dataset(city, "bowtie", BOW_TIE, "2024-05-01", densify=False)
+    after = district_coverage(city, "dlg500", as_of="2024-06-30").set_index("district")
+    # the two triangles (0.125 km2), not the square around them (0.25 km2)
+    added = after.loc["B区", "covered_km2"] - before.loc["B区", "covered_km2"]
+    assert added == pytest.approx(0.125, rel=1e-4)
+    assert after.geometry.is_valid.all()
+    layers = coverage_layers(city, "dlg500", as_of="2024-06-30")
+    assert layers.geometry.is_valid.all()
+    assert layers.geometry.union_all().is_valid
+    out = tmp_path / "bowtie.html"
+    args = ["coverage", "report", "--workspace", city.root, "--plan", plan_file, "-o", out]
+    result = run_cli([*args, "--as-of", "2024-06-30"])
+    assert result.exit_code == 0, result.output
+    assert "B区" in out.read_text(encoding="utf-8")
+
+
+def slit_square(x0: float, y0: float, gap: float) -> shapely.Polygon:
+    """A 1 km square (EPSG:4548) with a slit from its top edge to its centre, ``gap`` m wide."""
+    return shapely.Polygon(
+        [
+            (x0, y0),
+            (x0 + 1000, y0),
+            (x0 + 1000, y0 + 1000),
+            (x0 + 500 + gap, y0 + 1000),
+            (x0 + 500 + gap, y0 + 500),
+            (x0 + 500, y0 + 500.3),
+            (x0 + 500, y0 + 1000),
+            (x0, y0 + 1000),
+        ]
+    )
+
+
+def test_coverage_polygons_stay_valid_in_degrees():
+    import geopandas as gpd
+
+    # valid on the plane; once in degrees the slit's walls (10 nm apart) cross
+    squares = [slit_square(467000 + 37.3 * k, 2583000 + 11.1 * k, 1e-8) for k in range(20)]
+    assert all(g.is_valid for g in squares)
+    frame = gpd.GeoDataFrame({"k": range(20)}, geometry=squares, crs=cs.GK)
+    assert not frame.to_crs(4490).geometry.is_valid.all()  # what the report used to union
+    out = to_geographic(frame)
+    assert out.crs.to_epsg() == 4490 and out.geometry.is_valid.all()
+    assert out.geometry.union_all().is_valid
+    area = out.to_crs(cs.GK).geometry.area.to_numpy()
+    assert area == pytest.approx([g.area for g in squares], rel=1e-6)
+    simplified = to_geographic(frame, simplify_m=2.0)
+    assert simplified.geometry.is_valid.all() and len(simplified) == 20

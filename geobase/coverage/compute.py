@@ -110,27 +110,55 @@ def area_crs(crs: str) -> CRS:
 
 
 def to_area_crs(frame: gpd.GeoDataFrame, crs: CRS | str, densify_deg: float) -> gpd.GeoDataFrame:
-    """Valid polygons densified in their geographic CRS and projected to ``crs``."""
-    geoms = np.asarray(frame.geometry.values, dtype=object)
-    missing = shapely.is_missing(geoms)
-    geoms = np.where(missing, None, geoms)
+    """Valid polygons densified in their geographic CRS and projected to ``crs``.
+
+    Footprints are made valid as they enter coverage, before densifying (GEOS repairs an
+    invalid polygon it densifies by buffering it: a bow-tie would keep one triangle) and
+    again after the projection.
+    """
+    geoms = np.asarray(valid_polygons(frame.geometry.values), dtype=object)
     if frame.crs is not None and frame.crs.is_geographic:
         geoms = shapely.segmentize(geoms, densify_deg)
     out = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(geoms), crs=frame.crs)
     out = out.to_crs(crs)
-    valid = np.asarray(out.geometry.values, dtype=object)
-    fixed = shapely.make_valid(valid)
-    out = out.set_geometry(list(_polygonal(fixed)), crs=out.crs)
-    return out
+    return out.set_geometry(valid_polygons(out.geometry.values), crs=out.crs)
+
+
+def to_geographic(frame: gpd.GeoDataFrame, simplify_m: float | None = None) -> gpd.GeoDataFrame:
+    """Coverage polygons (in the area CRS) in EPSG:4490 for maps and GeoJSON, valid.
+
+    Valid polygons can self-intersect once projected (two ring segments a few nanometres
+    apart on the plane cross after the rounding of degrees) or simplified, and a union of
+    such polygons fails in GEOS; they are made valid again after the projection.
+    """
+    if simplify_m and len(frame):
+        frame = frame.set_geometry(frame.geometry.simplify(simplify_m))
+    out = frame.to_crs(4490)
+    return out.set_geometry(valid_polygons(out.geometry.values), crs=out.crs)
+
+
+def valid_polygons(geoms) -> list[shapely.Geometry]:
+    """Each geometry made valid (``shapely.make_valid``), keeping only its polygonal part.
+
+    A self-intersecting footprint (a bow-tie) becomes the polygons it encloses; parts
+    that collapse to lines or points are dropped (an empty polygon when nothing is left).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    present = ~shapely.is_missing(geoms)
+    geoms[present] = shapely.make_valid(geoms[present])
+    return list(_polygonal(geoms))
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
     """Keep the polygonal part of each geometry (make_valid may add lines or points)."""
     out = np.array(geoms, dtype=object)
-    for i in np.flatnonzero(shapely.get_type_id(out) == 7):  # GeometryCollection
+    types = shapely.get_type_id(out)
+    for i in np.flatnonzero(types == 7):  # GeometryCollection
         parts = shapely.get_parts(out[i])
         polys = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
         out[i] = shapely.union_all(polys) if len(polys) else shapely.Polygon()
+    for i in np.flatnonzero(~np.isin(types, (-1, 3, 6, 7))):  # lines, points
+        out[i] = shapely.Polygon()
     return out
 
 
@@ -388,12 +416,11 @@ def district_coverage(
     columns = ["product", "update_cycle_years", "district"]
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     geometry = [boundaries[i % len(boundaries)] for i in range(len(result))]
-    out = gpd.GeoDataFrame(result, geometry=geometry, crs=districts.crs)
-    return out.to_crs(4490)
+    return to_geographic(gpd.GeoDataFrame(result, geometry=geometry, crs=districts.crs))
 
 
 def coverage_layers(ws, product: str, *, as_of: dt.date | str | None = None) -> gpd.GeoDataFrame:
     """A product's covered area split by the age of its newest data (EPSG:4490)."""
     settings = coverage_settings(ws.config.coverage)
     footprints = load_footprints(ws, product, as_of=as_of, settings=settings)
-    return age_pieces(footprints, settings.age_bins).to_crs(4490)
+    return to_geographic(age_pieces(footprints, settings.age_bins))

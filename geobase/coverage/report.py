@@ -38,6 +38,7 @@ from geobase.coverage.compute import (
     coverage_table,
     load_districts_area,
     load_footprints,
+    to_geographic,
 )
 from geobase.coverage.plan import (
     MEASURE_LABELS,
@@ -164,11 +165,7 @@ def build_report(
         table = coverage_table(
             fp, districts, update_cycle_years=product.update_cycle_years, bins=settings.age_bins
         )
-        layers = age_pieces(fp, settings.age_bins)
-        if len(layers):
-            layers = layers.set_geometry(layers.geometry.simplify(2.0)).to_crs(4490)
-        else:
-            layers = layers.to_crs(4490)
+        layers = to_geographic(age_pieces(fp, settings.age_bins), simplify_m=2.0)
         result.append(
             ProductCoverage(
                 code,
@@ -227,9 +224,10 @@ def build_report(
 
     boundaries = districts[["name", "name_en"]].copy()
     boundaries["area_km2"] = districts.geometry.area.to_numpy() / 1e6
-    boundaries = gpd.GeoDataFrame(
-        boundaries, geometry=districts.geometry.simplify(5.0).values, crs=districts.crs
-    ).to_crs(4490)
+    boundaries = to_geographic(
+        gpd.GeoDataFrame(boundaries, geometry=districts.geometry.values, crs=districts.crs),
+        simplify_m=5.0,
+    )
     with ws.store.read() as tx:
         source = tx.scalar("SELECT source FROM districts LIMIT 1")
     return CoverageReport(
