@@ -116,14 +116,40 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
         yield update
 
 
-def _jsonable(value: Any) -> Any:
+def cell_value(value: Any) -> Any:
+    """One output cell as a plain JSON value: the one rule every format (table, csv, json,
+    geojson) uses.
+
+    Missing values of any kind (None, ``pd.NA``, NaN, ``NaT``) become None; dates and
+    times their ISO text; numpy scalars the Python number; mappings and lists are
+    converted item by item; anything else is kept.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, Mapping):
+        return {str(k): cell_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [cell_value(v) for v in value]
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
+    if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, float) and value != value:  # NaN
-        return None
     return value
+
+
+def cell_text(value: Any) -> str:
+    """One output cell as text for a table or CSV: empty when missing (see :func:`cell_value`)."""
+    value = cell_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
@@ -136,7 +162,7 @@ def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
 
     if isinstance(records, Mapping):
         if fmt == "json":
-            out.write(json.dumps(records, ensure_ascii=False, indent=2, default=_jsonable) + "\n")
+            out.write(json.dumps(cell_value(records), ensure_ascii=False, indent=2) + "\n")
             return
         records = [records]
     frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
@@ -146,23 +172,23 @@ def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
 
         if fmt == "geojson":
             gdf = frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
-            out.write(gdf.to_json(ensure_ascii=False, default=_jsonable) + "\n")
+            out.write(gdf.to_json(ensure_ascii=False, default=cell_value) + "\n")
             return
         geometry = frame.geometry
         frame = pd.DataFrame(frame.drop(columns="geometry"))
     elif fmt == "geojson":
         raise click.UsageError("--format geojson needs records with geometries")
     if fmt == "json":
-        rows = [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        rows = [cell_value(row) for row in frame.to_dict("records")]
         if geometry is not None:
             for row, geom in zip(rows, geometry, strict=True):
                 row["geometry"] = None if geom is None else geom.wkt
-        out.write(json.dumps(rows, ensure_ascii=False, indent=2, default=_jsonable) + "\n")
+        out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(frame.columns)
         for row in frame.itertuples(index=False):
-            writer.writerow(["" if v is None else _jsonable(v) for v in row])
+            writer.writerow([cell_text(v) for v in row])
     else:
         _table(frame, out)
 
@@ -178,7 +204,7 @@ def _table(frame, out) -> None:
     for column in frame.columns:
         table.add_column(str(column))
     for row in frame.itertuples(index=False):
-        table.add_row(*("" if v is None or v != v else str(_jsonable(v)) for v in row))
+        table.add_row(*(cell_text(v) for v in row))
     width = int(os.environ.get("COLUMNS", "160"))
     Console(file=out, width=max(width, 80), soft_wrap=False).print(table)
 
