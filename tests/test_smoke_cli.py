@@ -64,6 +64,7 @@ pytestmark = pytest.mark.smoke
 
 README = ROOT / "README.md"
 PG_EXAMPLE = "postgresql://geobase@dbhost:5432/shantou"
+PG_HELP_EXAMPLE = "postgresql://geobase@db:5432/shantou"
 DASK_EXAMPLE = "tcp://scheduler:8786"
 
 # Every documented line -> how the smoke test runs it (README.md first, then --help).
@@ -81,11 +82,15 @@ HOW: dict[str, str] = {
     "geobase crs transform points.csv out.csv --from EPSG:4490 --to EPSG:4548": (
         "points.csv of new marks: east/north equal their X/Y"
     ),
-    "geobase crs fit common_points.csv --model 4p --check GZ14,GZ15 -o xian80.json": (
-        "Xian 1980 -> CGCS2000 common points of a known similarity: the parameters"
-    ),
+    (
+        "geobase crs fit common_points.csv --model 4p --from EPSG:2384 --to EPSG:4548 "
+        "--check GZ14,GZ15 -o xian80.json"
+    ): "Xian 1980 -> CGCS2000 common points of a known similarity: the parameters",
     "geobase crs apply xian80.json legacy.gpkg converted.gpkg": (
         "legacy.gpkg (Xian 1980 GK) -> converted.gpkg at the true positions"
+    ),
+    "geobase crs apply xian80.json ortho_x80.tif ortho_cgcs2000.tif --resampling bilinear": (
+        "a generated ortho labelled Xian 1980 -> a COG in EPSG:4548 where it belongs"
     ),
     "geobase sheets code 116.682 23.354 --scale 1:10000": "F50G016043",
     "geobase sheets grid --scale 1:500 --kind rect --area chaoyang.geojson -o sheets.gpkg": (
@@ -113,7 +118,10 @@ HOW: dict[str, str] = {
         "to the test cluster's database (pg_url)"
     ),
     "geobase init bureau --store postgresql://geobase@dbhost:5432/shantou": (
-        "a workspace on that database (pg_url)"
+        "a workspace on that database (pg_url) finding the files"
+    ),
+    "geobase store copy postgresql://geobase@dbhost:5432/shantou laptop": (
+        "back to a new GeoPackage workspace in HOME/laptop, files linked"
     ),
     (
         "geobase tiles build dom02 --tms WebMercatorQuad --zoom 14-20 -o tiles/dom02.pmtiles "
@@ -158,6 +166,15 @@ HOW: dict[str, str] = {
         "a shapefile of the districts with an XZQMC field"
     ),
     # --help examples
+    "geobase store copy . postgresql://geobase@db:5432/shantou": (
+        "help of 'store copy': the workspace folder to a fresh database (pg_url)"
+    ),
+    "geobase init /srv/shantou --store postgresql://geobase@db:5432/shantou": (
+        "help of 'store copy': /srv/shantou replaced by HOME/srv/shantou"
+    ),
+    "geobase store copy postgresql://geobase@db:5432/shantou ./shantou-copy --files copy": (
+        "help of 'store copy': in HOME, files copied"
+    ),
     "geobase sheets grid --scale 1:500 --kind rect --area districts.gpkg -o sheets.gpkg": (
         "help of 'sheets grid', in HOME/help with the districts as districts.gpkg"
     ),
@@ -364,6 +381,8 @@ def write_legacy(path: Path) -> None:
 
 def write_generated(home: Path, ws: Path) -> None:
     """ortho_2023.tif (+ sidecar) and lidar/*.laz from the demo's own generator."""
+    import rasterio
+
     from geobase.demo import _load_generator
     from geobase.geodesy.transform import transform
 
@@ -379,6 +398,16 @@ def write_generated(home: Path, ws: Path) -> None:
         "owner": "汕头市自然资源局 Shantou Natural Resources Bureau",
     }
     (ws / "ortho_2023.json").write_text(json.dumps(sidecar, ensure_ascii=False), "utf-8")
+    with rasterio.open(ws / "ortho_2023.tif") as src:
+        window = rasterio.windows.Window(0, 0, 400, 400)
+        profile = {**src.profile, "width": 400, "height": 400, "crs": "EPSG:2384",
+                   "blockxsize": 256, "blockysize": 256}  # fmt: skip
+        left, top = src.transform.c, src.transform.f
+        # the same ground in Xian 1980 coordinates (the similarity inverted near the corner)
+        de, dn = xian_to_cgcs(np.array([left]), np.array([top]))
+        profile["transform"] = rasterio.Affine(0.2, 0, 2 * left - de[0], 0, -0.2, 2 * top - dn[0])
+        with rasterio.open(ws / "ortho_x80.tif", "w", **profile) as dst:
+            dst.write(src.read(window=window))
     (ws / "lidar").mkdir()
     for k, lon in enumerate((116.585, 116.588)):
         e, n = transform(np.array([lon]), np.array([23.252]), "EPSG:4490", "EPSG:4548")
@@ -567,7 +596,10 @@ def test_coordinates_and_sheets(inputs):
     assert np.abs(out["east"].astype(float) - out["Y"].astype(float)).max() < 1e-3
     assert np.abs(out["north"].astype(float) - out["X"].astype(float)).max() < 1e-3
 
-    fit = smoke.run("geobase crs fit common_points.csv --model 4p --check GZ14,GZ15 -o xian80.json")
+    fit = smoke.run(
+        "geobase crs fit common_points.csv --model 4p --from EPSG:2384 --to EPSG:4548 "
+        "--check GZ14,GZ15 -o xian80.json"
+    )
     assert "GZ14" in fit.stdout and "GZ15" in fit.stdout and "check" in fit.stdout
     assert (smoke.ws / "xian80.json").is_file()
     smoke.run("geobase crs apply xian80.json legacy.gpkg converted.gpkg")
@@ -578,6 +610,23 @@ def test_coordinates_and_sheets(inputs):
     east, north = xian_to_cgcs(np.array([p[0] for p in LEGACY]), np.array([p[1] for p in LEGACY]))
     assert np.abs(converted.geometry.x.to_numpy() - east).max() < 0.02
     assert np.abs(converted.geometry.y.to_numpy() - north).max() < 0.02
+    assert converted.crs.to_epsg() == 4548
+
+    smoke.run(
+        "geobase crs apply xian80.json ortho_x80.tif ortho_cgcs2000.tif --resampling bilinear"
+    )
+    import rasterio
+    from rio_cogeo.cogeo import cog_validate
+
+    with (
+        rasterio.open(smoke.ws / "ortho_cgcs2000.tif") as out,
+        rasterio.open(smoke.ws / "ortho_x80.tif") as src,
+    ):
+        assert out.crs.to_epsg() == 4548 and out.count == 4  # RGB and alpha (the edges)
+        west, south = xian_to_cgcs(np.array([src.bounds.left]), np.array([src.bounds.bottom]))
+        assert out.bounds.left == pytest.approx(west[0], abs=0.5)  # a pixel or two
+        assert out.bounds.bottom == pytest.approx(south[0], abs=0.5)
+    assert cog_validate(smoke.ws / "ortho_cgcs2000.tif")[0]
 
     code = table_rows(smoke.run("geobase sheets code 116.682 23.354 --scale 1:10000").stdout)
     assert code[0][:2] == ["F50G016043", "1:10000"]
@@ -673,6 +722,11 @@ def test_emergency_bbox_and_restricted_polygon(inputs):
 # --- PostGIS for many editors, Dask for big tile builds ------------------------------------
 
 
+def status_counts(smoke, folder: Path) -> dict[str, int]:
+    rows = table_rows(smoke.invoke(["status"], folder).stdout)
+    return {row[0]: int(row[1]) for row in rows}
+
+
 @pytest.mark.postgis
 def test_store_copy_and_init_on_postgis(smoke, pg_url):
     smoke.replace[PG_EXAMPLE] = pg_url
@@ -680,16 +734,47 @@ def test_store_copy_and_init_on_postgis(smoke, pg_url):
         copied = smoke.run(
             "geobase store copy shantou postgresql://geobase@dbhost:5432/shantou", smoke.home
         )
-        rows = {r[0]: r for r in table_rows(copied.stdout)}
-        assert "control_points" in rows and "460" in rows["control_points"]
+        rows = {r[0]: r[1] for r in table_rows(copied.stdout)}
+        assert rows["control_points"] == "460" and rows["districts"] == "7"
         smoke.run(
             "geobase init bureau --store postgresql://geobase@dbhost:5432/shantou", smoke.home
         )
-        status = smoke.run("geobase status", smoke.home / "bureau")
-        counts = {row[0]: int(row[1]) for row in table_rows(status.stdout)}
-        assert counts["districts"] == 7 and counts["control_points"] >= 460
+        counts = status_counts(smoke, smoke.home / "bureau")
+        assert counts["districts"] == 7 and counts["control_points"] == 460
+        smoke.run("geobase store copy postgresql://geobase@dbhost:5432/shantou laptop", smoke.home)
+        assert status_counts(smoke, smoke.home / "laptop") == counts
     finally:
         smoke.replace.pop(PG_EXAMPLE)
+    # both find the delivery files: the catalogue's paths resolve in each
+    from geobase.store import Workspace
+
+    for folder in (smoke.home / "bureau", smoke.home / "laptop"):
+        shown = json.loads(smoke.invoke(["catalog", "show", "chaoyang_dom02_2023"], folder).stdout)
+        with Workspace.open(folder) as ws:
+            assert ws.file(shown["path"], must_exist=True).is_file()
+
+
+@pytest.mark.postgis
+def test_help_examples_of_store_copy(smoke, pg_url):
+    smoke.replace[PG_HELP_EXAMPLE] = pg_url
+    srv = smoke.home / "srv" / "shantou"
+    smoke.replace["/srv/shantou"] = str(srv)
+    try:
+        smoke.run("geobase store copy . postgresql://geobase@db:5432/shantou", smoke.ws)
+        smoke.run(
+            "geobase init /srv/shantou --store postgresql://geobase@db:5432/shantou", smoke.home
+        )
+        counts = status_counts(smoke, srv)
+        assert counts["districts"] == 7 and counts["datasets"] >= 90
+        line = "geobase store copy postgresql://geobase@db:5432/shantou ./shantou-copy --files copy"
+        result = smoke.run(line, smoke.home)
+        assert re.search(r"\d+ copied", result.stderr)
+    finally:
+        smoke.replace.pop(PG_HELP_EXAMPLE)
+        smoke.replace.pop("/srv/shantou")
+    assert status_counts(smoke, smoke.home / "shantou-copy") == counts
+    copied = sorted((smoke.home / "shantou-copy" / "data").rglob("*.tif"))
+    assert copied and all(p.stat().st_nlink == 1 for p in copied)  # copies, not links
 
 
 DASK_LINE = (
