@@ -104,21 +104,6 @@ def test_model_footprint_file(tmp_path, workspace):
     assert local_area(row.geometry) == pytest.approx(2 * 100 * 100, rel=0.001)  # union, not hull
 
 
-def test_bow_tie_footprint_keeps_both_triangles(tmp_path, workspace):
-    # a hand-drawn footprint whose ring crosses itself: two 100 m x 50 m triangles
-    ring = [[EAST0, NORTH0], [EAST0 + 100, NORTH0 + 100], [EAST0 + 100, NORTH0],
-            [EAST0, NORTH0 + 100], [EAST0, NORTH0]]  # fmt: skip
-    feature = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
-               "coordinates": [ring]}}  # fmt: skip
-    assert not shapely.Polygon(ring).is_valid
-    path = write_geojson(tmp_path / "jinping_bowtie.geojson", [feature])
-    ingest(workspace, [path], product="model3d", acquired="2021-11-01")
-    row = current_datasets(workspace.store).iloc[0]
-    assert row.geometry.is_valid
-    # both triangles, neither the square around them nor one triangle
-    assert local_area(row.geometry) == pytest.approx(2 * 100 * 50 / 2, rel=0.001)
-
-
 def _tileset(folder, volume, transform=None):
     folder.mkdir()
     root = {"boundingVolume": volume, "geometricError": 10, "content": {"uri": "0.b3dm"}}

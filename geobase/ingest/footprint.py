@@ -69,8 +69,6 @@ def to_cgcs2000(geom, crs: CRS, *, densify: float | None = None):
     """
     if geom.is_empty:
         return shapely.MultiPolygon()
-    if not geom.is_valid:  # before densifying: GEOS would buffer a bow-tie to one triangle
-        geom = shapely.make_valid(geom)
     if densify is None:
         minx, miny, maxx, maxy = geom.bounds
         densify = max(maxx - minx, maxy - miny) / 50 or 1.0
