@@ -550,7 +550,8 @@ def serving(monkeypatch) -> Iterator[dict]:
             seen["tile"] = fetch("", url)
             seen["internal"] = fetch(base, "/tiles/dom02_webmercator/tilejson.json")
             for path in ("/", "/health", "/api/openapi.json", "/wmts/1.0.0/WMTSCapabilities.xml",
-                         "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", "/api/catalog",
+                         "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", "/api/catalog/search",
+                         "/api/control/public", "/api/coverage/dom2",
                          "/tiles/overview_cgcs2000/tilejson.json"):  # fmt: skip
                 seen[path] = fetch(base, path)
 
@@ -573,6 +574,13 @@ def check_served(seen: dict) -> None:
     assert seen["internal"][0] in (401, 403, 404)  # dom02 is internal: no token, no layer
     assert "dom02" not in capabilities
     assert seen["/tiles/overview_cgcs2000/tilejson.json"][0] == 200
+    # the APIs under /api/: without a token, public records only
+    catalogue = json.loads(seen["/api/catalog/search"][1])["datasets"]
+    assert catalogue and {d["classification"] for d in catalogue} == {"public"}
+    marks = json.loads(seen["/api/control/public"][1])["features"]
+    assert len(marks) > 200 and all(len(str(m["geometry"]["coordinates"][0])) <= 7 for m in marks)
+    coverage = json.loads(seen["/api/coverage/dom2"][1])
+    assert coverage["type"] == "FeatureCollection" and coverage["features"]
 
 
 def test_serve(smoke, monkeypatch):
