@@ -104,7 +104,7 @@ def test_data_dates_after_today_are_ignored(tmp_path, caplog):
         tmp_path / "future.tif",
         width=16,
         height=16,
-        tags={"TIFFTAG_DATETIME": "2099:01:01 00:00:00"},
+        tags={"ACQUISITIONDATETIME": "2099:01:01 00:00:00"},
     )
     info = raster.read_info(tif)
     assert info.acquired is not None and info.acquired.start == dt.date(2099, 1, 1)
@@ -114,7 +114,10 @@ def test_data_dates_after_today_are_ignored(tmp_path, caplog):
         assert choose_acquired(None, [info.acquired], tif.name) is None
     assert "ignored as no acquisition date" in caplog.text
     garbled = write_tif(
-        tmp_path / "zero.tif", width=16, height=16, tags={"TIFFTAG_DATETIME": "0000:00:00 00:00:00"}
+        tmp_path / "zero.tif",
+        width=16,
+        height=16,
+        tags={"ACQUISITIONDATETIME": "0000:00:00 00:00:00"},
     )
     assert raster.read_info(garbled).acquired is None
 

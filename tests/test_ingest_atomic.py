@@ -98,7 +98,7 @@ def test_killed_ingest_leaves_nothing(tmp_path, workspace, mode):
 
 
 def test_failure_in_a_batch_records_nothing(tmp_path, workspace):
-    good = write_tif(tmp_path / "good.tif", tags={"TIFFTAG_DATETIME": "2020:01:01 00:00:00"})
+    good = write_tif(tmp_path / "good.tif", tags={"ACQUISITIONDATETIME": "2020:01:01 00:00:00"})
     broken = tmp_path / "broken.tif"
     broken.write_bytes(b"II*\x00" + b"\x00" * 64)  # a TIFF header and nothing else
     with pytest.raises(SourceReadError):

@@ -115,7 +115,7 @@ def test_no_cog_keeps_the_delivered_file(tmp_path, workspace):
 
 
 def test_acquisition_from_tiff_tag_and_sidecar(tmp_path, workspace):
-    tagged = write_tif(tmp_path / "tagged.tif", tags={"TIFFTAG_DATETIME": "2021:07:15 10:20:00"})
+    tagged = write_tif(tmp_path / "tagged.tif", tags={"ACQUISITIONDATETIME": "2021:07:15 10:20:00"})
     side = write_tif(tmp_path / "side.tif")
     (tmp_path / "side.json").write_text(
         json.dumps({"acquired": "2020-10-01/2020-10-03", "owner": "汕头市测绘院"}), encoding="utf-8"
@@ -129,7 +129,32 @@ def test_acquisition_from_tiff_tag_and_sidecar(tmp_path, workspace):
     )
     assert frame.loc["side", "owner"] == "汕头市测绘院"
     meta = json.loads(frame.loc["tagged", "metadata"])
-    assert meta["acquired_source"] == "TIFF tag DateTime"
+    assert meta["acquired_source"] == "TIFF tag ACQUISITIONDATETIME"
+
+
+def test_tiff_datetime_is_the_file_date_never_the_acquisition(tmp_path, workspace):
+    # DateTime is when the file was written: a 2019 flight exported in 2023 says 2023
+    exported = write_tif(
+        tmp_path / "exported.tif", tags={"TIFFTAG_DATETIME": "2023:03:01 09:00:00"}
+    )
+    [r] = ingest(workspace, [exported])
+    assert r.record["acquired_start"] is None and r.record["acquired_end"] is None
+    meta = json.loads(r.record["metadata"])
+    assert meta["acquired_source"].startswith("unknown")
+    assert meta["file_date"] == "2023-03-01"
+    # a sidecar (or --acquired) dates it; the file date stays a record beside it
+    again = write_tif(tmp_path / "again.tif", tags={"TIFFTAG_DATETIME": "2023:03:01 09:00:00"})
+    (tmp_path / "again.json").write_text(json.dumps({"acquired": "2019-11-02"}), encoding="utf-8")
+    [r] = ingest(workspace, [again])
+    assert r.record["acquired_start"] == "2019-11-02"
+    assert json.loads(r.record["metadata"])["file_date"] == "2023-03-01"
+
+
+def test_cli_says_a_raster_with_only_a_file_date_is_undated(tmp_path, workspace):
+    path = write_tif(tmp_path / "export.tif", tags={"TIFFTAG_DATETIME": "2023:03:01 09:00:00"})
+    result = run_cli(["ingest", path, "--workspace", workspace.root])
+    assert result.exit_code == 0, result.stderr
+    assert "acquisition date unknown: re-ingest with --acquired" in result.output
 
 
 def test_no_date_is_recorded_unknown_never_mtime(tmp_path, workspace):
@@ -142,7 +167,7 @@ def test_no_date_is_recorded_unknown_never_mtime(tmp_path, workspace):
     assert again.status == "unchanged"
     # ...and an undated dataset never enters an as-of view, and sorts after dated ones
     assert current_datasets(workspace.store, as_of="2100-01-01").empty
-    dated = write_tif(tmp_path / "dated.tif", tags={"TIFFTAG_DATETIME": "2021:07:15 10:00:00"})
+    dated = write_tif(tmp_path / "dated.tif", tags={"ACQUISITIONDATETIME": "2021:07:15 10:00:00"})
     ingest(workspace, [dated])
     assert list(current_datasets(workspace.store)["dataset_id"]) == ["dated", "undated"]
 

@@ -92,7 +92,23 @@ class RasterInfo:
             "source_compression": self.compression,
             "crs_given": self.crs_given,
             "mask": "alpha" if self.has_alpha else "internal" if self.has_mask else None,
+            **({"file_date": self.file_date} if self.file_date else {}),
         }
+
+    @property
+    def file_date(self) -> str | None:
+        """The TIFF DateTime tag: when the file was written (an export), kept as a record.
+
+        It never dates the acquisition: a re-export years after the flight carries the
+        export's date.
+        """
+        value = self.tags.get("TIFFTAG_DATETIME")
+        if not value:
+            return None
+        try:
+            return parse_date(value).isoformat()
+        except InvalidDate:
+            return value[:40]
 
 
 @contextlib.contextmanager
@@ -166,10 +182,11 @@ def _resolution_m(crs: CRS, transform: Affine, width: int, height: int) -> float
 
 
 def _tiff_acquired(ds) -> Acquired | None:
+    # only tags that state the acquisition; TIFF DateTime is when the file was written
+    # (RasterInfo.file_date keeps it as a record, never as the acquisition date)
     tags = [
         (ds.tags(ns="IMAGERY").get("ACQUISITIONDATETIME"), "TIFF tag ACQUISITIONDATETIME"),
         (ds.tags().get("ACQUISITIONDATETIME"), "TIFF tag ACQUISITIONDATETIME"),
-        (ds.tags().get("TIFFTAG_DATETIME"), "TIFF tag DateTime"),
     ]
     for value, source in tags:
         if not value:
