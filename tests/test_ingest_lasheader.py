@@ -127,13 +127,40 @@ def test_gps_times_that_name_no_plausible_date_leave_the_data_undated(tmp_path, 
         assert r.record["acquired_start"] is None
 
 
-def test_week_times_under_the_adjusted_flag_are_week_times(tmp_path, workspace, caplog):
-    # seconds of a week flagged as adjusted time would date the data to September 2011
-    path = write_las(tmp_path / "flagged.las", gps=(1.5 * 86400, 1.5 * 86400 + 20), adjusted=True)
-    info = pointcloud.read_header(path)
+def test_seconds_of_a_week_follow_the_flag_both_ways(tmp_path, workspace, caplog):
+    # 1.5 days of seconds fit both readings: the adjusted flag means 2011-09-15
+    # (1e9 s after the GPS epoch + 129600 s), the week flag the week before creation
+    times = (1.5 * 86400, 1.5 * 86400 + 20)
+    flagged = write_las(
+        tmp_path / "flagged.las", gps=times, adjusted=True, creation_date=dt.date(2011, 10, 3)
+    )
+    info = pointcloud.read_header(flagged)
     stats = pointcloud.scan(info)
-    assert info.adjusted_gps and pointcloud.gps_time_type(info, stats) == "week"
+    assert info.adjusted_gps and pointcloud.gps_time_type(info, stats) == "adjusted standard"
+    with caplog.at_level(logging.WARNING):
+        window = pointcloud.acquired_from(info, stats)
+    assert (window.start, window.end) == (dt.date(2011, 9, 15), dt.date(2011, 9, 15))
+    assert caplog.text == ""  # created 18 days later: nothing contradicts the flag
+    weekly = write_las(
+        tmp_path / "weekly.las", gps=times, adjusted=False, creation_date=dt.date(2024, 1, 10)
+    )
+    info = pointcloud.read_header(weekly)
+    stats = pointcloud.scan(info)
+    assert pointcloud.gps_time_type(info, stats) == "week"
     with caplog.at_level(logging.WARNING):
         window = pointcloud.acquired_from(info, stats)
     assert window.start == dt.date(2024, 1, 8)  # the Monday before the header's 2024-01-10
-    assert "read as GPS week time despite the header flag" in caplog.text
+    assert caplog.text == ""
+
+
+def test_adjusted_flag_contradicted_by_the_creation_date_is_followed_with_a_warning(
+    tmp_path, workspace, caplog
+):
+    # flagged adjusted, created 2024: the flag still decides (2011-09-15), and the
+    # warning names the week reading (2024-01-08) so that the user can set --acquired
+    path = write_las(tmp_path / "doubt.las", gps=(1.5 * 86400, 1.5 * 86400 + 20), adjusted=True)
+    with caplog.at_level(logging.WARNING):
+        [r] = ingest(workspace, [path])
+    assert (r.record["acquired_start"], r.record["acquired_end"]) == ("2011-09-15", "2011-09-15")
+    assert "date the data 2011-09-15, but the header was created 2024-01-10" in caplog.text
+    assert "(GPS week time) they date 2024-01-08" in caplog.text

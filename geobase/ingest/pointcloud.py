@@ -290,27 +290,36 @@ def local_footprint(stats: PointCloudStats, *, fill_holes_cells: float = 4.0):
 
 
 def gps_time_type(info: PointCloudInfo, stats: PointCloudStats) -> str | None:
-    """``"week"`` or ``"adjusted standard"`` as the GPS times show, None without them.
+    """``"week"`` or ``"adjusted standard"`` as the header's flag says, None without times.
 
-    The values decide, not only the header's flag (writers set it wrongly): GPS week time
-    lies in 0 .. 604800 s, a span that adjusted standard GPS time covers for one week of
-    September 2011 only; anything beyond a week is no week time.
+    The flag decides wherever the values fit it: seconds in 0 .. 604800 are GPS week time
+    and equally adjusted standard GPS time of one week of September 2011, so they follow
+    the flag (:func:`acquired_from` warns when the header's creation date contradicts).
+    Only values impossible under the flag override it: the week flag with times outside
+    a week is adjusted standard time (writers set the flag wrongly). Any value is
+    possible as adjusted time (those naming no plausible date leave the data undated).
     """
     if stats.gps_range is None:
         return None
     tmin, tmax = stats.gps_range
     if not (math.isfinite(tmin) and math.isfinite(tmax)):
         return None
-    if tmin >= 0 and tmax < SECONDS_PER_WEEK:
-        return "week"
-    return "adjusted standard"
+    if info.adjusted_gps or not (tmin >= 0 and tmax < SECONDS_PER_WEEK):
+        return "adjusted standard"
+    return "week"
+
+
+# how long after the flight a header's creation date may plausibly lie (processing,
+# re-processing); beyond it, September-2011 adjusted times that could be week seconds
+# are reported as doubtful
+MAX_CREATION_LAG = dt.timedelta(days=366)
 
 
 def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | None:
     """The acquisition window from the points' GPS time (see :func:`metadata.gps_window`),
-    of the type the values show (:func:`gps_time_type`); week time is placed by the
-    header's creation date. Times that give no date between 1990 and today leave the data
-    undated (with a warning), never dated to a wrong year.
+    of the type :func:`gps_time_type` gives; week time is placed by the header's creation
+    date. Times that give no date between 1990 and today leave the data undated (with a
+    warning), never dated to a wrong year.
     """
     kind = gps_time_type(info, stats)
     if kind is None:
@@ -323,16 +332,19 @@ def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | No
     adjusted = kind == "adjusted standard"
     if adjusted != info.adjusted_gps:
         logger.warning(
-            "%s: GPS times %.1f..%.1f read as %s time despite the header flag",
+            "%s: GPS times %.1f..%.1f read as adjusted standard GPS time despite the header "
+            "flag (GPS week time): they lie outside one week's 0..%d s",
             info.path.name,
             tmin,
             tmax,
-            "adjusted standard GPS" if adjusted else "GPS week",
+            SECONDS_PER_WEEK,
         )
     window = None
     if not adjusted or max(abs(tmin), abs(tmax)) <= MAX_ADJUSTED_GPS:
         window = gps_window(tmin, tmax, adjusted=adjusted, reference=info.creation_date)
     if window is not None and window.start >= EARLIEST_PLAUSIBLE and window.end <= dates.today():
+        if adjusted and tmin >= 0 and tmax < SECONDS_PER_WEEK:
+            _doubt_september_2011(info, tmin, tmax, window)
         return window
     if window is not None or adjusted:
         logger.warning(
@@ -343,6 +355,26 @@ def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | No
             EARLIEST_PLAUSIBLE,
         )
     return None
+
+
+def _doubt_september_2011(info: PointCloudInfo, tmin: float, tmax: float, window) -> None:
+    """Warn when the header's creation date contradicts adjusted times that are also
+    week seconds (the flag is followed; the week reading is named for the user)."""
+    created = info.creation_date
+    if created is None or window.start <= created <= window.end + MAX_CREATION_LAG:
+        return
+    week = gps_window(tmin, tmax, adjusted=False, reference=created)
+    logger.warning(
+        "%s: GPS times %.1f..%.1f, flagged adjusted standard GPS time, date the data %s, but "
+        "the header was created %s; if the flag is wrong (GPS week time) they date %s. "
+        "Dated as flagged; set --acquired if not",
+        info.path.name,
+        tmin,
+        tmax,
+        window.start,
+        created,
+        week.start if week else "unknown",
+    )
 
 
 def describe(info: PointCloudInfo, stats: PointCloudStats, local) -> dict[str, Any]:
