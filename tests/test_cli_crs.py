@@ -533,6 +533,8 @@ def test_apply_handwritten_7p_file(tmp_path):
     out = tmp_path / "o.csv"
     result = run("crs", "apply", params, src, out)
     assert result.exit_code == 0, result.output
+    units = "7p: shifts in metres, rotations in arc-seconds (coordinate_frame), scale in ppm"
+    assert units in result.stderr
     from pyproj import Transformer
 
     want = Transformer.from_pipeline(
@@ -546,6 +548,12 @@ def test_apply_handwritten_7p_file(tmp_path):
     assert float(frame.loc[0, "lat"]) == pytest.approx(want[1], abs=1e-9)
     bad = write(tmp_path / "bad.toml", text.replace('convention = "coordinate_frame"\n', ""))
     assert_bad_input(run("crs", "apply", bad, src, tmp_path / "o2.csv"), "convention: missing")
+    ratio = write(tmp_path / "ratio.toml", text.replace("ds = 2.45", "ds = 1.00000245"))
+    assert_bad_input(
+        run("crs", "apply", ratio, src, tmp_path / "o3.csv"),
+        "ds = 1.00000245 looks like a ratio; give ppm (ds = 2.45)",
+    )
+    assert not (tmp_path / "o3.csv").exists()
 
 
 def test_apply_raster(tmp_path):

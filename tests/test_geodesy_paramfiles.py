@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -171,6 +172,63 @@ def test_handwritten_file_read_from_disk_gbk_and_json(tmp_path):
 def test_handwritten_refusals(text, message):
     with pytest.raises(ParameterFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_parameters(text, "office.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # the ratio 1 + 4 ppm written where ppm are asked for
+        (seven_text("coordinate_frame").replace(f"ds = {DS}", "ds = 1.000004"),
+         "ds = 1.000004 looks like a ratio; give ppm (ds = 4)"),
+        (four_text("position_vector", "east_north", scale=0.99999588),
+         "scale = 0.99999588 looks like a ratio; give ppm (scale = -4.12)"),
+        (seven_text("coordinate_frame").replace(f"ds = {DS}", "ds = 2450"),
+         "ds = 2450 ppm is 0.245 %, beyond 1000 ppm"),
+        # arc-minutes or degrees-as-seconds: 1.9 km at the Earth's radius per minute
+        (seven_text("coordinate_frame").replace("rz = 3.307", "rz = 198.42"),
+         "rz = 198.42 arc-seconds is beyond 60 (0.05512 degrees)"),
+        (four_text("position_vector", "east_north", rotation=700_000.0),
+         "rotation = 700000 arc-seconds is beyond 648000"),
+    ],
+)  # fmt: skip
+def test_handwritten_values_impossible_in_their_units_are_refused(text, message):
+    with pytest.raises(ParameterFileError, match=re.escape(message)):
+        parse_parameters(text, "office.toml")
+
+
+def test_plausible_office_values_pass_and_radian_like_rotations_are_warned(caplog):
+    # a Beijing 1954 -> CGCS2000 7p as a provincial office gives it: all accepted quietly
+    office = seven_text("coordinate_frame").replace(f"ds = {DS}", "ds = 1.0")  # 1 ppm exactly
+    with caplog.at_level("WARNING"):
+        assert parse_parameters(office).parameters.scale_ppm == 1.0
+    assert caplog.text == ""
+    # 1.213, -2.041, 3.307 arc-seconds given in radians: 5.88e-06 rad ... accepted, warned
+    radians = seven_text("coordinate_frame")
+    for key in ("rx", "ry", "rz"):
+        value = SEVEN[key]
+        radians = radians.replace(f"{key} = {value!r}", f"{key} = {value / 206264.806:.3g}")
+    with caplog.at_level("WARNING"):
+        params = parse_parameters(radians, "office.toml")
+    assert params.parameters.rz == pytest.approx(1.6e-05)
+    assert "move points by at most 0.49 mm" in caplog.text
+    assert "if they are radians they are 3.3 arc-seconds" in caplog.text
+
+
+def test_one_reader_for_every_parameter_file(tmp_path):
+    # the same hand-written keys as TOML or JSON, through parse_parameters or
+    # parse_handwritten, give the same parameters; a geobase-written file too
+    toml = parse_parameters(seven_text("coordinate_frame"), "a.toml")
+    data = {"model": "7p", "from": "EPSG:4610", "to": "EPSG:4490",
+            "convention": "coordinate_frame", **SEVEN, "ds": DS}  # fmt: skip
+    as_json = parse_parameters(json.dumps(data), "a.json")
+    assert as_json.parameters == toml.parameters
+    assert parse_handwritten(json.dumps(data)).parameters == toml.parameters
+    written = write_parameters(toml, tmp_path / "w.json")
+    assert read_parameters(written).parameters == toml.parameters
+    # the JSON reader's refusal is the same whichever kind the file meant to be
+    for text in ('{"model": "7p",', '{"format": "geobase-transform-parameters",'):
+        with pytest.raises(ParameterFileError, match="not valid JSON"):
+            parse_parameters(text, "x.json")
 
 
 # --- the CRSs a file carries ------------------------------------------------------------

@@ -303,10 +303,12 @@ def apply_cmd(
     A GeoTIFF is warped with the parameters' PROJ pipeline into a cloud-optimised GeoTIFF.
     """
     from geobase.geodesy import apply_table, apply_vector_file, io_kind, read_parameters
-    from geobase.geodesy.paramfiles import with_crs
+    from geobase.geodesy.paramfiles import units_line, with_crs
     from geobase.geodesy.raster import RASTER_SUFFIXES, apply_raster
 
     params = with_crs(read_parameters(params_path), src, dst, source=params_path)
+    if units := units_line(params):
+        info(units)
     if resampling is not None and Path(src_path).suffix.lower() not in RASTER_SUFFIXES:
         raise ValidationError(f"--resampling applies to rasters (.tif) only, not {src_path}")
     if Path(src_path).suffix.lower() in RASTER_SUFFIXES:

@@ -46,12 +46,11 @@ from geobase.geodesy.fit import (
     TransformParameters,
     apply,
     fit,
-    parse_parameters,
     proj_pipeline,
-    read_parameters,
     write_parameters,
 )
 from geobase.geodesy.heights import HeightAnomalyGrid
+from geobase.geodesy.paramfiles import parse_parameters, read_parameters
 from geobase.geodesy.transform import (
     check_coordinates,
     check_target,

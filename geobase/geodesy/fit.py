@@ -47,9 +47,7 @@ Example:
 from __future__ import annotations
 
 import functools
-import json
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,7 +57,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyproj import CRS, Transformer
 from pyproj.crs import GeocentricCRS
 from pyproj.exceptions import ProjError
@@ -298,96 +296,6 @@ def write_parameters(parameters: TransformParameters, path: str | Path) -> Path:
     path = Path(path)
     path.write_text(parameters.to_json(), encoding="utf-8")
     return path
-
-
-def read_parameters(path: str | Path) -> TransformParameters:
-    """Read and validate a parameter file: geobase JSON, or a hand-written 4p/7p file
-    (:mod:`geobase.geodesy.paramfiles`), UTF-8 or GBK.
-
-    Raises:
-        ParameterFileError: missing, unreadable, not a geobase or hand-written parameter
-            file, another version, invalid values, or a PROJ pipeline that does not match
-            the parameters.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ParameterFileError(f"{path}: no such parameter file") from None
-    except OSError as exc:
-        raise ParameterFileError(f"{path}: cannot be read ({exc})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:  # hand-written files from Chinese offices are often GBK
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ParameterFileError(f"{path}: neither UTF-8 nor GBK text ({exc})") from None
-    return parse_parameters(text, source=str(path))
-
-
-def parse_parameters(text: str, source: str = "parameters") -> TransformParameters:
-    """Validate the text of a parameter file; see :func:`read_parameters`.
-
-    A geobase file is JSON with ``"format": "geobase-transform-parameters"``; TOML, or a
-    JSON object without ``format``, is read as a hand-written 4p/7p file
-    (:func:`geobase.geodesy.paramfiles.parse_handwritten`).
-    """
-    from geobase.geodesy.paramfiles import parse_handwritten
-
-    if not text.lstrip().startswith("{"):
-        return parse_handwritten(text, source)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParameterFileError(
-            f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})"
-        ) from None
-    if isinstance(data, dict) and "format" not in data:
-        return parse_handwritten(text, source)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ParameterFileError(
-            f'{source}: not a geobase parameter file (expected "format": "{FORMAT}")'
-        )
-    version = data.get("version")
-    if version != FORMAT_VERSION:
-        newer = isinstance(version, int) and version > FORMAT_VERSION
-        raise ParameterFileError(
-            f"{source}: parameter file version {version!r} is not supported (this geobase "
-            f"reads version {FORMAT_VERSION}" + ("; upgrade geobase)" if newer else ")")
-        )
-    try:
-        params = TransformParameters.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "file"
-        raise ParameterFileError(
-            f"{source}: invalid {where}: {first['msg']} ({exc.error_count()} problem(s))"
-        ) from None
-    expected = proj_pipeline(params)
-    if params.proj_pipeline is None and params.model == "poly2":
-        return params.model_copy(update={"proj_pipeline": expected})
-    if _comparable(params.proj_pipeline, params) != _comparable(expected, params):
-        raise ParameterFileError(
-            f"{source}: proj_pipeline does not match the parameters (edited by hand?); "
-            f"expected {expected!r}"
-        )
-    return params
-
-
-def _comparable(pipeline: str | None, params: TransformParameters) -> str | None:
-    """The part of a pipeline that must match the parameters.
-
-    For 7p only the helmert step: the steps to and from geocentric come from PROJ's
-    description of the CRSs, which may be worded differently by another PROJ version.
-    """
-    if pipeline is None:
-        return None
-    text = " ".join(pipeline.split())
-    if params.model == "7p":
-        match = re.search(r"\+step \+proj=helmert [^+]*(?:\+(?!step)[^+]*)*", text)
-        return match.group(0).strip() if match else text
-    return text
 
 
 # --- PROJ pipelines ----------------------------------------------------------------------

@@ -12,10 +12,16 @@ Hand-written files
 The seven or four parameters a provincial surveying office hands out are read from a
 small TOML file (``key = value`` lines, ``#`` comments) or a JSON object with the same
 keys. Every key is required unless marked optional; unknown keys are refused, so a typo
-cannot pass silently. Rotations are arc-seconds, scales ppm, shifts metres, and the
-rotation convention is always stated: ``position_vector`` (EPSG 9606, PROJ's default
-sense) or ``coordinate_frame`` (EPSG 9607); the same numbers with the other convention
-are the known 0.5 m blunder.
+cannot pass silently. The rotation convention is always stated: ``position_vector``
+(EPSG 9606, PROJ's default sense) or ``coordinate_frame`` (EPSG 9607); the same numbers
+with the other convention are the known 0.5 m blunder.
+
+Units are fixed, and ``crs apply`` states them: shifts in **metres**, rotations in
+**arc-seconds**, scale in **ppm** (parts per million: ``ds = 4.0``, never the ratio
+``1.000004``). Values impossible in these units are refused with the figures: a scale
+within 1e-4 of 1 (a ratio), beyond 1000 ppm, a 7p rotation beyond 60 arc-seconds (a
+datum shift between Chinese systems turns by a few), a 4p rotation beyond 180 degrees.
+Rotations all below 0.0003 arc-seconds (under 1 cm) are warned as likely radians.
 
 7p (Bursa-Wolf, on geocentric X, Y, Z)::
 
@@ -70,8 +76,12 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
+import math
+import re
 import tomllib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,6 +91,7 @@ from pyproj import CRS
 from geobase.errors import ParameterFileError
 from geobase.geodesy.fit import (
     FORMAT,
+    FORMAT_VERSION,
     LOCAL,
     BursaWolf,
     Helmert2D,
@@ -89,7 +100,17 @@ from geobase.geodesy.fit import (
 )
 from geobase.geodesy.zones import crs_label, resolve_crs
 
-__all__ = ["LOCAL", "declared_crs", "parse_handwritten", "with_crs"]
+__all__ = [
+    "LOCAL",
+    "declared_crs",
+    "parse_handwritten",
+    "parse_parameters",
+    "read_parameters",
+    "units_line",
+    "with_crs",
+]
+
+logger = logging.getLogger(__name__)
 
 Convention = Literal["coordinate_frame", "position_vector"]
 
@@ -154,6 +175,92 @@ def with_crs(
     return params.model_copy(update=update) if update else params
 
 
+def read_parameters(path: str | Path) -> TransformParameters:
+    """Read and validate a parameter file: geobase JSON, or a hand-written 4p/7p file
+    (see the module docstring), UTF-8 or GBK.
+
+    Raises:
+        ParameterFileError: missing, unreadable, not a geobase or hand-written parameter
+            file, another version, invalid values, or a PROJ pipeline that does not match
+            the parameters.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ParameterFileError(f"{path}: no such parameter file") from None
+    except OSError as exc:
+        raise ParameterFileError(f"{path}: cannot be read ({exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:  # hand-written files from Chinese offices are often GBK
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise ParameterFileError(f"{path}: neither UTF-8 nor GBK text ({exc})") from None
+    return parse_parameters(text, source=str(path))
+
+
+def parse_parameters(text: str, source: str = "parameters") -> TransformParameters:
+    """Validate the text of a parameter file; see :func:`read_parameters`.
+
+    The text is read into data once (:func:`_load`: JSON, or TOML), then dispatched: with
+    ``"format"`` it is a file geobase wrote, checked against its format and PROJ
+    pipeline; without, a hand-written 4p/7p file (:func:`parse_handwritten`).
+    """
+    data = _load(text, source)
+    if "format" not in data:
+        return _handwritten(data, source)
+    return _written(data, source)
+
+
+def _written(data: dict, source: str) -> TransformParameters:
+    """A parameter file geobase wrote (``"format": "geobase-transform-parameters"``)."""
+    if data.get("format") != FORMAT:
+        raise ParameterFileError(
+            f'{source}: not a geobase parameter file (expected "format": "{FORMAT}")'
+        )
+    version = data.get("version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise ParameterFileError(
+            f"{source}: parameter file version {version!r} is not supported (this geobase "
+            f"reads version {FORMAT_VERSION}" + ("; upgrade geobase)" if newer else ")")
+        )
+    try:
+        params = TransformParameters.model_validate(data)
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        raise ParameterFileError(
+            f"{source}: invalid {where}: {first['msg']} ({exc.error_count()} problem(s))"
+        ) from None
+    expected = proj_pipeline(params)
+    if params.proj_pipeline is None and params.model == "poly2":
+        return params.model_copy(update={"proj_pipeline": expected})
+    if _comparable(params.proj_pipeline, params) != _comparable(expected, params):
+        raise ParameterFileError(
+            f"{source}: proj_pipeline does not match the parameters (edited by hand?); "
+            f"expected {expected!r}"
+        )
+    return params
+
+
+def _comparable(pipeline: str | None, params: TransformParameters) -> str | None:
+    """The part of a pipeline that must match the parameters.
+
+    For 7p only the helmert step: the steps to and from geocentric come from PROJ's
+    description of the CRSs, which may be worded differently by another PROJ version.
+    """
+    if pipeline is None:
+        return None
+    text = " ".join(pipeline.split())
+    if params.model == "7p":
+        match = re.search(r"\+step \+proj=helmert [^+]*(?:\+(?!step)[^+]*)*", text)
+        return match.group(0).strip() if match else text
+    return text
+
+
 # --- hand-written files ------------------------------------------------------------------
 
 
@@ -191,6 +298,10 @@ class _FourParameters(_Handwritten):
 
 
 def _load(text: str, source: str) -> dict:
+    """A parameter file's text as data: a JSON object, or TOML ``key = value`` lines.
+
+    The one reader of parameter-file text; :func:`parse_parameters` dispatches on it.
+    """
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
@@ -210,6 +321,78 @@ def _load(text: str, source: str) -> dict:
     if not isinstance(data, dict):
         raise ParameterFileError(f"{source}: expected an object of keys, got {type(data).__name__}")
     return data
+
+
+# Plausible sizes of hand-written parameters in their stated units. A provincial office's
+# Beijing 1954 / Xian 1980 -> CGCS2000 7p has shifts of tens to hundreds of metres,
+# rotations of a few arc-seconds and a scale of a few ppm.
+MAX_ROTATION_7P = 60.0  # arc-seconds: 1.9 km at the Earth's radius
+MAX_ROTATION_4P = 648_000.0  # arc-seconds (180 degrees): a 4p may turn a rotated city grid
+MAX_SCALE_PPM = 1000.0  # 0.1 %: beyond any datum or projection-height scale
+RADIAN_LIKE = 3e-4  # arc-seconds: 9 mm at the Earth's radius; as radians, 62 arc-seconds
+RATIO_LIKE = 1e-4  # ds within this of 1 (but not 1): the 1 + ppm/1e6 ratio, not ppm
+ARCSEC_PER_RADIAN = 180 / math.pi * 3600
+
+
+def _check_units(given: _SevenParameters | _FourParameters, source: str) -> None:
+    """Refuse values impossible in the stated units, warn on ones that look like another.
+
+    Raises:
+        ParameterFileError: a scale that is a ratio (1.000004) or beyond 1000 ppm, a
+            rotation beyond :data:`MAX_ROTATION_7P` (7p) or 180 degrees (4p).
+    """
+    if isinstance(given, _SevenParameters):
+        model, scale_key, limit = "7p", "ds", MAX_ROTATION_7P
+        rotations = {"rx": given.rx, "ry": given.ry, "rz": given.rz}
+        scale = given.ds
+    else:
+        model, scale_key, limit = "4p", "scale", MAX_ROTATION_4P
+        rotations = {"rotation": given.rotation}
+        scale = given.scale
+    if scale != 1.0 and abs(scale - 1.0) <= RATIO_LIKE:
+        raise ParameterFileError(
+            f"{source}: {scale_key} = {scale!r} looks like a ratio; give ppm "
+            f"({scale_key} = {(scale - 1.0) * 1e6:.6g}): the scale of a {model} file is in ppm"
+        )
+    if abs(scale) > MAX_SCALE_PPM:
+        raise ParameterFileError(
+            f"{source}: {scale_key} = {scale:g} ppm is {abs(scale) / 1e4:g} %, beyond "
+            f"{MAX_SCALE_PPM:g} ppm; the scale of a {model} file is in ppm (a few ppm between "
+            "Chinese datums)"
+        )
+    for key, value in rotations.items():
+        if abs(value) > limit:
+            raise ParameterFileError(
+                f"{source}: {key} = {value:g} arc-seconds is beyond {limit:g} "
+                f"({abs(value) / 3600:.4g} degrees); rotations of a {model} file are "
+                "arc-seconds (a few between Chinese datums): another unit?"
+            )
+    largest = max(abs(v) for v in rotations.values())
+    if 0 < largest <= RADIAN_LIKE:
+        shown = ", ".join(f"{k} = {v:g}" for k, v in rotations.items())
+        logger.warning(
+            "%s: %s arc-seconds move points by at most %.2g mm at the Earth's radius; "
+            "if they are radians they are %.4g arc-seconds: rotations are arc-seconds",
+            source,
+            shown,
+            largest / ARCSEC_PER_RADIAN * 6_378_137 * 1000,
+            largest * ARCSEC_PER_RADIAN,
+        )
+
+
+def units_line(params: TransformParameters) -> str | None:
+    """The units the parameters are read in, for ``crs apply``; None for affine/poly2."""
+    parameters = params.parameters
+    if isinstance(parameters, BursaWolf):
+        return (
+            "7p: shifts in metres, rotations in arc-seconds "
+            f"({parameters.convention}), scale in ppm"
+        )
+    if isinstance(parameters, Helmert2D):
+        return (
+            f"4p: shifts in metres, rotation in arc-seconds ({parameters.convention}), scale in ppm"
+        )
+    return None
 
 
 def _side(value: str, source: str, key: str) -> tuple[str, str]:
@@ -239,7 +422,11 @@ def parse_handwritten(text: str, source: str = "parameters") -> TransformParamet
         ParameterFileError: not TOML/JSON, a missing, unknown or invalid key, a
             convention or axis order not stated, CRSs that do not fit the model.
     """
-    data = _load(text, source)
+    return _handwritten(_load(text, source), source)
+
+
+def _handwritten(data: dict, source: str) -> TransformParameters:
+    """A hand-written 4p/7p file's data (:func:`_load`) as parameters."""
     model = data.get("model")
     schema = {"7p": _SevenParameters, "4p": _FourParameters}.get(model)  # type: ignore[arg-type]
     if model is None:
@@ -264,6 +451,7 @@ def parse_handwritten(text: str, source: str = "parameters") -> TransformParamet
         raise ParameterFileError(
             f"{source}: {model} file: {where}: {message} ({exc.error_count()} problem(s))"
         ) from None
+    _check_units(given, source)
     src, src_axes = _side(given.src, source, "from")
     dst, dst_axes = _side(given.dst, source, "to")
     if isinstance(given, _SevenParameters):
