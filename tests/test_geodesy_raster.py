@@ -16,6 +16,7 @@ from rasterio.transform import Affine
 from geobase.errors import (
     AxisOrderError,
     OutputExistsError,
+    OutsideZoneError,
     ParameterFileError,
     SourceReadError,
     ValidationError,
@@ -228,3 +229,21 @@ def test_raster_refusals(tmp_path):
     with pytest.raises(OutputExistsError):
         apply_raster(params, src, out)
     apply_raster(params, src, out, overwrite=True, resampling="cubic")
+
+
+def test_extent_check_follows_a_rotated_geotransform(tmp_path):
+    # a sheet scanned sideways: columns run north, rows east (a = e = 0). Its top-left and
+    # top-right corners lie in zone 39; its bottom corners 270 km east, in zone 40 -
+    # the top-left, t.a and t.e alone would only ever see the first
+    cgcs = parse_handwritten(
+        'model = "4p"\nfrom = "EPSG:4548"\nto = "EPSG:4548"\nconvention = "position_vector"\n'
+        'axes = "east_north"\ndx = 0.1\ndy = 0.2\nrotation = 0.0\nscale = 0.0\n'
+    )
+    sideways = tmp_path / "sideways.tif"
+    transform = Affine(0.0, 3000.0, ORIGIN[0], 3000.0, 0.0, ORIGIN[1])
+    with rasterio.open(sideways, "w", driver="GTiff", width=12, height=90, count=1,
+                       dtype="uint8", crs=CGCS, transform=transform) as f:  # fmt: skip
+        f.write(np.ones((90, 12), dtype="uint8"), 1)
+    with pytest.raises(OutsideZoneError, match=r"bottom-left: easting 736300\.000.*EPSG:4549"):
+        apply_raster(cgcs, sideways, tmp_path / "o.tif")
+    assert not (tmp_path / "o.tif").exists()

@@ -301,7 +301,7 @@ def write_parameters(parameters: TransformParameters, path: str | Path) -> Path:
 # --- PROJ pipelines ----------------------------------------------------------------------
 
 
-def _steps(pipeline: str) -> str:
+def pipeline_steps(pipeline: str) -> str:
     """The ``+step ...`` part of a PROJ string (a single operation becomes one step)."""
     text = " ".join(pipeline.split())
     if text.startswith("+proj=pipeline"):
@@ -322,7 +322,7 @@ def _cart_steps(crs: CRS, inverse: bool) -> str:
             text = Transformer.from_crs(crs, geocentric, always_xy=True).to_proj4()
     except ProjError as exc:
         raise FitError(f"{crs_label(crs)}: no PROJ conversion to geocentric ({exc})") from None
-    return _steps(text)
+    return pipeline_steps(text)
 
 
 #: Half-width (metres) of the square around a poly2 origin where PROJ's horner

@@ -42,7 +42,7 @@ from geobase.errors import (
     SourceReadError,
     ValidationError,
 )
-from geobase.geodesy.fit import TransformParameters, apply
+from geobase.geodesy.fit import TransformParameters, apply, pipeline_steps, proj_pipeline
 from geobase.geodesy.paramfiles import declared_crs, with_crs
 from geobase.geodesy.zones import crs_label
 
@@ -107,14 +107,24 @@ def gdal_pipeline(params: TransformParameters, src_crs: CRS | None, dst_crs: CRS
         >>> gdal_pipeline(p, CRS.from_epsg(2384), None).split(" +step ")[1]
         '+proj=axisswap +order=2,1'
     """
-    from geobase.geodesy.fit import _steps, proj_pipeline
-
     swap = "+step +proj=axisswap +order=2,1"
     steps = [swap] if _north_first(src_crs) else []
-    steps.append(_steps(proj_pipeline(params)))
+    steps.append(pipeline_steps(proj_pipeline(params)))
     if _north_first(dst_crs):
         steps.append(swap)
     return "+proj=pipeline " + " ".join(steps)
+
+
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right", "centre")
+
+
+def _corners(transform, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The four corners and the centre of a raster through its full geotransform
+    (rotated or sheared grids included), labelled as :data:`CORNERS`."""
+    cols = np.array([0.0, width, 0.0, width, width / 2])
+    rows = np.array([0.0, 0.0, height, height, height / 2])
+    t = transform
+    return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
 
 
 def _resampling(name: str | None, paletted: bool, notify: Notify | None, path: Path) -> str:
@@ -256,11 +266,8 @@ def apply_raster(
             paletted = _has_colormap(src)
             method = _resampling(resampling, paletted, notify, src_path)
             if check and src_crs is not None:
-                t = src.transform
-                xs = np.array([t.c, t.c + t.a * src.width, t.c + t.a * src.width / 2])
-                ys = np.array([t.f, t.f + t.e * src.height, t.f + t.e * src.height / 2])
-                corners = ["top-left", "bottom-right", "centre"]
-                apply(params, xs, ys, check=True, labels=corners, notify=notify)
+                xs, ys = _corners(src.transform, src.width, src.height)
+                apply(params, xs, ys, check=True, labels=list(CORNERS), notify=notify)
             transform, width, height, resolution = _output_grid(params, src)
             interp = list(src.colorinterp)
             alpha = interp.index(ColorInterp.alpha) + 1 if ColorInterp.alpha in interp else None
