@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import rasterio
 import shapely
 from pyproj import Transformer
 from rasterio import features
+from rasterio.transform import Affine
+from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_validate
 
 from geobase.catalog import current_datasets
@@ -294,3 +297,57 @@ def test_cli_real_files(real_data, workspace, tmp_path):
     assert result.exit_code == 2 and "unknown product" in result.stderr
     result = run_cli(["ingest", real_data / "shade.tif", *ws])  # no date anywhere: unknown
     assert result.exit_code == 0 and "acquisition date unknown" in result.stderr
+
+
+@pytest.mark.parametrize("bigtiff", ["NO", "YES"])
+def test_sparse_tiled_geotiff_is_accepted(tmp_path, bigtiff):
+    # 100000 x 100000 RGB in 512-pixel tiles, two tiles written, the rest empty (GDAL's
+    # SPARSE_OK): 30 GB of pixels in a 2 MB file, 15,000x the whole file, yet each
+    # stored tile holds its pixels at about 1:1
+    path = tmp_path / "sparse.tif"
+    profile = dict(driver="GTiff", width=100_000, height=100_000, count=3, dtype="uint8",
+                   crs="EPSG:4548", transform=Affine(0.5, 0, 466_300, 0, -0.5, 2_584_900),
+                   tiled=True, blockxsize=512, blockysize=512, compress="deflate",
+                   sparse_ok=True, nodata=0, BIGTIFF=bigtiff)  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        pixels = np.random.default_rng(1).integers(1, 255, (3, 512, 1024), dtype="uint8")
+        dst.write(pixels, window=Window(0, 0, 1024, 512))
+    size = path.stat().st_size
+    assert path.read_bytes()[2] == (43 if bigtiff == "YES" else 42)
+    assert size * raster.MAX_COMPRESSION_RATIO < 100_000 * 100_000 * 3
+    info = raster.read_info(path)
+    assert (info.width, info.height, info.count) == (100_000, 100_000, 3)
+
+
+def _one_strip_tiff(path, *, strip_bytes: int) -> None:
+    """A TIFF header stating 100000 x 100000 deflate pixels in one strip of strip_bytes."""
+    data_at = 8 + 2 + 9 * 12 + 4
+    entries = [
+        (256, 4, 1, 100_000),  # width
+        (257, 4, 1, 100_000),  # height
+        (258, 3, 1, 8),  # bits per sample
+        (259, 3, 1, 8),  # deflate
+        (262, 3, 1, 1),  # black is zero
+        (273, 4, 1, data_at if strip_bytes else 0),  # strip offset
+        (277, 3, 1, 1),  # one sample per pixel
+        (278, 4, 1, 100_000),  # rows per strip
+        (279, 4, 1, strip_bytes),  # strip byte count
+    ]
+    body = struct.pack("<2sHI", b"II", 42, 8) + struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        body += struct.pack("<HHII", tag, typ, count, value)
+    path.write_bytes(body + struct.pack("<I", 0) + bytes(strip_bytes))
+
+
+@pytest.mark.parametrize(
+    ("strip_bytes", "message"),
+    [
+        (0, "none of its 1 blocks holds any bytes"),
+        (200, "its 1 stored blocks hold 10,000,000,000 bytes of pixels in 200 bytes"),
+    ],
+)
+def test_header_stating_pixels_its_blocks_cannot_hold_is_refused(tmp_path, strip_bytes, message):
+    path = tmp_path / "huge.tif"
+    _one_strip_tiff(path, strip_bytes=strip_bytes)
+    with pytest.raises(SourceReadError, match=message):
+        raster.read_info(path)

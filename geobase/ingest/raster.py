@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import struct
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -143,27 +144,136 @@ def _gdal_reason(exc: BaseException) -> str:
 
 
 # no compression in a delivery packs more pixel bytes per byte of file (DEFLATE of
-# constant data reaches about 1000x); a header stating more lies or is sparse
+# constant data reaches about 1000x); a block stating more lies
 MAX_COMPRESSION_RATIO = 10_000
 
 
 def _check_size(path: Path, ds) -> None:
-    """Refuse a raster whose pixels would need far more bytes than the file could hold.
+    """Refuse a raster whose pixels could not be backed by the bytes its blocks hold.
+
+    A sparse GeoTIFF (GDAL's SPARSE_OK: empty tiles or strips with offset and byte count
+    0, read as nodata) may state far more pixels than its file could hold; what counts is
+    each stored block: its pixels must come from its bytes at no more than
+    :data:`MAX_COMPRESSION_RATIO`. The blocks are only looked at when the whole file
+    exceeds that ratio, so their number is bounded by the file's size.
 
     Raises:
-        SourceReadError: width x height x bands x sample size exceeds the file's size by
-            more than :data:`MAX_COMPRESSION_RATIO` (a header that lies, or a sparse file).
+        SourceReadError: no block stores any bytes, or the stored blocks' pixels exceed
+            their bytes by more than :data:`MAX_COMPRESSION_RATIO`, or a block's bytes lie
+            beyond the end of the file (a header that lies, or a truncated file).
     """
     size = path.stat().st_size if path.is_file() else 0
     if not size:
         return  # not a plain file (a VRT's sources, /vsi paths): GDAL's own checks apply
-    pixel_bytes = ds.width * ds.height * ds.count * np.dtype(ds.dtypes[0]).itemsize
-    if pixel_bytes > size * MAX_COMPRESSION_RATIO:
+    itemsize = np.dtype(ds.dtypes[0]).itemsize
+    pixel_bytes = ds.width * ds.height * ds.count * itemsize
+    if pixel_bytes <= size * MAX_COMPRESSION_RATIO:
+        return
+    stated = (
+        f"{path.name}: the header states {ds.width} x {ds.height} x {ds.count} "
+        f"{ds.dtypes[0]} pixels ({pixel_bytes:,} bytes) in a file of {size:,} bytes"
+    )
+    table = _block_table(path, size)
+    if table is None:  # not a TIFF whose blocks this reads: the whole file's ratio decides
+        raise SourceReadError(f"{stated}; a header that lies, or a truncated file")
+    offsets, counts = table
+    stored_blocks = counts > 0
+    if (offsets[stored_blocks] + counts[stored_blocks] > size).any():
+        bad = int(np.argmax(stored_blocks & (offsets + counts > size)))
         raise SourceReadError(
-            f"{path.name}: the header states {ds.width} x {ds.height} x {ds.count} "
-            f"{ds.dtypes[0]} pixels ({pixel_bytes:,} bytes) in a file of {size:,} bytes; "
-            "a header that lies, or a sparse or truncated file"
+            f"{stated}; block {bad} needs bytes {int(offsets[bad]):,}.."
+            f"{int(offsets[bad] + counts[bad]):,} beyond the end of the file; a truncated "
+            "file or a header that lies"
         )
+    stored = int(counts[stored_blocks].sum())
+    if not stored:
+        raise SourceReadError(
+            f"{stated}, and none of its {len(counts):,} blocks holds any bytes; "
+            "a header that lies, or an empty sparse file"
+        )
+    # a sparse block (offset and byte count 0) is nodata; each stored one must hold its
+    # share of the pixels
+    backed = pixel_bytes * int(stored_blocks.sum()) // len(counts)
+    if backed > stored * MAX_COMPRESSION_RATIO:
+        raise SourceReadError(
+            f"{stated}; its {int(stored_blocks.sum()):,} stored blocks hold {backed:,} bytes "
+            f"of pixels in {stored:,} bytes, beyond {MAX_COMPRESSION_RATIO:,}x compression; "
+            "a header that lies"
+        )
+
+
+_TIFF_ARRAY_TYPES = {3: "H", 4: "I", 16: "Q"}  # SHORT, LONG, LONG8
+
+
+def _block_table(path: Path, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Offsets and byte counts of the strips or tiles of a TIFF's first image.
+
+    Reads the header and the first IFD only; every array read is checked to lie inside
+    the file first, so memory stays bounded by the file's size.
+
+    Returns:
+        (offsets, byte counts), or None when the file is no classic or BigTIFF this
+        reads (unknown byte order, no block arrays, arrays of equal length missing).
+
+    Raises:
+        SourceReadError: the IFD or a block array lies beyond the end of the file.
+    """
+
+    def beyond(what: str, end: int) -> SourceReadError:
+        return SourceReadError(
+            f"{path.name}: the TIFF's {what} ends at byte {end:,}, beyond the file's "
+            f"{size:,} bytes; a truncated file or a header that lies"
+        )
+
+    with open(path, "rb") as f:
+        head = f.read(16)
+        order = {b"II": "<", b"MM": ">"}.get(head[:2])
+        if order is None or len(head) < 16:
+            return None
+        magic = struct.unpack(order + "H", head[2:4])[0]
+        if magic == 42:  # classic: 2-byte entry number, 12-byte entries, 4-byte fields
+            ifd = struct.unpack(order + "I", head[4:8])[0]
+            number_fmt, field_fmt, entry_size = "H", "I", 12
+        elif magic == 43:  # BigTIFF: 8-byte entry number, 20-byte entries, 8-byte fields
+            ifd = struct.unpack(order + "Q", head[8:16])[0]
+            number_fmt, field_fmt, entry_size = "Q", "Q", 20
+        else:
+            return None
+        number_size = struct.calcsize(number_fmt)
+        inline = struct.calcsize(field_fmt)  # the count and the value field share this size
+        if ifd + number_size > size:
+            raise beyond("first IFD", ifd + number_size)
+        f.seek(ifd)
+        n = struct.unpack(order + number_fmt, f.read(number_size))[0]
+        if ifd + number_size + n * entry_size > size:
+            raise beyond("first IFD", ifd + number_size + n * entry_size)
+        raw = f.read(n * entry_size)
+        arrays: dict[int, np.ndarray] = {}
+        for k in range(n):
+            entry = raw[k * entry_size : (k + 1) * entry_size]
+            tag, typ = struct.unpack(order + "HH", entry[:4])
+            if tag not in (273, 279, 324, 325):  # strip / tile offsets and byte counts
+                continue
+            code = _TIFF_ARRAY_TYPES.get(typ)
+            if code is None:
+                return None
+            count = struct.unpack(order + field_fmt, entry[4 : 4 + inline])[0]
+            nbytes = count * struct.calcsize(code)
+            field_ = entry[4 + inline :]
+            if nbytes <= inline:
+                data = field_[:nbytes]
+            else:
+                at = struct.unpack(order + field_fmt, field_)[0]
+                if at + nbytes > size:
+                    raise beyond(f"block array (tag {tag})", at + nbytes)
+                f.seek(at)
+                data = f.read(nbytes)
+            arrays[tag] = np.frombuffer(data, dtype=order + code).astype(np.int64)
+    offsets = arrays.get(324, arrays.get(273))
+    counts = arrays.get(325, arrays.get(279))
+    if offsets is None or counts is None or len(offsets) != len(counts) or not len(counts):
+        return None
+    return offsets, counts
 
 
 def _resolution_m(crs: CRS, transform: Affine, width: int, height: int) -> float:
