@@ -131,6 +131,21 @@ def test_common_html(served):
     assert "0.2米影像" in page  # Chinese round-trips
 
 
+def test_html_pages_send_no_referrer(served):
+    """A page opened with ``?token=`` never hands its address (and token) on as Referer:
+    the OGC API pages and the viewer say ``Referrer-Policy: no-referrer``; JSON needs not."""
+    c = served["client"]
+    token = {"token": served["tokens"]["restricted"]}
+    for path in ("/collections", "/collections/secret", "/conformance"):
+        r = c.get(path, params={"f": "html", **token})
+        assert r.status_code == 200, path
+        assert r.headers["referrer-policy"] == "no-referrer", path
+    viewer = c.get("/", params=token, headers={"Accept": "text/html"})
+    assert viewer.headers["content-type"].startswith("text/html")
+    assert viewer.headers["referrer-policy"] == "no-referrer"
+    assert "referrer-policy" not in c.get("/collections", params={"f": "json"}).headers
+
+
 def test_common_collections(served):
     """common-2 collections: one collection per visible pyramid with extent and links."""
     c = served["client"]

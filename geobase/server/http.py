@@ -113,6 +113,9 @@ def respond(
     out = {"cache-control": cache_control(max_age, private=private)}
     if vary:
         out["vary"] = ", ".join(vary)
+    if media_type.startswith("text/html"):
+        # a page opened with ?token= must not hand its address to the sites it links
+        out["referrer-policy"] = "no-referrer"
     if headers:
         out.update({k.lower(): v for k, v in headers.items()})
     if status_code == 200:
