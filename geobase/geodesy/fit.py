@@ -432,7 +432,7 @@ def apply(
     Every model runs through pyproj (the file's PROJ pipeline; poly2 as ``horner``).
 
     Args:
-        params: The parameters (from :func:`fit` or :func:`read_parameters`).
+        params: The parameters (from :func:`fit` or :func:`geobase.geodesy.paramfiles.read_parameters`).
         east: Source eastings (or longitudes where the source side is geographic).
         north: Source northings (or latitudes).
         h: Source ellipsoidal heights (7p only; taken as 0 when omitted).
