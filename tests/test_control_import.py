@@ -296,3 +296,34 @@ def test_excel_sheet_imports_like_its_csv(ws, tmp_path):
     assert result.exit_code == 2
     assert "row 5: 纬度 'nan' is not a finite number" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_zone_overlap_is_the_shared_guards(workspace, tmp_path):
+    # one rule for every zone check: a point may lie up to ZONE_OVERLAP degrees beyond its
+    # zone's edge (zone 39 of EPSG:4548 ends at 118.5E), whether given by X/Y or by B/L
+    from geobase.geodesy.transform import ZONE_OVERLAP, transform
+
+    assert ZONE_OVERLAP == 0.5
+    rows = []
+    for k, lon in enumerate((118.8, 119.2)):
+        e, n = transform([lon], [23.4], 4490, 4548, check=False)
+        rows.append(
+            good_row(f"G{k}", 纬度="", 经度="", X=f"{n[0]:.4f}", Y=f"{e[0]:.4f}", 区县="", crs="")
+        )
+        rows.append(good_row(f"B{k}", 纬度="23.4", 经度=f"{lon}", X="", Y="", 区县="", crs="4548"))
+    path = write_csv(tmp_path / "overlap.csv", rows)
+    with pytest.raises(ValidationError, match="nothing imported") as info:
+        import_points(workspace, path)
+    problems = dict(info.value.problems)
+    assert sorted(problems) == [4, 5], problems  # the two rows 0.7 degrees beyond the edge
+    assert re.search(
+        r"lies at 119\.2000E.*outside 3-degree zone 39 .*zone holding it is EPSG:4549", problems[4]
+    )
+    assert re.search(
+        r"L 119\.200000 is outside 3-degree zone 39 .*0\.5 degrees of overlap", problems[5]
+    )
+    result = import_points(workspace, write_csv(tmp_path / "inside.csv", rows[:2]))
+    assert result.added == ["G0", "B0"]
+    g0, b0 = get_point(workspace, "G0"), get_point(workspace, "B0")
+    assert g0.lon == pytest.approx(118.8, abs=1e-9) and g0.gk_epsg == 4548
+    assert b0.gk_epsg == 4548 and b0.y_east == pytest.approx(g0.y_east, abs=1e-3)

@@ -303,6 +303,28 @@ def test_out_of_range_messages_use_labels_and_counts():
         check_coordinates([0.0], [SHANTOU[1]], 4548, names=("y", "x"))
 
 
+@pytest.mark.parametrize("crs", [4548, 4527, 2436, 2383])
+@pytest.mark.parametrize(
+    ("east", "north", "shown"),
+    [
+        (1e300, SHANTOU[1], r"1e\+300"),
+        (-1e300, SHANTOU[1], r"-1e\+300"),
+        (float("inf"), SHANTOU[1], "inf"),
+        (SHANTOU[0], 1e300, r"1e\+300"),
+        (SHANTOU[0], float("-inf"), "-inf"),
+        (SHANTOU[0] * 1e12, SHANTOU[1], r"4\.67483e\+17"),
+    ],
+)
+def test_huge_values_are_written_short(crs, east, north, shown):
+    # a huge value is written in 6 significant digits, not as hundreds of digits (and an
+    # infinite one is refused like any out-of-range value, not a crash)
+    if crs == 4527 and abs(east) < 1e7:
+        east += 39_000_000.0  # the zone prefix of the prefixed system
+    with pytest.raises(InvalidCoordinates, match=rf"(easting|northing) {shown} ") as info:
+        check_coordinates([east], [north], crs)
+    assert len(str(info.value)) < 300, str(info.value)
+
+
 def test_check_is_cheap_on_large_arrays():
     rng = np.random.default_rng(3)
     lon = rng.uniform(115.5, 118.5, 1_000_000)

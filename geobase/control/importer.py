@@ -46,7 +46,7 @@ from geobase.errors import (
     SourceReadError,
     ValidationError,
 )
-from geobase.geodesy.transform import check_coordinates, transform
+from geobase.geodesy.transform import ZONE_OVERLAP, check_coordinates, transform, within_zone
 from geobase.geodesy.zones import GKZone, gk_zone_of, resolve_crs, zone_for
 from geobase.sheets import parse_angle, rect_sheet_codes, sheet_codes
 from geobase.store import Workspace, utc_now
@@ -773,15 +773,16 @@ def _reconcile(c: dict[str, np.ndarray], ctx: _Context) -> dict[int, str]:
             problems[i] = str(exc)
             continue
         zones[i], epsgs[i] = zone, zone.epsg
-    # the point must lie in its zone
+    # the point must lie in its zone (the shared rule, overlap included; grid coordinates
+    # were checked against their zone by check_coordinates above)
     z = _zone_attrs(zones)
     check = ok_mask() & has_geo
-    for i in np.flatnonzero(check & ~((z["west"] <= lon) & (lon <= z["east"]))).tolist():
+    for i in np.flatnonzero(check & ~within_zone(lon, z["west"], z["east"])).tolist():
         zone = zones[i]
         problems[i] = (
             f"L {lon[i]:.6f} is outside {zone.width}-degree zone {zone.number} "
-            f"({zone.west:g}E..{zone.east:g}E, EPSG:{zone.epsg}); give the coordinates "
-            "in the zone that holds the point"
+            f"({zone.west:g}E..{zone.east:g}E, EPSG:{zone.epsg}, with {ZONE_OVERLAP:g} "
+            "degrees of overlap); give the coordinates in the zone that holds the point"
         )
     ok = ok_mask()
     out_lon, out_lat = lon.copy(), lat.copy()
@@ -793,14 +794,6 @@ def _reconcile(c: dict[str, np.ndarray], ctx: _Context) -> dict[int, str]:
         if len(idx):
             e, nn = transform(y[idx], x[idx], epsg, 4490, check=False)
             out_lon[idx], out_lat[idx] = e, nn
-            zone = zones[idx[0]]
-            for j in np.flatnonzero(~((zone.west <= e) & (e <= zone.east))).tolist():
-                i = int(idx[j])
-                problems[i] = (
-                    f"X {x[i]:.3f}, Y {y[i]:.3f} lie outside {zone.width}-degree zone "
-                    f"{zone.number} ({zone.west:g}E..{zone.east:g}E) at L {e[j]:.4f}; "
-                    f"wrong zone or CRS (EPSG:{epsg})?"
-                )
         # geographic -> grid, for all rows with B/L (to fill or to compare)
         idx = np.flatnonzero(group & has_geo)
         if len(idx):

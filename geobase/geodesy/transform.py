@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -231,6 +232,18 @@ def _where(i: int, labels: Sequence[Any] | None) -> str:
     return f"point {i}: "
 
 
+#: Largest magnitude a message writes in fixed point; beyond, 6 significant digits.
+_FIXED_LIMIT = 1e12
+
+
+def _num(value: float, decimals: int = 3) -> str:
+    """A coordinate for a message: fixed point, or ``{:.6g}`` where huge or not finite."""
+    value = float(value)
+    if math.isfinite(value) and abs(value) < _FIXED_LIMIT:
+        return f"{value:.{decimals}f}"
+    return f"{value:.6g}"
+
+
 def _count(bad: NDArray[np.bool_]) -> str:
     return f" ({int(bad.sum())} of {bad.size} points)" if bad.size > 1 else ""
 
@@ -326,6 +339,8 @@ def check_target(
 
 def _prefix_of(value: float) -> tuple[int, int] | None:
     """(width, number) of the zone an easting's leading digits name, if they name one."""
+    if not math.isfinite(value):
+        return None
     number = int(value // ZONE_PREFIX_UNIT)
     for width, zones in ZONE_NUMBERS.items():
         if number in zones:
@@ -369,7 +384,7 @@ def _check_gk(
     if zone.prefixed:
         if 0 < ei < ZONE_PREFIX_UNIT and northing_like:
             raise ZonePrefixError(
-                f"{where}{en} {ei:.3f} has no zone prefix but {label} ({zone.name}) expects "
+                f"{where}{en} {_num(ei)} has no zone prefix but {label} ({zone.name}) expects "
                 f"one ({zone.number}xxxxxx); did you mean {zone.with_prefix(False).label}?"
                 f"{count}"
             )
@@ -379,19 +394,19 @@ def _check_gk(
             and northing_like
         ):
             raise ZonePrefixError(
-                f"{where}{en} {ei:.3f} has zone prefix {prefix.number} ({prefix.width}-degree) "
+                f"{where}{en} {_num(ei)} has zone prefix {prefix.number} ({prefix.width}-degree) "
                 f"but {label} is {zone.width}-degree zone {zone.number}; did you mean "
                 f"{prefix.label}?{count}"
             )
         if east_is_northing and lo < ni < hi:
             raise AxisOrderError(
-                f"{where}{en} {ei:.3f} and {nn} {ni:.3f} look swapped for {label}: {en} is in "
+                f"{where}{en} {_num(ei)} and {nn} {_num(ni)} look swapped for {label}: {en} is in "
                 f"the northing range and {nn} is a zone-{zone.number} easting; likely cause: "
                 f"surveying x (north) / y (east) read as east / north{count}"
             )
         if east_is_northing and 0 < ni < ZONE_PREFIX_UNIT:
             raise AxisOrderError(
-                f"{where}{en} {ei:.3f} and {nn} {ni:.3f} look swapped for {label}: {en} is in "
+                f"{where}{en} {_num(ei)} and {nn} {_num(ni)} look swapped for {label}: {en} is in "
                 f"the northing range and {nn} an easting (without the zone prefix {label} "
                 f"expects; unprefixed system: {zone.with_prefix(False).label}); likely "
                 f"cause: surveying x (north) / y (east) read as east / north{count}"
@@ -407,19 +422,19 @@ def _check_gk(
                 )
             )
             raise ZonePrefixError(
-                f"{where}{en} {ei:.0f} has a zone prefix but {label} has none; did you mean "
+                f"{where}{en} {_num(ei, 0)} has a zone prefix but {label} has none; did you mean "
                 f"{prefix.label}?{other}{count}"
             )
         if east_is_northing and 0 < ni < ZONE_PREFIX_UNIT:
             raise AxisOrderError(
-                f"{where}{en} {ei:.3f} and {nn} {ni:.3f} look swapped for {label}: {en} is in "
+                f"{where}{en} {_num(ei)} and {nn} {_num(ni)} look swapped for {label}: {en} is in "
                 f"the northing range and {nn} in the easting range; likely cause: surveying "
                 f"x (north) / y (east) read as east / north{count}"
             )
         swapped_prefix = _prefix_system(ni, zone) if ni >= ZONE_PREFIX_UNIT else None
         if east_is_northing and swapped_prefix is not None:
             raise AxisOrderError(
-                f"{where}{en} {ei:.3f} and {nn} {ni:.3f} look swapped for {label}, and the "
+                f"{where}{en} {_num(ei)} and {nn} {_num(ni)} look swapped for {label}, and the "
                 f"easting carries the zone prefix {swapped_prefix.number} "
                 f"({swapped_prefix.label}); likely cause: surveying x (north) / y (east) "
                 f"read as east / north{count}"
@@ -427,11 +442,11 @@ def _check_gk(
     if not (lo < ei < hi) and not np.isnan(ei):
         expected = f"{lo:,.0f}..{hi:,.0f} m" if zone.prefixed else "0..1,000,000 m (no zone prefix)"
         raise InvalidCoordinates(
-            f"{where}{en} {ei:.3f} is outside the easting range of {label}: expected "
+            f"{where}{en} {_num(ei)} is outside the easting range of {label}: expected "
             f"{expected}{count}"
         )
     raise InvalidCoordinates(
-        f"{where}{nn} {ni:.3f} is outside the northing range of {label} in China: expected "
+        f"{where}{nn} {_num(ni)} is outside the northing range of {label} in China: expected "
         f"{n_lo:,.0f}..{n_hi:,.0f} m{count}"
     )
 
@@ -439,6 +454,13 @@ def _check_gk(
 #: Degrees beyond a zone's edges that its coordinates may reach: the overlap with the
 #: neighbouring zones (Chinese practice computes points up to 30' into the next zone).
 ZONE_OVERLAP = 0.5
+
+
+def within_zone(lon: ArrayLike, west: ArrayLike, east: ArrayLike) -> NDArray[np.bool_]:
+    """Whether longitudes lie in their zone (edges ``west``..``east``), allowing
+    :data:`ZONE_OVERLAP` degrees beyond either edge: the one rule of every zone check."""
+    lon = np.asarray(lon, dtype=np.float64)
+    return (lon >= np.asarray(west) - ZONE_OVERLAP) & (lon <= np.asarray(east) + ZONE_OVERLAP)
 
 
 @functools.lru_cache(maxsize=64)
@@ -484,8 +506,7 @@ def _check_zone_extent(
     idx = np.flatnonzero(np.abs(flat_e - centre) >= bound)
     back = get_transformer(system.crs, _geodetic(system.crs))
     lon, lat = back.transform(flat_e[idx], flat_n[idx])
-    west, east = system.west - ZONE_OVERLAP, system.east + ZONE_OVERLAP
-    outside = ~((lon >= west) & (lon <= east))
+    outside = ~within_zone(lon, system.west, system.east)
     if not outside.any():
         return
     k = int(np.flatnonzero(outside)[0])
@@ -513,7 +534,7 @@ def _check_zone_extent(
             f"{hold}{count}"
         )
     raise OutsideZoneError(
-        f"{where}{en} {float(flat_e[i]):.3f}, {nn} {float(flat_n[i]):.3f} lies at {li:.4f}E, "
+        f"{where}{en} {_num(flat_e[i])}, {nn} {_num(flat_n[i])} lies at {li:.4f}E, "
         f"{abs(li - cm):.2f} degrees {side} of the central meridian of {system.label} "
         f"({cm:g}E), outside {zone}; {hold}; likely cause: coordinates of another zone or a "
         f"wrong CRS{count}"
@@ -565,7 +586,7 @@ def _check_geographic(
             else ""
         )
         raise InvalidCoordinates(
-            f"{where}{ln} {ei:.3f} and {la} {ni:.3f} are not degrees but {label} is "
+            f"{where}{ln} {_num(ei)} and {la} {_num(ni)} are not degrees but {label} is "
             f"geographic; likely cause: projected coordinates (metres) given with a "
             f"geographic CRS{hint}{count}"
         )
