@@ -880,3 +880,50 @@ def test_apply_warns_about_points_outside_the_hull(tmp_path):
         r"1 of 2 points lie outside the common points' hull .* up to [\d,]+ m \(line 3\)",
         result.stderr,
     )
+
+
+def test_apply_vector_goes_through_the_checks_of_apply(tmp_path):
+    # vectors get what CSV points get: the hull note (one for the file, over every batch)
+    # and the target-zone check, naming the feature
+    from geobase.geodesy import apply_vector_file
+
+    local_crs = "+proj=eqc +units=m"  # a local grid has no EPSG code
+    local, gk = local_grid_points(10, 11)
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
+        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
+    ]
+    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    params = tmp_path / "p.json"
+    args = ("--from", "local", "--to", "EPSG:4548")
+    assert run("crs", "fit", common, "--model", "affine", "-o", params, *args).exit_code == 0
+    centre = local.mean(axis=0)
+    far = [
+        shapely.Point(*centre),
+        shapely.LineString([centre, centre + np.array([60_000, 0])]),
+        shapely.Point(*(centre + np.array([0, 30_000]))),
+    ]
+    src = tmp_path / "far.gpkg"
+    gpd.GeoDataFrame({"id": ["a", "b", "c"]}, geometry=far, crs=local_crs).to_file(src)
+    out = tmp_path / "out.gpkg"
+    result = run("crs", "apply", params, src, out)
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"far\.gpkg: 2 of 4 points lie outside the common points' hull .* up to [\d,]+ m "
+        r"\(feature 2\)",
+        result.stderr,
+    ), result.stderr
+    notes: list[str] = []
+    count = apply_vector_file(
+        read_parameters(params), src, tmp_path / "b.gpkg", batch_size=1, notify=notes.append
+    )
+    assert count == 3 and len(notes) == 1 and "2 of 4 points" in notes[0]
+    # a vertex landing 4 degrees east of the target zone's meridian is refused, nothing written
+    beyond = [shapely.Point(*centre), shapely.LineString([centre, centre + np.array([400_000, 0])])]
+    src = tmp_path / "beyond.gpkg"
+    gpd.GeoDataFrame({"id": ["a", "b"]}, geometry=beyond, crs=local_crs).to_file(src)
+    result = run("crs", "apply", params, src, tmp_path / "beyond_out.gpkg")
+    assert_bad_input(result, "feature 2: the point at 1")
+    assert "outside 3-degree zone 39" in result.stderr
+    assert not (tmp_path / "beyond_out.gpkg").exists()
+    assert run("crs", "apply", params, src, tmp_path / "x.gpkg", "--no-check").exit_code == 0

@@ -328,7 +328,7 @@ def apply_cmd(
         return
     if io_kind(src_path, dst_path) == "vector":
         count = apply_vector_file(
-            params, src_path, dst_path, check=not no_check, overwrite=overwrite
+            params, src_path, dst_path, check=not no_check, overwrite=overwrite, notify=info
         )
         info(f"{count} features {src_path} -> {dst_path} ({params.model})")
         return

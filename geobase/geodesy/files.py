@@ -740,13 +740,16 @@ def apply_vector_file(
     check: bool = True,
     overwrite: bool = False,
     batch_size: int = BATCH_SIZE,
+    notify: Notify | None = None,
 ) -> int:
     """Apply fitted parameters to a vector file, streaming it record by record.
 
     Plane models (4p, affine, poly2) pass Z values through; 7p transforms them as
     ellipsoidal heights. The output gets the parameters' target CRS (none for ``local``)
     and is written like :func:`transform_vector_file` does. Parameters that do not name
-    both CRSs are refused (ParameterFileError).
+    both CRSs are refused (ParameterFileError). Every vertex goes through the checks of
+    :func:`geobase.geodesy.apply` (as a CSV's points do), batch by batch: the source CRS's
+    guard, the target zone, and one note for the vertices outside the common points' hull.
 
     Args:
         params: Parameters from :func:`geobase.geodesy.fit` or ``read_parameters``.
@@ -754,9 +757,12 @@ def apply_vector_file(
         dst_path: The output file; its suffix chooses the format.
         layer: The layer to transform (default: every layer; see
             :func:`transform_vector_file`).
-        check: Check coordinates against the parameters' source CRS, where they name one.
+        check: Check coordinates against the parameters' source CRS and the results
+            against a Gauss-Kruger target's zone, where they name them.
         overwrite: Replace an existing output.
         batch_size: Records transformed and written at a time.
+        notify: Told (one line, once the file is written) about vertices outside the
+            common points' hull (see :func:`geobase.geodesy.apply`).
 
     Returns:
         The number of features written.
@@ -764,12 +770,13 @@ def apply_vector_file(
     Raises:
         ValidationError: the file declares another CRS than the parameters' source, or
             see :func:`transform_vector_file`.
+        OutsideZoneError: a vertex lands outside a Gauss-Kruger target's zone.
         SourceReadError, EmptyInputError, OutputExistsError, InvalidCoordinates: see
             :func:`transform_vector_file`.
     """
     import shapely
 
-    from geobase.geodesy.fit import apply
+    from geobase.geodesy.fit import HullCheck, apply, check_apply_input, check_apply_output
     from geobase.geodesy.paramfiles import declared_crs, with_crs
 
     src_path, dst_path = Path(src_path), Path(dst_path)
@@ -790,15 +797,27 @@ def apply_vector_file(
         out = apply(params, x, y, z if params.model == "7p" else None, check=False)
         return out if z is None or len(out) == 3 else (*out, z)
 
+    hull = HullCheck(params)
+
     def convert(
         geoms: NDArray[np.object_], labels: Sequence[str], layer_name: str
     ) -> NDArray[np.object_]:
-        if check and src_crs is not None:
-            coords = shapely.get_coordinates(geoms)
-            if len(coords):
-                check_coordinates(coords[:, 0], coords[:, 1], src_crs, labels=labels)
-        return shapely.transform(geoms, fn, include_z=None, interleaved=False)
+        coords = shapely.get_coordinates(geoms)
+        if not len(coords):
+            return geoms
+        if check:
+            check_apply_input(params, coords[:, 0], coords[:, 1], labels)
+        hull.add(coords[:, 0], coords[:, 1], labels)
+        out = shapely.transform(geoms, fn, include_z=None, interleaved=False)
+        if check:
+            moved = shapely.get_coordinates(out)  # the same vertices in the same order
+            check_apply_output(params, moved[:, 0], moved[:, 1], labels)
+        return out
 
-    return _stream(
+    count = _stream(
         src_path, dst_path, layers, dst_crs, convert, overwrite=overwrite, batch_size=batch_size
     )
+    note = hull.note()
+    if note is not None and notify is not None:
+        notify(f"{src_path}: {note}")
+    return count

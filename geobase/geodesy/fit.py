@@ -453,16 +453,97 @@ def apply(
     n = np.atleast_1d(np.asarray(north, dtype=np.float64))
     if e.shape != n.shape:
         raise InvalidCoordinates(f"east has shape {e.shape} but north has shape {n.shape}")
-    if check and params.src_crs not in (None, LOCAL):
-        check_coordinates(e, n, params.src_crs, labels=labels)
+    if check:
+        check_apply_input(params, e, n, labels)
     if notify is not None:
         note = hull_note(params, e, n, labels)
         if note is not None:
             notify(note)
     out = _apply(params, e, n, h, labels)
-    if check and params.dst_crs not in (None, LOCAL):
-        check_target(out[0], out[1], params.dst_crs, labels=labels)
+    if check:
+        check_apply_output(params, out[0], out[1], labels)
     return out
+
+
+def check_apply_input(
+    params: TransformParameters,
+    east: NDArray[np.float64],
+    north: NDArray[np.float64],
+    labels: Sequence[Any] | None = None,
+) -> None:
+    """The check of :func:`apply` on its input: plausible for the source CRS, if named.
+
+    Raises:
+        InvalidCoordinates: see :func:`~geobase.geodesy.check_coordinates`.
+    """
+    if params.src_crs not in (None, LOCAL):
+        check_coordinates(east, north, params.src_crs, labels=labels)
+
+
+def check_apply_output(
+    params: TransformParameters,
+    east: NDArray[np.float64],
+    north: NDArray[np.float64],
+    labels: Sequence[Any] | None = None,
+) -> None:
+    """The check of :func:`apply` on its result: inside a Gauss-Kruger target's zone.
+
+    Raises:
+        OutsideZoneError: see :func:`~geobase.geodesy.transform.check_target`.
+    """
+    if params.dst_crs not in (None, LOCAL):
+        check_target(east, north, params.dst_crs, labels=labels)
+
+
+class HullCheck:
+    """Points converted outside the common points' hull, gathered over batches of a file:
+    one note for them all (:meth:`note`)."""
+
+    def __init__(self, params: TransformParameters) -> None:
+        self.params = params
+        self.points = self.far = 0
+        self.worst = -1.0
+        self.worst_name = ""
+        self.diameter = math.nan
+        if params.hull is not None:
+            ring = np.asarray(params.hull)
+            if params.src_axes == "lon_lat":
+                lat0 = math.radians(float(ring[:, 1].mean()))
+                ring = ring * np.array([111_320.0 * math.cos(lat0), 110_574.0])
+            self.diameter = float(np.sqrt(((ring[:, None] - ring[None]) ** 2).sum(axis=2)).max())
+
+    def add(
+        self,
+        east: NDArray[np.float64],
+        north: NDArray[np.float64],
+        labels: Sequence[Any] | None = None,
+    ) -> HullCheck:
+        """Take in a batch of source coordinates (``labels``: their names for the note)."""
+        if self.params.hull is None or not len(east):
+            return self
+        distance = outside_hull(self.params, east, north)
+        far = distance > HULL_TOLERANCE * self.diameter
+        if far.any():
+            worst = int(np.nanargmax(np.where(far, distance, -1.0)))
+            if distance[worst] > self.worst:
+                self.worst = float(distance[worst])
+                self.worst_name = (
+                    str(labels[worst]) if labels is not None else f"point {self.points + worst}"
+                )
+        self.points += int(far.size)
+        self.far += int(far.sum())
+        return self
+
+    def note(self) -> str | None:
+        """A one-line note on the points outside the hull, or None where there are none."""
+        if not self.far:
+            return None
+        return (
+            f"{self.far} of {self.points} points lie outside the common points' hull "
+            f"(diameter {self.diameter:,.0f} m) by more than {100 * HULL_TOLERANCE:g}% of it, "
+            f"up to {self.worst:,.0f} m ({self.worst_name}): the {self.params.model} "
+            "parameters extrapolate there"
+        )
 
 
 def hull_note(
@@ -472,24 +553,7 @@ def hull_note(
     labels: Sequence[Any] | None = None,
 ) -> str | None:
     """A one-line note on points outside the common points' hull, or None."""
-    if params.hull is None or not len(east):
-        return None
-    distance = outside_hull(params, east, north)
-    ring = np.asarray(params.hull)
-    if params.src_axes == "lon_lat":
-        lat0 = math.radians(float(ring[:, 1].mean()))
-        ring = ring * np.array([111_320.0 * math.cos(lat0), 110_574.0])
-    diameter = float(np.sqrt(((ring[:, None] - ring[None]) ** 2).sum(axis=2)).max())
-    far = distance > HULL_TOLERANCE * diameter
-    if not far.any():
-        return None
-    worst = int(np.nanargmax(np.where(far, distance, -1.0)))
-    name = labels[worst] if labels is not None else f"point {worst}"
-    return (
-        f"{int(far.sum())} of {far.size} points lie outside the common points' hull "
-        f"(diameter {diameter:,.0f} m) by more than {100 * HULL_TOLERANCE:g}% of it, up to "
-        f"{distance[worst]:,.0f} m ({name}): the {params.model} parameters extrapolate there"
-    )
+    return HullCheck(params).add(east, north, labels).note()
 
 
 def _apply(
