@@ -808,7 +808,7 @@ def test_fit_reports_sigma_tests_redundancy_and_reasons(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "redundancy" in result.stdout and "critical_w" in result.stdout
-    assert "robust" in result.stdout  # the test sigma without --sigma
+    assert "each point judged by the fit without it" in result.stdout  # no --sigma
 
 
 def test_fit_too_small_sigma_fails_the_global_test(tmp_path):

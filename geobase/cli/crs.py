@@ -220,7 +220,8 @@ def fit_cmd(
     Blunders are found by iterative data snooping seeded by a robust (IGG-III) estimate;
     each rejection is reported with its standardised residual w and the critical value.
     With --sigma the tests use that precision and the fit gets a global chi-square test;
-    without it they use the robust sigma (sigma0 of the points the robust estimate keeps).
+    without it each point is judged by the sigma0 of the fit without it (externally
+    studentised), so that a blunder cannot inflate the sigma it is judged by.
     """
     from geobase.geodesy import CommonPoints, fit, write_parameters
     from geobase.geodesy.describe import fit_summary, parse_ids, residuals_table

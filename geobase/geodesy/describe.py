@@ -177,7 +177,8 @@ def fit_summary(result: FitResult) -> list[dict[str, str]]:
         source = (
             "a-priori (--sigma)"
             if report.sigma_apriori is not None
-            else f"robust, {report.sigma_dof} dof"
+            else f"sigma0 of the fit, {report.sigma_dof} dof; each point judged by the fit "
+            "without it"
         )
         summary["test_sigma_m"] = f"{report.sigma_reference:.4f} ({source})"
     if report.critical_w is not None:

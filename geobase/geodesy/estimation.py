@@ -5,23 +5,28 @@ The estimation behind :func:`geobase.geodesy.fit.fit`, on plain arrays: design b
 (n, d), every coordinate of equal a-priori precision sigma.
 
 1. **Robust seed.** Minimal subsets (every subset when there are at most
-   :data:`MAX_SUBSETS`, else that many drawn with a fixed seed) are solved exactly; the
-   one whose solution leaves the smallest sum of truncated squared residuals (MSAC, cut
-   at the 0.999 quantile of the scale: the a-priori sigma, else the least median of
-   squares) gives a solution that blunders cannot pull; IGG-III reweighting (weights 1 up to
-   :data:`IGG_K0`, falling to 0 at :data:`IGG_K1` standardised residuals) refines it.
-   The points it keeps (weight > 0) give the *robust sigma*: sigma0 of their least-squares
-   fit, with its degrees of freedom. Without an a-priori sigma, this is the reference the
-   blunder tests use: unlike the sigma0 of all points, a blunder does not inflate it, so
-   it cannot hide itself or its neighbour.
-2. **Iterative data snooping** (Baarda). Least squares on the points still in; each
-   point's standardised residual w_i = sqrt(v_i' Q_vv,i^-1 v_i) / sigma (for one
-   coordinate: v / (sigma sqrt(q_vv))), with Q_vv,i = I - A_i N^-1 A_i' and redundancy
-   number r_i = trace(Q_vv,i) (0..d: how much of a blunder shows in the residual); the
-   point with the largest w beyond the critical value is removed and the fit repeated,
-   one point at a time. The critical value holds the family-wise error rate ``alpha``
-   over the points tested (Bonferroni): w^2 against chi-square(d) with a known sigma,
-   against d F(d, f) with the robust sigma of f degrees of freedom.
+   :data:`MAX_SUBSETS`, else that many drawn with a fixed seed) are solved exactly and
+   scored by their sum of truncated squared residuals (MSAC, cut at the 0.999 quantile of
+   the scale: the a-priori sigma, else the least median of squares); the best
+   :data:`LO_CANDIDATES` are refined by least squares on the points within the cut
+   (LO-MSAC: a minimal solution is noisy, and one through a blunder may win by chance),
+   and the refined solution of least truncated cost, which blunders cannot pull, is
+   refined by IGG-III reweighting (weights 1 up to :data:`IGG_K0`, falling to 0 at
+   :data:`IGG_K1` standardised residuals). The points it keeps (weight > 0) are where
+   data snooping starts.
+2. **Iterative data snooping** (Baarda). The points left out by the seed are let back in
+   one at a time while the fit of the others predicts them within the critical value;
+   then least squares on the points in; each point's standardised residual
+   w_i = sqrt(v_i' Q_vv,i^-1 v_i) / sigma (for one coordinate: v / (sigma sqrt(q_vv))),
+   with Q_vv,i = I - A_i N^-1 A_i' and redundancy number r_i = trace(Q_vv,i) (0..d: how
+   much of a blunder shows in the residual); the point with the largest w beyond the
+   critical value is removed and the fit repeated, one point at a time. The critical value
+   holds the family-wise error rate ``alpha`` over the points tested (Bonferroni): w^2
+   against chi-square(d) with an a-priori sigma. Without one, each point is judged by a
+   sigma it does not enter (externally studentised): sigma0 of the fit without it, of
+   f - d degrees of freedom, w^2 against d F(d, f - d); a blunder cannot inflate the sigma
+   it is judged by, and starting from the robust set keeps it from inflating its
+   neighbour's.
 3. **Global test** of the final fit with a known sigma: sum v'v / sigma^2 against
    chi-square(redundancy), two-sided at :data:`GLOBAL_ALPHA`.
 
@@ -51,7 +56,10 @@ IGG_K0, IGG_K1 = 1.5, 3.0
 #: Smallest sigma estimated from the data, metres: residuals below are rounding.
 SIGMA_FLOOR = 1e-4
 #: Most minimal subsets the robust seed tries.
-MAX_SUBSETS = 2000
+MAX_SUBSETS = 500
+#: Best minimal solutions refined by least squares on their inliers (LO-MSAC), and the
+#: refinement steps of each.
+LO_CANDIDATES, LO_STEPS = 20, 3
 #: Reciprocal condition below which a minimal subset is degenerate (not tried).
 _SUBSET_RCOND = 1e-10
 
@@ -202,14 +210,22 @@ def robust_seed(
     k = len(subsets)
     design = aa[subsets].reshape(k, minimal * d, u)
     obs = yy[subsets].reshape(k, minimal * d)
-    normal = np.einsum("kru,krv->kuv", design, design)
-    rhs = np.einsum("kru,kr->ku", design, obs)
-    sv = np.linalg.svd(normal, compute_uv=False)
-    ok = sv[:, -1] > sv[:, 0] * _SUBSET_RCOND
+    transposed = design.transpose(0, 2, 1)
+    normal = transposed @ design
+    rhs = (transposed @ obs[..., None])[..., 0]
+    ev = np.linalg.eigvalsh(normal)  # ascending; the normal matrices are symmetric
+    ok = ev[:, 0] > ev[:, -1] * _SUBSET_RCOND
     if not ok.any():
         return None
     xs = np.linalg.solve(normal[ok], rhs[ok][..., None])[..., 0]
-    r2 = ((yy[None] - np.einsum("ndu,ku->knd", aa, xs)) ** 2).sum(axis=2)
+    flat = aa.reshape(n * d, u)
+
+    def squares(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Squared residual length of each point for each solution row of x: (k, n)."""
+        pred = (flat @ np.atleast_2d(x).T).reshape(n, d, -1)
+        return ((yy[..., None] - pred) ** 2).sum(axis=1).T
+
+    r2 = squares(xs)
     median_chi2 = chi2_isf(0.5, d)
     # the scale: a-priori, else from the least median of squares; then the subset whose
     # solution has the most points within it (MSAC: truncated squares), so that a
@@ -217,19 +233,42 @@ def robust_seed(
     if sigma is not None:
         scale0 = sigma
     else:
-        small = float(np.median(r2, axis=1).min())
-        scale0 = math.sqrt(small / median_chi2) * (1 + 5 / max(n - minimal, 1))
-        scale0 = max(scale0, SIGMA_FLOOR)
+        # the least median of the squared residuals of the points outside each subset
+        # (its own residuals are 0 and would pull the median down)
+        middle = minimal + (n - minimal - 1) // 2
+        small = float(np.partition(r2, middle, axis=1)[:, middle].min())
+        scale0 = max(math.sqrt(small / median_chi2), SIGMA_FLOOR)
     cut = chi2_isf(ALPHA, d) * scale0**2
-    x = xs[int(np.argmin(np.minimum(r2, cut).sum(axis=1)))]
+    cost = np.minimum(r2, cut).sum(axis=1)
+    # local optimisation (LO-MSAC): the best minimal solutions are noisy, a blunder's among
+    # them may win by chance; each of the best is refined by least squares on the points
+    # within the cut, and the refined solution of least truncated cost wins
+    best_x, best_cost = xs[int(np.argmin(cost))], float(cost.min())
+    tried: set[bytes] = set()
+    for j in np.argsort(cost)[:LO_CANDIDATES]:
+        x = xs[j]
+        for _ in range(LO_STEPS):
+            inliers = squares(x)[0] < cut
+            key = inliers.tobytes()
+            if key in tried or int(inliers.sum()) * d < u:
+                break
+            tried.add(key)
+            rows = np.repeat(inliers, d)
+            x = np.linalg.lstsq(flat[rows], yy.reshape(-1)[rows], rcond=None)[0]
+            refined = float(np.minimum(squares(x)[0], cut).sum())
+            if refined < best_cost:
+                best_x, best_cost = x, refined
+    x = best_x
+    # IGG-III reweighting; its scale: the a-priori sigma, else the median of the residuals
+    # with the small-sample factor of least median of squares
     weights = np.ones(n)
     for _ in range(30):
-        v2 = ((yy - np.einsum("ndu,u->nd", aa, x)) ** 2).sum(axis=1)
+        v2 = squares(x)[0]
         if sigma is not None:
             scale = sigma
         else:
-            scale = math.sqrt(float(np.median(v2)) / median_chi2) * (1 + 5 / max(n - minimal, 1))
-            scale = max(scale, SIGMA_FLOOR)
+            scale = math.sqrt(float(np.median(v2)) / median_chi2)
+            scale = max(scale * (1 + 5 / max(n - minimal, 1)), SIGMA_FLOOR)
         new = _igg3(np.sqrt(v2 / d) / scale)
         if int((new > 0).sum()) * d - u <= 0:
             break
@@ -257,7 +296,8 @@ class Rejected:
 
     ``robust``: left out by the robust estimate and refused back in (``w`` is its
     standardised prediction residual against the fit of the others, ``redundancy`` NaN);
-    else removed by data snooping (``w`` its standardised residual in the fit).
+    else removed by data snooping (``w`` its standardised residual in the fit). ``scale``:
+    the sigma it was judged by, with ``scale_dof`` degrees of freedom (None: a-priori).
     """
 
     index: int
@@ -266,18 +306,28 @@ class Rejected:
     residual: float
     redundancy: float
     robust: bool = False
+    scale: float = math.nan
+    scale_dof: int | None = None
 
 
 @dataclass
 class Snooping:
-    """The result of :func:`snoop`."""
+    """The result of :func:`snoop`.
+
+    ``w`` and ``critical``: each point's standardised residual in the final fit (in it, or
+    predicted for points out of it) and its critical value; ``sigma``: the a-priori sigma,
+    or sigma0 of the final fit (``sigma_dof`` degrees of freedom; None for an a-priori one).
+    ``critical_in``: the critical value of the points in the final fit.
+    """
 
     final: LeastSquares
     rejected: list[Rejected] = field(default_factory=list)
     sigma: float | None = None
     sigma_dof: int | None = None
-    critical: float | None = None
+    critical_in: float | None = None
     untested: list[int] = field(default_factory=list)
+    w: NDArray[np.float64] | None = None
+    critical: NDArray[np.float64] | None = None
 
 
 def critical_w(n_tested: int, d: int, alpha: float, sigma_dof: int | None) -> float:
@@ -288,13 +338,57 @@ def critical_w(n_tested: int, d: int, alpha: float, sigma_dof: int | None) -> fl
     return math.sqrt(d * f_isf(level, d, sigma_dof))
 
 
+@dataclass
+class PointTests:
+    """Each point's standardised residual ``w``, its critical value, and the sigma it is
+    judged by with that sigma's degrees of freedom (-1 for an a-priori sigma); NaN where
+    untestable."""
+
+    w: NDArray[np.float64]
+    critical: NDArray[np.float64]
+    scale: NDArray[np.float64]
+    dof: NDArray[np.int64]
+
+
+def point_tests(ls: LeastSquares, sigma: float | None, alpha: float, n_tested: int) -> PointTests:
+    """Each point's standardised residual and critical value (NaN where untestable).
+
+    With an a-priori sigma: w_i = sqrt(v_i' Q_i^-1 v_i) / sigma against chi-square(d).
+    Without, every point is judged by a sigma it does not enter (externally studentised,
+    so that a blunder cannot inflate the sigma it is judged by): a point in the fit by
+    sigma0 of the fit without it, s_i^2 = (v'v - v_i' Q_i^-1 v_i) / (f - d), against
+    d F(d, f - d); a point out of it (prediction) by sigma0 of the fit, against d F(d, f).
+    """
+    d = ls.h.shape[1]
+    stat = ls.statistic()
+    n = len(stat)
+    if sigma is not None:
+        return PointTests(
+            np.sqrt(stat) / sigma,
+            np.full(n, critical_w(n_tested, d, alpha, None)),
+            np.full(n, sigma),
+            np.full(n, -1),
+        )
+    out = PointTests(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, int))
+    f, sse, inside = ls.dof, ls.sse, ls.active
+    if f - d >= 1:
+        out.scale[inside] = np.sqrt(np.maximum((sse - stat[inside]) / (f - d), SIGMA_FLOOR**2))
+        out.critical[inside] = critical_w(n_tested, d, alpha, f - d)
+        out.dof[inside] = f - d
+    if f >= 1:
+        out.scale[~inside] = max(math.sqrt(sse / f), SIGMA_FLOOR)
+        out.critical[~inside] = critical_w(n_tested, d, alpha, f)
+        out.dof[~inside] = f
+    out.w = np.sqrt(stat) / out.scale
+    return out
+
+
 def snoop(
     a: NDArray[np.float64],
     y: NDArray[np.float64],
     active: NDArray[np.bool_],
     *,
     sigma: float | None,
-    sigma_dof: int | None,
     min_points: int,
     alpha: float = ALPHA,
     reject: bool = True,
@@ -314,9 +408,8 @@ def snoop(
         a: Design blocks (n, d, u).
         y: Observations (n, d).
         active: The points to fit.
-        sigma: Reference sigma of one coordinate (a-priori, or the robust estimate);
-            None: no test (too few points).
-        sigma_dof: Degrees of freedom of an estimated sigma; None for an a-priori one.
+        sigma: A-priori sigma of one coordinate; None: each point judged by the sigma0 of
+            the fit without it (see :func:`point_tests`).
         min_points: Fewest points the model needs; testing stops while one redundant
             point beyond them is left.
         start: The points a robust estimate keeps (see above); None: plain data snooping
@@ -326,67 +419,79 @@ def snoop(
         what: The model's name for messages.
     """
     active = active.copy()
-    d = a.shape[1]
     n_points = int(active.sum())
-    if start is not None and reject and sigma is not None:
+    rejected: list[Rejected] = []
+    if start is not None and reject:
         current = active & start
         if int(current.sum()) < min_points + 1:
             current = active.copy()
-        rejected: list[Rejected] = []
         while True:
             ls = least_squares(a, y, current, what=what)
             suspects = np.flatnonzero(active & ~current)
             if not len(suspects):
                 break
-            critical = critical_w(n_points, d, alpha, sigma_dof)
-            w = np.sqrt(ls.statistic()[suspects]) / sigma
-            best = int(np.argmin(w))
-            if w[best] <= critical:
+            t = point_tests(ls, sigma, alpha, n_points)
+            ws = np.where(np.isfinite(t.w[suspects]), t.w[suspects], 0.0)
+            best = int(np.argmin(ws))
+            if not ws[best] > t.critical[suspects[best]]:  # NaN critical: untestable, let in
                 current[suspects[best]] = True
                 continue
             rejected = [
                 Rejected(
-                    index=int(suspects[k]),
-                    w=float(w[k]),
-                    critical=critical,
-                    residual=float(np.sqrt((ls.v[suspects[k]] ** 2).sum())),
+                    index=int(i),
+                    w=float(t.w[i]),
+                    critical=float(t.critical[i]),
+                    residual=float(np.sqrt((ls.v[i] ** 2).sum())),
                     redundancy=float("nan"),
                     robust=True,
+                    scale=float(t.scale[i]),
+                    scale_dof=None if t.dof[i] < 0 else int(t.dof[i]),
                 )
-                for k in np.argsort(-w)
+                for i in suspects[np.argsort(-ws)]
             ]
             break
         active = current
-        result = Snooping(ls, rejected, sigma, sigma_dof)
+        final = ls
     else:
-        result = Snooping(least_squares(a, y, active, what=what), sigma=sigma, sigma_dof=sigma_dof)
+        final = least_squares(a, y, active, what=what)
+    result = Snooping(final, rejected)
     while True:
         ls = result.final
         n_active = int(active.sum())
-        if sigma is None or n_active < min_points + 2:
-            return result
-        stat = ls.statistic()
-        tested = active & np.isfinite(stat)
-        critical = critical_w(int(tested.sum()), d, alpha, sigma_dof)
-        result.critical = critical
-        w = np.sqrt(np.where(tested, stat, 0.0)) / sigma
-        worst = int(np.argmax(w))
-        if w[worst] <= critical:
-            return result
+        tested = active & np.isfinite(ls.statistic())
+        t = point_tests(ls, sigma, alpha, int(tested.sum()))
+        result.w, result.critical = t.w, t.critical
+        critical = t.critical
+        w_in = np.where(tested & np.isfinite(t.w), t.w, -1.0)
+        if n_active < min_points + 2 or not (w_in >= 0).any():
+            break
+        worst = int(np.argmax(w_in))
+        result.critical_in = float(critical[worst])
+        if w_in[worst] <= critical[worst]:
+            break
         if not reject or n_active - 1 < min_points + 1:
-            result.untested = [int(i) for i in np.flatnonzero(w > critical)]
-            return result
+            result.untested = [int(i) for i in np.flatnonzero(w_in > critical)]
+            break
         result.rejected.append(
             Rejected(
                 index=worst,
-                w=float(w[worst]),
-                critical=critical,
+                w=float(w_in[worst]),
+                critical=float(critical[worst]),
                 residual=float(np.sqrt((ls.v[worst] ** 2).sum())),
                 redundancy=float(ls.redundancy()[worst]),
+                scale=float(t.scale[worst]),
+                scale_dof=None if t.dof[worst] < 0 else int(t.dof[worst]),
             )
         )
         active[worst] = False
         result.final = least_squares(a, y, active, what=what)
+    final = result.final
+    if sigma is not None:
+        result.sigma = sigma
+    elif final.dof > 0:
+        result.sigma = max(math.sqrt(final.sse / final.dof), SIGMA_FLOOR)
+        result.sigma_dof = final.dof
+    return result
 
 
 @dataclass

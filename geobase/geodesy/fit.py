@@ -63,7 +63,14 @@ from pyproj.crs import GeocentricCRS
 from pyproj.exceptions import ProjError
 
 from geobase.errors import FitError, ImplausibleFit, InvalidCoordinates, ParameterFileError
-from geobase.geodesy.estimation import ALPHA, GLOBAL_ALPHA, global_test, robust_seed, snoop
+from geobase.geodesy.estimation import (
+    ALPHA,
+    GLOBAL_ALPHA,
+    Rejected,
+    global_test,
+    robust_seed,
+    snoop,
+)
 from geobase.geodesy.transform import check_coordinates, check_target
 from geobase.geodesy.zones import crs_label, gk_system_of, resolve_crs
 
@@ -908,6 +915,9 @@ CLUSTER_WARN = 0.1
 #: A point in the fit with less than this share of its coordinates' redundancy is hardly
 #: controlled by the others.
 LOW_REDUNDANCY = 0.25
+#: Standard normal quantile of the 80% power at which a weak point's minimal detectable
+#: blunder is stated.
+MDB_POWER_Z = 0.8416
 
 
 def _principal_spread(points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -1151,14 +1161,11 @@ def fit(
     in_fit = ~is_check
     warnings_: list[str] = []
     seed = robust_seed(a, obs, in_fit, need, sigma=sigma)
-    ref_sigma = sigma if sigma is not None else (seed.sigma if seed is not None else None)
-    ref_dof = None if sigma is not None else (seed.dof if seed is not None else None)
     snooping = snoop(
         a,
         obs,
         in_fit,
-        sigma=ref_sigma,
-        sigma_dof=ref_dof,
+        sigma=sigma,
         min_points=need,
         alpha=alpha,
         reject=reject,
@@ -1167,6 +1174,8 @@ def fit(
     )
     final = snooping.final
     active = final.active
+    ref_sigma, ref_dof = snooping.sigma, snooping.sigma_dof
+    w_all = snooping.w if snooping.w is not None else np.full(len(points), np.nan)
     n_used = int(active.sum())
     redundancy = final.dof
     rejected = [points.ids[r.index] for r in snooping.rejected]
@@ -1181,20 +1190,17 @@ def fit(
         )
     if reject:
         for i in snooping.untested:
-            stat = final.statistic()[i]
-            w_i = math.sqrt(stat) / ref_sigma if ref_sigma and math.isfinite(stat) else math.nan
             warnings_.append(
-                f"{points.ids[i]} looks like a blunder (w = {w_i:.1f} > "
-                f"{snooping.critical:.2f}) but was kept: no redundant point would be left"
+                f"{points.ids[i]} looks like a blunder (w = {w_all[i]:.1f} > "
+                f"{snooping.critical_in:.2f}) but was kept: no redundant point would be left"
             )
-    elif ref_sigma is not None:
+    else:
         # what the tests would reject: the blunders, not the points they pull off
         shadow = snoop(
             a,
             obs,
             in_fit,
-            sigma=ref_sigma,
-            sigma_dof=ref_dof,
+            sigma=sigma,
             min_points=need,
             alpha=alpha,
             what=what,
@@ -1228,18 +1234,27 @@ def fit(
     if model == "7p":
         delta = _to_enu(delta, work_dst, dst)  # type: ignore[arg-type]
     lengths = np.sqrt((delta**2).sum(axis=1))
-    stat = final.statistic()
-    w_all = np.sqrt(stat) / ref_sigma if ref_sigma else np.full(len(stat), np.nan)
     red = final.redundancy()
     weak = np.flatnonzero(active & (red < LOW_REDUNDANCY * dims))
     if len(weak):
         names = ", ".join(points.ids[i] for i in weak)
         numbers = ", ".join(f"{red[i]:.3f}" for i in weak)
         verb = "is" if len(weak) == 1 else "are"
+        hidden = ""
+        if ref_sigma is not None and snooping.critical_in is not None:
+            # the smallest blunder the test finds with 80% power in the weakest direction:
+            # noncentrality (critical + 0.84)^2 = |b|^2 lambda_min(Q_vv,i) / sigma^2
+            q = np.eye(dims)[None] - final.h[weak]
+            smallest = np.linalg.eigvalsh(q)[:, 0].clip(min=1e-12)
+            mdb = ref_sigma * (snooping.critical_in + MDB_POWER_Z) / np.sqrt(smallest)
+            hidden = (
+                f"; a blunder of up to about {', '.join(f'{b:.2f}' for b in mdb)} m there may "
+                "go undetected"
+            )
         warnings_.append(
             f"{names} {verb} hardly controlled by the other points (redundancy number "
-            f"{numbers} of {dims}): the fit follows them, and a blunder there would hardly "
-            "show; add common points around them"
+            f"{numbers} of {dims}{hidden}): the fit follows them, and a blunder there would "
+            "hardly show; add common points around them"
         )
     roles = np.where(is_check, "check", np.where(active, "fit", "rejected"))
     records = [
@@ -1255,13 +1270,11 @@ def fit(
         )
         for i in range(len(points))
     ]
-    sigma_text = (
-        f"a-priori sigma {sigma:g} m"
-        if sigma is not None
-        else f"robust sigma {ref_sigma:.4g} m ({ref_dof} degrees of freedom)"
-        if ref_sigma is not None
-        else "no sigma"
-    )
+    def judged_by(r: Rejected) -> str:
+        if r.scale_dof is None:
+            return f"a-priori sigma {r.scale:g} m"
+        return f"sigma {r.scale:.4g} m of the fit without it, {r.scale_dof} degrees of freedom"
+
     rejections = [
         Rejection(
             id=points.ids[r.index],
@@ -1272,11 +1285,11 @@ def fit(
             reason=(
                 f"left out by the robust estimate, and its standardised prediction residual "
                 f"against the fit of the others w = {r.w:.2f} > {r.critical:.2f} (residual "
-                f"{r.residual:.4f} m; {sigma_text}, alpha {alpha:g} over the points)"
+                f"{r.residual:.4f} m; {judged_by(r)}, alpha {alpha:g} over the points)"
                 if r.robust
                 else f"standardised residual w = {r.w:.2f} > {r.critical:.2f} (residual "
                 f"{r.residual:.4f} m, redundancy number {r.redundancy:.2f} of {dims}; "
-                f"{sigma_text}, alpha {alpha:g} over the points tested)"
+                f"{judged_by(r)}, alpha {alpha:g} over the points tested)"
             ),
         )
         for r in snooping.rejected
@@ -1328,7 +1341,7 @@ def fit(
         sigma_reference=ref_sigma,
         sigma_dof=ref_dof,
         alpha=alpha,
-        critical_w=snooping.critical,
+        critical_w=snooping.critical_in,
         global_test=test,
         condition=final.condition,
         spread_ratio=spread_ratio,
