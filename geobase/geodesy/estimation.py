@@ -149,19 +149,14 @@ def least_squares(
 
 @dataclass
 class RobustSeed:
-    """The robust estimate: weights of the points and the sigma of those kept.
+    """The robust estimate: weights of the points.
 
     Attributes:
         weights: IGG-III weight of each point (0 for points out of the fit).
-        sigma: sigma0 of the least-squares fit to the points kept (weight > 0), floored
-            at :data:`SIGMA_FLOOR`.
-        dof: Its degrees of freedom.
         subsets: How many minimal subsets were tried.
     """
 
     weights: NDArray[np.float64]
-    sigma: float
-    dof: int
     subsets: int
 
 
@@ -181,7 +176,7 @@ def robust_seed(
     *,
     sigma: float | None = None,
 ) -> RobustSeed | None:
-    """MSAC over minimal subsets (scale: sigma or LMedS), refined by IGG-III reweighting.
+    """LO-MSAC over minimal subsets (scale: sigma or LMedS), refined by IGG-III reweighting.
 
     Args:
         a: Design blocks (n, d, u).
@@ -280,14 +275,9 @@ def robust_seed(
         weights, x = new, x_new
         if converged:
             break
-    kept = np.zeros(len(active), dtype=bool)
-    kept[idx[weights > 0]] = True
-    clean = least_squares(a, y, kept)
-    dof = clean.dof
-    sigma = math.sqrt(clean.sse / dof) if dof > 0 else scale
     out = np.zeros(len(active))
     out[idx] = weights
-    return RobustSeed(out, max(sigma, SIGMA_FLOOR), dof, k)
+    return RobustSeed(out, k)
 
 
 @dataclass
