@@ -1270,6 +1270,7 @@ def fit(
         )
         for i in range(len(points))
     ]
+
     def judged_by(r: Rejected) -> str:
         if r.scale_dof is None:
             return f"a-priori sigma {r.scale:g} m"
