@@ -26,9 +26,10 @@ estimate (:mod:`geobase.geodesy.estimation`): each point's standardised residual
 w = sqrt(v' Q_vv^-1 v) / sigma and redundancy number are reported, the worst point beyond
 the critical value is rejected and the fit repeated, one at a time, with the reason and
 figures recorded. sigma is the a-priori precision of one coordinate where given
-(``sigma``, ``--sigma``; the fit then also gets a global chi-square test), else the
-robust sigma: sigma0 of the points the IGG-III estimate keeps, which blunders do not
-inflate (the sigma0 of all points does: two neighbouring blunders then hide each other).
+(``sigma``, ``--sigma``; the fit then also gets a global chi-square test), else, for
+each point, the sigma0 of the fit without it (externally studentised), which its own
+blunder does not inflate; starting from the robust estimate's points keeps a neighbouring
+blunder from inflating it (the sigma0 of all points: two neighbours hide each other).
 Testing stops while at least one redundant point is left (two more points than the
 model's minimum). The geometry (points close to a line, clustered, the condition of the
 normal equations) and the plausibility of the parameters for the CRSs given are checked.
@@ -209,8 +210,9 @@ class GlobalTestRecord(_Strict):
 class FitReport(_Strict):
     """How the parameters were estimated: points, residuals, RMS, tests, rejections.
 
-    ``sigma_reference`` is the sigma the blunder tests used: ``sigma_apriori`` where given,
-    else the robust sigma (with ``sigma_dof`` degrees of freedom). ``reject_factor`` and
+    ``sigma_reference`` is the sigma of the blunder tests: ``sigma_apriori`` where given,
+    else sigma0 of the final fit (with ``sigma_dof`` degrees of freedom; each point is
+    judged by that of the fit without it). ``reject_factor`` and
     ``reject_floor`` are read from files written by geobase before data snooping.
     """
 
