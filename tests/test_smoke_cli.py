@@ -814,13 +814,9 @@ def test_tiles_build_on_dask(smoke):
     assert zooms == set(range(14, 21))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 5 area (tiles): a Dask worker with several threads shares the "
-    "process's cached rasterio handles (tiles/render.py _open_source) between threads: GDAL "
-    "segfaults the worker (dask worker's default is one thread per core)",
-)
 def test_tiles_build_on_dask_workers_with_threads(smoke, tmp_path):
+    """dask worker's default is a thread per core: warps run in threads of one process,
+    each with its own GDAL handles (shared handles segfaulted the worker)."""
     distributed = pytest.importorskip("distributed")
     import dask
 
@@ -834,10 +830,15 @@ def test_tiles_build_on_dask_workers_with_threads(smoke, tmp_path):
         smoke.replace[DASK_EXAMPLE] = cluster.scheduler_address
         smoke.replace["tiles/dom02.pmtiles"] = out
         try:
-            smoke.run(DASK_LINE)
+            result = smoke.run(DASK_LINE)
         finally:
             smoke.replace.pop(DASK_EXAMPLE)
             smoke.replace.pop("tiles/dom02.pmtiles")
+    assert result.exit_code == 0, result.stderr
+    from geobase.tiles.stores import open_pyramid
+
+    with open_pyramid(smoke.ws / out) as reader:
+        assert {z for z, _, _ in reader.tiles()} == set(range(14, 21))
 
 
 # --- control network ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import functools
 import logging
 import math
 import os
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -249,36 +250,46 @@ def _warp_one(ref, crs, anchor, res, px0, py0, width, height, mode, channels):
     return data, valid
 
 
-_OPEN: dict[tuple, object] = {}
-_OPEN_PID = [0]
+class _Handles(threading.local):
+    """The rasters one thread of one process keeps open (GDAL handles are not safe to
+    share between threads: a Dask worker runs several warps at once in threads)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.open: dict[tuple, object] = {}
+
+
+_HANDLES = _Handles()
 
 
 def _open_source(path: str):
-    """The raster open for reading, kept open between requests of this process (GDAL's
+    """The raster open for reading, kept open between requests of this thread (GDAL's
     block cache then serves the blocks that neighbouring chunks share: JPEG decoding is
-    much of a warp). Keyed by file version; never shared across a fork."""
-    if _OPEN_PID[0] != os.getpid():
-        _OPEN.clear()  # a parent's handles (their file offsets are shared): drop them
-        _OPEN_PID[0] = os.getpid()
+    much of a warp). Keyed by file version; never shared across a fork or a thread."""
+    handles = _HANDLES
+    if handles.pid != os.getpid():
+        handles.open.clear()  # a parent's handles (their file offsets are shared): drop them
+        handles.pid = os.getpid()
     try:
         stat = os.stat(path)
         key = (path, stat.st_size, stat.st_mtime_ns)
     except OSError:
         key = (path, None, None)
-    src = _OPEN.get(key)
+    src = handles.open.get(key)
     if src is None:
-        if len(_OPEN) >= 8:
+        if len(handles.open) >= 8:
             close_sources()
-        src = _OPEN[key] = open_raster(path)
+        src = handles.open[key] = open_raster(path)
     return src
 
 
 def close_sources() -> None:
-    """Close the rasters :func:`_open_source` keeps open in this process."""
-    if _OPEN_PID[0] == os.getpid():
-        for src in _OPEN.values():
+    """Close the rasters :func:`_open_source` keeps open in this thread of this process."""
+    handles = _HANDLES
+    if handles.pid == os.getpid():
+        for src in handles.open.values():
             src.close()
-    _OPEN.clear()
+    handles.open.clear()
 
 
 #: output pixels between the exactly transformed nodes of :func:`source_coords`; the
