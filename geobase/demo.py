@@ -5,7 +5,9 @@ above them; no library module imports it). Each step is idempotent, so running t
 twice is safe: the second run finds the work done and keeps it.
 
 The demo's inputs are the repository's top-level data folders (``datasets/``,
-``control_points/``) and the real sample files in ``../shared/data/real``.
+``control_points/``, the real sample files in ``datasets/real/``): the demo runs from a
+geobase clone (``scripts/install.sh`` installs it editable, so the package finds them
+beside itself).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geobase.errors import DemoDataMissing
 from geobase.store import Workspace
 from geobase.store.districts import list_districts, load_districts
 
@@ -101,16 +104,30 @@ def _coverage_report(ws: Workspace, data: Path) -> str:
 
 
 def real_data_dir(data: Path) -> Path:
-    """The real sample files: ``$GEOBASE_SHARED/data/real`` or ``../shared/data/real``."""
-    shared = os.environ.get("GEOBASE_SHARED")
-    base = Path(shared) if shared else Path(data).resolve().parent / "shared"
-    return base / "data" / "real"
+    """The real sample files, committed with the repository: ``datasets/real``."""
+    return Path(data) / DATASETS_DIR / "real"
+
+
+def demo_data_root() -> Path:
+    """The folder holding the demo's inputs: the clone this package runs from.
+
+    The package's own repository when it is installed editable (``scripts/install.sh``),
+    else the current folder when it is a geobase clone. Raises DemoDataMissing when
+    neither holds ``datasets/generate.py`` (a wheel installed elsewhere has no inputs).
+    """
+    for root in (REPO_ROOT, Path.cwd()):
+        if (root / DATASETS_DIR / "generate.py").is_file():
+            return root
+    raise DemoDataMissing(
+        f"the demo's inputs (datasets/, control_points/) are neither beside the package "
+        f"({REPO_ROOT}) nor in the current folder; run the demo from a geobase clone"
+    )
 
 
 def _load_generator(data: Path):
     path = data / DATASETS_DIR / "generate.py"
     if not path.is_file():
-        raise FileNotFoundError(f"the demo data generator {path} is missing")
+        raise DemoDataMissing(f"the demo data generator {path} is missing; the clone is incomplete")
     name = "geobase_demo_generate"
     module = sys.modules.get(name)
     if module is not None and Path(module.__file__ or "") == path:
@@ -141,16 +158,13 @@ def _datasets(ws: Workspace, data: Path) -> str:
     deliveries = generator.generate(folder / "generated", progress=_report)
     copied = 0
     real = real_data_dir(data)
-    if real.is_dir():
-        (folder / "real").mkdir(parents=True, exist_ok=True)
-        for src in sorted(real.iterdir()):
-            dst = folder / "real" / src.name
-            if src.is_file() and not (dst.exists() and dst.stat().st_size == src.stat().st_size):
-                shutil.copyfile(src, dst)
-                copied += 1
-        note = f"{copied} real sample files copied into {DATASETS_DIR}/real/"
-    else:
-        note = f"real sample files not found at {real} (set GEOBASE_SHARED); skipped"
+    (folder / "real").mkdir(parents=True, exist_ok=True)
+    for src in sorted(real.iterdir()):  # the samples with their README and licence texts
+        dst = folder / "real" / src.name
+        if src.is_file() and not (dst.exists() and dst.stat().st_size == src.stat().st_size):
+            shutil.copyfile(src, dst)
+            copied += 1
+    note = f"{copied} real sample files copied into {DATASETS_DIR}/real/"
     return f"{len(deliveries)} synthetic deliveries in {DATASETS_DIR}/generated/; {note}"
 
 
@@ -248,11 +262,14 @@ def build_demo(
 
     Args:
         path: the workspace folder; created if missing, completed if it exists.
-        data: the folder holding ``datasets/`` and ``control_points/`` (default: the
-            geobase repository).
+        data: the folder holding ``datasets/`` and ``control_points/`` (default:
+            ``demo_data_root()``, the geobase clone).
         progress: called with each step's name before it runs.
     """
-    data = Path(data or REPO_ROOT)
+    data = Path(data) if data is not None else demo_data_root()
+    real = real_data_dir(data)
+    if not real.is_dir():  # part of the repository: checked before anything is written
+        raise DemoDataMissing(f"the real sample files {real} are missing; the clone is incomplete")
     result = DemoResult(Path(path).absolute())
     token = _say.set((lambda message: progress(f"  {message}")) if progress else None)
     try:

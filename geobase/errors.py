@@ -149,6 +149,10 @@ class FontNotFound(GeobaseError, OSError):
     """No CJK TrueType font is installed to render Chinese text in a PDF."""
 
 
+class DemoDataMissing(GeobaseError, FileNotFoundError):
+    """The demo's inputs (datasets/, control_points/, datasets/real/) are not in a clone."""
+
+
 # --- workspace and store --------------------------------------------------------------
 
 

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(os.environ.get("GEOBASE_SHARED", ROOT.parent / "shared")) / "data" / "real"
+#: the real sample files, committed with the repository (datasets/real/README.md)
+REAL_DATA = ROOT / "datasets" / "real"
 
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
-    """The folder of real sample files (../shared/data/real); never modify them."""
+    """The folder of real sample files (datasets/real); never modify them."""
     if not REAL_DATA.is_dir():
-        pytest.fail(f"real sample data not found at {REAL_DATA}; set GEOBASE_SHARED")
+        pytest.fail(f"real sample data not found at {REAL_DATA}; the clone is incomplete")
     return REAL_DATA
 
 
