@@ -472,6 +472,39 @@ def test_hostile_requests_get_4xx_and_nothing_restricted(served, target):
         assert "secret" not in text and "restricted" not in text, target
 
 
+def test_fast_path_on_an_untouched_tile_answers_like_the_full_route(served):
+    """A fresh app (empty tile cache): the first request takes the full route, the second
+    the fast path; both answer with the same headers, whatever other tests did."""
+    from geobase.server import ServerSettings, create_app
+
+    app = create_app(ServerSettings.for_workspace(served["ws_root"]))
+    fast = app.fast_path
+    answered = []
+
+    async def counting(scope, send):
+        done = await fast(scope, send)
+        if scope["type"] == "http":
+            answered.append(done)
+        return done
+
+    app.fast_path = counting
+    z, x, y = some_tile(served, "merc")
+    url = f"/tiles/merc/{z}/{x}/{y}.png"
+    with running(app) as base, httpx.Client(base_url=base, timeout=20) as c:
+        first, second = c.get(url), c.get(url)
+        head = c.head(url)
+        cached = c.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert answered == [False, True, True, True]
+    assert first.status_code == second.status_code == head.status_code == 200
+    assert first.content == second.content and head.content == b""
+    skip = ("date", "server")
+    full = {k: v for k, v in first.headers.items() if k not in skip}
+    assert {k: v for k, v in second.headers.items() if k not in skip} == full
+    assert {k: v for k, v in head.headers.items() if k not in skip} == full
+    assert "Origin" in first.headers["vary"]  # a shared cache keeps CORS answers apart
+    assert cached.status_code == 304 and cached.headers["vary"] == first.headers["vary"]
+
+
 def test_fast_path_answers_like_the_full_route(served):
     c = served["client"]
     z, x, y = some_tile(served, "merc")

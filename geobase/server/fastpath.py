@@ -5,8 +5,9 @@ The application (:class:`geobase.server.app.GeobaseApp`) first offers each reque
 itself when the request carries no ``Authorization`` and no ``Origin`` header, the
 pyramid is public and the tile is in the memory cache; everything else (first requests,
 tokens, CORS, errors) goes through the application as usual, which fills the cache. The
-answer is the same as the full route's (same ETag, caching headers, 304 handling): the
-fast path only skips routing, dependency injection and the thread pool.
+answer is the same as the full route's (same ETag, caching headers, ``Vary: Origin`` that
+the CORS middleware adds, 304 handling): the fast path only skips routing, dependency
+injection, the middleware and the thread pool.
 
 The layer registry is consulted on every request (``LayerRegistry.all`` re-reads the
 pyramid table when it is older than its refresh interval), so a pyramid reclassified
@@ -53,7 +54,12 @@ class TileFastPath:
         if hit is None:
             return False
         body, etag = hit
-        headers = [(b"cache-control", self.cache_control), (b"etag", etag.encode())]
+        # the full route's answer passes the CORS middleware, which adds Vary: Origin
+        headers = [
+            (b"cache-control", self.cache_control),
+            (b"etag", etag.encode()),
+            (b"vary", b"Origin"),
+        ]
         if not_modified(if_none_match, etag):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
