@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages geobase uses at run time ("run") and in its tests ("test"), and the
-# viewer's front-end assets from the npm registry.
+# Debian packages geobase uses at run time ("run") and in its tests ("test"). (The
+# viewer's OpenLayers is vendored in geobase/server/static/vendor/ol/: no npm.)
 # Installs only what is missing, and only as root; otherwise it lists what is missing.
 set -uo pipefail
 mode=${1:-run}
@@ -41,9 +41,4 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-# front-end assets (OpenLayers) for the viewer, from the npm registry
-if [ -f geobase/server/static/package.json ] && [ ! -d geobase/server/static/node_modules ] && command -v npm >/dev/null; then
-  (cd geobase/server/static && npm install --silent --no-audit --no-fund >/dev/null) \
-    || echo "warning: npm install of the viewer's assets failed" >&2
-fi
 exit 0

@@ -4,8 +4,10 @@ TileJSON, data APIs, caching, compression, CORS, access control and hostile requ
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import httpx
 import pytest
@@ -73,6 +75,15 @@ def test_viewer_page_and_assets_are_local(served):
         assert not ref.startswith(("http:", "https:", "//")), ref
     js = c.get("/static/ol.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    # OpenLayers is vendored (no npm): served as committed, with its licences beside it
+    vendor = Path(__file__).resolve().parents[1] / "geobase/server/static/vendor/ol"
+    sums = dict(line.split()[::-1] for line in (vendor / "SHA256SUMS").read_text().splitlines())
+    for name in ("ol.js", "ol.css"):
+        body = c.get(f"/static/{name}", headers={"Accept-Encoding": "identity"}).content
+        assert hashlib.sha256(body).hexdigest() == sums[name], name
+    bundled = [line.split()[0] for line in (vendor / "BUNDLED").read_text().splitlines()]
+    assert bundled[0] == "ol" and (vendor / "LICENSE.md").is_file()
+    assert all((vendor / f"LICENSE-{name}.txt").is_file() for name in bundled[1:])
     assert c.get("/static/app.py").status_code == 404
 
 

@@ -1,9 +1,9 @@
 """The viewer page (``/``) and its assets (``/static/...``), all served by geobase.
 
-OpenLayers comes from the npm registry (``geobase/server/static/package.json``, installed
-by ``scripts/install-system-deps.sh``); its single-file browser build ``ol/dist/ol.js``
-is served from ``node_modules`` so that the viewer works offline and no request leaves
-the service. Assets are looked up in a fixed table: no part of a request path ever
+OpenLayers' single-file browser build is vendored in ``static/vendor/ol/`` (its README
+says where from and under which licences; ``scripts/vendor-openlayers.sh`` refreshes it)
+and served as ``/static/ol.js`` and ``/static/ol.css``, so that the viewer works offline,
+no request leaves the service and nothing needs npm. Assets are looked up in a fixed table: no part of a request path ever
 becomes part of a file path.
 """
 
@@ -27,8 +27,8 @@ STATIC = Path(__file__).parent / "static"
 ASSETS: dict[str, tuple[Path, str]] = {
     "viewer.js": (STATIC / "viewer.js", "text/javascript; charset=utf-8"),
     "viewer.css": (STATIC / "viewer.css", "text/css; charset=utf-8"),
-    "ol.js": (STATIC / "node_modules" / "ol" / "dist" / "ol.js", "text/javascript; charset=utf-8"),
-    "ol.css": (STATIC / "node_modules" / "ol" / "ol.css", "text/css; charset=utf-8"),
+    "ol.js": (STATIC / "vendor" / "ol" / "ol.js", "text/javascript; charset=utf-8"),
+    "ol.css": (STATIC / "vendor" / "ol" / "ol.css", "text/css; charset=utf-8"),
 }
 INDEX = STATIC / "index.html"
 _cache: dict[Path, tuple[float, bytes]] = {}
@@ -40,11 +40,6 @@ def _read(path: Path) -> bytes:
     try:
         mtime = path.stat().st_mtime
     except FileNotFoundError:
-        if "node_modules" in path.parts:
-            raise NotFoundError(
-                f"{path.name} is not installed; run 'npm install' in {STATIC} "
-                "(scripts/install-system-deps.sh does it)"
-            ) from None
         raise NotFoundError(f"no asset {path.name!r}") from None
     with _lock:
         hit = _cache.get(path)
