@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create the isolated environment (.venv) and install geobase with its extras.
-#   bash scripts/install.sh            # geobase + server, pdf, dask extras
+# Create the isolated environment (.venv) and install geobase with its extras, at the
+# versions it is tested with (constraints.txt; scripts/refresh-constraints.sh renews it).
+#   bash scripts/install.sh            # geobase + server, pdf, dask, postgis extras
 #   bash scripts/install.sh test       # also the test tools
 # System packages (fonts, GDAL's command-line tools, chromium, PostgreSQL) are installed
 # by scripts/install-system-deps.sh when running as root; without root they are skipped
@@ -15,9 +16,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=".venv/.geobase-installed-$extras"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[$extras]"
   touch "$stamp"
 fi
 bash scripts/install-system-deps.sh "${1:-run}"

@@ -512,7 +512,8 @@ def test_fast_path_on_an_untouched_tile_answers_like_the_full_route(served):
     full = {k: v for k, v in first.headers.items() if k not in skip}
     assert {k: v for k, v in second.headers.items() if k not in skip} == full
     assert {k: v for k, v in head.headers.items() if k not in skip} == full
-    assert "Origin" in first.headers["vary"]  # a shared cache keeps CORS answers apart
+    # a shared cache keeps CORS answers apart (whatever Starlette's release adds)
+    assert [t.strip() for t in first.headers["vary"].split(",")].count("Origin") == 1
     assert cached.status_code == 304 and cached.headers["vary"] == first.headers["vary"]
 
 

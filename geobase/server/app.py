@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,6 +25,7 @@ from geobase.server import problems
 from geobase.server.auth import redact_logs
 from geobase.server.deps import Service, get
 from geobase.server.fastpath import TileFastPath
+from geobase.server.http import CORS
 from geobase.server.settings import ServerSettings
 from geobase.store import Workspace
 
@@ -106,7 +106,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         )
 
     app.add_middleware(
-        CORSMiddleware,
+        CORS,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["Authorization", "If-None-Match"],

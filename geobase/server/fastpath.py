@@ -55,6 +55,7 @@ class TileFastPath:
             return False
         body, etag = hit
         # the full route's answer passes the CORS middleware, which adds Vary: Origin
+        # (geobase.server.http.CORS)
         headers = [
             (b"cache-control", self.cache_control),
             (b"etag", etag.encode()),

@@ -19,6 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -167,3 +169,27 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS middleware, with ``Vary: Origin`` on every response, once.
+
+    A response differs by ``Origin`` (CORS headers or not), so a shared cache must keep
+    them apart. Starlette >= 1.0 adds ``Vary: Origin`` to every response, older releases
+    only to requests that carry an ``Origin``; this gives the same headers with either,
+    and the tile fast path (:mod:`geobase.server.fastpath`) sends the same.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        async def with_vary(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                tokens = [t.strip() for v in headers.getlist("vary") for t in v.split(",")]
+                seen: dict[str, str] = {}
+                for t in [*tokens, "Origin"]:
+                    if t:
+                        seen.setdefault(t.lower(), t)
+                headers["vary"] = ", ".join(seen.values())
+            await send(message)
+
+        await super().__call__(scope, receive, with_vary if scope["type"] == "http" else send)
