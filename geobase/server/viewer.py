@@ -3,8 +3,8 @@
 OpenLayers' single-file browser build is vendored in ``static/vendor/ol/`` (its README
 says where from and under which licences; ``scripts/vendor-openlayers.sh`` refreshes it)
 and served as ``/static/ol.js`` and ``/static/ol.css``, so that the viewer works offline,
-no request leaves the service and nothing needs npm. Assets are looked up in a fixed table: no part of a request path ever
-becomes part of a file path.
+no request leaves the service and nothing needs npm. Assets are looked up in a fixed
+table: no part of a request path ever becomes part of a file path.
 """
 
 from __future__ import annotations
