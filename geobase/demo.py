@@ -164,7 +164,9 @@ def _datasets(ws: Workspace, data: Path) -> str:
         if src.is_file() and not (dst.exists() and dst.stat().st_size == src.stat().st_size):
             shutil.copyfile(src, dst)
             copied += 1
-    note = f"{copied} real sample files copied into {DATASETS_DIR}/real/"
+    note = (
+        f"{copied} files (real samples, their README and licences) copied into {DATASETS_DIR}/real/"
+    )
     return f"{len(deliveries)} synthetic deliveries in {DATASETS_DIR}/generated/; {note}"
 
 
