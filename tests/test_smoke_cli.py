@@ -799,7 +799,7 @@ def test_tiles_build_on_dask(smoke):
     distributed = pytest.importorskip("distributed")
     line = DASK_LINE
     with distributed.LocalCluster(
-        n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None
+        n_workers=1, processes=True, threads_per_worker=1, dashboard_address=":0"
     ) as cluster:
         smoke.replace[DASK_EXAMPLE] = cluster.scheduler_address
         try:
@@ -824,7 +824,7 @@ def test_tiles_build_on_dask_workers_with_threads(smoke, tmp_path):
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         distributed.LocalCluster(
-            n_workers=1, processes=True, threads_per_worker=4, dashboard_address=None
+            n_workers=1, processes=True, threads_per_worker=4, dashboard_address=":0"
         ) as cluster,
     ):
         smoke.replace[DASK_EXAMPLE] = cluster.scheduler_address

@@ -520,7 +520,7 @@ def test_dask_local_cluster(workspace, ortho, tmp_path):
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
-            n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=False, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
     ):
         rec = build_tiles(workspace, str(ortho), tmp_path / "d.pmtiles", fmt="png",
