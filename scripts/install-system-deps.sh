@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 pkgs="fonts-wqy-zenhei"
 # test: GDAL's tools (gdal2tiles, WMTS driver), headless chromium, PDF rendering, and
 # PostgreSQL + PostGIS for the PostGIS store tests (they start a throw-away cluster)
-[ "$mode" = "test" ] && pkgs="$pkgs gdal-bin chromium poppler-utils postgresql"
+[ "$mode" = "test" ] && pkgs="$pkgs gdal-bin chromium poppler-utils postgresql nginx-light"
 
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 postgis_pkg() {

@@ -44,7 +44,19 @@ PUBLICATION_KINDS = (
 @click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
 )
-def serve(workspace_dir, host, port, workers, public_url, log_level):
+@click.option(
+    "--emit-nginx",
+    "nginx_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Write (replace) an nginx configuration to PATH ('-': stdout) in which nginx sends "
+    "directory pyramids' tiles from disk once this server (at --host:--port) allows them; "
+    "then exit.",
+)
+@click.option(
+    "--nginx-listen", default="80", show_default=True, help="nginx's listen (with --emit-nginx)."
+)
+def serve(workspace_dir, host, port, workers, public_url, log_level, nginx_path, nginx_listen):
     """Serve the workspace: viewer at /, tiles, WMTS, TileJSON and /api/ (OpenAPI at
     /api/openapi.json), health at /health."""
     import os
@@ -56,6 +68,25 @@ def serve(workspace_dir, host, port, workers, public_url, log_level):
 
     ws = open_workspace(workspace_dir)
     root = ws.root
+    if nginx_path is not None:
+        from geobase.server.nginx import nginx_config
+
+        with ws:
+            config = nginx_config(
+                ws,
+                upstream=f"{host}:{port}",
+                listen=nginx_listen,
+                cors_origins=ServerSettings.for_workspace(root).cors_origins,
+            )
+        _write_text(nginx_path, config.text)
+        info(f"nginx sends {len(config.direct)} pyramid(s) from disk: {', '.join(config.direct)}")
+        if config.proxied:
+            info(
+                f"{len(config.proxied)} pyramid(s) in PMTiles/MBTiles go through geobase: "
+                f"{', '.join(config.proxied)} (build them as folders for nginx to send them)"
+            )
+        info(f"wrote {nginx_path}: include it in nginx's http {{}}; run geobase serve as well")
+        return
     ws.close()
     settings = ServerSettings.for_workspace(root, public_url=public_url)
     info(f"serving {root} at http://{host}:{port}/ (Ctrl-C stops)")
@@ -67,6 +98,23 @@ def serve(workspace_dir, host, port, workers, public_url, log_level):
         uvicorn.run("geobase.server.app:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
+
+
+def _write_text(path: str, text: str) -> None:
+    """``text`` to ``path`` under a temporary name, then renamed (or to stdout for ``-``)."""
+    import os
+    from pathlib import Path
+
+    if path == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 # --- publication log -----------------------------------------------------------------

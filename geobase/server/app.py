@@ -85,7 +85,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
 
-    from geobase.server import api, ogcapi, tiles, viewer, wmts
+    from geobase.server import api, nginx, ogcapi, tiles, viewer, wmts
 
     # uvicorn's access log prints query strings, which may hold ?token=
     redact_logs("uvicorn.access", "uvicorn.error")
@@ -94,6 +94,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(wmts.router)
     app.include_router(ogcapi.router)
     app.include_router(viewer.router)
+    app.include_router(nginx.router)
 
     @get(app.router, "/health", summary="Health / 健康检查")
     def health(request: Request) -> Response:

@@ -1,0 +1,210 @@
+"""nginx in front of geobase: a configuration in which nginx sends tiles from disk.
+
+``geobase serve`` answers everything itself; at city scale nginx sends static files
+several times faster. :func:`nginx_config` writes an nginx ``http {}`` snippet (from the
+``templates/nginx.conf.j2`` template) that
+
+- sends the tiles of every *directory* pyramid straight from its folder,
+- but only after asking geobase (``auth_request`` to :data:`AUTH_PATH`, answered by
+  :func:`tile_access`) whether this caller may have this pyramid's tiles now: the
+  configuration names no classification, so a pyramid reclassified from public to
+  restricted, moved or rebuilt in another format is refused by nginx as soon as geobase
+  knows (its registry refreshes every few seconds) plus ``auth_cache_s``, the time nginx
+  keeps geobase's answer to *anonymous* requests (one small cached answer per pyramid,
+  so public tiles cost nginx a cache lookup, not a round trip). Requests with a token are
+  never answered from that cache (geobase caches verified tokens itself),
+- hands everything else to geobase: the viewer, /api, /wmts, OGC API, PMTiles and MBTiles
+  pyramids (plain nginx cannot read a tile out of an archive; build directory pyramids
+  for what nginx should send), and every refusal or missing tile, so that callers get
+  geobase's own 401/404 answers and a restricted pyramid stays indistinguishable from a
+  missing one.
+
+Example:
+    >>> AUTH_PATH
+    '/_nginx/tile-access'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import Response
+
+from geobase.catalog.access import may_see
+from geobase.errors import ValidationError
+from geobase.server.deps import Service, service_of
+from geobase.server.fastpath import TILE_PATH
+from geobase.server.http import cache_control
+from geobase.store import Workspace
+
+AUTH_PATH = "/_nginx/tile-access"
+TEMPLATE = "nginx.conf.j2"
+# what may stand inside a double-quoted nginx string without escaping or expansion
+_SAFE_PATH = re.compile(r"^[^\s\"'\\$;{}#]+$")
+_LISTEN = re.compile(r"^(?:[A-Za-z0-9.\-]+:|\[[0-9A-Fa-f:]+\]:)?[0-9]{1,5}$")
+_UPSTREAM = re.compile(r"^(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$|^unix:/[^\s;{}\"'$]+$")
+_ORIGIN = re.compile(r"^\*$|^[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'\\$;{}#/]+$")
+_SERVER_NAME = re.compile(r"^[A-Za-z0-9.\-_* ]+$")
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class NginxConfig:
+    """An emitted configuration and what it does with each pyramid.
+
+    Attributes:
+        text: the nginx ``http {}`` snippet.
+        direct: pyramids nginx sends from their folders (after asking geobase).
+        proxied: pyramids in archives (PMTiles, MBTiles), whose tiles nginx asks geobase for.
+    """
+
+    text: str
+    direct: tuple[str, ...]
+    proxied: tuple[str, ...]
+
+
+def nginx_config(
+    ws: Workspace,
+    *,
+    upstream: str = "127.0.0.1:8000",
+    listen: str = "80",
+    server_name: str = "_",
+    cache_dir: Path | str = "/var/cache/nginx/geobase",
+    auth_cache_s: int = 5,
+    cors_origins: list[str] | None = None,
+) -> NginxConfig:
+    """The nginx configuration (an ``http {}`` snippet) for serving ``ws`` (module docstring).
+
+    Args:
+        ws: the workspace ``geobase serve`` serves.
+        upstream: where geobase listens (``host:port`` or ``unix:/path``).
+        listen: nginx's ``listen`` (``port`` or ``address:port``).
+        server_name: nginx's ``server_name``.
+        cache_dir: the folder of nginx's cache of anonymous access answers.
+        auth_cache_s: seconds nginx keeps geobase's answer to anonymous tile requests
+            (0: ask geobase for every tile); a reclassification reaches nginx within it.
+        cors_origins: the server's ``cors_origins`` (default ``["*"]``): the origins
+            static tiles are allowed to (``Access-Control-Allow-Origin``).
+
+    Raises:
+        ValidationError: an argument or a pyramid's folder cannot be written into an
+            nginx configuration safely.
+    """
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from geobase.server.layers import LayerRegistry
+
+    _check(_LISTEN, listen, "listen address", "PORT or ADDRESS:PORT")
+    _check(_UPSTREAM, upstream, "geobase upstream", "HOST:PORT or unix:/PATH")
+    _check(_SERVER_NAME, server_name, "server name", "names separated by spaces")
+    _check(_SAFE_PATH, str(cache_dir), "cache folder", "a path without spaces, quotes, $ ; { }")
+    origins = ["*"] if cors_origins is None else list(cors_origins)
+    for origin in origins:
+        _check(_ORIGIN, origin, "CORS origin", "* or scheme://host[:port]")
+    if not 0 <= auth_cache_s <= 3600:
+        raise ValidationError(f"auth cache time {auth_cache_s} s is not within 0-3600 s")
+    registry = LayerRegistry(ws, cache_bytes=0)
+    try:
+        layers = sorted(registry.all().values(), key=lambda layer: layer.name)
+    finally:
+        registry.close()
+    pyramids: list[dict[str, Any]] = []
+    proxied: list[str] = []
+    for layer in layers:
+        if not layer.path.is_dir():  # PMTiles, MBTiles: served by geobase
+            proxied.append(layer.name)
+            continue
+        _check(
+            _SAFE_PATH,
+            str(layer.path),
+            f"folder of pyramid {layer.name!r}",
+            "a path without spaces, quotes, $ ; { } (move the pyramid or serve it by geobase)",
+        )
+        pyramids.append(
+            {
+                "name": layer.name,
+                "name_re": re.escape(layer.name),
+                "ext_re": "|".join(layer.extensions),
+                "file_ext": layer.ext,
+                "media_type": layer.media_type,
+                "format": layer.format,
+                "tms": layer.tms.id,
+                "path": str(layer.path),
+            }
+        )
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # an nginx configuration, not HTML: every value is checked above
+    )
+    text = env.get_template(TEMPLATE).render(
+        workspace=str(ws.root),
+        upstream=upstream,
+        listen=listen,
+        server_name=server_name,
+        cache_dir=str(cache_dir),
+        auth_cache_s=int(auth_cache_s),
+        auth_path=AUTH_PATH,
+        cors_any="*" in origins,
+        cors_origins=origins,
+        pyramids=pyramids,
+    )
+    return NginxConfig(text, tuple(p["name"] for p in pyramids), tuple(proxied))
+
+
+def _check(pattern: re.Pattern, value: str, what: str, expected: str) -> None:
+    if not pattern.match(value):
+        raise ValidationError(f"{what} {value[:120]!r} cannot go into an nginx file ({expected})")
+
+
+@router.get(AUTH_PATH, include_in_schema=False)
+def tile_access(request: Request, service: Annotated[Service, Depends(service_of)]) -> Response:
+    """nginx's ``auth_request``: may the caller of ``X-Original-URI`` have that tile of
+    pyramid ``X-Geobase-Pyramid`` from folder ``X-Geobase-Store``?
+
+    204 (with the tile's ``Cache-Control`` and ``Vary``) if so; 403 if the caller may not
+    see the pyramid, the URI is not one of its tiles as nginx matched it, or the pyramid's
+    store or format is no longer what nginx was configured with (nginx then asks geobase
+    for the tile, which gives its own answer); 401 for a bad token.
+    """
+    headers = request.headers
+    name = headers.get("x-geobase-pyramid", "")
+    store = _utf8(headers.get("x-geobase-store", ""))
+    original = urlsplit(_utf8(headers.get("x-original-uri", "")))
+    match = TILE_PATH.match(original.path)
+    if match is None or match.group(1) != name:
+        return Response(status_code=403)
+    # the caller's own request (its Authorization header and ?token=), as geobase reads it
+    caller = Request(
+        {**request.scope, "path": original.path, "query_string": original.query.encode()}
+    )
+    clearance = service.tokens(caller)
+    layer = service.layers.all().get(name)
+    if (
+        layer is None
+        or not may_see(layer.classification, clearance)
+        or str(layer.path) != store
+        or match.group(5) not in layer.extensions
+    ):
+        return Response(status_code=403)
+    public = layer.classification == "public"
+    out = {"cache-control": cache_control(service.settings.tile_max_age, private=not public)}
+    if not public:
+        out["vary"] = "Authorization"
+    return Response(status_code=204, headers=out)
+
+
+def _utf8(value: str) -> str:
+    """A header value nginx sent as UTF-8 bytes (Starlette decodes headers as Latin-1)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value

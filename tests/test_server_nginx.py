@@ -1,0 +1,265 @@
+"""``geobase serve --emit-nginx``: a real nginx (Debian's, non-daemon, temp prefix, free
+loopback port) in front of geobase on uvicorn: public directory tiles sent by nginx from
+disk byte for byte as geobase sends them, everything not public only with a token, and a
+pyramid reclassified from public to restricted refused at once by nginx.
+
+Skips where nginx is not installed (``scripts/install-system-deps.sh test`` installs
+``nginx-light``), except in CI (``CI`` set), where a missing nginx is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server_support import PYRAMIDS, make_workspace, running
+
+AUTH_CACHE_S = 1  # nginx keeps anonymous answers this long
+REFRESH_S = 0.2  # geobase re-reads the pyramid table this often
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if found is None:
+        reason = "nginx is not installed (apt-get install nginx-light)"
+        if os.environ.get("CI"):
+            pytest.fail(f"nginx tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main_conf(prefix: Path, snippet: Path) -> str:
+    """A whole nginx.conf around the emitted snippet, everything under ``prefix``."""
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read pytest's tmp
+    temps = "\n".join(
+        f"    {kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"{user}daemon off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
+        f"error_log {prefix / 'error.log'} warn;\n"
+        "events { worker_connections 256; }\n"
+        f"http {{\n    access_log off;\n{temps}\n    include {snippet};\n}}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    from geobase.server import ServerSettings, create_app
+    from geobase.server.nginx import nginx_config
+    from geobase.store import Workspace
+
+    binary = nginx_binary()
+    info = make_workspace(tmp_path_factory.mktemp("nginx") / "ws")
+    app = create_app(ServerSettings.for_workspace(info["ws_root"]))
+    app.state.service.layers.refresh_s = REFRESH_S
+    prefix = tmp_path_factory.mktemp("nginx-prefix")
+    with running(app) as geobase:
+        port = free_port()
+        with Workspace.open(info["ws_root"]) as ws:
+            config = nginx_config(
+                ws,
+                upstream=geobase.removeprefix("http://"),
+                listen=f"127.0.0.1:{port}",
+                cache_dir=prefix / "auth-cache",
+                auth_cache_s=AUTH_CACHE_S,
+            )
+        assert config.direct == ("inner", "merc") and config.proxied == ("cgcs", "secret")
+        text = config.text
+        (prefix / "geobase.conf").write_text(text, encoding="utf-8")
+        conf = prefix / "nginx.conf"
+        conf.write_text(main_conf(prefix, prefix / "geobase.conf"), encoding="utf-8")
+        check = subprocess.run(
+            [binary, "-t", "-p", str(prefix), "-c", str(conf)], capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stderr
+        proc = subprocess.Popen(
+            [binary, "-p", str(prefix), "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log = (prefix / "error.log").read_text(errors="replace")
+                        raise RuntimeError(f"nginx did not start: {log}") from None
+                    time.sleep(0.05)
+            with (
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as nginx,
+                httpx.Client(base_url=geobase, timeout=20) as direct,
+            ):
+                yield {**info, "nginx": nginx, "direct": direct, "config": text, "app": app}
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def tiles_of(deployed, name: str) -> list[str]:
+    from geobase.tiles.stores import open_pyramid
+
+    ext = "jpg" if PYRAMIDS[name][3] == "jpeg" else PYRAMIDS[name][3]
+    with open_pyramid(deployed["ws_root"] / PYRAMIDS[name][0]) as reader:
+        return [f"/tiles/{name}/{z}/{x}/{y}.{ext}" for z, x, y in reader.tiles()]
+
+
+def bearer(deployed, level: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {deployed['tokens'][level]}"}
+
+
+def from_disk(response: httpx.Response) -> bool:
+    """Sent by nginx's static module (geobase sends no Last-Modified)."""
+    return "last-modified" in response.headers
+
+
+def test_config_names_directory_pyramids_only(deployed):
+    text = deployed["config"]
+    assert 'location ~ "^/tiles/merc/' in text and 'location ~ "^/tiles/inner/' in text
+    assert "/tiles/cgcs/" not in text and "/tiles/secret/" not in text  # archives: geobase
+    assert "public" not in text.split("server {", 1)[1]  # no classification baked in
+
+
+def test_public_tiles_come_from_disk_byte_identical(deployed):
+    paths = tiles_of(deployed, "merc")
+    assert len(paths) > 3
+    for path in paths:
+        via, direct = deployed["nginx"].get(path), deployed["direct"].get(path)
+        assert via.status_code == direct.status_code == 200, path
+        assert from_disk(via) and not from_disk(direct)
+        assert via.content == direct.content
+        assert via.headers["content-type"] == direct.headers["content-type"] == "image/png"
+        assert via.headers["cache-control"] == direct.headers["cache-control"]
+        assert via.headers["cache-control"].startswith("public")
+    head = deployed["nginx"].head(paths[0])
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_missing_public_tile_is_geobase_404(deployed):
+    path = "/tiles/merc/12/0/0.png"
+    via, direct = deployed["nginx"].get(path), deployed["direct"].get(path)
+    assert via.status_code == direct.status_code == 404
+    assert via.json() == direct.json()
+
+
+def test_internal_directory_tiles_need_a_token(deployed):
+    nginx = deployed["nginx"]
+    for path in tiles_of(deployed, "inner"):
+        anonymous = nginx.get(path)
+        assert anonymous.status_code == 404, path  # as geobase: like a missing pyramid
+        assert anonymous.json() == deployed["direct"].get(path).json()
+        for headers, query in (
+            (bearer(deployed, "internal"), ""),
+            (bearer(deployed, "restricted"), ""),
+            ({}, f"?token={deployed['tokens']['internal']}"),
+        ):
+            via = nginx.get(path + query, headers=headers)
+            direct = deployed["direct"].get(path + query, headers=headers)
+            assert via.status_code == direct.status_code == 200
+            assert from_disk(via) and via.content == direct.content
+            assert via.headers["cache-control"].startswith("private")
+            assert "Authorization" in via.headers["vary"]
+        # the token answers are not cached for anonymous callers afterwards
+        assert nginx.get(path).status_code == 404
+
+
+def test_bad_tokens_get_geobase_401(deployed):
+    path = tiles_of(deployed, "inner")[0]
+    for headers in (bearer(deployed, "revoked"), {"Authorization": "Bearer gbt_nonsense"}):
+        via = deployed["nginx"].get(path, headers=headers)
+        assert via.status_code == 401
+        assert via.json() == deployed["direct"].get(path, headers=headers).json()
+
+
+def test_archive_pyramids_are_served_by_geobase(deployed):
+    nginx, direct = deployed["nginx"], deployed["direct"]
+    public = tiles_of(deployed, "cgcs")[-1]
+    assert nginx.get(public).content == direct.get(public).content
+    assert not from_disk(nginx.get(public))
+    secret = tiles_of(deployed, "secret")[-1]
+    assert nginx.get(secret).status_code == 404
+    allowed = nginx.get(secret, headers=bearer(deployed, "restricted"))
+    assert allowed.status_code == 200
+    assert allowed.content == direct.get(secret, headers=bearer(deployed, "restricted")).content
+    names = [p["name"] for p in nginx.get("/api/pyramids").json()["pyramids"]]
+    assert names == [p["name"] for p in direct.get("/api/pyramids").json()["pyramids"]]
+    assert names == ["cgcs", "merc"]  # the public ones, with links through nginx
+    listed = nginx.get("/api/pyramids").json()["pyramids"][1]["tiles"]
+    assert listed.startswith(str(nginx.base_url).rstrip("/") + "/tiles/merc/")
+
+
+def test_moved_pyramid_is_not_sent_from_its_old_folder(deployed):
+    """The auth endpoint refuses when nginx's folder is no longer the pyramid's."""
+    from geobase.server.nginx import AUTH_PATH
+
+    path = tiles_of(deployed, "merc")[0]
+    store = str(deployed["ws_root"] / "tiles" / "merc")
+    client = deployed["direct"]
+    headers = {"X-Original-URI": path, "X-Geobase-Pyramid": "merc"}
+    ok = client.get(AUTH_PATH, headers={**headers, "X-Geobase-Store": store})
+    assert ok.status_code == 204 and ok.headers["cache-control"].startswith("public")
+    moved = client.get(AUTH_PATH, headers={**headers, "X-Geobase-Store": store + "-old"})
+    assert moved.status_code == 403
+    other = client.get(AUTH_PATH, headers={**headers, "X-Geobase-Pyramid": "inner"})
+    assert other.status_code == 403
+
+
+def test_reclassified_pyramid_is_refused_by_nginx(deployed):
+    """public -> restricted: within geobase's refresh plus the auth cache, no tile is
+    served anonymously (last: it changes the workspace)."""
+    from geobase.store import Workspace
+
+    nginx = deployed["nginx"]
+    paths = tiles_of(deployed, "merc")
+    assert all(nginx.get(p).status_code == 200 for p in paths)  # anonymous answers cached
+    with Workspace.open(deployed["ws_root"]) as ws, ws.store.transaction() as tx:
+        tx.execute("UPDATE pyramids SET classification = 'restricted' WHERE name = 'merc'")
+    time.sleep(REFRESH_S + AUTH_CACHE_S + 0.8)
+    for path in paths:
+        assert nginx.get(path).status_code == 404, path
+        assert nginx.get(path, headers=bearer(deployed, "internal")).status_code == 404
+        allowed = nginx.get(path, headers=bearer(deployed, "restricted"))
+        assert allowed.status_code == 200 and from_disk(allowed)
+        assert allowed.headers["cache-control"].startswith("private")
+
+
+def test_cli_emits_the_config_and_refuses_bad_listen(deployed, tmp_path):
+    from click.testing import CliRunner
+
+    from geobase.cli import cli
+
+    out = tmp_path / "geobase.conf"
+    ws = str(deployed["ws_root"])
+    result = CliRunner().invoke(
+        cli, ["serve", "--workspace", ws, "--port", "8123", "--emit-nginx", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "nginx sends 2 pyramid(s) from disk: inner, merc" in result.stderr
+    assert "2 pyramid(s) in PMTiles/MBTiles go through geobase: cgcs, secret" in result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "server 127.0.0.1:8123;" in text and "listen 80;" in text
+    assert str(deployed["ws_root"] / "tiles" / "merc") in text
+    assert not list(tmp_path.glob(".*partial*"))
+    bad = CliRunner().invoke(
+        cli, ["serve", "--workspace", ws, "--emit-nginx", "-", "--nginx-listen", "80; evil"]
+    )
+    assert bad.exit_code == 2
+    assert "cannot go into an nginx file" in bad.output
