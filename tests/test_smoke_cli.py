@@ -157,6 +157,9 @@ HOW: dict[str, str] = {
     "geobase token create planning-dept --max-classification internal": "a token printed once",
     "geobase token list": "planning-dept listed, no secret",
     "geobase token revoke planning-dept": "revoked",
+    "geobase serve --emit-nginx geobase-nginx.conf": (
+        "the nginx snippet: geobase at 127.0.0.1:8000, the demo's PMTiles through geobase"
+    ),
     (
         "geobase publish record catalogue --kind catalogue --classification public "
         "--reviewer 李审 --review-date 2024-03-28 --by 王发"
@@ -942,6 +945,17 @@ def test_service_tokens_and_publication_log(smoke, monkeypatch):
     assert "cadence missed for" in check.stderr
     status = {r[0]: r[-1] for r in table_rows(check.stdout) if r[0]}
     assert status["catalogue"] == "missed" and status["imagery"] == "missed"
+
+
+def test_serve_emit_nginx(smoke):
+    result = smoke.run("geobase serve --emit-nginx geobase-nginx.conf")
+    text = (smoke.ws / "geobase-nginx.conf").read_text(encoding="utf-8")
+    assert "server 127.0.0.1:8000;" in text and "listen 80;" in text
+    assert "location / {" in text and "proxy_pass http://geobase_upstream;" in text
+    # the demo's pyramids are PMTiles: nginx passes their tiles to geobase, and says so
+    assert "location ~" not in text
+    assert "nginx sends 0 pyramid(s) from disk" in result.stderr
+    assert "go through geobase" in result.stderr and ".pmtiles" not in result.stderr
 
 
 # --- workspaces -----------------------------------------------------------------------------
