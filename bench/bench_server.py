@@ -250,8 +250,10 @@ def main() -> int:
         check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip
     text = snippet.read_text(encoding="utf-8")
-    snippet.write_text(text.replace("/var/cache/nginx/geobase", str(front_prefix / "cache")),
-                       encoding="utf-8")  # fmt: skip
+    text = text.replace("/var/cache/nginx/geobase", str(front_prefix / "cache"))
+    # no access log, as the bare nginx
+    text = re.sub(r'access_log "[^"]*" geobase_redacted;', "access_log off;", text)
+    snippet.write_text(text, encoding="utf-8")
     front_conf = front_prefix / "nginx.conf"
     front_conf.write_text(NGINX_CONF.format(workers=args.workers, prefix=front_prefix,
                                             server=f"    include {snippet};"),

@@ -77,6 +77,7 @@ def deployed(tmp_path_factory):
                 upstream=geobase.removeprefix("http://"),
                 listen=f"127.0.0.1:{port}",
                 cache_dir=prefix / "auth-cache",
+                access_log=prefix / "access.log",
                 auth_cache_s=AUTH_CACHE_S,
             )
         assert config.direct == ("inner", "merc") and config.proxied == ("cgcs", "secret")
@@ -108,7 +109,7 @@ def deployed(tmp_path_factory):
                 httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as nginx,
                 httpx.Client(base_url=geobase, timeout=20) as direct,
             ):
-                yield {**info, "nginx": nginx, "direct": direct, "config": text, "app": app}
+                yield {**info, "nginx": nginx, "direct": direct, "config": text, "prefix": prefix}
         finally:
             proc.terminate()
             proc.wait(10)
@@ -179,6 +180,24 @@ def test_internal_directory_tiles_need_a_token(deployed):
             assert "Authorization" in via.headers["vary"]
         # the token answers are not cached for anonymous callers afterwards
         assert nginx.get(path).status_code == 404
+
+
+def test_access_endpoint_is_internal_and_tokens_stay_out_of_the_log(deployed):
+    from geobase.server.nginx import AUTH_PATH
+
+    nginx = deployed["nginx"]
+    path = tiles_of(deployed, "inner")[0]
+    headers = {"X-Original-URI": path, "X-Geobase-Pyramid": "inner"}
+    assert nginx.get(AUTH_PATH, headers=headers).status_code == 404
+    assert nginx.get(f"{AUTH_PATH}/inner", headers=headers).status_code == 404
+    secret = deployed["tokens"]["internal"]
+    assert nginx.get(f"{path}?token={secret}", headers={"Referer": f"/?token={secret}"}).is_success
+    deadline = time.monotonic() + 5  # nginx writes the log line after the response
+    log = ""
+    while path not in log and time.monotonic() < deadline:
+        log = (deployed["prefix"] / "access.log").read_text(encoding="utf-8", errors="replace")
+        time.sleep(0.05)
+    assert path in log and secret not in log
 
 
 def test_bad_tokens_get_geobase_401(deployed):

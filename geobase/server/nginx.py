@@ -77,6 +77,7 @@ def nginx_config(
     listen: str = "80",
     server_name: str = "_",
     cache_dir: Path | str = "/var/cache/nginx/geobase",
+    access_log: Path | str = "/var/log/nginx/geobase-access.log",
     auth_cache_s: int = 5,
     cors_origins: list[str] | None = None,
 ) -> NginxConfig:
@@ -88,6 +89,8 @@ def nginx_config(
         listen: nginx's ``listen`` (``port`` or ``address:port``).
         server_name: nginx's ``server_name``.
         cache_dir: the folder of nginx's cache of anonymous access answers.
+        access_log: nginx's access log (written without query strings and referrers,
+            which may carry ``?token=``).
         auth_cache_s: seconds nginx keeps geobase's answer to anonymous tile requests
             (0: ask geobase for every tile); a reclassification reaches nginx within it.
         cors_origins: the server's ``cors_origins`` (default ``["*"]``): the origins
@@ -108,6 +111,7 @@ def nginx_config(
     origins = ["*"] if cors_origins is None else list(cors_origins)
     for origin in origins:
         _check(_ORIGIN, origin, "CORS origin", "* or scheme://host[:port]")
+    _check(_SAFE_PATH, str(access_log), "access log", "a path without spaces, quotes, $ ; { }")
     if not 0 <= auth_cache_s <= 3600:
         raise ValidationError(f"auth cache time {auth_cache_s} s is not within 0-3600 s")
     registry = LayerRegistry(ws, cache_bytes=0)
@@ -151,6 +155,7 @@ def nginx_config(
         listen=listen,
         server_name=server_name,
         cache_dir=str(cache_dir),
+        access_log=str(access_log),
         auth_cache_s=int(auth_cache_s),
         auth_path=AUTH_PATH,
         cors_any="*" in origins,
