@@ -260,6 +260,14 @@ def test_reclassified_pyramid_is_refused_by_nginx(deployed):
         assert allowed.headers["cache-control"].startswith("private")
 
 
+def test_module_examples():
+    import doctest
+
+    from geobase.server import nginx
+
+    assert doctest.testmod(nginx).failed == 0
+
+
 def test_cli_emits_the_config_and_refuses_bad_listen(deployed, tmp_path):
     from click.testing import CliRunner
 
@@ -277,6 +285,10 @@ def test_cli_emits_the_config_and_refuses_bad_listen(deployed, tmp_path):
     assert "server 127.0.0.1:8123;" in text and "listen 80;" in text
     assert str(deployed["ws_root"] / "tiles" / "merc") in text
     assert not list(tmp_path.glob(".*partial*"))
+    wildcard = CliRunner().invoke(
+        cli, ["serve", "--workspace", ws, "--host", "0.0.0.0", "--emit-nginx", "-"]
+    )
+    assert "server 127.0.0.1:8000;" in wildcard.stdout
     bad = CliRunner().invoke(
         cli, ["serve", "--workspace", ws, "--emit-nginx", "-", "--nginx-listen", "80; evil"]
     )

@@ -69,12 +69,12 @@ def serve(workspace_dir, host, port, workers, public_url, log_level, nginx_path,
     ws = open_workspace(workspace_dir)
     root = ws.root
     if nginx_path is not None:
-        from geobase.server.nginx import nginx_config
+        from geobase.server.nginx import nginx_config, upstream_for
 
         with ws:
             config = nginx_config(
                 ws,
-                upstream=f"{host}:{port}",
+                upstream=upstream_for(host, port),
                 listen=nginx_listen,
                 cors_origins=ServerSettings.for_workspace(root).cors_origins,
             )

@@ -165,6 +165,20 @@ def nginx_config(
     return NginxConfig(text, tuple(p["name"] for p in pyramids), tuple(proxied))
 
 
+def upstream_for(host: str, port: int) -> str:
+    """nginx's address of a geobase listening on ``host``:``port`` (a wildcard address is
+    reached on loopback; IPv6 addresses in brackets).
+
+    Example:
+        >>> upstream_for("0.0.0.0", 8000), upstream_for("::1", 8000)
+        ('127.0.0.1:8000', '[::1]:8000')
+    """
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
 def _check(pattern: re.Pattern, value: str, what: str, expected: str) -> None:
     if not pattern.match(value):
         raise ValidationError(f"{what} {value[:120]!r} cannot go into an nginx file ({expected})")
