@@ -11,6 +11,8 @@ cause.
 
 from __future__ import annotations
 
+import errno as _errno
+
 
 class GeobaseError(Exception):
     """Root of every error geobase raises."""
@@ -101,6 +103,18 @@ class FutureDate(InvalidDate):
 
 class NotFoundError(GeobaseError, LookupError):
     """A record (mark, dataset, pyramid, district) does not exist."""
+
+
+class InvalidName(ValidationError):
+    """A dataset id, pyramid name or token name outside the one pattern (geobase.names)."""
+
+
+class OutsideWorkspace(GeobaseError, ValueError):
+    """A path geobase would write or delete resolves outside the workspace or named output."""
+
+
+class OutputWriteError(GeobaseError, OSError):
+    """An output file cannot be written (read-only folder, disk full, size limit); none is left."""
 
 
 class PlanError(GeobaseError, ValueError):
@@ -224,3 +238,41 @@ class TileSettingsError(GeobaseError, ValueError):
 
 class AreaOfInterestError(GeobaseError, ValueError):
     """An area of interest is malformed, unreadable, empty or outside the workspace's districts."""
+
+
+# --- operating-system errors, described once for both boundaries ---------------------
+
+#: errno -> the likely cause, said the same way by the CLI, the server and the writers.
+_OS_CAUSES: dict[int, str] = {
+    _errno.EROFS: "read-only file system (write to a writable folder)",
+    _errno.EACCES: "permission denied (check the folder's and file's permissions)",
+    _errno.EPERM: "operation not permitted (check the folder's and file's permissions)",
+    _errno.ENOSPC: "no space left on the device (free space or write elsewhere)",
+    _errno.EDQUOT: "disk quota exceeded (free space or write elsewhere)",
+    _errno.EFBIG: "file too large (a file-size limit applies: see 'ulimit -f')",
+    _errno.ENOENT: "no such file or folder (check the path; create the folder first)",
+    _errno.ENOTDIR: "a part of the path is a file, not a folder",
+    _errno.EISDIR: "is a folder, not a file",
+    _errno.EEXIST: "already exists",
+    _errno.ENAMETOOLONG: "the name is too long for the file system",
+    _errno.EMFILE: "too many open files (raise 'ulimit -n')",
+    _errno.EIO: "input/output error (a failing disk or network mount?)",
+    _errno.ELOOP: "too many levels of symbolic links",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An operating-system error as one line: the path it names, what happened, the cause.
+
+    Example:
+        >>> describe_os_error(OSError(30, "Read-only file system", "/x/y.csv"))
+        '/x/y.csv: read-only file system (write to a writable folder)'
+    """
+    cause = _OS_CAUSES.get(exc.errno) if exc.errno is not None else None
+    if cause is None:
+        text = exc.strerror or str(exc) or type(exc).__name__
+        cause = " ".join(str(text).split())
+    where = exc.filename if exc.filename is not None else None
+    if exc.filename2 is not None:
+        where = f"{exc.filename} -> {exc.filename2}"
+    return f"{where}: {cause}" if where is not None else cause

@@ -190,8 +190,15 @@ def read_xlsx(path: str | Path) -> pd.DataFrame:
 def write_csv(
     frame: pd.DataFrame, path: str | Path | io.TextIOBase, encoding: str = "utf-8"
 ) -> None:
-    """Write a DataFrame as CSV (UTF-8 by default, GBK on request); ``-`` is not handled here."""
+    """Write a DataFrame as CSV (UTF-8 by default, GBK on request); ``-`` is not handled here.
+
+    A file is written under a temporary name and renamed on success
+    (:func:`geobase.paths.atomic_output`): a failure leaves no partial file.
+    """
     if isinstance(path, io.TextIOBase):
         frame.to_csv(path, index=False, lineterminator="\n")
         return
-    frame.to_csv(path, index=False, encoding=encoding, lineterminator="\n")
+    from geobase.paths import atomic_output
+
+    with atomic_output(path) as tmp:
+        frame.to_csv(tmp, index=False, encoding=encoding, lineterminator="\n")

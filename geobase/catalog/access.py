@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from geobase.errors import InvalidToken, NotFoundError, UnknownClassification, ValidationError
+from geobase.names import check_name
 from geobase.store import Store, utc_now
 
 Classification = Literal["public", "internal", "restricted"]
@@ -31,7 +32,6 @@ LABELS_ZH = {"public": "公开", "internal": "内部", "restricted": "涉密"}
 TOKEN_PREFIX = "gbt_"
 # gbt_ + 43 url-safe base64 characters (32 random bytes)
 _TOKEN_RE = re.compile(r"^gbt_[A-Za-z0-9_-]{43}$")
-_NAME_RE = re.compile(r"^[\w.@-]{1,64}$")
 
 
 def check_classification(value: str) -> str:
@@ -111,20 +111,19 @@ def create_token(
 
     Args:
         store: the workspace store.
-        name: who or what holds the token (a department, a service); letters, digits,
-            ``_ . @ -``; unique among active tokens.
+        name: who or what holds the token (a department, a service): a name of
+            :mod:`geobase.names` (ASCII letters, digits, ``_ . -``); unique among active
+            tokens.
         max_classification: the highest classification the token may see.
         created_by: the person creating it.
 
     Raises:
         UnknownClassification: ``max_classification`` is not a known level.
-        ValidationError: the name is malformed or already held by an active token.
+        InvalidName: the name is malformed.
+        ValidationError: the name is already held by an active token.
     """
     check_classification(max_classification)
-    if not _NAME_RE.match(name or ""):
-        raise ValidationError(
-            f"token name {name!r} must be 1-64 letters, digits or _ . @ - characters"
-        )
+    check_name(name, "token name")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.transaction() as tx:
         taken = tx.scalar(

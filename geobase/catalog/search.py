@@ -19,7 +19,9 @@ import shapely
 
 from geobase import dates
 from geobase.catalog.records import current_datasets
-from geobase.errors import InvalidDate, NotFoundError, UnsupportedInput
+from geobase.errors import InvalidDate, NotFoundError, OutsideWorkspace, UnsupportedInput
+from geobase.names import check_existing_name
+from geobase.paths import inside
 from geobase.store import Store, Workspace, utc_now
 
 logger = logging.getLogger(__name__)
@@ -193,11 +195,16 @@ def remove(
     """Mark a dataset version as removed (default: its current version).
 
     The record stays in the history. With ``purge`` the version's stored files are
-    deleted too (after the event is committed).
+    deleted too (after the event is committed); their folder, resolved with its symbolic
+    links, must lie inside the workspace's ``data/`` folder.
 
     Raises:
+        InvalidName: ``dataset_id`` is a path (``..``, a separator), not an id.
         NotFoundError: no such dataset or version, or it is already removed.
+        OutsideWorkspace: with ``purge``, the version's folder resolves outside ``data/``
+            (nothing is removed or recorded).
     """
+    check_existing_name(dataset_id, "dataset id")
     with ws.store.transaction() as tx:
         rows = tx.query(
             """SELECT d.version, d.path,
@@ -222,6 +229,15 @@ def remove(
             raise NotFoundError(
                 f"dataset {dataset_id!r} version {target['version']} is already removed"
             )
+        folder = None
+        if purge:  # checked before the event is recorded
+            data = ws.data_path("data")
+            folder = inside(ws.file(Path(target["path"]).parent), data, "stored folder")
+            if folder == data.resolve():
+                raise OutsideWorkspace(
+                    f"dataset {dataset_id!r} version {target['version']}: its path "
+                    f"{target['path']!r} names the data folder itself; nothing removed"
+                )
         event = {
             "dataset_id": dataset_id,
             "version": target["version"],
@@ -232,10 +248,8 @@ def remove(
         }
         tx.insert("dataset_events", event)
         tx.touch("datasets")
-    if purge:
-        folder = ws.file(Path(target["path"]).parent)
-        if folder.is_dir() and folder.is_relative_to(ws.data_path("data")):
-            shutil.rmtree(folder)
-            event["purged"] = ws.stored_path(folder)
+    if folder is not None and folder.is_dir():
+        shutil.rmtree(folder)
+        event["purged"] = ws.stored_path(folder)
     logger.info("removed %s v%d", dataset_id, target["version"])
     return event

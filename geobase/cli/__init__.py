@@ -1,21 +1,25 @@
 """The ``geobase`` command.
 
 One click group; each command group lives in its own module under ``geobase.cli`` and is
-imported only when it is used, so ``geobase --help`` stays fast. Library errors are mapped
-to exit codes by one table (:data:`EXIT_CODES`): 2 for bad input or usage, 1 for a failure
-of the work.
+imported only when it is used, so ``geobase --help`` stays fast. :class:`GeobaseCLI` is the
+one boundary that turns any failure into one line on stderr and an exit code, by one table
+(:data:`EXIT_CODES`): 2 for bad input, usage or environment (read-only folder, full disk),
+1 for a failure of the work or of geobase itself (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
+import signal
 import sys
+import traceback
 
 import click
 
 from geobase import __version__
-from geobase.errors import GeobaseError
+from geobase.errors import GeobaseError, StoreError, TileBuildError, describe_os_error
 
 # command name -> (module under geobase.cli, attribute). A module that is not there yet
 # is left out of the listing.
@@ -39,22 +43,63 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("workspace", "status"),
 }
 
-# Library error class -> exit code; the first matching entry wins (most specific first).
+# The CLI's one table: library error (or OSError) class -> exit code; the first matching
+# entry wins. 2: the input or the environment is at fault and the user can fix it (a bad
+# value or file, a missing or read-only folder, a full disk, a file-size limit, an
+# unreachable store, a malformed workspace); 1: the work failed (the store, a tile build).
+# Only the GeobaseError family and OSError are expected: anything else is a bug, exit
+# UNEXPECTED_EXIT with one line and a hint to rerun with --debug. Click's usage errors
+# exit 2 on their own; `qc` exits 3 for defects.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (OSError, 2),
     (ValueError, 2),
     (LookupError, 2),
-    (PermissionError, 2),
-    (OSError, 2),
-    (GeobaseError, 1),
+    (StoreError, 1),
+    (TileBuildError, 1),
+    (GeobaseError, 2),
 )
+UNEXPECTED_EXIT = 1
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """The exit code for a library error (see :data:`EXIT_CODES`)."""
-    for cls, code in EXIT_CODES:
-        if isinstance(exc, cls):
-            return code
-    return 1
+    """The exit code for an exception (see :data:`EXIT_CODES`)."""
+    if isinstance(exc, GeobaseError | OSError):
+        for cls, code in EXIT_CODES:
+            if isinstance(exc, cls):
+                return code
+    return UNEXPECTED_EXIT
+
+
+def failure_message(exc: BaseException) -> str:
+    """The one line the CLI prints for a failure (without the ``Error:`` prefix)."""
+    if isinstance(exc, GeobaseError):
+        text = str(exc) or type(exc).__doc__ or type(exc).__name__
+    elif isinstance(exc, OSError):
+        text = describe_os_error(exc)
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = (
+            f"unexpected {type(exc).__name__}{': ' + first[:300] if first else ''} "
+            "(rerun with --debug for the traceback, and report it)"
+        )
+    return " ".join(str(text).split())
+
+
+# Options of the root group that may also be given after the subcommand
+# ("geobase crs transform a.csv b.csv --to gk3:39 --quiet"); no subcommand may define them.
+GLOBAL_FLAGS = ("-q", "--quiet", "--debug", "-v", "-vv", "--verbose")
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Move the global flags found anywhere before ``--`` to the front of ``args``."""
+    flags: list[str] = []
+    rest: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        (flags if arg in GLOBAL_FLAGS else rest).append(arg)
+    return flags + rest
 
 
 class LazyGroup(click.Group):
@@ -82,22 +127,42 @@ class LazyGroup(click.Group):
 
 
 class GeobaseCLI(LazyGroup):
-    """Maps library errors to a one-line message and an exit code."""
+    """The CLI's one boundary: every failure becomes one line on stderr and an exit code.
+
+    Global flags work before or after the subcommand (:data:`GLOBAL_FLAGS`); ``--debug``
+    prints the traceback before the line.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_flags(list(args)))
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except GeobaseError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(exit_code_for(exc))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # stdout closed by the reader (| head): click ends quietly
+            self._fail(ctx, exc)
+        except Exception as exc:
+            self._fail(ctx, exc)
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: Exception) -> None:
+        if ctx.params.get("debug"):
+            traceback.print_exception(exc, file=sys.stderr)
+        click.echo(f"Error: {failure_message(exc)}", err=True)
+        ctx.exit(exit_code_for(exc))
 
 
 @click.group(cls=GeobaseCLI, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="geobase")
 @click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or informational output.")
+@click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, verbose: int, quiet: bool, debug: bool) -> None:
     """geobase: the city's basic-surveying data, from control points to published tiles."""
     level = (
         logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
@@ -107,8 +172,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     )
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
+    ctx.obj["debug"] = debug
 
 
 def main() -> None:
     """Console-script entry point."""
+    if hasattr(signal, "SIGXFSZ"):
+        # past a file-size limit (ulimit -f) a write fails with EFBIG, which the boundary
+        # reports, instead of the signal killing the process mid-file
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     cli(obj={})

@@ -166,16 +166,15 @@ def sheets(
         info(message)
         return
     name = layer or f"sheets_{product}_{scale}"
-    tmp = output.with_name(output.name + ".tmp" + output.suffix)
-    if tmp.exists():
-        tmp.unlink()
-    if output.suffix.lower() == ".gpkg":
-        from geobase.coverage.sheets import write_sheet_layer
+    from geobase.paths import atomic_output
 
-        write_sheet_layer(frame, tmp, name)
-    else:
-        frame.to_crs(4326).to_file(tmp, driver="GeoJSON")
-    tmp.replace(output)
+    with atomic_output(output) as tmp:
+        if output.suffix.lower() == ".gpkg":
+            from geobase.coverage.sheets import write_sheet_layer
+
+            write_sheet_layer(frame, tmp, name)
+        else:
+            frame.to_crs(4326).to_file(tmp, driver="GeoJSON")
     info(f"wrote {output} (layer {name}): {message}")
 
 

@@ -6,7 +6,6 @@ and exit code 2 (see :mod:`geobase.cli`).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -178,9 +177,10 @@ def _read_area(area: str):
 
 def _write(frame, out: Path) -> None:
     """Write to a temporary file next to ``out``, then move it into place."""
+    from geobase.paths import atomic_output
+
     driver = OUTPUT_DRIVERS[out.suffix.lower()]
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}{out.suffix}")
-    try:
+    with atomic_output(out) as tmp:
         if driver == "CSV":
             table = frame.bounds.rename(
                 columns={"minx": "west", "miny": "south", "maxx": "east", "maxy": "north"}
@@ -190,10 +190,6 @@ def _write(frame, out: Path) -> None:
             table.to_csv(tmp, index=False)
         else:
             frame.to_file(tmp, driver=driver, **({"layer": "sheets"} if driver == "GPKG" else {}))
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 @sheets.command("grid")

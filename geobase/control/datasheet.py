@@ -41,7 +41,8 @@ from geobase.control.records import (
 )
 from geobase.control.registry import GEOD, coordinate_history, get_point, nearest
 from geobase.control.settings import control_settings
-from geobase.errors import FontNotFound, OutputExistsError, SourceReadError, ValidationError
+from geobase.errors import FontNotFound, OutputExistsError, ValidationError
+from geobase.paths import atomic_output
 from geobase.sheets import format_dms
 from geobase.store import Workspace
 
@@ -505,11 +506,6 @@ def write_datasheet(
     font = find_cjk_font(ws) if suffix == ".pdf" else None
     sheet = build_datasheet(ws, point_id)
     data = render_pdf(sheet, font) if font is not None else render_html(sheet).encode("utf-8")
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
+    with atomic_output(out) as tmp:
         tmp.write_bytes(data)
-        tmp.replace(out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise SourceReadError(f"cannot write {out}: {exc.strerror}") from None
     return out

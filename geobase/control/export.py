@@ -20,7 +20,8 @@ import shapely
 
 from geobase.control.registry import search
 from geobase.control.settings import control_settings
-from geobase.errors import OutputExistsError, SourceReadError, ValidationError
+from geobase.errors import OutputExistsError, ValidationError
+from geobase.paths import atomic_output
 from geobase.sheets import sheet_codes
 from geobase.store import Workspace
 
@@ -103,19 +104,12 @@ def export_points(
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass overwrite (--overwrite) to replace it")
     frame = registry_frame(ws, public=public, include_retired=include_retired)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    try:
+    with atomic_output(out) as tmp:
         if driver == "CSV":
             pd.DataFrame(frame.drop(columns="geometry")).to_csv(
                 tmp, index=False, encoding="utf-8", lineterminator="\n"
             )
         else:
             frame.to_file(tmp, driver=driver, layer="control_points", engine="pyogrio")
-        tmp.replace(out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise SourceReadError(f"cannot write {out}: {exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     logger.info("exported %d points to %s", len(frame), out)
     return len(frame)

@@ -53,6 +53,7 @@ from geobase.coverage.settings import coverage_settings, parse_as_of, plan_path
 from geobase.coverage.sheets import sheet_statuses, sheet_summary
 from geobase.fonts import chart_rc, cjk_family
 from geobase.maps import inline_assets
+from geobase.paths import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -747,18 +748,17 @@ def write_html(report: CoverageReport, path: str | Path) -> Path:
     """Write the HTML report (atomically); returns the path."""
     path = Path(path)
     text = render_html(report)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 
 def write_json(report: CoverageReport, path: str | Path) -> Path:
     """Write the report's numbers as JSON (atomically); returns the path."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report_json(report), ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(report_json(report), ensure_ascii=False, indent=2)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

@@ -26,9 +26,7 @@ Example:
 from __future__ import annotations
 
 import io
-import os
 import tempfile
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -50,6 +48,7 @@ from geobase.errors import (
 )
 from geobase.geodesy.transform import CRSLike, check_coordinates, get_transformer
 from geobase.geodesy.zones import crs_label, gk_system_of, resolve_crs
+from geobase.paths import atomic_output
 
 if TYPE_CHECKING:
     from geobase.geodesy.fit import TransformParameters
@@ -67,8 +66,6 @@ VECTOR_DRIVERS = {
     ".gpkg": "GPKG",
     ".shp": "ESRI Shapefile",
 }
-#: The files of one shapefile, replaced together.
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix")
 
 # accepted names per coordinate role, compared without case
 LON_NAMES = ("lon", "lng", "longitude", "经度", "大地经度")
@@ -496,12 +493,6 @@ def _file_crs(collection: Any) -> CRS | None:
     return resolve_crs(CRS.from_wkt(wkt)) if wkt else None
 
 
-def _parts(path: Path, driver: str) -> list[Path]:
-    if driver == "ESRI Shapefile":
-        return [path.with_suffix(s) for s in SHAPEFILE_PARTS]
-    return [path]
-
-
 class _Layer(NamedTuple):
     name: str
     count: int
@@ -570,11 +561,9 @@ def _stream(
     if dst_path.exists() and not overwrite:
         raise OutputExistsError(f"{dst_path} exists; pass --overwrite to replace it")
     driver = VECTOR_DRIVERS[dst_path.suffix.lower()]
-    tmp = dst_path.with_name(f".{dst_path.stem}.{uuid.uuid4().hex[:8]}.tmp{dst_path.suffix}")
-    tmp_parts = _parts(tmp, driver)
     crs_wkt = dst_crs.to_wkt() if dst_crs is not None else None
     count = 0
-    try:
+    with atomic_output(dst_path) as tmp:  # a shapefile's parts move together
         for item in layers:
             with fiona.open(src_path, layer=item.name) as src:
                 options: dict[str, Any] = {"driver": driver, "schema": src.schema}
@@ -621,14 +610,6 @@ def _stream(
                         except Exception as exc:
                             raise _write_error(dst_path, driver, exc) from None
                         count += len(batch)
-        for part in _parts(dst_path, driver):
-            part.unlink(missing_ok=True)
-        for part, final in zip(tmp_parts, _parts(dst_path, driver), strict=True):
-            if part.exists():
-                os.replace(part, final)
-    finally:
-        for part in tmp_parts:
-            part.unlink(missing_ok=True)
     return count
 
 

@@ -302,8 +302,12 @@ def write_parameters(parameters: TransformParameters, path: str | Path) -> Path:
             "file names both CRSs (--from and --to; 'local' for a city grid without a CRS "
             "definition)"
         )
+    from geobase.paths import atomic_output
+
     path = Path(path)
-    path.write_text(parameters.to_json(), encoding="utf-8")
+    text = parameters.to_json()
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

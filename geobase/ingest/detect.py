@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,7 @@ from geobase.ingest import model3d
 from geobase.ingest.pointcloud import POINTCLOUD_SUFFIXES
 from geobase.ingest.raster import RASTER_SUFFIXES
 from geobase.ingest.vector import VECTOR_SUFFIXES
+from geobase.names import MAX_LENGTH, check_name
 
 Format = Literal["raster", "pointcloud", "vector", "tileset"]
 RESOLUTION_TOLERANCE = 1.01  # 0.0504 m still counts as 0.05 m (rounding in the geotransform)
@@ -50,7 +52,11 @@ def detect_format(path: Path) -> Format:
 def dataset_id_for(path: Path) -> str:
     """A dataset id from a file name: the stem, lower-case, runs of other characters as '-'.
 
-    A tileset is named after its folder; ``.copc.laz`` loses both suffixes.
+    A tileset is named after its folder; ``.copc.laz`` loses both suffixes. Ids are ASCII
+    (:mod:`geobase.names`): a name with other characters (Chinese), or too long, keeps
+    its (first) ASCII part and gains 8 hex digits of a hash of the whole stem, so that
+    two such names never share an id and one name always gets the same id
+    (正射影像_2023 -> ``2023-<hash>``).
     """
     if path.is_dir():
         stem = path.name
@@ -62,12 +68,16 @@ def dataset_id_for(path: Path) -> str:
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break
-    slug = re.sub(r"[^\w]+", "-", stem).strip("-_").lower()
+    slug = re.sub(r"[^A-Za-z0-9_]+", "-", stem).strip("-_").lower()
+    if not stem.isascii() or len(slug) > MAX_LENGTH:
+        digest = hashlib.blake2b(stem.encode("utf-8"), digest_size=4).hexdigest()
+        slug = slug[: MAX_LENGTH - len(digest) - 1].rstrip("-_.")
+        slug = f"{slug}-{digest}" if slug else digest
     if not slug:
         raise UnsupportedInput(
             f"{path}: no dataset id can be made from the name; pass --dataset-id"
         )
-    return slug
+    return check_name(slug, f"dataset id made from {path.name!r}")
 
 
 def choose_product(

@@ -47,6 +47,8 @@ from geobase.ingest.metadata import (
     read_sidecar,
     sha256_files,
 )
+from geobase.names import check_name
+from geobase.paths import inside
 from geobase.store import Workspace, utc_now
 
 logger = logging.getLogger(__name__)
@@ -630,7 +632,7 @@ def _record(ws: Workspace, prepared: Sequence[_Prepared]) -> list[IngestResult]:
                         for f in item.files
                     ],
                 )
-                target = ws.file(folder)
+                target = inside(ws.file(folder), ws.data_path(DATA_DIR), "dataset folder")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if target.exists():  # left by a crash that cleanup has not seen yet
                     shutil.rmtree(target)
@@ -725,6 +727,8 @@ def ingest(
         )
     if dataset_id is not None and len(paths) != 1:
         raise UnsupportedInput("--dataset-id names one delivery; give one path with it")
+    if dataset_id is not None:
+        check_name(dataset_id, "dataset id")
     if not paths:
         raise UnsupportedInput("nothing to ingest: no path given")
     registry = products_for(ws.config.products)

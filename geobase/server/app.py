@@ -41,8 +41,22 @@ class GeobaseApp(FastAPI):
     fast_path: TileFastPath | None = None
 
     async def __call__(self, scope, receive, send) -> None:
-        if self.fast_path is not None and await self.fast_path(scope, send):
-            return
+        if self.fast_path is not None:
+            started = False
+
+            async def tracked(message) -> None:
+                nonlocal started
+                started = True
+                await send(message)
+
+            try:
+                if await self.fast_path(scope, tracked):
+                    return
+            except Exception:
+                if started:
+                    raise
+                # nothing sent yet: the full route answers, through the error boundary
+                logger.exception("tile fast path failed; answering through the application")
         await super().__call__(scope, receive, send)
 
 
@@ -81,7 +95,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.service = service
     app.state.settings = settings
 
-    app.add_exception_handler(GeobaseError, problems.geobase_error_handler)
+    for family in (GeobaseError, OSError, Exception):  # Exception: Starlette's 500 layer
+        app.add_exception_handler(family, problems.error_handler)
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
 

@@ -11,7 +11,6 @@ the workspace, and keeps recently served tiles in a bounded memory cache.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -24,12 +23,11 @@ from morecantile.models import TileMatrixSet
 
 from geobase.catalog.access import may_see
 from geobase.errors import NotFoundError
+from geobase.names import is_name
 from geobase.server.http import MEDIA_TYPES, etag_for
 from geobase.store import Workspace
 
 logger = logging.getLogger(__name__)
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -222,7 +220,7 @@ class LayerRegistry:
         from geobase.server import pyramids
 
         name = rec["name"]
-        if not NAME_RE.match(name):
+        if not is_name(name):
             logger.warning("pyramid %r: name not usable in URLs; not served", name)
             return None
         path = self.ws.file(rec["path"]).resolve()

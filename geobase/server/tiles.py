@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geobase import names
 from geobase.errors import NotFoundError, ValidationError
 from geobase.server.deps import Service, clearance_of, get, service_of
 from geobase.server.http import MEDIA_TYPES, respond
-from geobase.server.layers import NAME_RE, Layer
+from geobase.server.layers import Layer
 
 router = APIRouter()
 
@@ -35,9 +36,7 @@ CRS_URI = {
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
-        raise ValidationError(f"pyramid name {name[:80]!r} is malformed (letters, digits, _ . -)")
-    return name
+    return names.check_name(name, "pyramid name")
 
 
 def check_index(value: str, what: str) -> int:

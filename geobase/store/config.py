@@ -93,7 +93,8 @@ class WorkspaceConfig(BaseModel):
 
     def write(self, path: Path) -> None:
         """Write the configuration (atomically: a temporary file renamed into place)."""
-        data = self.model_dump(exclude_none=True)
-        tmp = path.with_suffix(".toml.tmp")
-        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-        tmp.replace(path)
+        from geobase.paths import atomic_output
+
+        text = tomli_w.dumps(self.model_dump(exclude_none=True))
+        with atomic_output(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,172 @@
+"""Where geobase may write and delete, and how it writes an output file.
+
+Two rules, kept here once:
+
+- :func:`inside`: a path geobase writes or deletes in a workspace is resolved (``..``
+  and symbolic links too) and must lie inside the workspace (or inside the output the
+  user named); anything else is refused with :class:`~geobase.errors.OutsideWorkspace`.
+- :func:`atomic_output`: an output file is written under a temporary name in its own
+  folder and renamed over the final name only when the writing succeeded, so a full
+  disk, a file-size limit, a crash or a bad value never leaves a partial file (and never
+  spoils the file it was to replace).
+
+Example:
+    >>> with atomic_output(out) as tmp:  # doctest: +SKIP
+    ...     frame.to_csv(tmp, index=False)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from geobase.errors import GeobaseError, OutputWriteError, OutsideWorkspace, describe_os_error
+
+#: The files of one shapefile: written together, renamed together.
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix")
+
+
+def inside(path: str | Path, root: str | Path, what: str = "path") -> Path:
+    """``path`` resolved (relative paths against ``root``), if it lies inside ``root``.
+
+    Symbolic links are followed, for every part that exists: a link inside the workspace
+    that points out of it is outside.
+
+    Args:
+        path: the path to check.
+        root: the folder it must lie in (the workspace, or an output the user named).
+        what: what the path is, for the message.
+
+    Raises:
+        OutsideWorkspace: the resolved path is not ``root`` or below it.
+    """
+    base = Path(root).resolve()
+    target = (base / Path(path)).resolve()
+    if target != base and not target.is_relative_to(base):
+        raise OutsideWorkspace(
+            f"{what} {str(path)[:200]!r} resolves to {target}, outside {base}; "
+            "geobase writes and deletes only inside its workspace (a '..', an absolute "
+            "path or a symbolic link leads out)"
+        )
+    return target
+
+
+def _parts(path: Path) -> list[Path]:
+    if path.suffix.lower() == ".shp":
+        return [path.with_suffix(s) for s in SHAPEFILE_PARTS]
+    return [path]
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _write_error(path: Path, exc: OSError) -> OutputWriteError:
+    bare = OSError(exc.errno, exc.strerror) if exc.errno is not None else exc
+    return OutputWriteError(f"cannot write {path}: {describe_os_error(bare)}")
+
+
+def _temporary(path: Path, kind: str) -> Path:
+    return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+
+
+def _wrap(path: Path, exc: BaseException, about: set[str]) -> None:
+    """Raise ``exc`` as OutputWriteError when it is an OSError about the output."""
+    ours = exc.filename is None or str(exc.filename) in about if isinstance(exc, OSError) else False
+    if ours and not isinstance(exc, GeobaseError):
+        raise _write_error(path, exc) from exc
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``.
+
+    The temporary name is hidden (``.<name>.tmp-<pid>-<random><suffix>``) and keeps the
+    suffix, so drivers chosen by suffix (GDAL, pandas) write the right format. A
+    shapefile's parts (``.shx``, ``.dbf``, ...) move with it. Whether an existing
+    ``path`` may be replaced is the caller's decision, made before.
+
+    Raises:
+        OutputWriteError: the folder is missing, read-only or not writable, the disk is
+            full or a file-size limit was reached (an ``OSError`` about the output while
+            writing); nothing is left at the temporary name and ``path`` is unchanged.
+            Any other error of the block is raised as it is, after the same clean-up.
+    """
+    path = Path(path)
+    tmp = _temporary(path, "tmp")
+    try:  # fail before the work if the folder cannot take a file
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.unlink(tmp)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    tmp_parts = _parts(tmp)
+    try:
+        yield tmp
+        if not tmp.exists():
+            return  # the block chose to write nothing
+        for part in tmp_parts:
+            if part.exists():
+                _fsync(part)
+        for part, final in zip(tmp_parts, _parts(path), strict=True):
+            if part.exists():
+                os.replace(part, final)
+            elif final != path:
+                final.unlink(missing_ok=True)  # a part of the replaced shapefile
+        _fsync(path.parent, directory=True)
+    except BaseException as exc:
+        for part in tmp_parts:
+            with suppress(OSError):
+                part.unlink(missing_ok=True)
+        _wrap(path, exc, {str(p) for p in (*tmp_parts, *_parts(path))})
+        raise
+
+
+@contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield a new temporary folder beside ``path``; on success it replaces ``path``.
+
+    A previous ``path`` is moved aside, the new folder renamed in and the old one then
+    removed: a failure before that leaves the previous folder as it was. Whether
+    ``path`` may be replaced is the caller's decision, made before.
+
+    Raises:
+        OutputWriteError: as :func:`atomic_output`.
+    """
+    path = Path(path)
+    stage = _temporary(path, "tmp")
+    try:
+        stage.mkdir()
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    old = None
+    try:
+        yield stage
+        if path.exists() or path.is_symlink():
+            old = _temporary(path, "old")
+            os.replace(path, old)
+        os.replace(stage, path)
+        _fsync(path.parent, directory=True)
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if old is not None and not path.exists():
+            with suppress(OSError):
+                os.replace(old, path)  # put the previous folder back
+            old = None
+        _wrap(path, exc, {str(stage), str(path)})
+        raise
+    finally:
+        if old is not None and old.exists():
+            shutil.rmtree(old, ignore_errors=True)
