@@ -84,7 +84,7 @@ def test_cli_init_districts_status(tmp_path):
     result = run_cli(["init", ws])
     assert result.exit_code == 0, result.output
     again = run_cli(["init", ws])
-    assert again.exit_code == 1 and "already holds a workspace" in again.stderr
+    assert again.exit_code == 2 and "already holds a workspace" in again.stderr
     result = run_cli(["districts", "load", SHANTOU, "--workspace", ws])
     assert result.exit_code == 0, result.stderr
     result = run_cli(["districts", "list", "--workspace", ws, "--format", "json"])
