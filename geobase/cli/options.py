@@ -54,6 +54,18 @@ def format_option(default: str = "table", choices: Iterable[str] = FORMATS) -> C
     )
 
 
+def name_callback(what: str) -> Callable:
+    """A click callback that checks a name option (:func:`geobase.names.check_name`);
+    a bad name is one line and exit 2 at the boundary, before any work."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from geobase.names import check_name
+
+        return None if value is None else check_name(value, what)
+
+    return callback
+
+
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace the output if it exists."
 )

@@ -11,6 +11,7 @@ from geobase.cli.options import (
     emit,
     format_option,
     info,
+    name_callback,
     open_workspace,
     overwrite_option,
     progress_bar,
@@ -77,7 +78,12 @@ def tiles() -> None:
 )
 @click.option("--dask", "dask_addr", default=None, help="Dask scheduler address tcp://HOST:PORT.")
 @click.option("--block", type=click.IntRange(min=1), default=None, help="Window size in tiles.")
-@click.option("--name", default=None, help="Pyramid name (default: the output's stem).")
+@click.option(
+    "--name",
+    default=None,
+    callback=name_callback("pyramid name"),
+    help="Pyramid name (default: the output's stem): letters, digits, _ . -",
+)
 @overwrite_option
 @workspace_option
 def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, name, overwrite,

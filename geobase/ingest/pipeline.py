@@ -36,7 +36,7 @@ from pyproj import CRS
 
 from geobase import dates
 from geobase.catalog.products import products_for
-from geobase.errors import SourceReadError, UnsupportedInput
+from geobase.errors import OutsideWorkspace, SourceReadError, UnsupportedInput
 from geobase.geodesy import resolve_crs
 from geobase.ingest import detect, model3d, pointcloud, raster, vector
 from geobase.ingest.metadata import (
@@ -208,6 +208,11 @@ def cleanup(ws: Workspace) -> list[Path]:
                         continue
                     rel = ws.stored_path(version_dir)
                     if rel not in known_dirs:
+                        try:  # never delete through a link that leads out of data/
+                            inside(version_dir, data, "left version folder")
+                        except OutsideWorkspace as exc:
+                            logger.warning("not removed: %s", exc)
+                            continue
                         shutil.rmtree(version_dir, ignore_errors=True)
                         removed.append(version_dir)
     for path in removed:
