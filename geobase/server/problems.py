@@ -60,7 +60,7 @@ def status_for(exc: BaseException) -> int:
 def detail_for(exc: BaseException, status: int) -> str:
     """The one-line ``detail`` of the answer: no server path, no traceback."""
     if isinstance(exc, OSError) and not isinstance(exc, GeobaseError):
-        cause = describe_os_error(OSError(exc.errno, exc.strerror)) if exc.errno else ""
+        cause = (exc.strerror or "").lower()  # no path, no advice meant for the operator
         if status == 404:
             return "the resource's data is gone from the server"
         return f"the service cannot read its data{f' ({cause})' if cause else ''}; try again later"
