@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import shutil
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from geobase.errors import (
     ValidationError,
 )
 from geobase.geodesy.lonlat import check_bbox, check_lonlat, parse_numbers
+from geobase.paths import atomic_folder, atomic_output
 from geobase.store import Workspace
 from geobase.store.districts import list_districts
 
@@ -561,9 +561,9 @@ def build_package(
             f"area of interest is {aoi.area_km2():,.0f} km2; an emergency package covers at "
             f"most {MAX_AREA_KM2:,.0f} km2"
         )
-    stage = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
-    stage.mkdir()
-    try:
+    # the folder and the zip are written under temporary names and renamed when complete;
+    # a previous package is replaced only then
+    with atomic_folder(out) as stage:
         manifest = _fill(
             ws, aoi, stage, districts, clearance, control_distance, cors_count, max_zoom, say
         )
@@ -573,23 +573,12 @@ def build_package(
             encoding="utf-8",
         )
         say("zip")
-        zip_stage = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
-        archive = Path(shutil.make_archive(str(zip_stage), "zip", stage.parent, stage.name))
-        # the archive's top folder is the hidden staging name; rewrite it to the package's
-        _rename_zip_root(archive, stage.name, out.name)
-        if overwrite:
-            for path in (out, zip_path):
-                if path.is_dir():
-                    shutil.rmtree(path)
-                elif path.exists():
-                    path.unlink()
-        stage.rename(out)
-        archive.rename(zip_path)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        for leftover in out.parent.glob(f".{out.name}.partial-*.zip"):
-            leftover.unlink(missing_ok=True)
-        raise
+        with atomic_output(zip_path) as zip_tmp:
+            archive = shutil.make_archive(
+                str(zip_tmp.with_suffix("")), "zip", out.parent, stage.name
+            )
+            # the archive's top folder is the hidden staging name; rewrite it to the package's
+            _rename_zip_root(Path(archive), stage.name, out.name)
     return PackageResult(out, zip_path, manifest)
 
 

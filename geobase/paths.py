@@ -168,5 +168,8 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         _wrap(path, exc, {str(stage), str(path)})
         raise
     finally:
-        if old is not None and old.exists():
+        if old is not None and old.is_dir() and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
+        elif old is not None:
+            with suppress(OSError):
+                old.unlink()

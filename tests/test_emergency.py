@@ -73,7 +73,7 @@ def test_package_holds_the_best_data(package):
         names = set(z.namelist())
     assert f"{package.name}/manifest.json" in names
     assert f"{package.name}/{imagery[0]['file']}" in names
-    assert not list(package.parent.glob(".*partial*"))
+    assert not list(package.parent.glob(".*"))  # no temporary folder or zip left
 
 
 def test_cogs_validate(package):
