@@ -364,3 +364,15 @@ def test_server_maps_every_failure_to_one_line(served, monkeypatch, exc, status,
     assert problem["status"] == status
     assert fragment in problem["detail"] and "\n" not in problem["detail"]
     assert b"/srv" not in body and b"Traceback" not in body
+
+
+def test_a_missing_optional_package_is_the_environment(monkeypatch):
+    import geobase.geodesy.describe as describe
+
+    def needs_dask(code):
+        raise ModuleNotFoundError("No module named 'distributed'", name="distributed")
+
+    monkeypatch.setattr(describe, "describe_crs", needs_dask)
+    result = run_cli(["crs", "info", "EPSG:4548"])
+    assert result.exit_code == 2
+    assert "pip install 'geobase[dask]'" in one_line(result.stderr)

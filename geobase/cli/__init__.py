@@ -60,9 +60,30 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 )
 UNEXPECTED_EXIT = 1
 
+# An optional package a command needs but the installation lacks is the environment's
+# fault too (exit 2): top-level module -> the extra that installs it.
+OPTIONAL_PACKAGES = {
+    "fastapi": "server",
+    "starlette": "server",
+    "uvicorn": "server",
+    "psycopg": "postgis",
+    "psycopg_pool": "postgis",
+    "dask": "dask",
+    "distributed": "dask",
+    "reportlab": "pdf",
+}
+
+
+def _missing_extra(exc: BaseException) -> str | None:
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return OPTIONAL_PACKAGES.get(exc.name.split(".")[0])
+    return None
+
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an exception (see :data:`EXIT_CODES`)."""
+    if _missing_extra(exc):
+        return 2
     if isinstance(exc, GeobaseError | OSError):
         for cls, code in EXIT_CODES:
             if isinstance(exc, cls):
@@ -72,7 +93,13 @@ def exit_code_for(exc: BaseException) -> int:
 
 def failure_message(exc: BaseException) -> str:
     """The one line the CLI prints for a failure (without the ``Error:`` prefix)."""
-    if isinstance(exc, GeobaseError):
+    extra = _missing_extra(exc)
+    if extra:
+        text = (
+            f"this command needs the optional package {exc.name!r} "  # type: ignore[attr-defined]
+            f"(pip install 'geobase[{extra}]')"
+        )
+    elif isinstance(exc, GeobaseError):
         text = str(exc) or type(exc).__doc__ or type(exc).__name__
     elif isinstance(exc, OSError):
         text = describe_os_error(exc)
