@@ -83,10 +83,13 @@ def _temporary(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
 
 
-def _wrap(path: Path, exc: BaseException, about: set[str]) -> None:
-    """Raise ``exc`` as OutputWriteError when it is an OSError about the output."""
-    ours = exc.filename is None or str(exc.filename) in about if isinstance(exc, OSError) else False
-    if ours and not isinstance(exc, GeobaseError):
+def _wrap(path: Path, exc: BaseException, about: set[str], under: Path | None = None) -> None:
+    """Raise ``exc`` as OutputWriteError when it is an OSError about the output (a file
+    named in ``about``, or one ``under`` the temporary folder, or none named)."""
+    if not isinstance(exc, OSError) or isinstance(exc, GeobaseError):
+        return
+    name = None if exc.filename is None else str(exc.filename)
+    if name is None or name in about or (under is not None and name.startswith(f"{under}/")):
         raise _write_error(path, exc) from exc
 
 
@@ -165,7 +168,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
             with suppress(OSError):
                 os.replace(old, path)  # put the previous folder back
             old = None
-        _wrap(path, exc, {str(stage), str(path)})
+        _wrap(path, exc, {str(stage), str(path)}, under=stage)
         raise
     finally:
         if old is not None and old.is_dir() and not old.is_symlink():

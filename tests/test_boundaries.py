@@ -306,6 +306,11 @@ def test_atomic_folder_replaces_only_on_success(tmp_path):
         (stage / "catalog.json").write_text("new, half")
         raise RuntimeError("failed")
     assert (out / "catalog.json").read_text() == "old"
+    full = pytest.raises(OutputWriteError, match=r"cannot write .*export: no space left")
+    with full, atomic_folder(out) as stage:
+        (stage / "items").mkdir()
+        raise OSError(errno.ENOSPC, "No space left on device", str(stage / "items" / "a.json"))
+    assert (out / "catalog.json").read_text() == "old"
     with atomic_folder(out) as stage:
         (stage / "catalog.json").write_text("new")
     assert (out / "catalog.json").read_text() == "new"
