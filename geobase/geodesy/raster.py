@@ -45,6 +45,7 @@ from geobase.errors import (
 from geobase.geodesy.fit import TransformParameters, apply, pipeline_steps, proj_pipeline
 from geobase.geodesy.paramfiles import declared_crs, with_crs
 from geobase.geodesy.zones import crs_label
+from geobase.paths import atomic_output
 
 __all__ = ["RASTER_SUFFIXES", "RESAMPLING", "RasterResult", "apply_raster", "gdal_pipeline"]
 
@@ -242,7 +243,6 @@ def apply_raster(
     except RasterioError as exc:
         raise SourceReadError(f"{src_path}: cannot be read as a raster ({exc})") from None
     tmp_warp = dst_path.with_name(f".{dst_path.stem}.{uuid.uuid4().hex[:8]}.warp.tif")
-    tmp_out = dst_path.with_name(f".{dst_path.stem}.{uuid.uuid4().hex[:8]}.tmp.tif")
     try:
         with src:
             if src.transform.is_identity and not src.gcps[0]:
@@ -323,22 +323,21 @@ def apply_raster(
                 for band in bands:
                     if src.descriptions[band - 1]:
                         dst.set_band_description(band, src.descriptions[band - 1])
-            rasterio.shutil.copy(
-                tmp_warp,
-                tmp_out,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                BIGTIFF="IF_SAFER",
-                RESAMPLING=_OVERVIEW.get(method, method.upper()),
-            )
-        os.replace(tmp_out, dst_path)
+            with atomic_output(dst_path) as tmp_out:
+                rasterio.shutil.copy(
+                    tmp_warp,
+                    tmp_out,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    BIGTIFF="IF_SAFER",
+                    RESAMPLING=_OVERVIEW.get(method, method.upper()),
+                )
     except GeobaseError:
         raise
     except RasterioError as exc:
         raise SourceReadError(f"{src_path}: the warp failed ({exc})") from None
     finally:
         tmp_warp.unlink(missing_ok=True)
-        tmp_out.unlink(missing_ok=True)
     label = params.dst_crs if dst_crs is None else crs_label(dst_crs)
     return RasterResult(dst_path, width, height, resolution, method, str(label))
 
