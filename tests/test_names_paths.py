@@ -227,3 +227,19 @@ def test_pyramid_names_follow_the_pattern(site, bad):
     assert result.exit_code == 2
     assert "pyramid name" in one_line(result.stderr)
     assert snapshot(ws.root) == before_ws and snapshot(sibling) == before_sibling
+
+
+def test_a_linked_staging_folder_is_neither_cleaned_nor_used(site):
+    """data/.staging is a symbolic link to someone's folder: the cleanup before an ingest
+    leaves that folder alone and the ingest is refused (one line, exit 2)."""
+    ws, sibling, delivery = site
+    (sibling / "12345678-abandoned").mkdir()  # looks like a killed ingest's folder
+    (sibling / "notes.txt").write_text("theirs")
+    (ws.root / "data").mkdir(exist_ok=True)
+    (ws.root / "data" / ".staging").symlink_to(sibling, target_is_directory=True)
+    before = snapshot(sibling)
+    args = ["ingest", delivery, "--acquired", "2023-01-01", "--crs", "EPSG:4548"]
+    result = run_cli([*args, "--workspace", ws.root])
+    assert result.exit_code == 2
+    assert "staging folder" in result.stderr.splitlines()[-1]
+    assert snapshot(sibling) == before

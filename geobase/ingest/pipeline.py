@@ -137,6 +137,7 @@ def _staging(ws: Workspace) -> Iterator[Path]:
     """A locked staging folder, removed when the block ends (whatever happens)."""
     base = ws.data_path(DATA_DIR, STAGING)
     base.mkdir(parents=True, exist_ok=True)
+    inside(base, ws.data_path(DATA_DIR), "staging folder")
     folder = base / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     folder.mkdir()
     lock = open(folder / ".lock", "w")  # noqa: SIM115 - held for the whole block
@@ -174,7 +175,12 @@ def cleanup(ws: Workspace) -> list[Path]:
     """
     removed: list[Path] = []
     base = ws.data_path(DATA_DIR, STAGING)
-    if base.is_dir():
+    try:  # never clean a folder elsewhere that a link names
+        inside(base, ws.data_path(DATA_DIR), "staging folder")
+    except OutsideWorkspace as exc:
+        logger.warning("staging leftovers not removed: %s", exc)
+        base = None
+    if base is not None and base.is_dir():
         for folder in base.iterdir():
             if _creator_alive(folder):
                 continue  # made by a running ingest, perhaps not locked yet
