@@ -1057,11 +1057,10 @@ for cid, zoom in [("reversed", "5-2"), ("letters", "abc"), ("beyond", "0-40")]:
     )
 
 
-# names and paths (the failure boundary and id rules are the "edges" branch's)
+# names and paths
 case(
     "path-dataset-id-escapes",
     tif_ingest("--acquired", "2024-01-01", "--dataset-id", "../../../escaped"),
-    xfail="edges: dataset ids are checked by the id-rules branch",
 )
 case(
     "path-pyramid-name-escapes",
@@ -1076,7 +1075,6 @@ case(
         "--workspace",
         "{ws}",
     ],
-    xfail="edges: pyramid names are checked by the id-rules branch",
 )
 case(
     "path-remove-escapes",
@@ -1087,7 +1085,6 @@ case(
     cli_args(
         "sheets", "grid", "-s", "1:10000", "--area", str(DISTRICTS), "-o", "{out}/no/such/g.gpkg"
     ),
-    xfail="edges: OSError at the CLI boundary",
 )
 
 
