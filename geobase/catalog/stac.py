@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,8 @@ from pystac.extensions.raster import RasterExtension
 from geobase.catalog.access import check_classification, may_see
 from geobase.catalog.products import products_for
 from geobase.catalog.search import search
-from geobase.errors import StoreError
+from geobase.errors import OutputExistsError, StoreError
+from geobase.paths import atomic_folder
 from geobase.store import Workspace
 
 logger = logging.getLogger(__name__)
@@ -377,7 +377,8 @@ def export(
 
     Args:
         ws: the workspace.
-        out: the folder (its previous content is replaced).
+        out: the folder; a previous export there is replaced once the new one is
+            complete (a folder that holds other files is refused, not deleted).
         products: only these product codes (default: every product with data).
         title: the root catalogue's title.
         link: hard-link the data files instead of copying them.
@@ -387,35 +388,31 @@ def export(
 
     Returns:
         The path of the root ``catalog.json`` and how many datasets were withheld.
+
+    Raises:
+        OutputExistsError: ``out`` is a file, or a folder with files but no
+            ``catalog.json`` (not an earlier export).
     """
     check_classification(max_classification)
     out = Path(out).absolute()
+    if out.exists() and not (
+        out.is_dir() and (not any(out.iterdir()) or (out / "catalog.json").is_file())
+    ):
+        raise OutputExistsError(
+            f"{out} exists and is not an earlier STAC export (no catalog.json); "
+            "choose another folder (it is not deleted)"
+        )
     registry = products_for(ws.config.products)
     frame = search(ws.store, product=products)
     shown = frame["classification"].map(lambda level: may_see(level, max_classification))
     withheld = int((~shown).sum())
     frame = frame[shown.to_numpy(dtype=bool)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        partial.mkdir()
+    with atomic_folder(out) as partial:
         root = _catalog(ws, frame, registry, partial, title, link)
         # the trailing slash: a folder name with a dot would be taken for a file name
         root.normalize_hrefs(f"{partial.as_posix()}/")
         root.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}" if out.exists() else None
-        if old is not None:
-            out.rename(old)
-        try:
-            partial.rename(out)
-        except OSError:
-            if old is not None:
-                old.rename(out)
-            raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
     return out / "catalog.json", withheld
 
 
