@@ -585,13 +585,15 @@ def build_package(
 def _rename_zip_root(archive: Path, old: str, new: str) -> None:
     import zipfile
 
-    tmp = archive.with_suffix(".tmp")
-    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        atomic_output(archive) as tmp,
+        zipfile.ZipFile(archive) as src,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for item in src.infolist():
             data = src.read(item.filename)
             item.filename = new + item.filename[len(old) :]
             dst.writestr(item, data)
-    tmp.replace(archive)
 
 
 def _fill(

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from geobase.errors import GeobaseError
+from geobase.paths import atomic_output
 
 
 class MapAssetMissing(GeobaseError, LookupError):
@@ -109,9 +110,9 @@ class OfflineMap:
     def save(self, path: str | Path) -> Path:
         """Write the standalone page (atomically); returns the path."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.html(), encoding="utf-8")
-        tmp.replace(path)
+        text = self.html()
+        with atomic_output(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         return path
 
     def _repr_html_(self) -> str:

@@ -39,6 +39,7 @@ from geobase.errors import (
     SourceReadError,
     ValidationError,
 )
+from geobase.paths import atomic_output, inside
 from geobase.store import Workspace, utc_now
 from geobase.store.base import Transaction
 
@@ -248,16 +249,17 @@ def _store_evidence(
     ws: Workspace, point_id: str, date: dt.date, files: Sequence[Path], created: list[Path]
 ) -> list[Evidence]:
     """Copy evidence files into the workspace (content-addressed); note new files in ``created``."""
-    folder = ws.data_path(*EVIDENCE_DIR, _safe(point_id))
+    folder = inside(
+        ws.data_path(*EVIDENCE_DIR, _safe(point_id)), ws.data_path(*EVIDENCE_DIR), "evidence folder"
+    )
     out = []
     for path in files:
         sha, size = _hash(path)
         target = folder / f"{date.isoformat()}_{sha[:16]}{path.suffix.lower()}"
         if not target.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".part")
-            shutil.copyfile(path, tmp)
-            tmp.replace(target)
+            with atomic_output(target) as tmp:
+                shutil.copyfile(path, tmp)
             created.append(target)
         out.append(Evidence(ws.stored_path(target), path.name, sha, size))
     return out

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from geobase.errors import StoreError
+from geobase.paths import atomic_output
 from geobase.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -160,9 +161,8 @@ def transfer(plan: TransferPlan, mode: FileMode) -> TransferResult:
             if mode == "link" and _link(src, dst):
                 result.linked += 1
             else:
-                tmp = dst.with_name(dst.name + ".part")
-                shutil.copyfile(src, tmp)
-                tmp.replace(dst)
+                with atomic_output(dst) as tmp:
+                    shutil.copyfile(src, tmp)
                 result.copied += 1
             result.created.append(dst)
     except BaseException:
