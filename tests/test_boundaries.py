@@ -381,3 +381,19 @@ def test_a_missing_optional_package_is_the_environment(monkeypatch):
     result = run_cli(["crs", "info", "EPSG:4548"])
     assert result.exit_code == 2
     assert "pip install 'geobase[dask]'" in one_line(result.stderr)
+
+
+def test_a_failing_fast_path_falls_back_to_the_application(workspace, monkeypatch):
+    """The tile fast path runs before the framework: its failure must not escape the
+    boundary (an answer through the application instead)."""
+    from geobase.server import ServerSettings, create_app
+    from geobase.server.fastpath import TileFastPath
+    from tests.server_support import raw_get, running
+
+    async def broken(self, scope, send):
+        raise RuntimeError("fast path bug")
+
+    monkeypatch.setattr(TileFastPath, "__call__", broken)
+    with running(create_app(ServerSettings.for_workspace(workspace.root))) as base:
+        status, body = raw_get(base, "/health")
+    assert status == 200 and b'"ok"' in body
