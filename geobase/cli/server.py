@@ -102,19 +102,13 @@ def serve(workspace_dir, host, port, workers, public_url, log_level, nginx_path,
 
 def _write_text(path: str, text: str) -> None:
     """``text`` to ``path`` under a temporary name, then renamed (or to stdout for ``-``)."""
-    import os
-    from pathlib import Path
+    from geobase.paths import atomic_output
 
     if path == "-":
         click.echo(text, nl=False)
         return
-    target = Path(path)
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 # --- publication log -----------------------------------------------------------------

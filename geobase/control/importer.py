@@ -48,6 +48,7 @@ from geobase.errors import (
 )
 from geobase.geodesy.transform import ZONE_OVERLAP, check_coordinates, transform, within_zone
 from geobase.geodesy.zones import GKZone, gk_zone_of, resolve_crs, zone_for
+from geobase.paths import atomic_output
 from geobase.sheets import parse_angle, rect_sheet_codes, sheet_codes
 from geobase.store import Workspace, utc_now
 from geobase.tabular import read_csv, read_xlsx
@@ -1224,8 +1225,6 @@ def _write_rejects(
     rejects = rejects[[c for c in rejects.columns if not str(c).startswith("__")]]
     rejects.insert(0, "reason", [msg for _, msg in problems])
     rejects.insert(0, "where", [labels[i] for i in index])
-    try:
-        rejects.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\n")
-    except OSError as exc:
-        raise SourceReadError(f"cannot write rejected rows to {out}: {exc.strerror}") from None
+    with atomic_output(out) as tmp:  # OutputWriteError names ``out`` if it cannot be written
+        rejects.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
     return out
