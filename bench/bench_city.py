@@ -464,7 +464,8 @@ def run_size(n_files: int, repeat: int, zoom: str) -> dict:
 # --- report ---------------------------------------------------------------------------------
 
 
-def report(results: list[dict], repeat: int, zoom: str, command: str) -> str:
+def report(results: list[dict], repeat: int, zoom: str, command: str, commit: str,
+           date: str, load: list[float]) -> str:  # fmt: skip
     lines = []
     for res in results:
         n = res["files"]
@@ -492,7 +493,18 @@ def report(results: list[dict], repeat: int, zoom: str, command: str) -> str:
         lines.append(f"z21 tiles per side: {z21}; PSNR on {res['samples']} sampled tiles "
                      f"(up to {PSNR_SAMPLES} a zoom, among those every side made).")  # fmt: skip
         lines.append("")
-    load = os.getloadavg()
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+
+        def per_tile(res, name):
+            best = min(res["runs"][name], key=lambda m: m["cpu"])
+            return best["cpu"] / best["tiles"]
+
+        growth = ", ".join(f"{name.split(' (')[0]} {per_tile(large, name) / per_tile(small, name):.2f}"
+                           for name in large["runs"])  # fmt: skip
+        lines.append(f"CPU per tile, {large['files']} files / {small['files']} files "
+                     f"(1.00: cost grows with the tiles only): {growth}.")  # fmt: skip
+        lines.append("")
     g2t = subprocess.run([GDAL2TILES, "--version"], capture_output=True, text=True).stdout.strip()
     import pyvips
 
@@ -517,7 +529,7 @@ def report(results: list[dict], repeat: int, zoom: str, command: str) -> str:
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the end (shared with other "
         "sessions' jobs: wall times are noisy, compare CPU seconds); "
         f"{g2t}; libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}.",
-        f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
+        f"- geobase at commit {commit}; run ended {date} UTC.",
         f"- Command: `{command}`",
     ]
     return "\n".join(lines)
@@ -529,6 +541,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--zoom", default=f"{ZMIN}-{ZMAX}")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--from-json", action="store_true",
+                        help="report the last run's saved bench/out/city/results.json")  # fmt: skip
     args = parser.parse_args()
     if GDAL2TILES is None:
         print("gdal2tiles not found (Debian gdal-bin)", file=sys.stderr)
@@ -536,10 +550,22 @@ def main() -> int:
     if not args.zoom.endswith(f"-{ZMAX}"):
         print(f"--zoom must end at the native z{ZMAX}", file=sys.stderr)
         return 2
-    results = [run_size(n, args.repeat, args.zoom) for n in args.files]
-    (OUT / "results.json").write_text(json.dumps(results, default=str), encoding="utf-8")
-    command = ".venv/bin/python bench/bench_city.py " + " ".join(sys.argv[1:])
-    text = report(results, args.repeat, args.zoom, command.strip())
+    saved = OUT / "results.json"
+    if args.from_json:
+        state = json.loads(saved.read_text(encoding="utf-8"))
+    else:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()  # fmt: skip
+        argv = [a for a in sys.argv[1:] if a != "--write"]
+        state = {"results": [run_size(n, args.repeat, args.zoom) for n in args.files],
+                 "command": " ".join(["bench/bench_city.py", *argv, "--write"]),
+                 "repeat": args.repeat, "zoom": args.zoom, "commit": commit,
+                 "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}", "load": os.getloadavg()}  # fmt: skip
+        saved.write_text(json.dumps(state), encoding="utf-8")
+    for res in state["results"]:  # JSON keys are text
+        res["quality"] = {k: {int(z): v for z, v in q.items()} for k, q in res["quality"].items()}
+    text = report(state["results"], state["repeat"], state["zoom"],
+                  f".venv/bin/python {state['command']}", state["commit"], state["date"], state["load"])  # fmt: skip
     print(text)
     if args.write:
         sys.path.insert(0, str(ROOT / "bench"))
