@@ -50,6 +50,7 @@ from geobase.ingest.metadata import (
 from geobase.names import check_name
 from geobase.paths import inside
 from geobase.store import Workspace, utc_now
+from geobase.store.leftovers import abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +153,11 @@ def _staging(ws: Workspace) -> Iterator[Path]:
 def _creator_alive(folder: Path) -> bool:
     """Whether the process named in a staging folder's name (``<pid>-<id>``) runs: a
     folder exists for a moment before its lock is taken, and must not be taken for a
-    killed ingest's in that moment. A dead process's pid reused only delays a cleanup."""
+    killed ingest's in that moment. This process's own folders are decided by their lock."""
     pid = folder.name.split("-", 1)[0]
     if not pid.isdigit() or int(pid) == os.getpid():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    return True
+    return not abandoned(int(pid))
 
 
 def cleanup(ws: Workspace) -> list[Path]:
