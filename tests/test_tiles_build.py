@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,7 +316,13 @@ def test_bounded_reads_and_gathers_give_the_same_pixels(tmp_path, monkeypatch, z
     assert peak < 6_000_000, peak
 
 
-def test_output_does_not_depend_on_workers_or_windows(workspace, ortho, tmp_path):
+def test_output_does_not_depend_on_workers_or_windows(workspace, ortho, tmp_path, monkeypatch):
+    import uuid
+
+    # every build has its own id (in the archive's metadata): one id for all three here,
+    # so that the archives themselves can be compared byte for byte
+    same = uuid.uuid4()
+    monkeypatch.setattr("geobase.tiles.build.uuid.uuid4", lambda: same)
     build_tiles(
         workspace, str(ortho), tmp_path / "a.pmtiles", fmt="webp", workers=1, block=16, name="n"
     )
@@ -668,7 +675,8 @@ def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, t
     assert os.WEXITSTATUS(status) == 3
     if kill_at == "render":
         assert all_tiles(out) == before
-    assert RawCache.matches(cache, json.loads(json.dumps(_fingerprint(out, workspace))))
+    fingerprint = json.loads(json.dumps(_fingerprint(out, workspace)))
+    assert RawCache.matches(cache, fingerprint, last_pyramid(workspace, out)["build_id"])
     assert _cache_tiles(cache) == cache_before  # rolled back (hot journal, if any)
     build_tiles(workspace, "dom02", out, update=True, workers=1)
     ref = tmp_path / "ref.pmtiles"
@@ -683,3 +691,63 @@ def _fingerprint(out, ws):
     return {"tms": rec["tms"], "minzoom": rec["minzoom"], "maxzoom": rec["maxzoom"],
             "mode": rec["mode"], "channels": 3, "fill": [255, 255, 255],
             "chunk": WARP_CHUNK, "warp": WARP_VERSION}  # fmt: skip
+
+
+# --- gdal2tiles-style use: no workspace, output folders created -------------------------
+
+
+@pytest.mark.parametrize("out", ["new/a/pyr.pmtiles", "new/b/pyr.mbtiles", "new/c/pyr"])
+def test_build_a_file_with_no_workspace(workspace, ortho, tmp_path, monkeypatch, out):
+    """``tiles build ortho.tif -o OUT`` outside any workspace writes OUT (its folders
+    created), records nothing, says which zooms and grid it chose, and its tiles are
+    those a workspace build with the same settings makes."""
+    free = tmp_path / "free"
+    free.mkdir()
+    monkeypatch.chdir(free)
+    monkeypatch.delenv("GEOBASE_WORKSPACE", raising=False)
+    r = run_cli(["tiles", "build", ortho, "-o", out, "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert "nothing recorded" in r.stderr
+    assert "derived from the data" in r.stderr and "WebMercatorQuad (the default)" in r.stderr
+    made = all_tiles(free / out)
+    assert made
+    assert sorted(p.relative_to(free).as_posix() for p in free.iterdir()) == ["new"]
+    assert not [p for p in free.rglob("*") if ".partial-" in p.name or p.suffix == ".sqlite"]
+    rec = build_tiles(workspace, str(ortho), tmp_path / ("ref" + "".join(Path(out).suffixes)),
+                      workers=1)  # fmt: skip
+    ref = all_tiles(tmp_path / ("ref" + "".join(Path(out).suffixes)))
+    assert made == ref
+    meta = json.loads(run_cli(["tiles", "info", free / out]).stdout)
+    assert (meta["minzoom"], meta["maxzoom"]) == (rec["minzoom"], rec["maxzoom"])
+    # again: refused without --overwrite, replaced with it
+    r = run_cli(["tiles", "build", ortho, "-o", out, "--workers", "1"])
+    assert r.exit_code == 2 and "--overwrite" in r.stderr
+    r = run_cli(["tiles", "build", ortho, "-o", out, "--workers", "1", "--zoom", "15",
+                 "--overwrite"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "derived" not in r.stderr and {z for z, _, _ in all_tiles(free / out)} == {15}
+
+
+def test_no_workspace_refuses_what_needs_one(ortho, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GEOBASE_WORKSPACE", raising=False)
+    r = run_cli(["tiles", "build", "dom02", "-o", "x.pmtiles"])
+    assert r.exit_code == 2 and "geobase.toml" in r.stderr
+    r = run_cli(["tiles", "build", ortho, "-o", "x.pmtiles", "--update"])
+    assert r.exit_code == 2 and "--update needs a workspace" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ortho.tif"]
+
+
+@pytest.mark.parametrize("out", ["tiles/o.mbtiles", "tiles/o.pmtiles", "tiles/sub/o"])
+def test_fresh_workspace_creates_its_tiles_folder(ortho, tmp_path, monkeypatch, out):
+    """A fresh ``init`` has no ``tiles/``: building into it creates it (and is recorded)."""
+    r = run_cli(["init", tmp_path / "ws"])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "ws" / "tiles").exists()
+    monkeypatch.chdir(tmp_path / "ws")
+    r = run_cli(["tiles", "build", ortho, "-o", out, "--workers", "1", "--zoom", "15-16"])
+    assert r.exit_code == 0, r.output
+    assert all_tiles(tmp_path / "ws" / out)
+    r = run_cli(["tiles", "list", "--format", "json"])
+    rows = json.loads(r.stdout)
+    assert [(row["path"], row["state"]) for row in rows] == [(out, "published")]

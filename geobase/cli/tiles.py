@@ -88,24 +88,52 @@ def tiles() -> None:
 @workspace_option
 def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, name, overwrite,
           workspace_dir) -> None:  # fmt: skip
-    """Build the pyramid of SOURCE: a raster file, a product code or a dataset id."""
-    from geobase.tiles.build import build_tiles
+    """Build the pyramid of SOURCE: a raster file, a product code or a dataset id.
+
+    In a workspace the build is recorded (and served by `geobase serve`). Outside one,
+    SOURCE must be a raster file: the pyramid is written like gdal2tiles does and nothing
+    is recorded. The output's folder is created if missing.
+    """
+    from geobase.errors import WorkspaceNotFound
 
     if update and overwrite:
         raise click.UsageError("--update and --overwrite exclude each other")
-    ws = open_workspace(workspace_dir)
     try:
+        ws = open_workspace(workspace_dir)
+    except WorkspaceNotFound:
+        if workspace_dir is not None or not Path(source).is_file():
+            raise
+        if update:
+            raise click.UsageError(
+                "--update needs a workspace (the pyramid's record); there is none here"
+            ) from None
+        ws = None
+    options = dict(tms=tms, zoom=zoom, fmt=fmt, mode=mode, overwrite=overwrite, workers=workers,
+                   dask=dask_addr, block=block, name=name)  # fmt: skip
+    if ws is None:
+        from geobase.tiles.build import build_file
+
+        info(f"no workspace: writing {out} only, nothing recorded")
         with progress_bar("tiles") as bar:
-            record = build_tiles(
-                ws, source, out, tms=tms, zoom=zoom, fmt=fmt, mode=mode, update=update,
-                overwrite=overwrite, workers=workers, dask=dask_addr, block=block, name=name,
-                progress=bar,
-            )  # fmt: skip
-    finally:
-        ws.close()
+            record = build_file(source, out, progress=bar, **options)
+    else:
+        from geobase.tiles.build import build_tiles
+
+        try:
+            with progress_bar("tiles") as bar:
+                record = build_tiles(ws, source, out, update=update, progress=bar, **options)
+        finally:
+            ws.close()
     if record.get("up_to_date"):
         info(f"{out}: up to date")
         return
+    if not update:
+        if zoom is None:
+            info(f"zoom {record['minzoom']}-{record['maxzoom']} derived from the data: "
+                 f"{record['maxzoom']} the zoom closest to its pixel size, {record['minzoom']} "
+                 "the first to hold it in one tile; --zoom A-B to choose")  # fmt: skip
+        if tms is None:
+            info("tile matrix set WebMercatorQuad (the default); --tms to choose")
     info(
         f"{out}: {record['tile_count']} tiles, {record['bytes']} bytes "
         f"(z{record['minzoom']}-{record['maxzoom']} {record['tms']} {record['format']}, "

@@ -50,7 +50,7 @@ class TileFastPath:
         layer = self.service.layers.all().get(name)
         if layer is None or layer.classification != "public" or ext not in layer.extensions:
             return False
-        hit = self.service.layers.cache.get((layer.name, layer.path, int(z), int(x), int(y)))
+        hit = self.service.layers.cache.get(layer.cache_key(int(z), int(x), int(y)))
         if hit is None:
             return False
         body, etag = hit

@@ -5,7 +5,10 @@ with its tile matrix set, zoom range, bounds, classification and an open tile re
 The :class:`LayerRegistry` re-reads the table every few seconds (a pyramid built while
 the service runs appears without a restart), hides what the caller's clearance does not
 reach (a hidden layer and a missing one give the same answer), refuses stores outside
-the workspace, and keeps recently served tiles in a bounded memory cache.
+the workspace, and keeps recently served tiles in a bounded memory cache, keyed by the
+build the tiles were read from (:meth:`Layer.cache_key`): tiles of two builds of one
+pyramid are never mixed, however a rebuild and the refresh interleave. A layer's reader
+reads one build for its whole life (see :func:`geobase.server.pyramids.open_reader`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Layer:
         bounds: (west, south, east, north) in degrees.
         classification: public, internal or restricted.
         path: its store (file or folder) inside the workspace.
+        build: the id of the build ``read`` reads (None: built before builds had ids).
         read: ``read(z, x, y) -> bytes | None``.
     """
 
@@ -57,10 +61,15 @@ class Layer:
     path: Path
     read: Callable[[int, int, int], bytes | None] = field(repr=False, compare=False)
     close: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+    build: str | None = None
 
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.format]
+
+    def cache_key(self, z: int, x: int, y: int) -> tuple:
+        """The tile cache's key of a tile of this layer (by path and build)."""
+        return (self.name, self.path, self.build, z, x, y)
 
     @property
     def ext(self) -> str:
@@ -179,7 +188,7 @@ class LayerRegistry:
             raise NotFoundError(
                 f"tile {z}/{x}/{y} is outside the {layer.tms.id} matrix ({cols} x {rows})"
             )
-        key = (layer.name, layer.path, z, x, y)
+        key = layer.cache_key(z, x, y)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
@@ -237,14 +246,16 @@ class LayerRegistry:
             and previous.path == path
             and previous.format == rec["format"]
             and previous.tms.id == rec["tms"].id
+            # the same build, or any while one publishes (its classification covers both)
+            and (previous.build == rec.get("build_id") or rec.get("publishing"))
         ):
             return Layer(**{**_fields(previous), **_layer_values(rec, path)})
         try:
-            read, close = pyramids.open_reader(path, rec)
+            read, close, build = pyramids.open_reader(path, rec)
         except Exception as exc:
             logger.warning("pyramid %r: cannot open %s (%s); not served", name, path, exc)
             return None
-        return Layer(read=read, close=close, **_layer_values(rec, path))
+        return Layer(read=read, close=close, build=build, **_layer_values(rec, path))
 
     def close(self) -> None:
         with self._lock:
@@ -271,7 +282,7 @@ def _layer_values(rec: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 def _fields(layer: Layer) -> dict[str, Any]:
-    return {"read": layer.read, "close": layer.close}
+    return {"read": layer.read, "close": layer.close, "build": layer.build}
 
 
 def _close(layer: Layer) -> None:

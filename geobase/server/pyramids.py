@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 
 def records(ws: Workspace) -> list[dict[str, Any]]:
     """The registered pyramids, each with name, title, tms (a TileMatrixSet), minzoom,
-    maxzoom, format, bounds (degrees), classification and path (relative to the workspace).
+    maxzoom, format, bounds (degrees), classification, path (relative to the workspace),
+    build_id (of the build the record describes; None before builds had ids) and
+    publishing (True while a build's files are being swapped in, or if that was
+    interrupted: the classification then covers the old and the new build).
 
     Names are made unique: where two stores share a name (``dom/`` and ``dom.pmtiles``),
     the later path gets its store kind appended (``dom-pmtiles``).
@@ -33,7 +36,7 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
         rows = tx.query(
             """
             SELECT fid, name, path, store, source, tms, minzoom, maxzoom, format,
-                   classification, tilejson
+                   classification, tilejson, build_id, state
             FROM pyramids p
             WHERE fid = (SELECT max(fid) FROM pyramids q WHERE q.path = p.path)
             ORDER BY path
@@ -74,6 +77,8 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
                 "classification": row["classification"],
                 "path": row["path"],
                 "store": row["store"],
+                "build_id": row["build_id"],
+                "publishing": row["state"] == "publishing",
             }
         )
     return out
@@ -81,8 +86,14 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
 
 def open_reader(
     path: Path, rec: dict[str, Any]
-) -> tuple[Callable[[int, int, int], bytes | None], Callable[[], None]]:
-    """``(read(z, x, y) -> bytes | None, close())`` for a pyramid's store."""
+) -> tuple[Callable[[int, int, int], bytes | None], Callable[[], None], str | None]:
+    """``(read(z, x, y) -> bytes | None, close(), build id)`` for a pyramid's store.
+
+    The reader reads the build it opened for as long as it lives. A published record is
+    served only from files of its own build: files of another build at its path (one
+    being swapped in before its record commits) are refused. While a build publishes,
+    the record's classification covers the old and the new build, so either is served.
+    """
     from geobase.tiles.stores import open_pyramid
 
     reader = open_pyramid(path)
@@ -92,6 +103,13 @@ def open_reader(
             f"the store holds {reader.format} tiles on {reader.tms.id}, "
             f"the record says {rec['format']} on {rec['tms'].id}"
         )
+    build = reader.build_id
+    if not rec.get("publishing") and build != rec.get("build_id"):
+        reader.close()
+        raise ValueError(
+            f"the store holds build {build}, the record describes build {rec.get('build_id')} "
+            "(a build being published, or one interrupted: rebuild it)"
+        )
     if reader.kind == "mbtiles":  # one sqlite connection shared by the worker threads
         lock = threading.Lock()
 
@@ -99,5 +117,5 @@ def open_reader(
             with lock:
                 return reader.get_tile(z, x, y)
 
-        return read, reader.close
-    return reader.get_tile, reader.close
+        return read, reader.close, build
+    return reader.get_tile, reader.close, build

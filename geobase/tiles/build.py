@@ -4,7 +4,18 @@ A SOURCE is a raster file, a product code (a mosaic of the product's current dat
 newest acquisition on top) or a catalogue dataset id. Each build is recorded in the
 workspace's ``pyramids`` table with the datasets it painted; ``update=True`` compares them
 with the catalogue's current datasets and re-renders only where they differ
-(:mod:`geobase.tiles.incremental`).
+(:mod:`geobase.tiles.incremental`). :func:`build_file` builds a raster file's pyramid
+with no workspace (like gdal2tiles; nothing recorded).
+
+Publishing never shows a build to callers its classification excludes. Every build has
+an id, written in the pyramid's TileJSON and in its records. Once every tile is staged,
+a ``publishing`` record commits, classified the stricter of the pyramid's last record and
+the new build; only then do the files move into place, and then the ``published`` record
+(the new classification) commits. Whenever the build stops (a busy store, a killed
+process), the newest record is at least as strict as whatever build lies at the path;
+the server serves a published record only from files of its build, and keys its tile
+cache by build (:mod:`geobase.server.layers`). What a killed build left (``.partial-``
+files) is removed by the next build.
 
 Example:
     >>> from geobase.tiles.build import build_tiles  # doctest: +SKIP
@@ -17,6 +28,7 @@ import hashlib
 import json
 import logging
 import math
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +56,8 @@ from geobase.tiles.render import (
     source_ref,
     transform_bounds,
 )
-from geobase.tiles.settings import tiles_settings
-from geobase.tiles.stores import store_kind
+from geobase.tiles.settings import TilesSettings, tiles_settings
+from geobase.tiles.stores import open_pyramid, remove_leftovers, store_kind
 from geobase.tiles.tms import TMS
 
 if TYPE_CHECKING:  # geopandas (with pandas) costs ~0.4 s to import: only list_pyramids needs it
@@ -54,6 +66,7 @@ if TYPE_CHECKING:  # geopandas (with pandas) costs ~0.4 s to import: only list_p
 logger = logging.getLogger(__name__)
 
 CLASSIFICATIONS = ("public", "internal", "restricted")
+PUBLISHING, PUBLISHED = "publishing", "published"
 
 
 @dataclass(frozen=True)
@@ -159,11 +172,15 @@ def _rel(ws: Workspace, path: Path) -> str:
 
 
 def last_pyramid(ws: Workspace, out: str | Path) -> dict | None:
-    """The newest record of the pyramid at ``out`` (with its ``source_footprints``)."""
+    """The newest published record of the pyramid at ``out`` (with its
+    ``source_footprints``); the ``publishing`` record of a build that never finished is
+    passed over."""
     rel = _rel(ws, Path(out))
     with ws.store.read() as tx:
         row = tx.query_one(
-            "SELECT * FROM pyramids WHERE path = :p ORDER BY fid DESC LIMIT 1", {"p": rel}
+            "SELECT * FROM pyramids WHERE path = :p AND (state IS NULL OR state = :s) "
+            "ORDER BY fid DESC LIMIT 1",
+            {"p": rel, "s": PUBLISHED},
         )
         if row is None:
             return None
@@ -178,12 +195,33 @@ def last_pyramid(ws: Workspace, out: str | Path) -> dict | None:
     return row
 
 
+def _build_on_disk(out: Path) -> str | None:
+    """The build id of the pyramid at ``out`` ("" where it cannot be read)."""
+    try:
+        with open_pyramid(out) as reader:
+            return reader.build_id
+    except (OSError, ValueError) as exc:
+        logger.warning("cannot read the pyramid at %s: %s", out, exc)
+        return ""
+
+
+def remove_tile_leftovers(ws: Workspace, out: Path | None = None) -> list[Path]:
+    """Remove what killed tile builds left in the workspace's tiles folder, its overview
+    cache and beside ``out``; returns the removed paths."""
+    tiles_dir = ws.data_path(ws.config.tiles_dir)
+    removed = remove_leftovers(tiles_dir) + remove_leftovers(tiles_dir / ".cache")
+    if out is not None and out.parent.resolve() != tiles_dir.resolve():
+        removed += remove_leftovers(out.parent, out.name)
+    return removed
+
+
 def list_pyramids(ws: Workspace) -> gpd.GeoDataFrame:
     """The newest record of every pyramid in the workspace."""
     return ws.store.read_frame(
         """
         SELECT fid, name, path, store, source, tms, minzoom, maxzoom, format, mode,
-               classification, build, built_at, tile_count, bytes, geom
+               classification, build, coalesce(state, 'published') AS state, build_id,
+               built_at, tile_count, bytes, geom
         FROM pyramids p
         WHERE fid = (SELECT max(fid) FROM pyramids q WHERE q.path = p.path)
         ORDER BY path
@@ -229,9 +267,8 @@ def build_tiles(
     Returns:
         The pyramid's record (a dict), with the build statistics.
     """
-    out = Path(out)
-    if not out.is_absolute():
-        out = Path.cwd() / out
+    out = _absolute(out)
+    remove_tile_leftovers(ws, out)
     last = last_pyramid(ws, out) if update else None
     if update:
         if last is None or not out.exists():
@@ -246,37 +283,9 @@ def build_tiles(
             )
     elif out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it or --update")
-    tms_obj = TMS.get(tms or "WebMercatorQuad")
-    fmt = fmt or "png"
-    if store_kind(out) == "mbtiles" and tms_obj.id != "WebMercatorQuad":
-        from geobase.errors import TileStoreError
-
-        raise TileStoreError(
-            f"MBTiles holds WebMercatorQuad tiles only (its specification), not {tms_obj.id}; "
-            "write a .pmtiles file or a directory instead"
-        )
     resolved = resolve_sources(ws, source)
-    crs = tms_obj.rasterio_crs
-    bands = 0
-    for r in resolved:
-        with open_raster(str(r.path)) as src:
-            bands = max(bands, src.count)
-    refs = [source_ref(str(r.path), crs) for r in resolved]
-    if mode is None:
-        mode = "terrain-rgb" if all(r.kind == "dem" for r in resolved) else "rgb"
-    if zoom is None:
-        zoom = default_zooms(tms_obj, refs)
     tiles_cfg = tiles_settings(ws.config.tiles)
-    fill = tiles_cfg.jpeg_fill
-    settings = settings_for(
-        tms_obj,
-        minzoom=zoom[0],
-        maxzoom=zoom[1],
-        fmt=fmt,
-        mode=mode,
-        channels=channels_for(mode, bands),
-        fill=fill,
-    )
+    settings, refs, tilejson = _plan(resolved, out, tms, zoom, fmt, mode, tiles_cfg.jpeg_fill, name)
     block = int(block or tiles_cfg.block)
     rel = _rel(ws, out)
     cache_rel = (
@@ -285,19 +294,34 @@ def build_tiles(
         / (hashlib.sha1(rel.encode()).hexdigest()[:16] + ".sqlite")
     )
     cache_path = ws.file(cache_rel)
-    name = name or out.stem
-    tilejson = _tilejson(name, settings, refs, resolved)
+    name = tilejson["name"]
     region = None
-    if update and not RawCache.matches(cache_path, cache_fingerprint(settings)):
-        # made by another version of the warp, or lost: a full build replaces the
-        # pyramid (and writes a new cache), recorded as such
-        logger.warning("no usable overview cache for %s; rebuilding it whole", out)
-        update = False
-    elif update:
-        region = incremental.changed_region(last["source_footprints"], resolved, crs)
+    if update:
+        on_disk = _build_on_disk(out)
+        if on_disk != last.get("build_id"):
+            # a build stopped between its files' move and its record: the files are not
+            # the recorded build's, so an update has nothing to start from
+            logger.warning(
+                "the pyramid at %s is not the build its record names; rebuilding it whole", out
+            )
+            update = False
+        elif not RawCache.matches(cache_path, cache_fingerprint(settings), last.get("build_id")):
+            # made by another version of the warp, for another build, or lost: a full
+            # build replaces the pyramid (and writes a new cache), recorded as such
+            logger.warning("no usable overview cache for %s; rebuilding it whole", out)
+            update = False
+    if update:
+        region = incremental.changed_region(
+            last["source_footprints"], resolved, settings.tms.rasterio_crs
+        )
         if not region:
             logger.info("%s is up to date", out)
             return {**last, "written_tiles": 0, "written_bytes": 0, "up_to_date": True}
+    row = _row(name, rel, out, source, resolved, settings, tilejson, update)
+
+    def publishing(stats: BuildStats) -> None:
+        _insert(ws, {**row, **_stats_values(stats)}, resolved, guard=True)
+
     stats = build_pyramid(
         refs,
         out,
@@ -309,9 +333,113 @@ def build_tiles(
         workers=workers,
         dask=dask,
         progress=progress,
+        before_swap=publishing,
     )
-    return _record(ws, name, rel, out, source, resolved, settings, tilejson, stats,
-                   cache_rel, update)  # fmt: skip
+    row = {**row, **_stats_values(stats), "cache": cache_rel.as_posix()}
+    fid = _insert(ws, row, resolved, guard=False)
+    return {
+        "fid": fid,
+        **row,
+        "written_bytes": stats.written_bytes,
+        "deleted_tiles": stats.deleted_tiles,
+        "base_tiles_rendered": stats.base_tiles_rendered,
+    }
+
+
+def build_file(
+    source: str | Path,
+    out: str | Path,
+    *,
+    tms: str | None = None,
+    zoom: tuple[int, int] | None = None,
+    fmt: str | None = None,
+    mode: str | None = None,
+    overwrite: bool = False,
+    workers: int | None = None,
+    dask: str | None = None,
+    block: int | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Build the pyramid of one raster file with no workspace (like gdal2tiles).
+
+    Nothing is recorded; the overview cache is temporary (no ``--update`` later). The
+    arguments are :func:`build_tiles`'s; the folder of ``out`` is created if missing.
+
+    Returns:
+        The pyramid's TileJSON and the build statistics (``tile_count``, ``bytes``,
+        ``written_tiles``, ``seconds``, ``minzoom``, ``maxzoom``, ``tms``, ``format``).
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise NotFoundError(
+            f"SOURCE {str(source)!r} is not a raster file; product codes and dataset ids "
+            "need a workspace (geobase init, or --workspace DIR)"
+        )
+    out = _absolute(out)
+    remove_leftovers(out.parent, out.name)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it")
+    resolved = [_file_source(path.resolve())]
+    defaults = TilesSettings()
+    settings, refs, tilejson = _plan(resolved, out, tms, zoom, fmt, mode, defaults.jpeg_fill, name)
+    stats = build_pyramid(
+        refs,
+        out,
+        settings,
+        tilejson,
+        block=int(block or defaults.block),
+        workers=workers,
+        dask=dask,
+        progress=progress,
+    )
+    return {
+        **tilejson,
+        "path": str(out),
+        "store": store_kind(out),
+        "tms": settings.tms.id,
+        **_stats_values(stats),
+        "written_bytes": stats.written_bytes,
+    }
+
+
+def _absolute(out: str | Path) -> Path:
+    out = Path(out)
+    return out if out.is_absolute() else Path.cwd() / out
+
+
+def _plan(resolved, out, tms, zoom, fmt, mode, fill, name):
+    """(settings, source refs, TileJSON with a new build id) of a build."""
+    tms_obj = TMS.get(tms or "WebMercatorQuad")
+    fmt = fmt or "png"
+    if store_kind(out) == "mbtiles" and tms_obj.id != "WebMercatorQuad":
+        from geobase.errors import TileStoreError
+
+        raise TileStoreError(
+            f"MBTiles holds WebMercatorQuad tiles only (its specification), not {tms_obj.id}; "
+            "write a .pmtiles file or a directory instead"
+        )
+    crs = tms_obj.rasterio_crs
+    bands = 0
+    for r in resolved:
+        with open_raster(str(r.path)) as src:
+            bands = max(bands, src.count)
+    refs = [source_ref(str(r.path), crs) for r in resolved]
+    if mode is None:
+        mode = "terrain-rgb" if all(r.kind == "dem" for r in resolved) else "rgb"
+    if zoom is None:
+        zoom = default_zooms(tms_obj, refs)
+    settings = settings_for(
+        tms_obj,
+        minzoom=zoom[0],
+        maxzoom=zoom[1],
+        fmt=fmt,
+        mode=mode,
+        channels=channels_for(mode, bands),
+        fill=fill,
+    )
+    tilejson = _tilejson(name or out.stem, settings, refs, resolved)
+    return settings, refs, tilejson
 
 
 def _same_settings(last, tms, zoom, fmt, mode):
@@ -364,22 +492,16 @@ def _tilejson(name, settings, refs, resolved) -> dict:
         "crs": f"EPSG:{crs.to_epsg()}",
         "mode": settings.mode,
         "sources": [r.key for r in resolved],
+        "build_id": uuid.uuid4().hex,
     }
     if settings.mode == "terrain-rgb":
         doc["encoding"] = "mapbox"
     return doc
 
 
-def _record(ws, name, rel, out, source, resolved, settings, tilejson, stats: BuildStats,
-            cache_rel, update) -> dict:  # fmt: skip
-    footprint = shapely.union_all([r.footprint for r in resolved if r.footprint is not None])
-    if footprint.geom_type == "Polygon":
-        footprint = shapely.MultiPolygon([footprint])
-    elif footprint.geom_type != "MultiPolygon":
-        footprint = shapely.MultiPolygon(
-            [g for g in getattr(footprint, "geoms", []) if g.geom_type == "Polygon"]
-        )
-    row = {
+def _row(name, rel, out, source, resolved, settings, tilejson, update) -> dict:
+    """A build's record, less its statistics."""
+    return {
         "name": name,
         "path": rel,
         "store": store_kind(out),
@@ -392,35 +514,69 @@ def _record(ws, name, rel, out, source, resolved, settings, tilejson, stats: Bui
         "mode": settings.mode,
         "classification": _most_restrictive(r.classification for r in resolved),
         "build": "update" if update else "full",
-        "built_at": utc_now(),
+        "build_id": tilejson["build_id"],
+        "tilejson": json.dumps(tilejson, ensure_ascii=False),
+    }
+
+
+def _stats_values(stats: BuildStats) -> dict:
+    return {
         "seconds": round(stats.seconds, 3),
         "tile_count": stats.tiles,
         "bytes": stats.bytes,
         "written_tiles": stats.written_tiles,
-        "cache": cache_rel.as_posix(),
-        "tilejson": json.dumps(tilejson, ensure_ascii=False),
     }
-    with ws.store.transaction() as tx:
-        fid = tx.insert("pyramids", {**row, "geom": tx.geom(footprint, 4490)})
-        tx.insert_many(
-            "pyramid_sources",
-            [{"pyramid_fid": fid, "source": r.key, "footprint": r.footprint.wkt} for r in resolved],
+
+
+def _footprint(resolved) -> shapely.MultiPolygon:
+    footprint = shapely.union_all([r.footprint for r in resolved if r.footprint is not None])
+    if footprint.geom_type == "Polygon":
+        return shapely.MultiPolygon([footprint])
+    if footprint.geom_type != "MultiPolygon":
+        return shapely.MultiPolygon(
+            [g for g in getattr(footprint, "geoms", []) if g.geom_type == "Polygon"]
         )
+    return footprint
+
+
+def _insert(ws: Workspace, row: dict, resolved, *, guard: bool) -> int:
+    """Record a build in one transaction; returns the record's fid.
+
+    ``guard``: the ``publishing`` record committed before the build's files move, with
+    the stricter of the pyramid's newest record's classification (whatever its state:
+    the files at the path may be of either build) and the new build's.
+    """
+    row = {**row, "built_at": utc_now(), "state": PUBLISHING if guard else PUBLISHED}
+    with ws.store.transaction() as tx:
+        if guard:
+            newest = tx.query_one(
+                "SELECT classification FROM pyramids WHERE path = :p ORDER BY fid DESC LIMIT 1",
+                {"p": row["path"]},
+            )
+            if newest is not None:
+                row["classification"] = _most_restrictive(
+                    [newest["classification"], row["classification"]]
+                )
+        fid = tx.insert("pyramids", {**row, "geom": tx.geom(_footprint(resolved), 4490)})
+        if not guard:
+            tx.insert_many(
+                "pyramid_sources",
+                [
+                    {"pyramid_fid": fid, "source": r.key, "footprint": r.footprint.wkt}
+                    for r in resolved
+                ],
+            )
         tx.touch("pyramids")
-    return {
-        "fid": fid,
-        **row,
-        "written_bytes": stats.written_bytes,
-        "deleted_tiles": stats.deleted_tiles,
-        "base_tiles_rendered": stats.base_tiles_rendered,
-    }
+    return fid
 
 
 __all__ = [
     "ResolvedSource",
+    "build_file",
     "build_tiles",
     "default_zooms",
     "last_pyramid",
     "list_pyramids",
+    "remove_tile_leftovers",
     "resolve_sources",
 ]

@@ -10,7 +10,9 @@ The cache is a SQLite file. A full build writes a new one next to it and renames
 place on commit. An update changes the existing file in place inside one transaction
 (rollback journal): a failed update rolls back, and one killed mid-way leaves a hot
 journal that SQLite rolls back on the next open, so the cache always holds the last
-committed build's tiles. Nothing is copied, whatever the cache's size.
+committed build's tiles. Nothing is copied, whatever the cache's size. The cache names
+the build (the pyramid's build id) its tiles belong to: an update uses it only for that
+build, so a pyramid and a cache left out of step by a killed build are never mixed.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _fingerprint_text(fingerprint: dict) -> str:
 class RawCache:
     """Raw tiles by (z, x, y); an absent tile is blank."""
 
-    def __init__(self, path: Path, fingerprint: dict, *, update: bool):
+    def __init__(self, path: Path, fingerprint: dict, *, update: bool, build_id: str | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.in_place = update and self.path.is_file()
@@ -64,6 +66,9 @@ class RawCache:
             "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
             (_fingerprint_text(fingerprint),),
         )
+        self.db.execute("DELETE FROM meta WHERE name = 'build'")
+        if build_id is not None:
+            self.db.execute("INSERT INTO meta VALUES ('build', ?)", (build_id,))
 
     def _schema(self) -> None:
         for statement in _SCHEMA.split(";"):
@@ -71,20 +76,24 @@ class RawCache:
                 self.db.execute(statement)
 
     @staticmethod
-    def matches(path: Path, fingerprint: dict) -> bool:
-        """Whether a committed cache exists and was made with these settings."""
+    def matches(path: Path, fingerprint: dict, build_id: str | None = None) -> bool:
+        """Whether a committed cache exists, was made with these settings and holds the
+        tiles of build ``build_id`` (None: a pyramid built before builds had ids)."""
         if not Path(path).is_file():
             return False
         try:
             # read-write (not ro): a hot journal left by a killed update is rolled back here
             db = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
             try:
-                row = db.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
+                meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
             finally:
                 db.close()
         except sqlite3.DatabaseError:
             return False
-        return row is not None and json.loads(row[0]) == json.loads(_fingerprint_text(fingerprint))
+        fp = meta.get("fingerprint")
+        if fp is None or json.loads(fp) != json.loads(_fingerprint_text(fingerprint)):
+            return False
+        return meta.get("build") == build_id
 
     def put(self, z: int, x: int, y: int, blob: bytes | None) -> None:
         if blob is None:

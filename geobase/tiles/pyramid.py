@@ -341,6 +341,7 @@ def build_pyramid(
     workers: int | None = None,
     dask: str | None = None,
     progress: Progress | None = None,
+    before_swap: Callable[[BuildStats], None] | None = None,
 ) -> BuildStats:
     """Build (or update) a pyramid into ``out``.
 
@@ -358,6 +359,12 @@ def build_pyramid(
         block: window size in tiles (a power of two; 8 = 2048 px).
         workers, dask: see :func:`run_jobs`.
         progress: ``progress(done, total, rate=tiles_per_second)``.
+        before_swap: called with the build's statistics once every tile is staged and
+            before anything at ``out`` changes (to record what is about to be published);
+            if it raises, the build is dropped and ``out`` is left as it was.
+
+    The overview cache is committed after the swap and names the build of
+    ``tilejson["build_id"]`` (see :mod:`geobase.tiles.cache`).
     """
     if block < 1 or block & (block - 1):
         raise TileSettingsError(f"block must be a power of two, got {block}")
@@ -390,7 +397,9 @@ def build_pyramid(
     try:
         next(results)
         writer = open_writer(out, settings.tms, settings.fmt, update=update)
-        cache = RawCache(Path(cache_path), fingerprint, update=update)
+        cache = RawCache(
+            Path(cache_path), fingerprint, update=update, build_id=tilejson.get("build_id")
+        )
         upper = _UpperZooms(settings, writer, cache, low_dirty, zlow, update)
         for result in results:
             for z, x, y, data in result.tiles:
@@ -412,7 +421,20 @@ def build_pyramid(
         written += w2
         deleted += d2
         _report(progress, done + w2 + d2, done + w2 + d2, start)
-        tiles, size = writer.commit(tilejson)
+        tiles, size = writer.finish(tilejson)
+        stats = BuildStats(
+            tiles=tiles,
+            bytes=size,
+            written_tiles=written,
+            written_bytes=writer.written,
+            deleted_tiles=deleted,
+            base_tiles_rendered=rendered,
+            seconds=time.perf_counter() - start,
+        )
+        if before_swap is not None:
+            before_swap(stats)
+        writer.swap()
+        writer = None  # in place: nothing to abort any more
         cache.commit()
     except BaseException:
         results.close()  # cancels what has not run yet and shuts the pool down
@@ -425,15 +447,7 @@ def build_pyramid(
         close_sources()  # those the inline jobs opened
         if temp_dir is not None:
             temp_dir.cleanup()
-    return BuildStats(
-        tiles=tiles,
-        bytes=size,
-        written_tiles=written,
-        written_bytes=writer.written,
-        deleted_tiles=deleted,
-        base_tiles_rendered=rendered,
-        seconds=time.perf_counter() - start,
-    )
+    return stats
 
 
 def _window_tiles(jobs, z, zlow) -> set[tuple[int, int]]:

@@ -1,14 +1,22 @@
 """Tile stores: a z/x/y directory, MBTiles (Web Mercator only) and PMTiles v3.
 
-Writers stage everything next to the output (``<out>.partial-<pid>``) and move it into
-place on :meth:`TileWriter.commit`, so a failed build leaves the old pyramid (or nothing)
-behind. An update starts from a copy of the existing pyramid (hard links for a directory).
+Writers stage everything next to the output (``<out>.partial-<pid>``), finish it
+(:meth:`TileWriter.finish`) and only then move it into place (:meth:`TileWriter.swap`:
+one rename for a file; for a directory an atomic exchange where the system has one, else
+two renames), so a failed build leaves the old pyramid (or nothing) behind and the caller
+can record what is about to be published between the two steps. An update starts from a
+copy of the existing pyramid (hard links for a directory). What a killed build left
+(``.partial-<pid>`` and ``.old-<pid>`` names of a process that no longer runs) is removed
+by :func:`remove_leftovers`. The output's folder is created if missing.
 
 Readers, for the server and for tests::
 
     reader = open_pyramid("ortho.pmtiles")
     reader.get_tile(18, 216035, 48533)  # bytes or None
-    reader.tilejson, reader.tms, reader.format
+    reader.tilejson, reader.tms, reader.format, reader.build_id
+
+A reader reads one build for its whole life: the files it opened (a directory through a
+handle on the folder itself), never what a later build renames over its path.
 
 Tile numbering is always the tile matrix set's own (top-left origin, ``z`` = matrix id);
 MBTiles stores TMS rows (``y`` flipped) as its specification says, and PMTiles stores
@@ -19,8 +27,13 @@ metadata.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import json
+import logging
 import os
+import re
 import shutil
 import sqlite3
 from abc import ABC, abstractmethod
@@ -42,8 +55,11 @@ from pmtiles.tile import (
 from pmtiles.writer import Writer as _PMWriter
 
 from geobase.errors import SourceReadError, TileStoreError
+from geobase.store.leftovers import abandoned
 from geobase.tiles.encode import EXTENSIONS, FORMATS
 from geobase.tiles.tms import TMS
+
+logger = logging.getLogger(__name__)
 
 StoreKind = Literal["directory", "mbtiles", "pmtiles"]
 
@@ -58,6 +74,13 @@ def store_kind(path: str | Path) -> StoreKind:
     return "directory"
 
 
+#: the key of a pyramid's TileJSON (in every store kind) naming the build that wrote it
+BUILD_ID = "build_id"
+
+# <name>.partial-<pid>[.sqlite|-journal...] and <name>.old-<pid>: a build's staging files
+_LEFTOVER = re.compile(r"^(?P<name>.+)\.(?:partial|old)-(?P<pid>[0-9]{1,10})(?:[.-].*)?$")
+
+
 def _partial(path: Path) -> Path:
     return path.with_name(f"{path.name}.partial-{os.getpid()}")
 
@@ -69,8 +92,68 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def remove_leftovers(folder: str | Path, name: str | None = None) -> list[Path]:
+    """Remove what killed tile builds left in ``folder``; returns the removed paths.
+
+    Staging files and folders (``<name>.partial-<pid>...``) and the old pyramid of an
+    interrupted swap (``<name>.old-<pid>``) are removed when process ``pid`` no longer
+    runs (:func:`geobase.store.leftovers.abandoned`). With ``name``, only the leftovers of
+    the output called ``name`` are looked at (an output folder that is not geobase's).
+    """
+    folder = Path(folder)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for path in entries:
+        match = _LEFTOVER.match(path.name)
+        if match is None or (name is not None and match.group("name") != name):
+            continue
+        if not abandoned(int(match.group("pid"))):
+            continue
+        try:
+            _remove(path)
+        except FileNotFoundError:
+            continue  # removed by another run meanwhile
+        logger.info("removed what an interrupted tile build left: %s", path)
+        removed.append(path)
+    return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False
+    where the system or file system cannot."""
+    libc = _libc()
+    func = getattr(libc, "renameat2", None) if libc is not None else None
+    if func is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+_LIBC: list = []
+
+
+def _libc():
+    if not _LIBC:
+        name = ctypes.util.find_library("c")
+        try:
+            _LIBC.append(ctypes.CDLL(name, use_errno=True) if name else None)
+        except OSError:
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
 class TileWriter(ABC):
-    """Base of the store writers: ``put``/``delete`` tiles, then ``commit`` or ``abort``."""
+    """Base of the store writers: ``put``/``delete`` tiles, then ``finish`` and ``swap``,
+    or ``abort``."""
 
     kind: StoreKind
 
@@ -81,9 +164,11 @@ class TileWriter(ABC):
         self.tms = tms
         self.fmt = fmt
         self.update = update
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.staging = _partial(self.path)
         _remove(self.staging)
         self.written = 0  # bytes written by this build
+        self.finished: tuple[int, int] | None = None
 
     @abstractmethod
     def put(self, z: int, x: int, y: int, data: bytes) -> None:
@@ -101,16 +186,29 @@ class TileWriter(ABC):
     def _finish(self, tilejson: dict) -> None:
         """Write the store's metadata and close the staged pyramid."""
 
-    def commit(self, tilejson: dict) -> tuple[int, int]:
-        """Finish the staged pyramid and move it into place; returns (tiles, bytes)."""
+    def finish(self, tilejson: dict) -> tuple[int, int]:
+        """Complete the staged pyramid (metadata written, store closed; nothing at the
+        output's path has changed yet); returns (tiles, bytes)."""
         stats = self.stats()
         self._finish(tilejson)
-        old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
-        if self.path.is_dir():
-            os.replace(self.path, old)  # a folder cannot be replaced in one rename
-        os.replace(self.staging, self.path)
-        _remove(old)
+        self.finished = stats
         return stats
+
+    def swap(self) -> None:
+        """Move the finished pyramid into place (after :meth:`finish`)."""
+        if self.finished is None:
+            raise TileStoreError(f"{self.path}: swap() before finish()")
+        if self.path.is_dir() and not self.path.is_symlink():
+            if _exchange(self.staging, self.path):  # one atomic step; old build at staging
+                _remove(self.staging)
+                return
+            # a folder cannot be replaced by one rename: for a moment there is none
+            old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
+            os.replace(self.path, old)
+            os.replace(self.staging, self.path)
+            _remove(old)
+            return
+        os.replace(self.staging, self.path)
 
     def abort(self) -> None:
         """Drop everything staged; the existing pyramid is untouched."""
@@ -312,13 +410,12 @@ class PMTilesWriter(TileWriter):
         self.db.close()
         _remove(self.stage_db)
 
-    def commit(self, tilejson):
+    def finish(self, tilejson):
         if self.changes is None:
-            return super().commit(tilejson)
+            return super().finish(tilejson)
         with open(self.path, "rb") as old:
-            stats = self._write(self._merged(MmapSource(old)), tilejson)
-        os.replace(self.staging, self.path)
-        return stats
+            self.finished = self._write(self._merged(MmapSource(old)), tilejson)
+        return self.finished
 
     def _merged(self, get) -> Iterator[tuple[int, bytes]]:
         """The old archive's tiles with this update's changes applied, by tile id."""
@@ -396,6 +493,13 @@ class PyramidReader(ABC):
         return self.tilejson["format"]
 
     @property
+    def build_id(self) -> str | None:
+        """The id of the build that wrote these tiles (None: written before builds had
+        ids, or not by geobase)."""
+        value = self.tilejson.get(BUILD_ID)
+        return value if isinstance(value, str) else None
+
+    @property
     def media_type(self) -> str:
         from geobase.tiles.encode import MEDIA_TYPES
 
@@ -420,25 +524,52 @@ class PyramidReader(ABC):
 
 
 class DirectoryReader(PyramidReader):
+    """Reads through a handle on the folder itself: a build swapped in later at the same
+    path is not seen (its tiles are read by a new reader), and once the folder this
+    reader opened is removed, its tiles are gone (None), never another build's."""
+
     kind = "directory"
 
     def __init__(self, path: Path):
         self.path = path
         try:
-            self.tilejson = json.loads((path / "tilejson.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            self._dir = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
             raise SourceReadError(f"{path}: not a geobase tile directory ({exc})") from None
-        self.ext = EXTENSIONS[self.format]
+        try:
+            self.tilejson = json.loads(self._read("tilejson.json").decode("utf-8"))
+            self.ext = EXTENSIONS[self.format]
+        except (OSError, ValueError, KeyError) as exc:
+            os.close(self._dir)
+            raise SourceReadError(f"{path}: not a geobase tile directory ({exc!r})") from None
+
+    def _read(self, name: str) -> bytes:
+        fd = os.open(name, os.O_RDONLY, dir_fd=self._dir)
+        with open(fd, "rb") as f:
+            return f.read()
 
     def get_tile(self, z, x, y):
         try:
-            return (self.path / str(int(z)) / str(int(x)) / f"{int(y)}.{self.ext}").read_bytes()
-        except FileNotFoundError:
+            return self._read(f"{int(z)}/{int(x)}/{int(y)}.{self.ext}")
+        except (FileNotFoundError, NotADirectoryError):
             return None
 
     def tiles(self):
-        for p in sorted(self.path.glob(f"*/*/*.{self.ext}")):
-            yield int(p.parent.parent.name), int(p.parent.name), int(p.stem)
+        found = []
+        suffix = f".{self.ext}"
+        for root, _dirs, files, _fd in os.fwalk(".", dir_fd=self._dir):
+            parts = Path(root).parts
+            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                continue
+            for name in files:
+                if name.endswith(suffix) and name[: -len(suffix)].isdigit():
+                    found.append((int(parts[0]), int(parts[1]), int(name[: -len(suffix)])))
+        yield from sorted(found)
+
+    def close(self):
+        if self._dir >= 0:
+            os.close(self._dir)
+            self._dir = -1
 
 
 class MBTilesReader(PyramidReader):
