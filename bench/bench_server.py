@@ -246,7 +246,7 @@ def main() -> int:
     subprocess.run(
         [str(Path(sys.executable).parent / "geobase"), "-q", "serve", "--workspace", str(root),
          "--port", str(geobase_port), "--emit-nginx", str(snippet),
-         "--nginx-listen", f"127.0.0.1:{front_port}"],
+         "--nginx-listen", f"127.0.0.1:{front_port}", "--nginx-auth-cache", "5"],
         check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip
     text = snippet.read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ Skips where nginx is not installed (``scripts/install-system-deps.sh test`` inst
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -239,6 +240,28 @@ def test_moved_pyramid_is_not_sent_from_its_old_folder(deployed):
     assert moved.status_code == 403
     other = client.get(AUTH_PATH, headers={**headers, "X-Geobase-Pyramid": "inner"})
     assert other.status_code == 403
+
+
+def test_build_swapped_into_the_folder_is_not_sent_on_the_old_answer(deployed):
+    """A build swapped into a directory pyramid before geobase's registry sees its record
+    (a restricted rebuild over a public one) is refused by the auth endpoint at once."""
+    from geobase.server.nginx import AUTH_PATH
+
+    path = tiles_of(deployed, "merc")[0]
+    folder = deployed["ws_root"] / "tiles" / "merc"
+    headers = {"X-Original-URI": path, "X-Geobase-Pyramid": "merc", "X-Geobase-Store": str(folder)}
+    client = deployed["direct"]
+    assert client.get(AUTH_PATH, headers=headers).status_code == 204
+    marker = folder / "tilejson.json"
+    original = marker.read_bytes()
+    swapped = json.loads(original)
+    swapped["build_id"] = "another-build"
+    try:
+        marker.write_text(json.dumps(swapped), encoding="utf-8")
+        assert client.get(AUTH_PATH, headers=headers).status_code == 403
+    finally:
+        marker.write_bytes(original)
+    assert client.get(AUTH_PATH, headers=headers).status_code == 204
 
 
 def test_reclassified_pyramid_is_refused_by_nginx(deployed):

@@ -56,7 +56,27 @@ PUBLICATION_KINDS = (
 @click.option(
     "--nginx-listen", default="80", show_default=True, help="nginx's listen (with --emit-nginx)."
 )
-def serve(workspace_dir, host, port, workers, public_url, log_level, nginx_path, nginx_listen):
+@click.option(
+    "--nginx-auth-cache",
+    "nginx_auth_cache",
+    type=click.IntRange(0, 3600),
+    default=0,
+    show_default=True,
+    help="Seconds nginx may reuse this server's answer for anonymous tiles (with "
+    "--emit-nginx). 0 asks for every tile; more is cheaper, but for that long after a "
+    "stricter rebuild of a folder pyramid nginx may still send its tiles.",
+)
+def serve(
+    workspace_dir,
+    host,
+    port,
+    workers,
+    public_url,
+    log_level,
+    nginx_path,
+    nginx_listen,
+    nginx_auth_cache,
+):
     """Serve the workspace: viewer at /, tiles, WMTS, TileJSON and /api/ (OpenAPI at
     /api/openapi.json), health at /health."""
     import os
@@ -76,6 +96,7 @@ def serve(workspace_dir, host, port, workers, public_url, log_level, nginx_path,
                 ws,
                 upstream=upstream_for(host, port),
                 listen=nginx_listen,
+                auth_cache_s=nginx_auth_cache,
                 cors_origins=ServerSettings.for_workspace(root).cors_origins,
             )
         _write_text(nginx_path, config.text)

@@ -9,10 +9,12 @@ several times faster. :func:`nginx_config` writes an nginx ``http {}`` snippet (
   :func:`tile_access`) whether this caller may have this pyramid's tiles now: the
   configuration names no classification, so a pyramid reclassified from public to
   restricted, moved or rebuilt in another format is refused by nginx as soon as geobase
-  knows (its registry refreshes every few seconds) plus ``auth_cache_s``, the time nginx
-  keeps geobase's answer to *anonymous* requests (one small cached answer per pyramid,
-  so public tiles cost nginx a cache lookup, not a round trip). Requests with a token are
-  never answered from that cache (geobase caches verified tokens itself),
+  knows (its registry refreshes every few seconds); geobase also checks that the folder
+  still holds the build it judged (:func:`build_on_disk`), so a build swapped in before
+  the registry sees its record is never sent on the old record's word. By default
+  nginx asks for every tile; ``auth_cache_s`` > 0 keeps geobase's answer to *anonymous*
+  requests that long (cheaper public tiles, but a window after a stricter rebuild).
+  Requests with a token are never answered from that cache,
 - hands everything else to geobase: the viewer, /api, /wmts, OGC API, PMTiles and MBTiles
   pyramids (plain nginx cannot read a tile out of an archive; build directory pyramids
   for what nginx should send), and every refusal or missing tile, so that callers get
@@ -78,7 +80,7 @@ def nginx_config(
     server_name: str = "_",
     cache_dir: Path | str = "/var/cache/nginx/geobase",
     access_log: Path | str = "/var/log/nginx/geobase-access.log",
-    auth_cache_s: int = 5,
+    auth_cache_s: int = 0,
     cors_origins: list[str] | None = None,
 ) -> NginxConfig:
     """The nginx configuration (an ``http {}`` snippet) for serving ``ws`` (module docstring).
@@ -92,7 +94,9 @@ def nginx_config(
         access_log: nginx's access log (written without query strings and referrers,
             which may carry ``?token=``).
         auth_cache_s: seconds nginx keeps geobase's answer to anonymous tile requests
-            (0: ask geobase for every tile); a reclassification reaches nginx within it.
+            (default 0: ask geobase for every tile). Above 0 public tiles are cheaper, but
+            for that long after a build is swapped into a folder nginx may send its
+            tiles on the old answer: use it only for pyramids never rebuilt stricter.
         cors_origins: the server's ``cors_origins`` (default ``["*"]``): the origins
             static tiles are allowed to (``Access-Control-Allow-Origin``).
 
@@ -212,6 +216,10 @@ def tile_access(request: Request, service: Annotated[Service, Depends(service_of
         or not may_see(layer.classification, clearance)
         or str(layer.path) != store
         or match.group(5) not in layer.extensions
+        # nginx reads the folder's files now: they must be the build geobase judged (a
+        # build swapped in before geobase's registry sees its record is refused, so a
+        # restricted build is never sent on a public record's word)
+        or build_on_disk(layer.path) != layer.build
     ):
         return Response(status_code=403)
     public = layer.classification == "public"
@@ -219,6 +227,35 @@ def tile_access(request: Request, service: Annotated[Service, Depends(service_of
     if not public:
         out["vary"] = "Authorization"
     return Response(status_code=204, headers=out)
+
+
+_ON_DISK: dict[Path, tuple[tuple[int, int], str | None]] = {}
+
+
+def build_on_disk(folder: Path) -> str | None:
+    """The build id of the tiles in a directory pyramid's folder now.
+
+    Re-read only when its ``tilejson.json`` is another file or was rewritten (a build
+    swapped in replaces it), so a tile request costs one ``stat``. None where the folder
+    holds no readable pyramid.
+    """
+    from geobase.tiles.stores import open_pyramid
+
+    try:
+        stat = (folder / "tilejson.json").stat()
+    except OSError:
+        return None
+    key = (stat.st_ino, stat.st_mtime_ns)
+    known = _ON_DISK.get(folder)
+    if known is not None and known[0] == key:
+        return known[1]
+    try:
+        with open_pyramid(folder) as reader:
+            build = reader.build_id
+    except Exception:  # a folder being swapped or damaged: nothing nginx may send
+        return None
+    _ON_DISK[folder] = (key, build)
+    return build
 
 
 def _utf8(value: str) -> str:
