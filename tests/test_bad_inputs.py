@@ -18,6 +18,7 @@ import sqlite3
 import struct
 import time
 import tomllib
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -836,6 +837,40 @@ case(
 )
 case("ingest-unknown-product", tif_ingest("--product", "dom9", "--acquired", "2024-01-01"))
 case("ingest-unknown-crs", tif_ingest("--crs", "EPSG:0", "--acquired", "2024-01-01"))
+
+
+# SRTM tiles: the name gives the extent, the size the grid (SRTM3: 1201 x 1201 int16)
+SRTM3 = b"\x00\x64" * (1201 * 1201)
+
+
+def srtm_file(name: str, data: bytes, member: str | None = None, cut: int | None = None):
+    def make(folder: Path) -> list:
+        path = folder / name
+        if member is None:
+            path.write_bytes(data)
+        else:
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(member, data)
+        if cut is not None:
+            path.write_bytes(path.read_bytes()[:cut])
+        return ["ingest", path, "--workspace", "{ws}"]
+
+    return make
+
+
+case("srtm-renamed", srtm_file("shantou_dem.hgt", SRTM3), expect="named by its tile")
+case("srtm-truncated", srtm_file("N23E116.hgt", SRTM3[:-4096]), expect="no SRTM grid")
+case("srtm-zip-not-zip", srtm_file("N23E116.hgt.zip", SRTM3), expect="not a zip archive")
+case(
+    "srtm-zip-other-tile",
+    srtm_file("N24E116.hgt.zip", SRTM3, member="N23E116.hgt"),
+    expect="N24E116.hgt",
+)
+case(
+    "srtm-zip-cut",
+    srtm_file("N23E116.hgt.zip", SRTM3, member="N23E116.hgt", cut=2000),
+    expect="cannot be read",
+)
 
 
 # 3D tiles and other deliveries

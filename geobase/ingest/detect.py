@@ -9,7 +9,7 @@ from typing import Literal
 
 from geobase.catalog.products import Product, ProductRegistry
 from geobase.errors import ResolutionMismatch, SourceReadError, UnsupportedInput
-from geobase.ingest import model3d
+from geobase.ingest import model3d, srtm
 from geobase.ingest.pointcloud import POINTCLOUD_SUFFIXES
 from geobase.ingest.raster import RASTER_SUFFIXES
 from geobase.ingest.vector import VECTOR_SUFFIXES
@@ -23,8 +23,10 @@ def detect_format(path: Path) -> Format:
     """The reader a delivery needs, from its name and (for JSON) its content.
 
     Raises:
-        SourceReadError: the path is missing or an empty file.
-        UnsupportedInput: no reader knows the file type.
+        SourceReadError: the path is missing or an empty file; an SRTM file whose size
+            or archive does not match its name.
+        UnsupportedInput: no reader knows the file type; an SRTM file not named by its
+            tile.
     """
     if not path.exists():
         raise SourceReadError(f"{path}: no such file or folder")
@@ -37,6 +39,9 @@ def detect_format(path: Path) -> Format:
     name = path.name.lower()
     if name.endswith(RASTER_SUFFIXES):
         return "raster"
+    if srtm.is_srtm(path):
+        srtm.check(path)  # the name gives the extent: refused unless name and size agree
+        return "raster"
     if name.endswith(POINTCLOUD_SUFFIXES):
         return "pointcloud"
     if name.endswith(".json") and model3d.is_tileset(path):
@@ -44,8 +49,8 @@ def detect_format(path: Path) -> Format:
     if name.endswith(VECTOR_SUFFIXES):
         return "vector"
     raise UnsupportedInput(
-        f"{path.name}: unknown file type; expected GeoTIFF (.tif), LAS/LAZ/COPC, GeoPackage, "
-        "Shapefile, GeoJSON or a 3D Tiles tileset.json"
+        f"{path.name}: unknown file type; expected GeoTIFF (.tif), SRTM (.hgt, .hgt.zip), "
+        "LAS/LAZ/COPC, GeoPackage, Shapefile, GeoJSON or a 3D Tiles tileset.json"
     )
 
 
@@ -64,7 +69,8 @@ def dataset_id_for(path: Path) -> str:
         stem = path.parent.name
     else:
         stem = path.name
-        for suffix in (".copc.laz", *RASTER_SUFFIXES, *POINTCLOUD_SUFFIXES, *VECTOR_SUFFIXES):
+        suffixes = (".copc.laz", *srtm.SRTM_SUFFIXES, *RASTER_SUFFIXES)
+        for suffix in (*suffixes, *POINTCLOUD_SUFFIXES, *VECTOR_SUFFIXES):
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break

@@ -38,7 +38,7 @@ from geobase import dates
 from geobase.catalog.products import products_for
 from geobase.errors import OutsideWorkspace, SourceReadError, UnsupportedInput
 from geobase.geodesy import resolve_crs
-from geobase.ingest import detect, model3d, pointcloud, raster, vector
+from geobase.ingest import detect, model3d, pointcloud, raster, srtm, vector
 from geobase.ingest.metadata import (
     Acquired,
     choose_acquired,
@@ -327,6 +327,11 @@ def _prepare_raster(
             raise UnsupportedInput(
                 f"{path.name}: product {opts.product} holds {kind} data, this is a raster"
             )
+        if kind == "imagery" and info.srtm_tile is not None:
+            raise UnsupportedInput(
+                f"{path.name}: an SRTM tile holds heights, product {opts.product} holds "
+                "imagery; give a DEM product"
+            )
         if kind == "dem" and info.count != 1:
             raise UnsupportedInput(
                 f"{path.name}: a DEM has one band, this raster has {info.count}; "
@@ -346,7 +351,8 @@ def _prepare_raster(
     files = _keep([path], stage, None, digest)
     if opts.cog:
         # the web-optimised COG is derived beside the delivery, never in its place
-        stored_name = Path(path.name).with_suffix(COG_SUFFIX).name
+        stem = srtm.stem(path.name) if info.srtm_tile else Path(path.name).stem
+        stored_name = f"{stem}{COG_SUFFIX}"
         meta["stored"] = raster.write_cog(
             info, stage / stored_name, kind, compression=product.cog_compression
         )
@@ -697,8 +703,8 @@ def ingest(
 
     Args:
         ws: the workspace.
-        paths: GeoTIFFs, LAS/LAZ/COPC, GeoPackage/Shapefile/GeoJSON, 3D Tiles
-            ``tileset.json`` (or its folder).
+        paths: GeoTIFFs, SRTM ``.hgt`` / ``.hgt.zip`` tiles (DEMs), LAS/LAZ/COPC,
+            GeoPackage/Shapefile/GeoJSON, 3D Tiles ``tileset.json`` (or its folder).
         product: the product code (default: detected; data that fit no plan product go to
             the generic product of their kind).
         acquired: ``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD``; overrides dates in the data.

@@ -1,4 +1,5 @@
-"""GeoTIFF imagery and DEMs: metadata, valid-data footprint, cloud-optimised GeoTIFF.
+"""GeoTIFF imagery and DEMs (and SRTM ``.hgt`` tiles, see :mod:`geobase.ingest.srtm`):
+metadata, valid-data footprint, cloud-optimised GeoTIFF.
 
 Memory stays bounded by the read size, not the image size: the footprint comes from a
 decimated read of the dataset mask (GDAL uses the overviews where there are some), the
@@ -34,6 +35,7 @@ from geobase.errors import (
     StoreError,
     UnsupportedInput,
 )
+from geobase.ingest import srtm
 from geobase.ingest.footprint import polygonize, to_cgcs2000
 from geobase.ingest.metadata import Acquired, parse_date, vertical_datum
 
@@ -71,6 +73,7 @@ class RasterInfo:
     acquired: Acquired | None
     vertical_datum: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    srtm_tile: srtm.SrtmTile | None = None  # what an SRTM file's name and size state
 
     @property
     def is_rgb(self) -> bool:
@@ -80,11 +83,13 @@ class RasterInfo:
 
     @property
     def looks_like_dem(self) -> bool:
-        """One band of floating-point values."""
+        """One band of floating-point values, or an SRTM tile (int16 heights)."""
+        if self.srtm_tile is not None:
+            return True
         return self.count == 1 and np.issubdtype(np.dtype(self.dtype), np.floating)
 
     def metadata(self) -> dict[str, Any]:
-        return {
+        meta = {
             "width": self.width,
             "height": self.height,
             "transform": list(self.transform)[:6],
@@ -95,6 +100,9 @@ class RasterInfo:
             "mask": "alpha" if self.has_alpha else "internal" if self.has_mask else None,
             **({"file_date": self.file_date} if self.file_date else {}),
         }
+        if self.srtm_tile is not None:
+            meta["srtm"] = self.srtm_tile.metadata()
+        return meta
 
     @property
     def file_date(self) -> str | None:
@@ -312,17 +320,20 @@ def _tiff_acquired(ds) -> Acquired | None:
 
 
 def read_info(path: Path, crs: CRS | None = None) -> RasterInfo:
-    """Metadata of a GeoTIFF.
+    """Metadata of a GeoTIFF or an SRTM tile (checked against its name first).
 
     Args:
         path: the file.
         crs: a CRS to use when the file states none (``--crs``).
 
     Raises:
-        SourceReadError: the file cannot be opened.
-        UnsupportedInput: the file has no georeferencing (no transform, no GCPs).
+        SourceReadError: the file cannot be opened; an SRTM tile whose size or archive
+            does not match its name.
+        UnsupportedInput: the file has no georeferencing (no transform, no GCPs); an SRTM
+            file not named by its tile.
         MissingCRS: the file states no CRS and ``crs`` is None.
     """
+    tile = srtm.check(path) if srtm.is_srtm(path) else None
     with open_raster(path) as ds:
         _check_size(path, ds)
         if ds.transform.is_identity and not ds.gcps[0]:
@@ -376,8 +387,9 @@ def read_info(path: Path, crs: CRS | None = None) -> RasterInfo:
             overviews=ds.overviews(1),
             compression=ds.compression.name if ds.compression else None,
             acquired=acquired,
-            vertical_datum=vertical_datum(pcrs),
+            vertical_datum=srtm.VERTICAL_DATUM if tile is not None else vertical_datum(pcrs),
             tags=dict(ds.tags()),
+            srtm_tile=tile,
         )
 
 
