@@ -95,7 +95,9 @@ def sample_raster(path: Path) -> Path:
     return path
 
 
-def add_dataset(ws, dataset_id: str, product: str, classification: str, box, acquired: str):
+def add_dataset(
+    ws, dataset_id: str, product: str, classification: str, box, acquired: str, **fields
+):
     import shapely
 
     from geobase.store import utc_now
@@ -117,6 +119,7 @@ def add_dataset(ws, dataset_id: str, product: str, classification: str, box, acq
                 "path": f"data/{dataset_id}.tif",
                 "checksum": "0" * 64,
                 "geom": tx.geom(shapely.MultiPolygon([shapely.box(*box)]), 4490),
+                **fields,
             },
         )
         tx.touch("datasets")
@@ -147,7 +150,16 @@ def make_workspace(root: Path) -> dict:
                     {"c": classification, "n": name},
                 )
         add_dataset(
-            ws, "dom02-2023-jinping", "dom02", "public", (116.6, 23.3, 116.7, 23.4), "2023-11-02"
+            ws,
+            "dom02-2023-jinping",
+            "dom02",
+            "public",
+            (116.6, 23.3, 116.7, 23.4),
+            "2023-11-02",
+            # the other datasets state none: pandas makes these columns floats
+            epsg=4548,
+            bands=4,
+            resolution=0.2,
         )
         add_dataset(
             ws, "dom02-2021-longhu", "dom02", "public", (116.7, 23.3, 116.8, 23.4), "2021-04-10"

@@ -337,6 +337,26 @@ def test_catalog_search_filters_and_hides(served):
     )
 
 
+def test_whole_numbers_stay_whole_in_json(served):
+    """epsg, bands, version: integers in every API document, though pandas holds the
+    columns as floats where another dataset states none."""
+    c = served["client"]
+    search = c.get("/api/catalog/search")
+    first = search.json()["datasets"][0]
+    assert first["dataset_id"] == "dom02-2023-jinping"
+    assert (first["epsg"], first["bands"], first["resolution"]) == (4548, 4, 0.2)
+    assert all(type(first[k]) is int for k in ("epsg", "bands", "version"))
+    assert '"epsg":4548,' in search.text and '"bands":4,' in search.text
+    assert ".0," not in search.text.replace('"resolution":0.2,', "")
+    assert search.json()["datasets"][1]["epsg"] is None
+    geo = c.get("/api/catalog/search", params={"format": "geojson"}).json()
+    props = geo["features"][0]["properties"]
+    assert type(props["epsg"]) is int and type(props["bands"]) is int
+    one = c.get("/api/catalog/datasets/dom02-2023-jinping").json()["properties"]
+    assert (one["epsg"], one["bands"], one["version"]) == (4548, 4, 1)
+    assert type(one["epsg"]) is int
+
+
 @pytest.mark.parametrize(
     "query",
     [

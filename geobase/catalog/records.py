@@ -17,6 +17,9 @@ COLUMNS = (
     "classification, owner, epsg, resolution, bands, dtype, nodata, point_count, vertical_datum, "
     "path, checksum, size, derived_from, metadata, geom"
 )
+#: the catalogue's whole-number columns (``INTEGER`` in the datasets table): give them to
+#: :func:`geobase.values.plain_record` so that a column with gaps is not shown as floats
+INTEGER_COLUMNS = frozenset({"fid", "version", "epsg", "bands", "point_count", "size"})
 
 
 def current_datasets(

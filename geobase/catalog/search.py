@@ -18,11 +18,12 @@ import pandas as pd
 import shapely
 
 from geobase import dates
-from geobase.catalog.records import current_datasets
+from geobase.catalog.records import INTEGER_COLUMNS, current_datasets
 from geobase.errors import InvalidDate, NotFoundError, OutsideWorkspace, UnsupportedInput
 from geobase.names import check_existing_name
 from geobase.paths import inside
 from geobase.store import Store, Workspace, utc_now
+from geobase.values import plain_record
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,8 @@ def show(store: Store, dataset_id: str, version: int | None = None) -> dict[str,
                 f"{', '.join(map(str, frame['version']))}"
             )
         row = match.iloc[0]
-    record = {k: (None if _isna(v) else v) for k, v in row.items() if k != "geometry"}
+    fields = [k for k in row.index if k != "geometry"]
+    record = plain_record(row, fields, integers=INTEGER_COLUMNS)
     for key in ("metadata", "derived_from"):
         if isinstance(record.get(key), str):
             record[key] = json.loads(record[key])
@@ -174,13 +176,6 @@ def version_files(store: Store, record: dict[str, Any]) -> list[dict[str, Any]]:
             "description": "recorded before deliveries and derived files were listed",
         }
     ]
-
-
-def _isna(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def remove(

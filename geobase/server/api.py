@@ -7,7 +7,6 @@ shape the answer. Nothing above the caller's clearance is returned, counted or n
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -16,9 +15,11 @@ from starlette.responses import Response
 
 from geobase import dates
 from geobase.catalog.access import may_see, visible_levels
+from geobase.catalog.records import INTEGER_COLUMNS
 from geobase.errors import NotFoundError, ValidationError
 from geobase.geodesy import lonlat
 from geobase.server.deps import Service, clearance_of, get, service_of
+from geobase.values import plain, plain_record
 
 router = APIRouter(prefix="/api")
 
@@ -74,19 +75,9 @@ def parse_interval(text: str | None) -> tuple[dt.date | None, dt.date | None]:
     return start, end
 
 
-def _clean(value: Any) -> Any:
-    if value is None:
-        return None
-    if not isinstance(value, str | bytes | list | dict | tuple):
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """What the public may learn of a catalogue record, as plain JSON values."""
+    return plain_record(record, PUBLIC_FIELDS, integers=INTEGER_COLUMNS)
 
 
 def _json_or_geojson(request: Request, fmt: str | None) -> str:
@@ -176,7 +167,7 @@ def catalog_search(
                 "geometry": None
                 if r.get("geometry") is None
                 else shapely.geometry.mapping(r["geometry"]),
-                "properties": {k: _clean(r.get(k)) for k in PUBLIC_FIELDS},
+                "properties": _public(r),
             }
             for r in page
         ]
@@ -189,7 +180,7 @@ def catalog_search(
         return service.json(request, doc, private=private, media_type="application/geo+json")
     items = []
     for r in page:
-        item = {k: _clean(r.get(k)) for k in PUBLIC_FIELDS}
+        item = _public(r)
         geom = r.get("geometry")
         item["bbox"] = None if geom is None or geom.is_empty else [round(v, 7) for v in geom.bounds]
         items.append(item)
@@ -216,7 +207,7 @@ def catalog_dataset(
                 "geometry": None
                 if rec.get("geometry") is None
                 else shapely.geometry.mapping(rec["geometry"]),
-                "properties": {k: _clean(rec.get(k)) for k in PUBLIC_FIELDS},
+                "properties": _public(rec),
             }
             return service.json(
                 request, doc, private=clearance != "public", media_type="application/geo+json"
@@ -387,7 +378,7 @@ def control_public(
                 "geometry": None
                 if geom is None
                 else {"type": "Point", "coordinates": [geom.x, geom.y]},
-                "properties": {k: _clean(v) for k, v in rec.items()},
+                "properties": plain(rec),
             }
         )
     doc = {"type": "FeatureCollection", "features": features, "generalised": True}

@@ -24,6 +24,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geobase.values import plain
+
 COMPRESSIBLE = (
     "application/json",
     "application/geo+json",
@@ -164,11 +166,12 @@ def dump_json(data: Any) -> bytes:
 
 
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    """``json.dumps``' hook for what it cannot write (dates, numpy scalars): see
+    :func:`geobase.values.plain`."""
+    converted = plain(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return converted
 
 
 class CORS(CORSMiddleware):
