@@ -48,6 +48,7 @@ class Layer:
         path: its store (file or folder) inside the workspace.
         build: the id of the build ``read`` reads (None: built before builds had ids).
         read: ``read(z, x, y) -> bytes | None``.
+        encoding: how terrain-RGB pixels encode heights (``mapbox``); None for pictures.
     """
 
     name: str
@@ -62,6 +63,7 @@ class Layer:
     read: Callable[[int, int, int], bytes | None] = field(repr=False, compare=False)
     close: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
     build: str | None = None
+    encoding: str | None = None
 
     @property
     def media_type(self) -> str:
@@ -278,6 +280,7 @@ def _layer_values(rec: dict[str, Any], path: Path) -> dict[str, Any]:
         "bounds": tuple(float(v) for v in rec["bounds"]),
         "classification": rec["classification"],
         "path": path,
+        "encoding": rec.get("encoding"),
     }
 
 

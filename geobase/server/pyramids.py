@@ -21,9 +21,10 @@ logger = logging.getLogger(__name__)
 def records(ws: Workspace) -> list[dict[str, Any]]:
     """The registered pyramids, each with name, title, tms (a TileMatrixSet), minzoom,
     maxzoom, format, bounds (degrees), classification, path (relative to the workspace),
-    build_id (of the build the record describes; None before builds had ids) and
+    build_id (of the build the record describes; None before builds had ids),
     publishing (True while a build's files are being swapped in, or if that was
-    interrupted: the classification then covers the old and the new build).
+    interrupted: the classification then covers the old and the new build) and
+    encoding (of heights in terrain-RGB tiles, else None).
 
     Names are made unique: where two stores share a name (``dom/`` and ``dom.pmtiles``),
     the later path gets its store kind appended (``dom-pmtiles``).
@@ -49,7 +50,8 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
             logger.warning("pyramid %s: unknown tile matrix set %s", row["path"], row["tms"])
             continue
         try:
-            bounds = json.loads(row["tilejson"])["bounds"]
+            doc = json.loads(row["tilejson"])
+            bounds = doc["bounds"]
         except (ValueError, KeyError, TypeError):
             logger.warning("pyramid %s: its record has no bounds", row["path"])
             continue
@@ -79,9 +81,19 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
                 "store": row["store"],
                 "build_id": row["build_id"],
                 "publishing": row["state"] == "publishing",
+                "encoding": encoding(doc),
             }
         )
     return out
+
+
+def encoding(tilejson: dict[str, Any]) -> str | None:
+    """How a pyramid's pixels encode heights (``mapbox`` terrain-RGB), from its recorded
+    TileJSON; None for pictures. Pyramids built before the build wrote ``encoding`` state
+    it by their mode."""
+    if tilejson.get("encoding"):
+        return str(tilejson["encoding"])
+    return "mapbox" if tilejson.get("mode") == "terrain-rgb" else None
 
 
 def open_reader(

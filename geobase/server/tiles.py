@@ -140,6 +140,9 @@ def tilejson(layer: Layer, base: str) -> dict[str, Any]:
         "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
         "classification": layer.classification,
     }
+    if layer.encoding is not None:
+        # how MapLibre's and Mapbox's raster-dem sources decode heights from the pixels
+        doc["encoding"] = layer.encoding
     return doc
 
 
@@ -171,6 +174,7 @@ def layer_summary(layer: Layer, base: str) -> dict[str, Any]:
         "classification": layer.classification,
         "tiles": f"{base}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.{layer.ext}",
         "tilejson": f"{base}/tiles/{layer.name}/tilejson.json",
+        "encoding": layer.encoding,
     }
 
 
