@@ -149,6 +149,11 @@ REAL_SAMPLES = {
     "autzen_trim.laz": ("pointcloud", "public", None),
 }
 REFUSED_SAMPLE = "corrupt.tif"
+# what the demo's service calls itself (another workspace's comes from its own name)
+DEMO_SERVER = {
+    "title": "数字汕头 Digital Shantou — 地理信息公共服务",
+    "attribution": "汕头市基础测绘 Shantou basic surveying",
+}
 
 
 def _datasets(ws: Workspace, data: Path) -> str:
@@ -276,6 +281,9 @@ def build_demo(
     token = _say.set((lambda message: progress(f"  {message}")) if progress else None)
     try:
         with Workspace.init(path, name="shantou", exist_ok=True) as ws:
+            if "title" not in ws.config.server:
+                ws.config.server = {**ws.config.server, **DEMO_SERVER}
+                ws.save_config()
             for step in STEPS:
                 if progress:
                     progress(step.name)

@@ -69,8 +69,9 @@ PYRAMIDS = {
 }
 
 
-def sample_raster(path: Path) -> Path:
-    """A 256 x 256 RGB GeoTIFF over Shantou (EPSG:4490) with a gradient pattern."""
+def sample_raster(path: Path, bounds: tuple[float, float, float, float] = BOUNDS) -> Path:
+    """A 256 x 256 RGB GeoTIFF over ``bounds`` (EPSG:4490; default Shantou) with a
+    gradient pattern."""
     import numpy as np
     import rasterio
     from affine import Affine
@@ -87,7 +88,7 @@ def sample_raster(path: Path) -> Path:
         "crs": "EPSG:4490",
         # (rasterio's from_bounds warns with affine >= 3.1)
         "transform": Affine(
-            (BOUNDS[2] - BOUNDS[0]) / w, 0, BOUNDS[0], 0, -(BOUNDS[3] - BOUNDS[1]) / h, BOUNDS[3]
+            (bounds[2] - bounds[0]) / w, 0, bounds[0], 0, -(bounds[3] - bounds[1]) / h, bounds[3]
         ),
     }
     with rasterio.open(path, "w", **profile) as dst:

@@ -103,3 +103,69 @@ def test_viewer_shows_tiles_in_both_grids(served, tmp_path):
         assert colours > 100 and share > 0.05, (grid, colours, share)
     assert "2 个瓦片金字塔 pyramids" in status
     assert any("控制点" in s and "Control points" in s for s in switches)
+
+
+HIGH_BOUNDS = (116.390, 39.900, 116.400, 39.908)  # a few streets of Beijing, far from Shantou
+
+
+@pytest.fixture(scope="module")
+def high_pyramid(tmp_path_factory):
+    """A workspace named 北京示例 with two Web Mercator pyramids starting at zoom 15 (far
+    above the view a viewer would open with), 1,900 km apart: in Beijing and in Shantou."""
+    import warnings
+
+    from geobase.server import ServerSettings, create_app
+    from geobase.store import Workspace
+    from geobase.tiles.build import build_tiles
+    from tests.server_support import sample_raster
+
+    root = tmp_path_factory.mktemp("high") / "ws"
+    with Workspace.init(root, name="北京示例") as ws:
+        sample_raster(ws.root / "beijing.tif", bounds=HIGH_BOUNDS)
+        sample_raster(ws.root / "shantou.tif", bounds=(116.68, 23.35, 116.69, 23.36))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+            for name in ("beijing", "shantou"):
+                build_tiles(ws, f"{name}.tif", ws.root / f"tiles/{name}", zoom=(15, 16), workers=1)
+        with ws.store.transaction() as tx:
+            tx.execute("UPDATE pyramids SET classification = 'public'")
+    app = create_app(ServerSettings.for_workspace(root))
+    with running(app) as base:
+        yield base
+
+
+def test_viewer_starts_where_a_high_pyramid_is(high_pyramid):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.goto(high_pyramid + "/", wait_until="load")
+            page.wait_for_function(
+                "() => window.geobaseViewer && window.geobaseViewer.ready", timeout=30_000
+            )
+            page.wait_for_function(
+                "() => window.geobaseViewer.tilesLoaded.WebMercatorQuad > 0", timeout=15_000
+            )
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(300)
+            shot = page.locator("#map-WebMercatorQuad").screenshot()
+            title = page.title()
+            heading = page.locator("h1").inner_text()
+            zoom, centre = page.evaluate(
+                "() => { var v = window.geobaseViewer.maps.WebMercatorQuad.getView();"
+                " return [v.getZoom(), ol.proj.toLonLat(v.getCenter())]; }"
+            )
+        finally:
+            browser.close()
+    assert not problems, problems
+    assert title == heading == "北京示例 — 地理信息服务 Geographic information service"
+    assert "汕头" not in title and "Shantou" not in heading
+    # the first pyramid (by name) at its bounds, not the middle of both (nothing there)
+    assert zoom >= 15 - 1e-9, zoom
+    west, south, east, north = HIGH_BOUNDS
+    assert west <= centre[0] <= east and south <= centre[1] <= north, centre
+    colours, share = not_blank(shot)
+    assert colours > 100 and share > 0.3, (colours, share)

@@ -182,10 +182,87 @@ def test_tilejson(served):
     assert (doc["minzoom"], doc["maxzoom"]) == (10, 12)
     assert doc["tileMatrixSet"] == "CGCS2000Quad"
     assert doc["bounds"] == pytest.approx([116.6, 23.3, 116.7, 23.4], abs=1e-6)
+    assert "encoding" not in doc  # pictures, not heights
+    # no [server] title or attribution: the workspace's name, never another city's
+    assert doc["attribution"] == "served — 地理信息服务 Geographic information service"
     assert c.get("/tiles/secret/tilejson.json").status_code == 404
     assert (
         c.get("/tiles/secret/tilejson.json", headers=auth(served, "restricted")).status_code == 200
     )
+
+
+@pytest.fixture(scope="module")
+def terrain(tmp_path_factory):
+    """A workspace named 揭阳 Jieyang with its own attribution and a terrain-RGB pyramid
+    of a DEM (heights 12.3 m to 212.3 m)."""
+    import warnings
+
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    from geobase.server import ServerSettings, create_app
+    from geobase.store import Workspace
+    from geobase.tiles.build import build_tiles
+
+    root = tmp_path_factory.mktemp("terrain") / "ws"
+    with Workspace.init(root, name="揭阳 Jieyang") as ws:
+        ws.config.server = {"attribution": "揭阳市测绘 Jieyang surveying"}
+        ws.save_config()
+        yy, xx = np.mgrid[0:64, 0:64]
+        heights = (12.3 + 100 * (xx + yy) / 63).astype("float32")
+        with rasterio.open(
+            ws.root / "dem.tif",
+            "w",
+            driver="GTiff",
+            width=64,
+            height=64,
+            count=1,
+            dtype="float32",
+            crs="EPSG:4490",
+            transform=Affine(0.02 / 64, 0, 116.60, 0, -0.02 / 64, 23.32),
+        ) as dst:
+            dst.write(heights, 1)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+            build_tiles(
+                ws, "dem.tif", ws.root / "tiles/terrain", zoom=(10, 11), mode="terrain-rgb",
+                workers=1,
+            )  # fmt: skip
+        with ws.store.transaction() as tx:
+            tx.execute("UPDATE pyramids SET classification = 'public'")
+    app = create_app(ServerSettings.for_workspace(root))
+    with running(app) as base, httpx.Client(base_url=base, timeout=20) as client:
+        yield client
+
+
+def test_terrain_tilejson_states_its_encoding_and_the_workspace_its_title(terrain):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from geobase.tiles.render import decode_terrain_rgb
+
+    doc = terrain.get("/tiles/terrain/tilejson.json").json()
+    assert doc["encoding"] == "mapbox"  # MapLibre's raster-dem decodes by this
+    assert doc["attribution"] == "揭阳市测绘 Jieyang surveying"
+    [summary] = terrain.get("/api/pyramids").json()["pyramids"]
+    assert summary["encoding"] == "mapbox"
+    # and mapbox it is: the heights come back from the pixels with that formula
+    x, y = 1687, 887  # z11 tile holding 116.61E 23.31N
+    tile = terrain.get(f"/tiles/terrain/11/{x}/{y}.png")
+    assert tile.status_code == 200
+    image = Image.open(io.BytesIO(tile.content)).convert("RGBA")
+    pixels = np.asarray(image).transpose(2, 0, 1)
+    heights = decode_terrain_rgb(pixels[:3])[pixels[3] > 0]
+    assert heights.size and heights.min() >= 12.0 and heights.max() <= 212.6
+    assert heights.max() - heights.min() > 50
+    # the title comes from the workspace, never another city's
+    title = "揭阳 Jieyang — 地理信息服务 Geographic information service"
+    page = terrain.get("/").text
+    assert f"<title>{title}</title>" in page and "汕头" not in page
+    assert terrain.get("/api").json()["title"] == title
 
 
 def test_pyramid_list_and_ogc_tilesets_hide_what_is_not_public(served):

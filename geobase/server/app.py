@@ -70,6 +70,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         WorkspaceNotFound: ``settings.workspace`` holds no workspace.
     """
     ws = Workspace.open(settings.workspace)
+    settings = settings.for_service(ws.config.name)
     service = Service(settings, ws)
 
     @asynccontextmanager

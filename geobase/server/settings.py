@@ -13,7 +13,9 @@ class ServerSettings(BaseModel):
 
     Attributes:
         workspace: the workspace folder to serve.
-        title: the service's title (capabilities, viewer, OpenAPI).
+        title: the service's title (capabilities, viewer, OpenAPI); default from the
+            workspace's name (:func:`default_title`).
+        attribution: the TileJSON attribution of its tiles; default the title.
         cors_origins: origins allowed to call the service from a browser (``*``: any).
         tile_max_age: ``Cache-Control`` max-age of tiles, in seconds.
         api_max_age: ``Cache-Control`` max-age of API documents, in seconds.
@@ -28,7 +30,8 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workspace: Path
-    title: str = "数字汕头 Digital Shantou — 地理信息公共服务"
+    title: str | None = Field(default=None, min_length=1)
+    attribution: str | None = Field(default=None, min_length=1)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     tile_max_age: int = Field(default=3600, ge=0)
     api_max_age: int = Field(default=60, ge=0)
@@ -47,3 +50,14 @@ class ServerSettings(BaseModel):
         data = {**config.server, **{k: v for k, v in overrides.items() if v is not None}}
         data["workspace"] = root
         return parse_section(cls, data, "server")
+
+    def for_service(self, name: str) -> ServerSettings:
+        """These settings with the title (and attribution) of a workspace called ``name``
+        filled in where the ``[server]`` table leaves them out."""
+        title = self.title or default_title(name)
+        return self.model_copy(update={"title": title, "attribution": self.attribution or title})
+
+
+def default_title(name: str) -> str:
+    """The service's title when ``[server] title`` names none: the workspace's name."""
+    return f"{name} — 地理信息服务 Geographic information service"

@@ -119,7 +119,7 @@ def tile(
     return tile_response(request, service, layer, zi, xi, yi, ext, scale)
 
 
-def tilejson(layer: Layer, base: str) -> dict[str, Any]:
+def tilejson(layer: Layer, base: str, attribution: str | None = None) -> dict[str, Any]:
     """The TileJSON 3.0.0 document of a layer."""
     west, south, east, north = layer.bounds
     center_zoom = max(layer.minzoom, min(layer.maxzoom, layer.minzoom + 2))
@@ -134,12 +134,13 @@ def tilejson(layer: Layer, base: str) -> dict[str, Any]:
         "maxzoom": layer.maxzoom,
         "bounds": [west, south, east, north],
         "center": [(west + east) / 2, (south + north) / 2, center_zoom],
-        "attribution": "汕头市基础测绘 Shantou basic surveying",
         # not part of TileJSON (which assumes Web Mercator): the grid the tiles are on
         "tileMatrixSet": layer.tms.id,
         "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
         "classification": layer.classification,
     }
+    if attribution:
+        doc["attribution"] = attribution
     if layer.encoding is not None:
         # how MapLibre's and Mapbox's raster-dem sources decode heights from the pixels
         doc["encoding"] = layer.encoding
@@ -156,7 +157,9 @@ def tilejson_route(
     """A pyramid's TileJSON 3.0.0 document."""
     layer = service.layers.get(check_name(pyramid), clearance)
     return service.json(
-        request, tilejson(layer, service.base_url(request)), private=clearance != "public"
+        request,
+        tilejson(layer, service.base_url(request), service.settings.attribution),
+        private=clearance != "public",
     )
 
 

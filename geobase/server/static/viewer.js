@@ -5,7 +5,7 @@
   'use strict';
 
   var LEVELS = { public: '公开 public', internal: '内部 internal', restricted: '涉密 restricted' };
-  var SHANTOU = [116.68, 23.35];
+  var OVERVIEW = { center: [105, 35], zoom: 4 };  // China, until a pyramid says where to look
   var state = { token: sessionStorage.getItem('geobase-token') || '', maps: {} };
   var viewer = { maps: state.maps, tilesLoaded: {}, tileErrors: {}, ready: false };
   window.geobaseViewer = viewer;
@@ -109,6 +109,17 @@
     });
   }
 
+  // A map starts at its grid's first pyramid (else the other grid's): its bounds, no
+  // further out than its minzoom and no closer than its maxzoom (its TileJSON's bounds
+  // and zooms). Never the middle of several pyramids, where there may be no tile at all.
+  function startView(map, grid, lead) {
+    if (!lead) { return; }
+    var view = map.getView();
+    view.fit(ol.proj.transformExtent(lead.bounds, 'EPSG:4326', grid.projection),
+      { size: map.getSize() || [400, 400], maxZoom: lead.maxzoom });
+    if (!(view.getZoom() >= lead.minzoom)) { view.setZoom(lead.minzoom); }
+  }
+
   function addSwitch(list, label, layer) {
     var row = document.createElement('label');
     var box = document.createElement('input');
@@ -129,7 +140,10 @@
       var target = document.getElementById('map-' + key);
       target.textContent = '';
       var mine = pyramids.filter(function (p) { return p.tileMatrixSet === key; });
-      var viewOptions = { projection: grid.projection, center: ol.proj.transform(SHANTOU, 'EPSG:4326', grid.projection), zoom: 9 };
+      var viewOptions = {
+        projection: grid.projection, zoom: OVERVIEW.zoom,
+        center: ol.proj.transform(OVERVIEW.center, 'EPSG:4326', grid.projection)
+      };
       if (key === 'CGCS2000Quad') {
         viewOptions.resolutions = cgcsResolutions(grid.maxzoom);
         viewOptions.constrainResolution = true;
@@ -139,7 +153,7 @@
       viewer.tilesLoaded[key] = 0;
       mine.forEach(function (p, i) {
         var layer = tileLayer(p);
-        layer.setVisible(i === 0 || p.format === 'png');
+        layer.setVisible(i === 0 || (p.format === 'png' && !p.encoding));  // not heights as colours
         map.addLayer(layer);
         addSwitch(list, p.title + ' (' + p.name + ', ' + (LEVELS[p.classification] || p.classification) +
           ', z' + p.minzoom + '-' + p.maxzoom + ')', layer);
@@ -161,16 +175,7 @@
         map.addLayer(control);
         addSwitch(list, '控制点(概略位置) Control points (generalised)', control);
       }
-      if (mine.length) {
-        var box = mine.map(function (p) { return p.bounds; }).reduce(function (a, b) {
-          return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
-        });
-        var maxz = Math.max.apply(null, mine.map(function (p) { return p.maxzoom; }));
-        var minz = Math.min.apply(null, mine.map(function (p) { return p.minzoom; }));
-        map.getView().fit(ol.proj.transformExtent(box, 'EPSG:4326', grid.projection),
-          { size: map.getSize() || [400, 400], maxZoom: maxz });
-        if (map.getView().getZoom() < minz) { map.getView().setZoom(minz); }
-      }
+      startView(map, grid, mine[0] || pyramids[0]);
     });
     viewer.ready = true;
     status(pyramids.length + ' 个瓦片金字塔 pyramids · ' + (index.coverage || []).length +
