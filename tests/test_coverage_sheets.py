@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from pyproj import Transformer
 
 from geobase.coverage import product_sheets, sheet_statuses, sheet_summary
 from geobase.coverage.sheets import cell_coverage
 from geobase.errors import NotFoundError, SheetCodeError, ValidationError
+from geobase.sheets import sheet_code, sheet_polygon, sheets_covering
 from tests import coverage_support as cs
+from tests.conftest import run_cli
 
 
 @pytest.fixture
@@ -145,10 +149,105 @@ def test_sheet_statuses_agree_with_an_overlay():
     assert {"covered", "partial", "missing"} == set(expected)
 
 
-@pytest.mark.parametrize("scale", ["1:250000", "1:10000", "abc", 0])
+@pytest.mark.parametrize("scale", ["1:3000", "1:20000", "abc", 0])
 def test_bad_scale(city, scale):
     with pytest.raises(SheetCodeError):
         product_sheets(city, "dlg500", scale)
+
+
+def test_no_rectangular_sheets_at_national_scales(city):
+    with pytest.raises(SheetCodeError, match="rectangular sheets exist at"):
+        product_sheets(city, "dlg500", "1:10000", kind="rect")
+    with pytest.raises(SheetCodeError, match="sheet grid"):
+        product_sheets(city, "dlg500", "1:10000", kind="hex")
+
+
+# --- national sheets (GB/T 13989) -------------------------------------------------------
+
+
+def test_national_sheets_over_the_city(city):
+    """The city (117.000-117.039E, 23.320-23.338N) lies in two 1:10,000 sheets, split at
+    23°20'N; its west edge is the sheets' edge at 117°E (the central meridian)."""
+    rect = product_sheets(city, "dlg500", 500, as_of="2024-06-30")
+    sheets = product_sheets(city, "dlg500", "1:10000", as_of="2024-06-30")
+    assert sheets.crs.to_epsg() == 4548
+    assert (
+        list(sheets["code"])
+        == [
+            sheet_code(117.02, 23.337, 10000),  # north of 23°20' (rows count from the north)
+            sheet_code(117.02, 23.33, 10000),
+        ]
+        == ["F50G016049", "F50G017049"]
+    )
+    assert set(sheets["scale"]) == {10000}
+    assert set(sheets["status"]) == {"partial"}
+    # the same land and the same footprints, whatever the grid they are counted in
+    assert sheets["area_km2"].sum() == pytest.approx(8.0, rel=1e-6)
+    assert sheets["covered_km2"].sum() == pytest.approx(rect["covered_km2"].sum(), rel=1e-6)
+    assert sheets["newest"].max() == "2024-03-01"
+    # 1:5,000 has both grids: rectangular by default, national when asked
+    assert product_sheets(city, "dlg500", 5000)["code"].iloc[0] == "2580-500"
+    national = product_sheets(city, "dlg500", 5000, kind="national", as_of="2024-06-30")
+    assert all(code.startswith("F50H") for code in national["code"])
+    assert national["covered_km2"].sum() == pytest.approx(rect["covered_km2"].sum(), rel=1e-6)
+
+
+@pytest.mark.parametrize(("scale", "by_district"), [(10000, False), (5000, False), (5000, True)])
+def test_national_statuses_agree_with_an_overlay(scale, by_district):
+    """Random footprints: each national sheet's share is that of its own polygon, drawn
+    independently (sheet_polygon, densified to 1e-4°, projected point by point)."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(500000, 503500, 60)
+    y = rng.uniform(2580000, 2581500, 60)
+    w = rng.uniform(50, 900, 60)
+    footprints = gpd.GeoDataFrame(
+        {"acquired_end": ["2020-01-01"] * 60},
+        geometry=shapely.box(x, y, x + w, y + w * 0.7),
+        crs=cs.GK,
+    )
+    districts = gpd.GeoDataFrame({"name": ["A", "B"]}, geometry=[cs.A, cs.B], crs=cs.GK)
+    ours = sheet_statuses(
+        footprints, districts, scale, kind="national", by_district=by_district,
+        as_of=dt.date(2024, 1, 1),
+    )  # fmt: skip
+    to_gk = Transformer.from_crs(4490, cs.GK, always_xy=True)
+    covered_area = footprints.union_all()
+    expected_codes = set()
+    for code in sheets_covering(districts.to_crs(4490), scale)["code"]:
+        polygon = shapely.segmentize(sheet_polygon(code), 1e-4)
+        sheet = shapely.transform(polygon, lambda xy: np.column_stack(to_gk.transform(*xy.T)))
+        for name, district in zip(districts["name"], districts.geometry, strict=True):
+            land = sheet.intersection(district if by_district else districts.union_all())
+            if land.area <= 1e-4 * sheet.area:
+                continue
+            expected_codes.add(code)
+            row = ours[(ours["code"] == code) & ((ours["district"] == name) | (not by_district))]
+            assert len(row) == 1, (code, name)
+            share = land.intersection(covered_area).area / land.area
+            assert row["share"].iloc[0] == pytest.approx(share, abs=1e-6), code
+            assert row["area_km2"].iloc[0] == pytest.approx(land.area / 1e6, rel=1e-5)
+            if not by_district:
+                break
+    assert set(ours["code"]) == expected_codes and len(expected_codes) > 1
+    assert ours["status"].isin(["covered", "partial", "missing"]).all()
+
+
+def test_cli_national_sheets(city):
+    ws = str(city.root)
+    result = run_cli(
+        ["coverage", "sheets", "--scale", "1:10000", "--product", "dlg500", "--as-of",
+         "2024-06-30", "--format", "json", "--workspace", ws]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["code"] for r in rows] == ["F50G016049", "F50G017049"]
+    assert "2 national sheets at 1:10000" in result.stderr
+    refused = run_cli(
+        ["coverage", "sheets", "--scale", "1:10000", "--kind", "rect", "--product", "dlg500",
+         "--workspace", ws]
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert "rectangular sheets exist at" in refused.stderr
 
 
 def test_bad_inputs(city):

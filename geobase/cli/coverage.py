@@ -26,10 +26,10 @@ _as_of = as_of_option(
 
 def _scale(ctx, param, value):
     from geobase.errors import SheetCodeError
-    from geobase.sheets import _rect_scale
+    from geobase.sheets import parse_scale
 
     try:
-        return _rect_scale(value).denominator
+        return parse_scale(value)
     except SheetCodeError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -85,7 +85,20 @@ def report(workspace_dir, as_of, output, fmt, plan_file, products, overwrite) ->
 
 @coverage.command()
 @workspace_option
-@click.option("--scale", required=True, callback=_scale, help="1:500, 1:1000, 1:2000 or 1:5000.")
+@click.option(
+    "--scale",
+    required=True,
+    callback=_scale,
+    help="Sheet scale: 1:500, 1:1000, 1:2000, 1:5000 (rectangular), 1:10000 and smaller "
+    "(national).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["rect", "national"]),
+    default=None,
+    help="Rectangular (矩形分幅) or national GB/T 13989 sheets [default: rect where the "
+    "scale has them, else national; 1:5000 has both].",
+)
 @click.option("--product", required=True, help="Product code (dlg500, dom02, ...).")
 @_as_of
 @click.option(
@@ -113,13 +126,14 @@ def report(workspace_dir, as_of, output, fmt, plan_file, products, overwrite) ->
 @click.option(
     "--layer",
     default=None,
-    help="Layer name in the GeoPackage (default: sheets_<product>_<scale>).",
+    help="Layer name in the GeoPackage (default: sheets_<product>_<scale>[_national]).",
 )
 @format_option(default="table", choices=("table", "json", "csv", "geojson"))
 @overwrite_option
 def sheets(
     workspace_dir,
     scale,
+    kind,
     product,
     as_of,
     district,
@@ -130,8 +144,19 @@ def sheets(
     fmt,
     overwrite,
 ) -> None:
-    """Every sheet of a scale over the city with its status, newest date and age."""
+    """Every sheet of a scale over the city with its status, newest date and age.
+
+    \b
+    Examples:
+        geobase coverage sheets --scale 1:500 --product dlg500
+        geobase coverage sheets --scale 1:10000 --product dom02 --status missing
+        geobase coverage sheets --scale 1:5000 --kind national --product dem
+    """
     from geobase.coverage import product_sheets, sheet_summary
+    from geobase.coverage.sheets import sheet_grid
+    from geobase.sheets import RECT_SCALES
+
+    _, kind = sheet_grid(scale, kind)
 
     if output is not None:
         check_output(output, overwrite)
@@ -148,12 +173,14 @@ def sheets(
             district=district,
             by_district=by_district,
             progress=bar,
+            kind=kind,
         )
     if statuses:
         frame = frame[frame["status"].isin(statuses)]
     summary = sheet_summary(frame)
     message = (
-        f"{summary['sheets']:,} sheets at 1:{scale} for {product}: {summary['covered']:,} covered, "
+        f"{summary['sheets']:,} {'national' if kind == 'national' else 'rectangular'} sheets "
+        f"at 1:{scale} for {product}: {summary['covered']:,} covered, "
         f"{summary['partial']:,} partial, {summary['missing']:,} missing "
         f"({summary['covered_km2']:.2f} of {summary['area_km2']:.2f} km2"
         f"{', as of ' + as_of.isoformat() if isinstance(as_of, dt.date) else ''})"
@@ -165,7 +192,8 @@ def sheets(
         emit(out, fmt)
         info(message)
         return
-    name = layer or f"sheets_{product}_{scale}"
+    suffix = "_national" if kind == "national" and scale in RECT_SCALES else ""
+    name = layer or f"sheets_{product}_{scale}{suffix}"
     from geobase.paths import atomic_output
 
     with atomic_output(output) as tmp:

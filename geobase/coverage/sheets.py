@@ -26,12 +26,62 @@ import pandas as pd
 import shapely
 
 from geobase.coverage.settings import age_years
-from geobase.sheets import _rect_scale, rect_sheets_covering
+from geobase.errors import SheetCodeError
+from geobase.sheets import (
+    RECT_SCALES,
+    SCALES,
+    _rect_scale,
+    parse_scale,
+    rect_sheets_covering,
+    sheets_covering,
+)
 
 logger = logging.getLogger(__name__)
 
 STATUSES = ("covered", "partial", "missing")
+GRIDS = ("rect", "national")
 Progress = Callable[[int, int | None], None]
+
+
+def sheet_grid(scale: Any, kind: str | None = None) -> tuple[int, str]:
+    """The scale's denominator and the sheet grid it is counted in.
+
+    ``kind`` is ``rect`` (矩形分幅 on the Gauss-Kruger grid: 1:500 to 1:5000) or
+    ``national`` (GB/T 13989 sheets, any national scale); default ``rect`` where the
+    scale has rectangular sheets, else ``national`` (1:10,000 and smaller).
+
+    Raises:
+        SheetCodeError: not a map-sheet scale; ``rect`` at a scale without rectangular
+            sheets; an unknown ``kind``.
+    """
+    denominator = parse_scale(scale)
+    if kind is None:
+        kind = "rect" if denominator in RECT_SCALES else "national"
+    if kind == "rect":
+        _rect_scale(denominator)
+    elif kind != "national":
+        raise SheetCodeError(f"sheet grid {kind!r} is not one of {', '.join(GRIDS)}")
+    return denominator, kind
+
+
+def _national_sheets(city, scale: int, crs) -> gpd.GeoDataFrame:
+    """The national sheets meeting ``city`` (in ``crs``), drawn in ``crs``: their edges
+    (meridians and parallels) densified to 1/50 of a sheet's height first, so that the
+    projected sheets keep their area and tile the plane without gaps."""
+    grid = sheets_covering(gpd.GeoSeries([city], crs=crs), scale)
+    step = float(SCALES[scale].dlat) / 50
+    dense = shapely.segmentize(np.asarray(grid.geometry.values, dtype=object), step)
+    return grid.set_geometry(gpd.GeoSeries(dense, crs=grid.crs).to_crs(crs).values)
+
+
+def _cut(boxes: np.ndarray, polygons: np.ndarray, which: np.ndarray, size: float | None):
+    """``boxes[i] ∩ polygons[which[i]]``: through :func:`_clip` for grid-aligned sheets
+    (``size``: their side), directly for projected national sheets."""
+    if size is not None:
+        return _clip(boxes, polygons, which, size)
+    if len(boxes) == 0:
+        return np.empty(0, dtype=object)
+    return shapely.intersection(boxes, polygons[np.asarray(which, dtype=np.int64)])
 
 
 def _day(dates: Any) -> np.ndarray:
@@ -151,21 +201,26 @@ def sheet_statuses(
     tolerance: float = 1e-4,
     by_district: bool = False,
     progress: Progress | None = None,
+    kind: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """The status of every rectangular sheet of a scale over the districts.
+    """The status of every map sheet of a scale over the districts.
 
     Args:
         footprints: valid-data footprints in a Gauss-Kruger CRS, with ``acquired_end``
             (``YYYY-MM-DD`` or None).
         districts: district polygons in the same CRS, with ``name``.
-        scale: 1:500, 1:1000, 1:2000 or 1:5000 (rectangular sheets, see
-            :func:`geobase.sheets.rect_sheets_covering`).
+        scale: a map-sheet scale: 1:500, 1:1000, 1:2000 or 1:5000 for rectangular
+            sheets (:func:`geobase.sheets.rect_sheets_covering`), any national scale
+            for national sheets (:func:`geobase.sheets.sheets_covering`), see ``kind``.
         as_of: the date ages are measured from (default today).
         tolerance: share absorbed as "covered"/"missing" (reprojection slivers).
         by_district: one row per sheet and district it meets, judged on the sheet's part in
             that district (a sheet cut by a district boundary appears once per district);
             default one row per sheet, judged on its land part.
         progress: called with (done, total) as the work advances.
+        kind: ``rect`` or ``national`` (default: see :func:`sheet_grid`). National sheets
+            are judged in the districts' Gauss-Kruger plane like rectangular ones, drawn
+            there with densified edges.
 
     Returns:
         GeoDataFrame in the districts' CRS, sorted by code (and district): code, scale,
@@ -174,8 +229,8 @@ def sheet_statuses(
         (land part), covered_km2, datasets, newest, age_years, geometry (the whole sheet).
 
     Raises:
-        SheetCodeError: a scale without rectangular sheets; UnknownCRS: the CRS is not
-        Gauss-Kruger.
+        SheetCodeError: not a map-sheet scale, or rectangular sheets asked at a scale
+        without them; UnknownCRS: the CRS is not Gauss-Kruger.
     """
     crs = districts.crs
     if footprints.crs is not None and crs is not None and footprints.crs != crs:
@@ -183,10 +238,15 @@ def sheet_statuses(
     dgeoms = np.asarray(districts.geometry.values, dtype=object)
     names = np.asarray(districts["name"].astype(str), dtype=object)
     city = shapely.union_all(dgeoms)
-    grid = rect_sheets_covering(city, scale, crs)
+    denominator, kind = sheet_grid(scale, kind)
+    if kind == "rect":
+        grid = rect_sheets_covering(city, denominator, crs)
+        size: float | None = float(_rect_scale(denominator).size_m)
+    else:
+        grid = _national_sheets(city, denominator, crs)
+        size = None  # not aligned with the plane's axes
     boxes = np.asarray(grid.geometry.values, dtype=object)
     codes = grid["code"].to_numpy(dtype=object)
-    size = float(_rect_scale(scale).size_m)
     total = len(boxes) * (2 if by_district else 1)
     if progress:
         progress(0, total)
@@ -198,7 +258,7 @@ def sheet_statuses(
     whole = shapely.contains_properly(dgeoms[dk], boxes[si])
     parts = np.empty(len(si), dtype=object)
     parts[whole] = boxes[si[whole]]
-    parts[~whole] = _clip(boxes[si[~whole]], dgeoms, dk[~whole], size)
+    parts[~whole] = _cut(boxes[si[~whole]], dgeoms, dk[~whole], size)
     part_area = shapely.area(parts)
     # land parts below the tolerance are reprojection slivers along the grid lines
     real = part_area > tolerance * shapely.area(boxes[si])
@@ -207,7 +267,8 @@ def sheet_statuses(
     fgeoms = np.asarray(footprints.geometry.values, dtype=object)
     days = _day(footprints["acquired_end"]) if len(footprints) else np.array([], dtype=np.int64)
     if by_district:
-        cells, rect, sheet_of, district = parts, whole, si, names[dk]
+        # a part that is its whole sheet is its own bounding rectangle (rectangular only)
+        cells, rect, sheet_of, district = parts, whole & (size is not None), si, names[dk]
         order = np.lexsort((district.astype(str), codes[sheet_of]))
         cells, rect, sheet_of, district = (
             cells[order],
@@ -222,10 +283,11 @@ def sheet_statuses(
         counts = np.bincount(si, minlength=n)
         inner = np.zeros(n, dtype=bool)
         inner[si[whole]] = True
-        rect = inner & (counts == 1)
+        whole_sheet = inner & (counts == 1)
+        rect = whole_sheet & (size is not None)
         cells = boxes.copy()
-        edge = np.flatnonzero(~rect & (counts > 0))
-        cells[edge] = _clip(boxes[edge], np.array([city], dtype=object), np.zeros(len(edge)), size)
+        edge = np.flatnonzero(~whole_sheet & (counts > 0))
+        cells[edge] = _cut(boxes[edge], np.array([city], dtype=object), np.zeros(len(edge)), size)
         sheet_of = np.arange(n)
         land = np.where(counts > 0, shapely.area(cells), 0.0)
         best = np.zeros(n, dtype=np.int64)
@@ -306,33 +368,34 @@ def product_sheets(
     by_district: bool = False,
     acquired_since: dt.date | None = None,
     progress: Progress | None = None,
+    kind: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Sheet statuses of a product at a scale over the workspace's districts.
 
     Args:
         ws: the workspace.
         product: product code.
-        scale: 1:500, 1:1000, 1:2000 or 1:5000.
+        scale: a map-sheet scale (rectangular 1:500 to 1:5000, national any).
         as_of: recompute for this date (see :func:`geobase.coverage.district_coverage`).
         district: only this district (sheets judged on their part in it).
         by_district: one row per sheet and district (see :func:`sheet_statuses`).
         acquired_since: only data acquired on or after this date (plan measures).
         progress: called with (done, total).
+        kind: ``rect`` or ``national`` sheets (default: see :func:`sheet_grid`).
 
     Returns:
         The GeoDataFrame of :func:`sheet_statuses` in the workspace CRS, with ``product``.
 
     Raises:
         NotFoundError: unknown product or district, no districts loaded.
-        SheetCodeError: a scale without rectangular sheets.
+        SheetCodeError: not a map-sheet scale; rectangular sheets at a scale without them.
         ValidationError: malformed as-of date.
     """
     from geobase.coverage.compute import load_districts_area, load_footprints
     from geobase.coverage.settings import coverage_settings, parse_as_of
     from geobase.errors import NotFoundError
-    from geobase.sheets import _rect_scale
 
-    _rect_scale(scale)  # a bad scale fails before any work
+    sheet_grid(scale, kind)  # a bad scale fails before any work
     settings = coverage_settings(ws.config.coverage)
     as_of = parse_as_of(as_of)
     footprints = load_footprints(ws, product, as_of=as_of, settings=settings)
@@ -355,6 +418,7 @@ def product_sheets(
         tolerance=settings.sheet_tolerance,
         by_district=by_district,
         progress=progress,
+        kind=kind,
     )
     frame.insert(0, "product", product)
     return frame
