@@ -313,6 +313,8 @@ def test_cli_sheets_list_and_geopackage(city, tmp_path):
                 "sheets",
                 "--scale",
                 "1:10000",
+                "--kind",
+                "rect",
                 "--product",
                 "dlg500",
                 "-o",

@@ -241,7 +241,7 @@ def test_cli_national_sheets(city):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["code"] for r in rows] == ["F50G016049", "F50G017049"]
-    assert "2 national sheets at 1:10000" in result.stderr
+    assert "2 sheets at 1:10000 (national)" in result.stderr
     refused = run_cli(
         ["coverage", "sheets", "--scale", "1:10000", "--kind", "rect", "--product", "dlg500",
          "--workspace", ws]

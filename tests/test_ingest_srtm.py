@@ -198,3 +198,36 @@ def test_cli_ingests_and_refuses_in_one_line(tmp_path, workspace):
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "N23E116.hgt" in lines[0], result.stderr
+
+
+def test_srtm_dataset_becomes_terrain_rgb_tiles(tmp_path, workspace):
+    """The tile pipeline reads the ingested tile like any DEM: terrain-RGB heights."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    from geobase.tiles.build import build_tiles
+    from geobase.tiles.render import decode_terrain_rgb
+    from geobase.tiles.stores import open_pyramid
+
+    z = heights()
+    ingest(workspace, [write_hgt(tmp_path / "N23E116.hgt", z)], acquired="2000-02-11/2000-02-22")
+    out = workspace.root / "tiles" / "srtm"
+    with warnings.catch_warnings():
+        # geobase.tiles.render multiplies Affine with `*` (affine >= 3.1 warns)
+        warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+        build_tiles(workspace, "n23e116", out, zoom=(8, 9), workers=1)
+    found = []
+    with open_pyramid(out) as reader:
+        for tz, tx, ty in reader.tiles():
+            if tz != 9:
+                continue
+            rgba = np.asarray(Image.open(io.BytesIO(reader.get_tile(tz, tx, ty))).convert("RGBA"))
+            pixels = rgba.transpose(2, 0, 1)
+            found.append(decode_terrain_rgb(pixels[:3])[pixels[3] > 0])
+    decoded = np.concatenate(found)
+    valid = z[z != -32768]
+    assert decoded.size > 0
+    # averaged into coarser cells: within the source's range, the hill top within 30 m
+    assert decoded.min() >= valid.min() - 0.1 and abs(decoded.max() - valid.max()) < 30

@@ -179,8 +179,8 @@ def sheets(
         frame = frame[frame["status"].isin(statuses)]
     summary = sheet_summary(frame)
     message = (
-        f"{summary['sheets']:,} {'national' if kind == 'national' else 'rectangular'} sheets "
-        f"at 1:{scale} for {product}: {summary['covered']:,} covered, "
+        f"{summary['sheets']:,} sheets at 1:{scale} ({kind}) for {product}: "
+        f"{summary['covered']:,} covered, "
         f"{summary['partial']:,} partial, {summary['missing']:,} missing "
         f"({summary['covered_km2']:.2f} of {summary['area_km2']:.2f} km2"
         f"{', as of ' + as_of.isoformat() if isinstance(as_of, dt.date) else ''})"
