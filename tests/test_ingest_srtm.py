@@ -231,3 +231,24 @@ def test_srtm_dataset_becomes_terrain_rgb_tiles(tmp_path, workspace):
     assert decoded.size > 0
     # averaged into coarser cells: within the source's range, the hill top within 30 m
     assert decoded.min() >= valid.min() - 0.1 and abs(decoded.max() - valid.max()) < 30
+
+
+def test_srtm_dataset_in_a_stac_catalogue(tmp_path, workspace):
+    """The exported Item names the COG as data and the zip, as delivered, as its source."""
+    import json
+
+    from geobase.catalog.stac import export
+    from geobase.catalog.stac_validation import validate
+
+    z = heights()
+    zipped = write_zip(tmp_path / "N23E116.hgt.zip", "N23E116.hgt", z.astype(">i2").tobytes())
+    ingest(workspace, [zipped], acquired="2000-02-11/2000-02-22")
+    root, withheld = export(workspace, tmp_path / "stac")
+    assert withheld == 0 and validate(root)["objects"] >= 3
+    [item_path] = [p for p in (tmp_path / "stac").rglob("*.json") if "n23e116" in p.name]
+    item = json.loads(item_path.read_text(encoding="utf-8"))
+    assert item["properties"]["proj:code"] == "EPSG:4326"
+    assert item["assets"]["data"]["href"].endswith("N23E116.cog.tif")
+    delivery = item["assets"]["delivery"]
+    assert delivery["type"] == "application/zip" and delivery["href"].endswith(".hgt.zip")
+    assert (item_path.parent / delivery["href"]).resolve().read_bytes() == zipped.read_bytes()

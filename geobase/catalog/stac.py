@@ -41,10 +41,12 @@ from pystac.extensions.raster import RasterExtension
 
 from geobase.catalog.access import check_classification, may_see
 from geobase.catalog.products import products_for
+from geobase.catalog.records import INTEGER_COLUMNS
 from geobase.catalog.search import search
 from geobase.errors import OutputExistsError, StoreError
 from geobase.paths import atomic_folder
 from geobase.store import Workspace
+from geobase.values import plain_record
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def _date_time(day: str | None, end: bool = False) -> dt.datetime | None:
 def _media_type(kind: str, path: str, metadata: dict[str, Any]) -> str:
     suffix = Path(path).suffix.lower()
     if kind in ("imagery", "dem") and not metadata.get("stored", {}).get("cog", True):
-        return pystac.MediaType.GEOTIFF
+        return _delivery_type(metadata)
     if kind == "pointcloud":
         return "application/vnd.las" if suffix == ".las" else "application/vnd.laszip"
     if kind in ("vector", "model3d") and suffix in _VECTOR_TYPES:
@@ -94,7 +96,7 @@ def _media_type(kind: str, path: str, metadata: dict[str, Any]) -> str:
 
 def _item(ws: Workspace, row: dict[str, Any], geom, folder: Path, link: bool) -> pystac.Item:
     """The Item of one dataset; its files are copied (or linked) into ``folder``."""
-    row = {k: (None if _nan(v) else v) for k, v in row.items()}
+    row = plain_record(row, integers=INTEGER_COLUMNS)
     metadata = json.loads(row["metadata"]) if row.get("metadata") else {}
     start = _date_time(row.get("acquired_start"))
     end = _date_time(row.get("acquired_end"), end=True)
@@ -189,6 +191,12 @@ def _copy_version(stored: Path, version: int, folder: Path, link: bool) -> tuple
     return version_dir, target
 
 
+def _delivery_type(metadata: dict[str, Any]) -> str:
+    """The media type of a raster delivery: GeoTIFF, unless ingest recorded another (an
+    SRTM ``.hgt`` tile, bare or zipped)."""
+    return (metadata.get("srtm") or {}).get("media_type") or pystac.MediaType.GEOTIFF
+
+
 def _add_delivery(
     ws: Workspace,
     item: pystac.Item,
@@ -210,7 +218,7 @@ def _add_delivery(
     asset = pystac.Asset(
         href=f"./{exported.relative_to(copy_dir.parent).as_posix()}",
         title=f"{Path(f['path']).name} (as delivered)",
-        media_type=pystac.MediaType.GEOTIFF,
+        media_type=_delivery_type(json.loads(row["metadata"]) if row.get("metadata") else {}),
         roles=["source"],
     )
     item.add_asset("delivery", asset)
@@ -348,14 +356,6 @@ def _pointcloud_fields(item: pystac.Item, path: Path, row: dict, metadata: dict)
     if stats:
         pc.statistics = [Statistic(s) for s in stats]
     ProjectionExtension.ext(item).bbox = [*mins, *maxs]
-
-
-def _nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None or _nan(value) else int(value)
 
 
 def export(

@@ -70,6 +70,8 @@ class SrtmTile:
             "samples": [self.rows, self.cols],
             "member": self.member,
             "datum": DATUM_NOTE,
+            # no registered type for .hgt: a zip archive, or bare bytes
+            "media_type": "application/octet-stream" if self.member is None else "application/zip",
         }
 
 
