@@ -158,6 +158,12 @@ def test_srtm1_size_is_known(tmp_path):
         ),
         (
             "N23E116.hgt.zip",
+            lambda p: write_zip(p, "N23E116.HGT", heights().astype(">i2").tobytes()),
+            SourceReadError,
+            "exactly N23E116.hgt",  # GDAL would not find it
+        ),
+        (
+            "N23E116.hgt.zip",
             lambda p: write_zip(p, "N23E116.hgt", b"\0" * 1000),
             SourceReadError,
             "no SRTM grid",

@@ -132,7 +132,8 @@ def check(path: Path) -> SrtmTile:
             f"{path.name}: not a zip archive (starts with {magic!r}); "
             "likely a bare .hgt renamed, or an interrupted download"
         )
-    expected = f"{tile}.hgt"
+    # GDAL opens the member named as the file's first 7 characters + ".hgt", exactly
+    expected = f"{path.name[:7]}.hgt"
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
@@ -141,7 +142,7 @@ def check(path: Path) -> SrtmTile:
             f"{path.name}: the zip archive cannot be read ({exc}); likely truncated"
         ) from None
     heights = [m for m in members if m.filename.lower().endswith(".hgt")]
-    if len(heights) != 1 or heights[0].filename.lower() != expected.lower():
+    if len(heights) != 1 or heights[0].filename != expected:
         found = ", ".join(m.filename for m in members[:5]) or "nothing"
         raise SourceReadError(
             f"{path.name}: the archive must hold exactly {expected} (the tile its name "
