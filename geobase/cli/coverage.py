@@ -146,11 +146,8 @@ def sheets(
 ) -> None:
     """Every sheet of a scale over the city with its status, newest date and age.
 
-    \b
-    Examples:
-        geobase coverage sheets --scale 1:500 --product dlg500
-        geobase coverage sheets --scale 1:10000 --product dom02 --status missing
-        geobase coverage sheets --scale 1:5000 --kind national --product dem
+    Rectangular sheets at 1:500 to 1:5000, national GB/T 13989 sheets at 1:10000 and
+    smaller (and at any scale with --kind national).
     """
     from geobase.coverage import product_sheets, sheet_summary
     from geobase.coverage.sheets import sheet_grid
