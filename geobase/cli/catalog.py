@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from geobase.catalog.access import CLASSIFICATIONS
+from geobase.catalog.records import INTEGER_COLUMNS
 from geobase.cli.options import (
     as_of_option,
     emit,
@@ -41,11 +42,8 @@ def _bbox(ctx, param, value):
     return None if value is None else parse_bbox(value, "--bbox")
 
 
-INT_COLUMNS = ("version", "epsg", "bands", "point_count", "size", "fid")
-
-
 def _frame(frame, fmt):
-    for col in INT_COLUMNS:
+    for col in sorted(INTEGER_COLUMNS):
         if col in frame.columns:
             frame[col] = frame[col].astype("Int64")
     if fmt in ("geojson",):
