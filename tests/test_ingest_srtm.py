@@ -109,6 +109,8 @@ def test_hgt_zip_read_through_the_archive(tmp_path, workspace):
     assert r.dataset_id == "n23e116" and r.kind == "dem"
     record = show(workspace.store, r.dataset_id)
     assert record["acquired_start"] is None  # no date in an .hgt: recorded unknown
+    assert "2000-02-11/2000-02-22" in record["metadata"]["acquired_source"]
+    assert "--acquired" in record["metadata"]["acquired_source"]
     assert record["metadata"]["srtm"]["member"] == "N23E116.hgt"
     files = files_of(workspace, r)
     assert workspace.file(files["delivery"]["path"]).read_bytes() == zipped.read_bytes()

@@ -376,6 +376,8 @@ def _prepare_raster(
     meta["footprint"] = "decimated valid-data mask" if not info.all_valid else "raster bounds"
     row = _base_row(path, opts, sidecar, kind)
     _set_acquired(row, acquired, meta)
+    if acquired is None and info.srtm_tile is not None:
+        meta["acquired_source"] = srtm.UNKNOWN_DATE
     row.update(
         product=product.code,
         **crs_fields(info.crs),

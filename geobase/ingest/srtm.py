@@ -31,6 +31,12 @@ DATUM_NOTE = (
     "WGS 84 positions (EPSG:4326) taken as CGCS2000 without a shift (they agree within a "
     "few centimetres); heights above the EGM96 geoid"
 )
+# an .hgt states no date; the mission's is a hint, not a fact about this file (NASADEM and
+# void-filled versions carry later data)
+UNKNOWN_DATE = (
+    "unknown: an .hgt tile states no date (the SRTM mission flew 2000-02-11/2000-02-22); "
+    "set it with --acquired"
+)
 # samples per side (rows, columns) -> what the grid is; the sizes GDAL's driver reads
 GRIDS: dict[tuple[int, int], str] = {
     (1201, 1201): 'SRTM3, 3" (about 90 m)',
