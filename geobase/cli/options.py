@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from geobase.values import plain
 
 FORMATS = ("table", "json", "csv", "geojson")
 
@@ -130,32 +133,20 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
 
 def cell_value(value: Any) -> Any:
     """One output cell as a plain JSON value: the one rule every format (table, csv, json,
-    geojson) uses.
+    geojson) uses, :func:`geobase.values.plain` (which the service's JSON uses too).
 
     Missing values of any kind (None, ``pd.NA``, NaN, ``NaT``) become None; dates and
     times their ISO text; numpy scalars the Python number; mappings and lists are
-    converted item by item; anything else is kept.
+    converted item by item; anything else is kept. Infinities, which JSON cannot hold,
+    are None here and ``inf`` in text (:func:`cell_text`).
     """
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(value, Mapping):
-        return {str(k): cell_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [cell_value(v) for v in value]
-    if pd.api.types.is_scalar(value) and pd.isna(value):
-        return None
-    if isinstance(value, np.datetime64):
-        value = pd.Timestamp(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return plain(value)
 
 
 def cell_text(value: Any) -> str:
     """One output cell as text for a table or CSV: empty when missing (see :func:`cell_value`)."""
+    if isinstance(value, float) and math.isinf(value):  # numpy floats are floats
+        return str(float(value))
     value = cell_value(value)
     if value is None:
         return ""
