@@ -17,6 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import os
 import secrets
 import shutil
@@ -137,12 +140,74 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False
+    where the system or file system cannot."""
+    libc = _libc()
+    func = getattr(libc, "renameat2", None) if libc is not None else None
+    if func is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+_LIBC: list = []
+
+
+def _libc():
+    if not _LIBC:
+        name = ctypes.util.find_library("c")
+        try:
+            _LIBC.append(ctypes.CDLL(name, use_errno=True) if name else None)
+        except OSError:
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+def replace_path(new: Path, path: Path, aside: Path) -> None:
+    """Move ``new`` (a file or folder) to ``path``, replacing what is there.
+
+    A file replaces by one rename. A folder at ``path`` is replaced by one atomic exchange
+    where the system has one (the previous folder then at ``new``, removed); else the
+    previous ``path`` is moved to ``aside``, ``new`` renamed in (for a moment nothing is
+    at ``path``; on failure the previous is put back) and ``aside`` removed. The one home
+    of swapping a folder into place (:func:`atomic_folder`, the tile writers).
+    """
+    new, path = Path(new), Path(path)
+    if not new.is_dir() or not (path.exists() or path.is_symlink()):
+        os.replace(new, path)
+        return
+    if path.is_dir() and not path.is_symlink() and exchange(new, path):
+        _remove(new)  # the previous folder
+        return
+    os.replace(path, aside)
+    try:
+        os.replace(new, path)
+    except BaseException:
+        with suppress(OSError):
+            os.replace(aside, path)  # put the previous one back
+        raise
+    _remove(aside)
+
+
 @contextmanager
 def atomic_folder(path: str | Path) -> Iterator[Path]:
-    """Yield a new temporary folder beside ``path``; on success it replaces ``path``.
-
-    A previous ``path`` is moved aside, the new folder renamed in and the old one then
-    removed: a failure before that leaves the previous folder as it was. Whether
+    """Yield a new temporary folder beside ``path``; on success it replaces ``path``
+    (:func:`replace_path`): a failure before that leaves the previous folder as it was. Whether
     ``path`` may be replaced is the caller's decision, made before.
 
     Raises:
@@ -154,25 +219,11 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         stage.mkdir()
     except OSError as exc:
         raise _write_error(path, exc) from exc
-    old = None
     try:
         yield stage
-        if path.exists() or path.is_symlink():
-            old = _temporary(path, "old")
-            os.replace(path, old)
-        os.replace(stage, path)
+        replace_path(stage, path, aside=_temporary(path, "old"))
         _fsync(path.parent, directory=True)
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
-        if old is not None and not path.exists():
-            with suppress(OSError):
-                os.replace(old, path)  # put the previous folder back
-            old = None
         _wrap(path, exc, {str(stage), str(path)}, under=stage)
         raise
-    finally:
-        if old is not None and old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        elif old is not None:
-            with suppress(OSError):
-                old.unlink()

@@ -298,7 +298,11 @@ def test_atomic_output_moves_a_shapefile_whole(tmp_path):
     assert hidden_leftovers(tmp_path) == []
 
 
-def test_atomic_folder_replaces_only_on_success(tmp_path):
+@pytest.mark.parametrize("atomic_exchange", [True, False])
+def test_atomic_folder_replaces_only_on_success(tmp_path, monkeypatch, atomic_exchange):
+    """With renameat2's exchange, and with the two-rename fallback of systems without."""
+    if not atomic_exchange:
+        monkeypatch.setattr("geobase.paths.exchange", lambda a, b: False)
     out = tmp_path / "export"
     out.mkdir()
     (out / "catalog.json").write_text("old")
