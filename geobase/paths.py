@@ -8,7 +8,8 @@ Two rules, kept here once:
 - :func:`atomic_output`: an output file is written under a temporary name in its own
   folder and renamed over the final name only when the writing succeeded, so a full
   disk, a file-size limit, a crash or a bad value never leaves a partial file (and never
-  spoils the file it was to replace).
+  spoils the file it was to replace). What a killed process left under such a name is
+  removed when the same output is next written (:func:`remove_abandoned_temporaries`).
 
 Example:
     >>> with atomic_output(out) as tmp:  # doctest: +SKIP
@@ -21,6 +22,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -86,6 +88,40 @@ def _temporary(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
 
 
+# what _temporary names: .<name>.tmp-<pid>-<8 hex>[<suffix>] (.old- for a folder moved aside)
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>[0-9]{1,10})-[0-9a-f]{8}(?:\..*)?$")
+
+
+def remove_abandoned_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporaries of ``path`` (:func:`atomic_output`, :func:`atomic_folder`)
+    that killed processes left beside it; returns the removed paths.
+
+    Only ``path``'s folder is scanned, and only names of ``path``'s own temporaries are
+    looked at; one is removed when its process no longer runs
+    (:func:`geobase.store.leftovers.abandoned`).
+    """
+    from geobase.store.leftovers import abandoned  # geobase.store imports this module
+
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = []
+    try:
+        names = [e.name for e in os.scandir(path.parent) if e.name.startswith(prefix)]
+    except OSError:
+        return removed  # no folder yet (or unreadable): nothing of ours there
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match is None or match.group("name") != path.name:
+            continue
+        if not abandoned(int(match.group("pid"))):
+            continue
+        leftover = path.parent / name
+        _remove(leftover)
+        if not (leftover.exists() or leftover.is_symlink()):
+            removed.append(leftover)
+    return removed
+
+
 def _wrap(path: Path, exc: BaseException, about: set[str], under: Path | None = None) -> None:
     """Raise ``exc`` as OutputWriteError when it is an OSError about the output (a file
     named in ``about``, or one ``under`` the temporary folder, or none named)."""
@@ -112,6 +148,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
             Any other error of the block is raised as it is, after the same clean-up.
     """
     path = Path(path)
+    remove_abandoned_temporaries(path)  # a shapefile's parts too: they bear its name
     tmp = _temporary(path, "tmp")
     try:  # fail before the work if the folder cannot take a file
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
@@ -214,6 +251,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         OutputWriteError: as :func:`atomic_output`.
     """
     path = Path(path)
+    remove_abandoned_temporaries(path)
     stage = _temporary(path, "tmp")
     try:
         stage.mkdir()
