@@ -192,8 +192,8 @@ def incremental(cog: Path, ws_dir: Path, env) -> dict:
         add(ws, "patch", 1, patches[0], "2024-06-01")
     from geobase.tiles.build import build_tiles
 
-    target = OUT / "dom02.pmtiles"
-    ref = OUT / "dom02_ref.pmtiles"
+    target = ws_dir / "tiles" / "dom02.pmtiles"  # recorded builds lie in the workspace
+    ref = ws_dir / "tiles" / "dom02_ref.pmtiles"
 
     def lib(**kw):  # in-process library calls for both the full build and the update
         with Workspace.open(ws_dir) as ws:

@@ -27,7 +27,7 @@ from geobase.errors import (
     ValidationError,
     WorkspaceError,
 )
-from geobase.paths import atomic_folder, atomic_output
+from geobase.paths import atomic_folder, atomic_output, remove_abandoned_temporaries
 from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -298,7 +298,11 @@ def test_atomic_output_moves_a_shapefile_whole(tmp_path):
     assert hidden_leftovers(tmp_path) == []
 
 
-def test_atomic_folder_replaces_only_on_success(tmp_path):
+@pytest.mark.parametrize("atomic_exchange", [True, False])
+def test_atomic_folder_replaces_only_on_success(tmp_path, monkeypatch, atomic_exchange):
+    """With renameat2's exchange, and with the two-rename fallback of systems without."""
+    if not atomic_exchange:
+        monkeypatch.setattr("geobase.paths.exchange", lambda a, b: False)
     out = tmp_path / "export"
     out.mkdir()
     (out / "catalog.json").write_text("old")
@@ -315,6 +319,47 @@ def test_atomic_folder_replaces_only_on_success(tmp_path):
         (stage / "catalog.json").write_text("new")
     assert (out / "catalog.json").read_text() == "new"
     assert hidden_leftovers(tmp_path) == []
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (and was waited for)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporaries_of_killed_processes_are_removed_when_next_written(tmp_path):
+    """What a killed writer left under an output's temporary names (files, a shapefile's
+    parts, a staging or moved-aside folder) is removed when that output is next written;
+    a live process's, this process's, another output's and foreign names stay."""
+    dead, live = _dead_pid(), os.getppid()
+    left = {
+        f".out.csv.tmp-{dead}-0123abcd.csv": "dead",
+        f".map.shp.tmp-{dead}-0123abcd.shp": "dead",
+        f".map.shp.tmp-{dead}-0123abcd.dbf": "dead",
+        f".out.csv.tmp-{live}-0123abcd.csv": "live",
+        f".out.csv.tmp-{os.getpid()}-0123abcd.csv": "mine",
+        f".other.csv.tmp-{dead}-0123abcd.csv": "another output's",
+        f".out.csv.tmp-{dead}-notgeobase.csv": "foreign",
+        "out.csv.tmp": "foreign",
+    }
+    for name, text in left.items():
+        (tmp_path / name).write_text(text)
+    for name in (f".export.tmp-{dead}-89abcdef", f".export.old-{dead}-89abcdef"):
+        (tmp_path / name / "items").mkdir(parents=True)
+        (tmp_path / name / "items" / "a.json").write_text("{}")
+    with atomic_output(tmp_path / "out.csv") as tmp:
+        tmp.write_text("a\n")
+    with atomic_output(tmp_path / "map.shp") as tmp:  # a shapefile's parts move together
+        tmp.write_bytes(b"shp")
+        tmp.with_suffix(".dbf").write_bytes(b"dbf")
+    with atomic_folder(tmp_path / "export") as stage:
+        (stage / "catalog.json").write_text("new")
+    kept = {k for k, v in left.items() if v != "dead"}
+    assert hidden_leftovers(tmp_path) == sorted(n for n in kept if n.startswith("."))
+    assert (tmp_path / "out.csv.tmp").exists() and (tmp_path / "export/catalog.json").exists()
+    assert (tmp_path / "map.dbf").read_bytes() == b"dbf"
+    assert remove_abandoned_temporaries(tmp_path / "missing" / "x.csv") == []
 
 
 def test_stac_export_does_not_delete_a_foreign_folder(workspace, tmp_path):

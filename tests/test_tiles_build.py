@@ -35,6 +35,17 @@ from tests.conftest import run_cli
 E0, N0 = 468_000.0, 2_586_000.0
 
 
+@pytest.fixture
+def workspace(tmp_path):
+    """A fresh workspace whose data root is ``tmp_path``: the pyramids these tests write
+    beside their sources lie under it, as a recorded build's output must."""
+    from geobase.store import Workspace
+
+    ws = Workspace.init(tmp_path / "ws", name="test", data_root=tmp_path)
+    yield ws
+    ws.close()
+
+
 def make_raster(path, *, size=(600, 500), res=2.0, origin=(E0, N0), bands=3, dtype="uint8",
                 nodata=0, seed=0, crs="EPSG:4548", collar=True):  # fmt: skip
     """A smooth, textured raster with a nodata collar (like a tilted scene)."""
@@ -460,7 +471,7 @@ def test_update_without_a_usable_cache_rebuilds_whole(workspace, catalogue, tmp_
 
     out = tmp_path / "dom.pmtiles"
     build_tiles(workspace, "dom02", out, fmt="webp", zoom=(16, 18), workers=1)
-    path = workspace.root / last_pyramid(workspace, out)["cache"]
+    path = workspace.file(last_pyramid(workspace, out)["cache"])
     if cache == "lost":
         path.unlink()
     else:
@@ -636,7 +647,7 @@ def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, t
     out = tmp_path / "k.pmtiles"
     build_tiles(workspace, "dom02", out, fmt="webp", zoom=(13, 18), workers=1, block=4)
     before = all_tiles(out)
-    cache = workspace.root / last_pyramid(workspace, out)["cache"]
+    cache = workspace.file(last_pyramid(workspace, out)["cache"])
     cache_before = _cache_tiles(cache)
     patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
                          origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
@@ -751,3 +762,67 @@ def test_fresh_workspace_creates_its_tiles_folder(ortho, tmp_path, monkeypatch, 
     r = run_cli(["tiles", "list", "--format", "json"])
     rows = json.loads(r.stdout)
     assert [(row["path"], row["state"]) for row in rows] == [(out, "published")]
+
+
+# --- outputs outside the workspace, pyramid names ---------------------------------------
+
+
+def _tree(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+@pytest.mark.parametrize("via_link", [False, True])
+def test_output_outside_the_workspace_is_not_recorded(ortho, tmp_path, via_link):
+    """``-o`` outside the workspace and its data root (a symbolic link leading out counts):
+    a raster file is built like with no workspace and nothing is recorded; a product code
+    and ``--update`` are refused with one line naming the path; siblings stay as they were."""
+    from geobase.errors import OutsideWorkspace
+    from geobase.store import Workspace
+
+    assert run_cli(["init", tmp_path / "ws"]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "keep").mkdir(parents=True)
+    (elsewhere / "keep" / "a.txt").write_text("mine")
+    (elsewhere / "x.pmtiles.tmp-1-ab").write_text("not geobase's")
+    before = _tree(elsewhere)
+    if via_link:
+        (tmp_path / "ws" / "tiles").mkdir()
+        (tmp_path / "ws" / "tiles" / "out").symlink_to(elsewhere)
+        out = tmp_path / "ws" / "tiles" / "out" / "o.pmtiles"
+    else:
+        out = elsewhere / "o.pmtiles"
+    ws_args = ["--workspace", tmp_path / "ws", "--workers", "1", "--zoom", "15-16"]
+    for source, extra in (("dom02", []), (ortho, ["--update"])):
+        r = run_cli(["tiles", "build", source, "-o", out, *ws_args, *extra])
+        assert r.exit_code == 2, r.output
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert str(elsewhere.resolve()) in r.stderr and "outside the workspace" in r.stderr
+        assert "tiles/ or use a raster file as SOURCE" in r.stderr
+        assert _tree(elsewhere) == before
+    r = run_cli(["tiles", "build", ortho, "-o", out, *ws_args])
+    assert r.exit_code == 0, r.output
+    assert "outside the workspace" in r.stderr and "nothing recorded" in r.stderr
+    assert all_tiles(out)
+    assert {k: v for k, v in _tree(elsewhere).items() if k != "o.pmtiles"} == before
+    r = run_cli(["tiles", "list", "--workspace", tmp_path / "ws", "--format", "json"])
+    assert json.loads(r.stdout) == []
+    with Workspace.open(tmp_path / "ws") as ws, pytest.raises(OutsideWorkspace, match="SOURCE"):
+        build_tiles(ws, str(ortho), tmp_path / "elsewhere" / "p.pmtiles", zoom=(15, 15))
+    assert not (elsewhere / "p.pmtiles").exists()
+
+
+def test_pyramid_name_follows_the_name_rule(workspace, ortho, tmp_path):
+    """The default name (the output's stem) is checked like ``--name``; the message says
+    to pass ``--name``, and with one the same output builds."""
+    from geobase.errors import InvalidName
+
+    out = tmp_path / "城市 影像.pmtiles"
+    with pytest.raises(InvalidName, match=r"output's stem.*--name"):
+        build_tiles(workspace, str(ortho), out, zoom=(15, 15), workers=1)
+    r = run_cli(["tiles", "build", ortho, "-o", out, "--workspace", workspace.root, "--zoom",
+                 "15", "--workers", "1"])  # fmt: skip
+    assert r.exit_code == 2 and "--name" in r.stderr and "pyramid name" in r.stderr
+    assert not out.exists() and list_pyramids(workspace).empty
+    rec = build_tiles(workspace, str(ortho), out, zoom=(15, 15), workers=1, name="city")
+    assert rec["name"] == "city" and all_tiles(out)

@@ -56,6 +56,17 @@ GDAL2TILES = shutil.which("gdal2tiles") or shutil.which("gdal2tiles.py")
 needs_gdal = pytest.mark.skipif(GDAL2TILES is None, reason="Debian's gdal-bin is not installed")
 
 
+@pytest.fixture
+def workspace(tmp_path):
+    """A fresh workspace whose data root is ``tmp_path``, where these tests' pyramids lie
+    (a recorded build's output must lie in the workspace or its data root)."""
+    from geobase.store import Workspace
+
+    ws = Workspace.init(tmp_path / "ws", name="test", data_root=tmp_path)
+    yield ws
+    ws.close()
+
+
 def gdal2tiles(src, out, zoom, tms):
     lo, hi = zoom
     args = [GDAL2TILES, "-q", "-r", "average", "--xyz", "-w", "none", "--processes=1"]

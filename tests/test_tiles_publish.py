@@ -343,7 +343,7 @@ def test_a_reader_reads_one_build(workspace, published, tmp_path):
 def test_directory_swap_without_an_atomic_exchange(workspace, published, monkeypatch):
     """Where the system has no atomic exchange, a folder is swapped by two renames and
     nothing is left behind."""
-    monkeypatch.setattr("geobase.tiles.stores._exchange", lambda a, b: False)
+    monkeypatch.setattr("geobase.paths.exchange", lambda a, b: False)
     out, _ = publish_public(workspace, "directory")
     build_tiles(workspace, "sec", out, zoom=ZOOM, fmt="png", workers=1, overwrite=True)
     assert tiles_of(out) == published["secret"] and leftovers(workspace.root) == []

@@ -92,7 +92,9 @@ def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, 
 
     In a workspace the build is recorded (and served by `geobase serve`). Outside one,
     SOURCE must be a raster file: the pyramid is written like gdal2tiles does and nothing
-    is recorded. The output's folder is created if missing.
+    is recorded; so too for an output outside the workspace and its data root (a product
+    code or dataset id, or --update, is refused there: the server would not serve it).
+    The output's folder is created if missing.
     """
     from geobase.errors import WorkspaceNotFound
 
@@ -108,12 +110,23 @@ def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, 
                 "--update needs a workspace (the pyramid's record); there is none here"
             ) from None
         ws = None
+        info(f"no workspace: writing {out} only, nothing recorded")
     options = dict(tms=tms, zoom=zoom, fmt=fmt, mode=mode, overwrite=overwrite, workers=workers,
                    dask=dask_addr, block=block, name=name)  # fmt: skip
+    if ws is not None:
+        from geobase.tiles.build import check_recordable, recordable
+
+        if not recordable(ws, out):
+            try:
+                if update or not Path(source).is_file():
+                    check_recordable(ws, out)  # refused: one line naming both places
+            finally:
+                ws.close()
+            ws = None
+            info(f"{out} lies outside the workspace: writing it only, nothing recorded")
     if ws is None:
         from geobase.tiles.build import build_file
 
-        info(f"no workspace: writing {out} only, nothing recorded")
         with progress_bar("tiles") as bar:
             record = build_file(source, out, progress=bar, **options)
     else:

@@ -1,6 +1,7 @@
 """Leftovers of interrupted processes: files and folders named for the process that made
 them (``<pid>-<id>`` staging folders of an ingest, ``<name>.partial-<pid>`` files of a
-tile build). One rule decides when such a leftover may be removed: its process is gone.
+tile build, ``.<name>.tmp-<pid>-<hex>`` temporaries of ``geobase.paths``). One rule
+decides when such a leftover may be removed: its process is gone.
 """
 
 from __future__ import annotations

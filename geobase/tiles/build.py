@@ -37,7 +37,15 @@ from typing import TYPE_CHECKING
 import shapely
 from rasterio.warp import calculate_default_transform
 
-from geobase.errors import NotFoundError, OutputExistsError, TileSettingsError
+from geobase.errors import (
+    InvalidName,
+    NotFoundError,
+    OutputExistsError,
+    OutsideWorkspace,
+    TileSettingsError,
+)
+from geobase.names import check_name
+from geobase.paths import inside
 from geobase.store import Workspace, utc_now
 from geobase.tiles import incremental
 from geobase.tiles.cache import RawCache
@@ -215,6 +223,31 @@ def remove_tile_leftovers(ws: Workspace, out: Path | None = None) -> list[Path]:
     return removed
 
 
+def recordable(ws: Workspace, out: str | Path) -> bool:
+    """Whether a pyramid at ``out`` may be recorded in ``ws``: it lies (symbolic links
+    resolved) inside the workspace folder or its data root, where the server serves from.
+    """
+    for root in (ws.root, ws.data_root):
+        try:
+            inside(_absolute(out), root, "output")
+        except OutsideWorkspace:
+            continue
+        return True
+    return False
+
+
+def check_recordable(ws: Workspace, out: str | Path) -> None:
+    """Refuse (:class:`OutsideWorkspace`) a pyramid at ``out`` that :func:`recordable`
+    would not record: nothing is recorded for a path the server would refuse to serve."""
+    if not recordable(ws, out):
+        roots = sorted({str(ws.root.resolve()), str(ws.data_root.resolve())})
+        raise OutsideWorkspace(
+            f"output {_absolute(out).resolve()} lies outside the workspace "
+            f"({' and its data root '.join(roots)}), so its pyramid cannot be recorded or "
+            "served; write it under the workspace's tiles/ or use a raster file as SOURCE"
+        )
+
+
 def list_pyramids(ws: Workspace) -> gpd.GeoDataFrame:
     """The newest record of every pyramid in the workspace."""
     return ws.store.read_frame(
@@ -268,6 +301,7 @@ def build_tiles(
         The pyramid's record (a dict), with the build statistics.
     """
     out = _absolute(out)
+    check_recordable(ws, out)
     remove_tile_leftovers(ws, out)
     last = last_pyramid(ws, out) if update else None
     if update:
@@ -438,8 +472,21 @@ def _plan(resolved, out, tms, zoom, fmt, mode, fill, name):
         channels=channels_for(mode, bands),
         fill=fill,
     )
-    tilejson = _tilejson(name or out.stem, settings, refs, resolved)
+    tilejson = _tilejson(pyramid_name(name, out), settings, refs, resolved)
     return settings, refs, tilejson
+
+
+def pyramid_name(name: str | None, out: Path) -> str:
+    """The pyramid's name: ``name``, else the output's stem; either must be a name
+    (:func:`geobase.names.check_name`), else :class:`InvalidName`."""
+    if name is not None:
+        return check_name(name, "pyramid name")
+    try:
+        return check_name(out.stem, "pyramid name")
+    except InvalidName as exc:
+        raise InvalidName(
+            f"{exc} (the default, the output's stem); pass --name NAME to choose one"
+        ) from None
 
 
 def _same_settings(last, tms, zoom, fmt, mode):

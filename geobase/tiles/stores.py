@@ -3,7 +3,7 @@
 Writers stage everything next to the output (``<out>.partial-<pid>``), finish it
 (:meth:`TileWriter.finish`) and only then move it into place (:meth:`TileWriter.swap`:
 one rename for a file; for a directory an atomic exchange where the system has one, else
-two renames), so a failed build leaves the old pyramid (or nothing) behind and the caller
+two renames: :func:`geobase.paths.replace_path`), so a failed build leaves the old pyramid (or nothing) behind and the caller
 can record what is about to be published between the two steps. An update starts from a
 copy of the existing pyramid (hard links for a directory). What a killed build left
 (``.partial-<pid>`` and ``.old-<pid>`` names of a process that no longer runs) is removed
@@ -27,9 +27,6 @@ metadata.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import errno
 import json
 import logging
 import os
@@ -55,6 +52,7 @@ from pmtiles.tile import (
 from pmtiles.writer import Writer as _PMWriter
 
 from geobase.errors import SourceReadError, TileStoreError
+from geobase.paths import replace_path
 from geobase.store.leftovers import abandoned
 from geobase.tiles.encode import EXTENSIONS, FORMATS
 from geobase.tiles.tms import TMS
@@ -121,36 +119,6 @@ def remove_leftovers(folder: str | Path, name: str | None = None) -> list[Path]:
     return removed
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False
-    where the system or file system cannot."""
-    libc = _libc()
-    func = getattr(libc, "renameat2", None) if libc is not None else None
-    if func is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
-        return False
-    raise OSError(err, os.strerror(err), str(a))
-
-
-_LIBC: list = []
-
-
-def _libc():
-    if not _LIBC:
-        name = ctypes.util.find_library("c")
-        try:
-            _LIBC.append(ctypes.CDLL(name, use_errno=True) if name else None)
-        except OSError:
-            _LIBC.append(None)
-    return _LIBC[0]
-
-
 class TileWriter(ABC):
     """Base of the store writers: ``put``/``delete`` tiles, then ``finish`` and ``swap``,
     or ``abort``."""
@@ -198,17 +166,11 @@ class TileWriter(ABC):
         """Move the finished pyramid into place (after :meth:`finish`)."""
         if self.finished is None:
             raise TileStoreError(f"{self.path}: swap() before finish()")
-        if self.path.is_dir() and not self.path.is_symlink():
-            if _exchange(self.staging, self.path):  # one atomic step; old build at staging
-                _remove(self.staging)
-                return
-            # a folder cannot be replaced by one rename: for a moment there is none
-            old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
-            os.replace(self.path, old)
-            os.replace(self.staging, self.path)
-            _remove(old)
-            return
-        os.replace(self.staging, self.path)
+        replace_path(
+            self.staging,
+            self.path,
+            aside=self.path.with_name(f"{self.path.name}.old-{os.getpid()}"),
+        )
 
     def abort(self) -> None:
         """Drop everything staged; the existing pyramid is untouched."""
