@@ -193,14 +193,14 @@ def ingest_preview() -> list:
         ),
         new_code_cell(
             "from geobase.tiles.build import build_tiles\n\n"
-            "pyramid = build_tiles(work, 'dom005', scratch / 'dom005.pmtiles', zoom=(17, 20), fmt='jpeg', workers=1)\n"
+            "pyramid = build_tiles(work, 'dom005', work.root / 'tiles' / 'dom005.pmtiles', zoom=(17, 20), fmt='jpeg', workers=1)\n"
             "{k: pyramid[k] for k in ('tms', 'minzoom', 'maxzoom', 'tile_count', 'bytes')}"
         ),
         new_code_cell(
             "import io\n"
             "from PIL import Image\n"
             "from geobase.tiles.stores import open_pyramid\n\n"
-            "with open_pyramid(scratch / 'dom005.pmtiles') as reader:\n"
+            "with open_pyramid(work.root / 'tiles' / 'dom005.pmtiles') as reader:\n"
             "    z, x, y = max(reader.tiles())\n"
             "    tile = Image.open(io.BytesIO(reader.get_tile(z, x, y)))\n"
             "print('tile', z, x, y, tile.size)\n"

@@ -79,8 +79,8 @@ def test_gpkg_to_postgis_builds_tiles_and_an_emergency_package(office, pg_url, t
     assert _config(there)["data_root"] == str(office)
     assert str(office) in result.stderr
     assert len(_files_found(there)) == 3  # dataset version, pyramid, its overview cache
-    out = tmp_path / "out" / "pg.pmtiles"
-    out.parent.mkdir()
+    out = there / "pg.pmtiles"  # a pyramid is recorded only inside its workspace
+    (tmp_path / "out").mkdir()
     result = run_cli(["tiles", "build", "dom02", "--zoom", "16-17", "-o", out,
                       "--workspace", there])  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -106,7 +106,7 @@ def test_gpkg_to_postgis_builds_tiles_and_an_emergency_package(office, pg_url, t
     app = create_app(ServerSettings.for_workspace(there))
     with running(app) as base, httpx.Client(base_url=base, timeout=20) as client:
         listed = client.get("/api/pyramids").json()["pyramids"]
-    assert {p["name"] for p in listed} == {"ortho", "here"}
+    assert {p["name"] for p in listed} == {"ortho", "here", "pg"}
 
 
 def test_data_root_elsewhere_and_missing(office, pg_url, tmp_path):
@@ -181,7 +181,7 @@ def test_postgis_to_a_new_folder_opens_and_finds_its_files(office, pg_url, tmp_p
             )
             done = f"{count} linked, 0 copied" if files == "link" else f"0 linked, {count} copied"
             assert done in result.stderr
-    out = tmp_path / "t.pmtiles"
+    out = new / "t.pmtiles"
     result = run_cli(["tiles", "build", "ortho_2024", "--zoom", "16-17", "-o", out,
                       "--workspace", new])  # fmt: skip
     assert result.exit_code == 0, result.output
