@@ -451,7 +451,7 @@ def _plan(resolved, out, tms, zoom, fmt, mode, fill, name):
 
         raise TileStoreError(
             f"MBTiles holds WebMercatorQuad tiles only (its specification), not {tms_obj.id}; "
-            "write a .pmtiles file or a directory instead"
+            "write a .pmtiles or .gpkg file or a directory instead"
         )
     crs = tms_obj.rasterio_crs
     bands = 0

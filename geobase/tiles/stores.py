@@ -238,7 +238,7 @@ class MBTilesWriter(TileWriter):
         if tms.id != "WebMercatorQuad":
             raise TileStoreError(
                 f"MBTiles holds WebMercatorQuad tiles only (its specification), got {tms.id}; "
-                "write a .pmtiles file or a directory instead"
+                "write a .pmtiles or .gpkg file or a directory instead"
             )
         super().__init__(path, tms, fmt, update=update)
         if update and self.path.is_file():
