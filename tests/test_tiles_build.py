@@ -434,7 +434,7 @@ def test_product_mosaic_newest_on_top(workspace, catalogue, tmp_path):
     assert json.loads(ds["sources"]) == ["big@1"]
 
 
-@pytest.mark.parametrize("out_name", ["inc.pmtiles", "inc_dir", "inc.mbtiles"])
+@pytest.mark.parametrize("out_name", ["inc.pmtiles", "inc_dir", "inc.mbtiles", "inc.gpkg"])
 def test_update_equals_full_rebuild(workspace, catalogue, tmp_path, out_name):
     out = tmp_path / out_name
     full = build_tiles(workspace, "dom02", out, fmt="webp", zoom=(12, 18), workers=1, block=4)

@@ -25,7 +25,7 @@ from tests.server_support import BOUNDS, add_dataset
 
 ZOOM = (11, 12)
 OUTS = {"directory": "public_pyramid", "mbtiles": "public_pyramid.mbtiles",
-        "pmtiles": "public_pyramid.pmtiles"}  # fmt: skip
+        "pmtiles": "public_pyramid.pmtiles", "geopackage": "public_pyramid.gpkg"}  # fmt: skip
 
 
 def raster(path: Path, seed: int) -> Path:

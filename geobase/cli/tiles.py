@@ -70,7 +70,7 @@ def tiles() -> None:
     "out",
     required=True,
     type=click.Path(path_type=Path),
-    help="Directory, .mbtiles or .pmtiles.",
+    help="Directory, .mbtiles, .pmtiles or .gpkg.",
 )
 @click.option("--update", is_flag=True, help="Re-render only what changed since the last build.")
 @click.option(
@@ -171,7 +171,7 @@ def list_(fmt, workspace_dir) -> None:
 @tiles.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
 def info_(path) -> None:
-    """The TileJSON document of a pyramid (directory, .mbtiles or .pmtiles)."""
+    """The TileJSON document of a pyramid (directory, .mbtiles, .pmtiles or .gpkg)."""
     from geobase.tiles.stores import open_pyramid
 
     with open_pyramid(path) as reader:

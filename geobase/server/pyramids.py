@@ -106,7 +106,7 @@ def open_reader(
     being swapped in before its record commits) are refused. While a build publishes,
     the record's classification covers the old and the new build, so either is served.
     """
-    from geobase.tiles.stores import open_pyramid
+    from geobase.tiles.stores import SQLITE_KINDS, open_pyramid
 
     reader = open_pyramid(path)
     if reader.format != rec["format"] or reader.tms.id != rec["tms"].id:
@@ -122,7 +122,7 @@ def open_reader(
             f"the store holds build {build}, the record describes build {rec.get('build_id')} "
             "(a build being published, or one interrupted: rebuild it)"
         )
-    if reader.kind == "mbtiles":  # one sqlite connection shared by the worker threads
+    if reader.kind in SQLITE_KINDS:  # one sqlite connection shared by the worker threads
         lock = threading.Lock()
 
         def read(z: int, x: int, y: int) -> bytes | None:

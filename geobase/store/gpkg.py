@@ -280,3 +280,78 @@ def update_extent(conn: sqlite3.Connection, table: str, geometry_column: str = "
         "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
         (*row, table),
     )
+
+
+TILES_SQL = """
+CREATE TABLE IF NOT EXISTS gpkg_tile_matrix_set (
+  table_name TEXT NOT NULL PRIMARY KEY, srs_id INTEGER NOT NULL, min_x DOUBLE NOT NULL,
+  min_y DOUBLE NOT NULL, max_x DOUBLE NOT NULL, max_y DOUBLE NOT NULL,
+  CONSTRAINT fk_gtms_table_name FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gtms_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_tile_matrix (
+  table_name TEXT NOT NULL, zoom_level INTEGER NOT NULL, matrix_width INTEGER NOT NULL,
+  matrix_height INTEGER NOT NULL, tile_width INTEGER NOT NULL, tile_height INTEGER NOT NULL,
+  pixel_x_size DOUBLE NOT NULL, pixel_y_size DOUBLE NOT NULL,
+  CONSTRAINT pk_ttm PRIMARY KEY (table_name, zoom_level),
+  CONSTRAINT fk_tmm_table_name FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name));
+"""
+
+#: the GeoPackage extension for WebP tiles
+WEBP_EXTENSION = "http://www.geopackage.org/spec/#extension_tiles_webp"
+
+
+def create_tile_table(
+    conn: sqlite3.Connection,
+    table: str,
+    srs_id: int,
+    extent: tuple[float, float, float, float],
+    *,
+    description: str = "",
+    webp: bool = False,
+) -> None:
+    """Create a tile pyramid user data table (GeoPackage 1.3 section 2.2) and register it
+    with its tile matrix set's ``extent`` (min x, min y, max x, max y in ``srs_id``)."""
+    for statement in TILES_SQL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    ensure_srs(conn, srs_id)
+    conn.execute(
+        f'CREATE TABLE "{table}" (id INTEGER PRIMARY KEY AUTOINCREMENT, '
+        "zoom_level INTEGER NOT NULL, tile_column INTEGER NOT NULL, "
+        "tile_row INTEGER NOT NULL, tile_data BLOB NOT NULL, "
+        "UNIQUE (zoom_level, tile_column, tile_row))"
+    )
+    conn.execute(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
+        "VALUES (?, 'tiles', ?, ?, ?)",
+        (table, table, description, srs_id),
+    )
+    conn.execute(
+        "INSERT INTO gpkg_tile_matrix_set VALUES (?, ?, ?, ?, ?, ?)", (table, srs_id, *extent)
+    )
+    if webp:
+        conn.execute(
+            "INSERT INTO gpkg_extensions VALUES (?, 'tile_data', 'gpkg_webp', ?, 'read-write')",
+            (table, WEBP_EXTENSION),
+        )
+
+
+def set_tile_matrices(
+    conn: sqlite3.Connection,
+    table: str,
+    matrices: Sequence[tuple[int, int, int, int, int, float, float]],
+    bounds: tuple[float, float, float, float],
+) -> None:
+    """Replace a tile table's ``gpkg_tile_matrix`` rows (zoom_level, matrix_width,
+    matrix_height, tile_width, tile_height, pixel_x_size, pixel_y_size) and set its
+    ``gpkg_contents`` bounds (of the data, in the table's SRS)."""
+    conn.execute("DELETE FROM gpkg_tile_matrix WHERE table_name = ?", (table,))
+    conn.executemany(
+        "INSERT INTO gpkg_tile_matrix VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(table, *m) for m in matrices],
+    )
+    conn.execute(
+        "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, "
+        "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
+        (*bounds, table),
+    )

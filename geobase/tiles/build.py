@@ -284,7 +284,7 @@ def build_tiles(
     Args:
         ws: the workspace (its catalogue, and where the build is recorded).
         source: raster file, product code or dataset id.
-        out: a directory, ``.mbtiles`` (WebMercatorQuad only) or ``.pmtiles`` path.
+        out: a directory, ``.mbtiles`` (WebMercatorQuad only), ``.pmtiles`` or ``.gpkg`` path.
         tms: ``WebMercatorQuad`` (default) or ``CGCS2000Quad``.
         zoom: (min, max); default from the data's resolution and extent.
         fmt: ``jpeg``, ``png`` (default) or ``webp``.
@@ -451,7 +451,7 @@ def _plan(resolved, out, tms, zoom, fmt, mode, fill, name):
 
         raise TileStoreError(
             f"MBTiles holds WebMercatorQuad tiles only (its specification), not {tms_obj.id}; "
-            "write a .pmtiles file or a directory instead"
+            "write a .pmtiles or .gpkg file or a directory instead"
         )
     crs = tms_obj.rasterio_crs
     bands = 0
