@@ -58,6 +58,7 @@ from geobase.geodesy.lonlat import check_bbox, check_lonlat, parse_numbers
 from geobase.paths import atomic_folder, atomic_output
 from geobase.store import Workspace
 from geobase.store.districts import list_districts
+from geobase.tabular import write_csv
 
 logger = logging.getLogger(__name__)
 
@@ -455,7 +456,7 @@ def _write_points(frame: gpd.GeoDataFrame, folder: Path, stem: str) -> None:
     cols = [c for c in _CONTROL_COLUMNS if c in frame.columns]
     out = gpd.GeoDataFrame(frame[cols], geometry=frame.geometry.values, crs=4490)
     out.to_file(folder / f"{stem}.geojson", driver="GeoJSON", engine="pyogrio")
-    pd.DataFrame(frame[cols]).to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8-sig")
+    write_csv(pd.DataFrame(frame[cols]), folder / f"{stem}.csv")  # UTF-8 with BOM
 
 
 def _tiles(cogs: list[tuple[Path, float]], aoi: AreaOfInterest, out: Path, max_zoom: int) -> dict:
