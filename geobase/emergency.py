@@ -58,6 +58,7 @@ from geobase.geodesy.lonlat import check_bbox, check_lonlat, parse_numbers
 from geobase.paths import atomic_folder, atomic_output
 from geobase.store import Workspace
 from geobase.store.districts import list_districts
+from geobase.tabular import write_csv
 
 logger = logging.getLogger(__name__)
 
@@ -451,11 +452,13 @@ _CONTROL_COLUMNS = [
 ]
 
 
-def _write_points(frame: gpd.GeoDataFrame, folder: Path, stem: str) -> None:
+def _write_points(
+    frame: gpd.GeoDataFrame, folder: Path, stem: str, encoding: str | None = None
+) -> None:
     cols = [c for c in _CONTROL_COLUMNS if c in frame.columns]
     out = gpd.GeoDataFrame(frame[cols], geometry=frame.geometry.values, crs=4490)
     out.to_file(folder / f"{stem}.geojson", driver="GeoJSON", engine="pyogrio")
-    pd.DataFrame(frame[cols]).to_csv(folder / f"{stem}.csv", index=False, encoding="utf-8-sig")
+    write_csv(pd.DataFrame(frame[cols]), folder / f"{stem}.csv", encoding)  # default: BOM
 
 
 def _tiles(cogs: list[tuple[Path, float]], aoi: AreaOfInterest, out: Path, max_zoom: int) -> dict:
@@ -523,6 +526,7 @@ def build_package(
     max_zoom: int = DEFAULT_MAX_ZOOM,
     overwrite: bool = False,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> PackageResult:
     """Write an emergency package for ``aoi``: folder ``out`` and ``out.zip``.
 
@@ -537,6 +541,7 @@ def build_package(
         max_zoom: the finest zoom of the offline pyramid.
         overwrite: replace an existing package.
         progress: called with a message before each part.
+        encoding: of the control CSV files (:mod:`geobase.tabular`; default UTF-8 with BOM).
 
     Returns:
         The folder, the zip and the manifest.
@@ -565,8 +570,9 @@ def build_package(
     # a previous package is replaced only then
     with atomic_folder(out) as stage:
         manifest = _fill(
-            ws, aoi, stage, districts, clearance, control_distance, cors_count, max_zoom, say
-        )
+            ws, aoi, stage, districts, clearance, control_distance, cors_count, max_zoom, say,
+            encoding,
+        )  # fmt: skip
         manifest["package"]["name"] = out.name
         (stage / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n",
@@ -606,6 +612,7 @@ def _fill(
     cors_count: int,
     max_zoom: int,
     say: Progress,
+    encoding: str | None = None,
 ) -> dict[str, Any]:
     scratch = stage / ".scratch"
     scratch.mkdir()
@@ -651,8 +658,8 @@ def _fill(
     say("control points")
     (stage / "control").mkdir()
     near, cors = _control(ws, aoi, control_distance, cors_count)
-    _write_points(near, stage / "control", "control_points")
-    _write_points(cors, stage / "control", "cors_stations")
+    _write_points(near, stage / "control", "control_points", encoding)
+    _write_points(cors, stage / "control", "cors_stations", encoding)
 
     tiles: dict[str, Any] | None = None
     if cogs:

@@ -101,6 +101,10 @@ class FutureDate(InvalidDate):
     """A date that states what has happened (acquisition, as-of) lies after today."""
 
 
+class UnencodableText(ValidationError):
+    """A value holds a character the chosen output encoding cannot write."""
+
+
 class NotFoundError(GeobaseError, LookupError):
     """A record (mark, dataset, pyramid, district) does not exist."""
 

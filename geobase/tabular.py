@@ -11,11 +11,11 @@ import csv
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 
-from geobase.errors import EmptyInputError, SourceReadError
+from geobase.errors import EmptyInputError, SourceReadError, UnencodableText
 
 # GB18030 is a superset of GBK and GB2312: it decodes every file either writes.
 ENCODINGS = ("utf-8-sig", "gb18030")
@@ -187,18 +187,83 @@ def read_xlsx(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def write_csv(
-    frame: pd.DataFrame, path: str | Path | io.TextIOBase, encoding: str = "utf-8"
-) -> None:
-    """Write a DataFrame as CSV (UTF-8 by default, GBK on request); ``-`` is not handled here.
+# The one policy for every CSV geobase writes. Files get UTF-8 with a BOM by default: Excel
+# on a Chinese Windows reads a BOM-less file as GBK and shows mojibake. A stream (stdout, a
+# pipe) gets plain UTF-8 by default: a BOM there lands in the first column name of whatever
+# script reads it. GBK is strict: a character GBK lacks is refused, never written as '?'.
+WRITE_ENCODINGS = ("utf-8-sig", "utf-8", "gbk")
+FILE_ENCODING = "utf-8-sig"
+STREAM_ENCODING = "utf-8"
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A DataFrame as CSV text: header and rows, ``\\n`` line ends, blanks for missing."""
+    out = io.StringIO()
+    frame.to_csv(out, index=False, lineterminator="\n")
+    return out.getvalue()
+
+
+def encode_csv(frame: pd.DataFrame, encoding: str, target: str = "output") -> bytes:
+    """A DataFrame as CSV bytes; a character the encoding lacks is refused by name.
+
+    Raises:
+        UnencodableText: a value holds a character ``encoding`` cannot write; the message
+            names the row, the column and the value.
+        ValueError: ``encoding`` is not one of :data:`WRITE_ENCODINGS`.
+    """
+    if encoding not in WRITE_ENCODINGS:
+        raise ValueError(f"unknown CSV encoding {encoding!r}: expected {WRITE_ENCODINGS}")
+    text = csv_text(frame)
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        char = text[exc.start]
+        where, value = "the header", next((str(c) for c in frame.columns if char in str(c)), "")
+        if not value:
+            for number, row in enumerate(frame.itertuples(index=False), start=1):
+                cells = [(c, str(v)) for c, v in zip(frame.columns, row, strict=True)]
+                hit = next(((c, v) for c, v in cells if char in v), None)
+                if hit is not None:
+                    where, value = f"row {number}, column {hit[0]!r}", hit[1]
+                    break
+        raise UnencodableText(
+            f"{target}: {where}: value {value!r} holds {char!r} (U+{ord(char):04X}), which "
+            f"{encoding.upper()} cannot encode; write the file with --encoding utf-8-sig"
+        ) from None
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path | TextIO, encoding: str | None = None) -> None:
+    """Write a DataFrame as CSV under the one policy for every CSV geobase writes.
+
+    Args:
+        frame: The table.
+        path: A file path, or an open text stream (stdout).
+        encoding: ``utf-8-sig``, ``utf-8`` or ``gbk``; None picks :data:`FILE_ENCODING`
+            for a file and :data:`STREAM_ENCODING` for a stream.
 
     A file is written under a temporary name and renamed on success
-    (:func:`geobase.paths.atomic_output`): a failure leaves no partial file.
+    (:func:`geobase.paths.atomic_output`): a failure, an unencodable value included,
+    leaves no file.
+
+    Raises:
+        UnencodableText: a value holds a character the encoding cannot write.
     """
-    if isinstance(path, io.TextIOBase):
-        frame.to_csv(path, index=False, lineterminator="\n")
+    stream = not isinstance(path, str | Path)
+    chosen = encoding or (STREAM_ENCODING if stream else FILE_ENCODING)
+    if stream:
+        name = getattr(path, "name", None)
+        data = encode_csv(frame, chosen, name if isinstance(name, str) else "stdout")
+        binary = getattr(path, "buffer", None)
+        if chosen == "utf-8" or binary is None:
+            bom = "\ufeff" if chosen == "utf-8-sig" else ""
+            path.write(bom + data.decode(chosen))  # type: ignore[union-attr]
+        else:
+            path.flush()  # type: ignore[union-attr]
+            binary.write(data)
+            binary.flush()
         return
+    data = encode_csv(frame, chosen, str(path))
     from geobase.paths import atomic_output
 
     with atomic_output(path) as tmp:
-        frame.to_csv(tmp, index=False, encoding=encoding, lineterminator="\n")
+        Path(tmp).write_bytes(data)

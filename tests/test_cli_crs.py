@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
@@ -35,7 +36,7 @@ def assert_bad_input(result, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
-def read_out(path, encoding="utf-8"):
+def read_out(path, encoding="utf-8-sig"):
     return pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False)
 
 
@@ -180,7 +181,8 @@ def test_transform_gbk_csv_with_chinese_headers(tmp_path):
     out = tmp_path / "out.csv"
     result = run("crs", "transform", src, out, "--from", "EPSG:4490", "--to", "EPSG:4548")
     assert result.exit_code == 0, result.output
-    frame = read_out(out, encoding="gbk")  # written back in the input's encoding
+    assert out.read_bytes().startswith(codecs.BOM_UTF8)  # the default: UTF-8 with BOM
+    frame = read_out(out)
     assert list(frame.columns) == ["点号", "点名", "经度", "纬度", "备注", "east", "north"]
     assert frame["点名"].tolist() == ["汕头大学", "南澳岛"]
     assert frame.loc[0, "备注"] == "楼顶GNSS点"
@@ -190,7 +192,26 @@ def test_transform_gbk_csv_with_chinese_headers(tmp_path):
         "crs", "transform", src, utf8, "--from", "4490", "--to", "4548", "--encoding", "utf-8"
     )
     assert result.exit_code == 0, result.output
+    assert not utf8.read_bytes().startswith(codecs.BOM_UTF8)
     assert read_out(utf8)["点名"].tolist() == ["汕头大学", "南澳岛"]
+    for choice in ("same", "gbk"):  # same: the input's GBK, kept on request
+        back = tmp_path / f"out-{choice}.csv"
+        args = ("--from", "4490", "--to", "4548", "--encoding", choice)
+        result = run("crs", "transform", src, back, *args)
+        assert result.exit_code == 0, result.output
+        assert read_out(back, encoding="gbk")["点名"].tolist() == ["汕头大学", "南澳岛"]
+        assert read_out(back, encoding="gbk").equals(frame)
+
+
+def test_transform_gbk_output_refuses_characters_gbk_lacks(tmp_path):
+    src = write(tmp_path / "in.csv", "id,name,lon,lat\nA,汕头 €,116.682,23.354\n")
+    out = tmp_path / "out.csv"
+    result = run(
+        "crs", "transform", src, out, "--from", "4490", "--to", "4548", "--encoding", "gbk"
+    )
+    assert_bad_input(result, "row 1", "'name'", "汕头 €", "U+20AC", "GBK cannot encode")
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*")), "no temporary file is left behind"
 
 
 def test_transform_utf8_bom_and_stdin_stdout(tmp_path):
@@ -620,7 +641,7 @@ def test_height_to_normal_and_back(tmp_path, geoid):
     out = tmp_path / "out.csv"
     result = run("height", src, out, "--geoid", geoid)
     assert result.exit_code == 0, result.output
-    frame = read_out(out, encoding="gbk")
+    frame = read_out(out)
     assert list(frame.columns) == ["id", "name", "lon", "lat", "h", "H"]
     assert frame.loc[0, "name"] == "汕头"
     expected = 15.0 - zeta(*SHANTOU_LONLAT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from geobase.control.importer import import_points
 from geobase.control.inspections import record_inspection
 from geobase.errors import FontNotFound, NotFoundError, OutputExistsError
 from geobase.store.districts import load_districts
+from geobase.tabular import read_csv
 from tests.conftest import run_cli
 from tests.control_helpers import DISTRICTS, good_row, write_csv
 
@@ -116,7 +118,8 @@ def test_public_export_drops_restricted_grades_and_generalises(ws, tmp_path):
         out = tmp_path / f"public.{suffix}"
         result = run_cli(["control", "export", out, "--public", "--workspace", ws.root])
         assert result.exit_code == 0, result.stderr
-    frame = pd.read_csv(tmp_path / "public.csv")
+    assert (tmp_path / "public.csv").read_bytes().startswith(codecs.BOM_UTF8)  # for Excel
+    frame = pd.read_csv(tmp_path / "public.csv", encoding="utf-8-sig")
     assert sorted(frame["point_id"]) == ["D001", "E001"]  # B and C grades are restricted
     for column in ("x_north", "y_east", "ellh", "custodian", "site", "route", "sheet_500"):
         assert column not in frame.columns
@@ -140,6 +143,28 @@ def test_public_export_drops_restricted_grades_and_generalises(ws, tmp_path):
     assert result.exit_code == 2 and "--overwrite" in result.stderr
     result = run_cli(["control", "export", tmp_path / "x.shp", "--workspace", ws.root])
     assert result.exit_code == 2 and ".csv, .geojson or .gpkg" in result.stderr
+
+
+def test_csv_export_encodings_round_trip_chinese(ws, tmp_path):
+    for encoding in ("utf-8-sig", "utf-8", "gbk"):
+        out = tmp_path / f"{encoding}.csv"
+        args = ["control", "export", out, "--encoding", encoding, "--workspace", ws.root]
+        result = run_cli(args)
+        assert result.exit_code == 0, result.stderr
+        assert out.read_bytes().startswith(codecs.BOM_UTF8) == (encoding == "utf-8-sig")
+        frame = pd.read_csv(out, encoding=encoding, dtype=str).set_index("point_id")
+        assert frame.loc["C001", "name"] == "礐石观测墩" and frame.loc["B001", "name"] == "鮀江"
+        assert read_csv(out).set_index("point_id").loc["C001", "name"] == "礐石观测墩"
+
+
+def test_gbk_export_refuses_a_name_gbk_cannot_hold(ws, tmp_path):
+    import_points(ws, write_csv(tmp_path / "q.csv", [good_row("F001", 点名="€站", 等级="E")]))
+    out = tmp_path / "gbk.csv"
+    result = run_cli(["control", "export", out, "--encoding", "gbk", "--workspace", ws.root])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "column 'name'" in lines[0] and "'€站'" in lines[0], lines
+    assert not out.exists()
 
 
 def test_datasheet_and_show_round_dms_correctly(ws, tmp_path):

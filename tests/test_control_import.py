@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import re
@@ -222,6 +223,7 @@ def test_skip_invalid_writes_good_rows_and_saves_rejects(ws, tmp_path):
     assert "rejected line 3: unknown grade 'Q'" in result.stderr
     assert count(ws) == 2
     rejects = rejects_path_for(path)
+    assert rejects.read_bytes().startswith(codecs.BOM_UTF8)  # the CSV policy: BOM for Excel
     text = rejects.read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("where,reason,点号")
     assert "line 3" in text and "C002" in text and "C001" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ from geobase.catalog.access import create_token
 from geobase.emergency import parse_aoi
 from geobase.errors import AreaOfInterestError
 from geobase.store import Workspace
+from geobase.tabular import read_csv
 from geobase.tiles.stores import open_pyramid
 from tests.conftest import run_cli
 
@@ -61,6 +63,9 @@ def test_package_holds_the_best_data(package):
     for f in control["features"]:
         assert f["properties"]["usability"] in ("gnss", "levelling", "both")
         assert f["properties"]["distance_to_area_m"] <= 3000
+    table = read_csv(package / "control" / "control_points.csv")  # UTF-8 with BOM, for Excel
+    assert (package / "control" / "control_points.csv").read_bytes()[:3] == codecs.BOM_UTF8
+    assert len(table) == len(control["features"])
     cors = json.loads((package / "control" / "cors_stations.geojson").read_text("utf-8"))
     distances = [f["properties"]["distance_m"] for f in cors["features"]]
     assert len(distances) == 3 and distances == sorted(distances)

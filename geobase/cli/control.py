@@ -17,6 +17,7 @@ from geobase.cli.options import (
     as_of_option,
     check_output,
     emit,
+    encoding_option,
     format_option,
     info,
     open_workspace,
@@ -408,10 +409,16 @@ def datasheet(point_id: str, output: Path, overwrite: bool, workspace_dir: Path 
     help="Drop restricted grades and round positions to 0.001° (publishing rules).",
 )
 @click.option("--include-retired", is_flag=True, help="Also export retired (moved) marks.")
+@encoding_option()
 @overwrite_option
 @workspace_option
 def export(
-    output: Path, public: bool, include_retired: bool, overwrite: bool, workspace_dir: Path | None
+    output: Path,
+    public: bool,
+    include_retired: bool,
+    encoding: str | None,
+    overwrite: bool,
+    workspace_dir: Path | None,
 ) -> None:
     """Export the registry to OUTPUT (.csv, .geojson or .gpkg)."""
     from geobase.control.export import DRIVERS, export_points
@@ -421,6 +428,11 @@ def export(
     check_output(output, overwrite)
     with open_workspace(workspace_dir) as ws:
         count = export_points(
-            ws, output, public=public, include_retired=include_retired, overwrite=overwrite
+            ws,
+            output,
+            public=public,
+            include_retired=include_retired,
+            overwrite=overwrite,
+            encoding=encoding,
         )
     info(f"exported {count} marks to {output}" + (" (public, generalised)" if public else ""))

@@ -14,7 +14,14 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from geobase.cli.options import check_output, emit, format_option, info, overwrite_option
+from geobase.cli.options import (
+    check_output,
+    emit,
+    format_option,
+    info,
+    overwrite_option,
+)
+from geobase.cli.options import encoding_option as options_encoding_option
 from geobase.errors import ValidationError
 from geobase.geodesy.raster import RESAMPLING
 
@@ -26,13 +33,7 @@ xy_option = click.option(
     help="How x,y columns are read: survey (x = north; default for Gauss-Kruger) or gis "
     "(x = east; default otherwise).",
 )
-encoding_option = click.option(
-    "--encoding",
-    type=click.Choice(["same", "utf-8", "utf-8-sig", "gbk"]),
-    default="same",
-    show_default=True,
-    help="Encoding of an output CSV (same: the input's).",
-)
+encoding_option = options_encoding_option(same=True)
 no_check_option = click.option(
     "--no-check",
     is_flag=True,
@@ -49,7 +50,7 @@ def _read(path: str) -> tuple[pd.DataFrame, str]:
     return read_table(path), path
 
 
-def _write(frame: pd.DataFrame, path: str, encoding: str) -> None:
+def _write(frame: pd.DataFrame, path: str, encoding: str | None) -> None:
     from geobase.geodesy import write_table
 
     write_table(frame, sys.stdout if path == "-" else path, encoding)

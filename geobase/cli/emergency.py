@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from geobase.cli.options import info, open_workspace, overwrite_option, workspace_option
+from geobase.cli.options import (
+    encoding_option,
+    info,
+    open_workspace,
+    overwrite_option,
+    workspace_option,
+)
 
 
 @click.command()
@@ -35,6 +41,7 @@ from geobase.cli.options import info, open_workspace, overwrite_option, workspac
               help="Also pack restricted (涉密) data; needs --token.")  # fmt: skip
 @click.option("--token", envvar="GEOBASE_TOKEN", default=None,
               help="Bearer token with restricted clearance (or GEOBASE_TOKEN).")  # fmt: skip
+@encoding_option()
 @overwrite_option
 @workspace_option
 def emergency(
@@ -46,6 +53,7 @@ def emergency(
     max_zoom: int,
     include_restricted: bool,
     token: str | None,
+    encoding: str | None,
     overwrite: bool,
     workspace_dir: Path | None,
 ) -> None:
@@ -70,6 +78,7 @@ def emergency(
             cors_count=cors_count,
             max_zoom=max_zoom,
             overwrite=overwrite,
+            encoding=encoding,
             progress=lambda message: info(f"[emergency] {message} ..."),
         )
     m = result.manifest

@@ -6,7 +6,6 @@ Commands stay thin: they parse input, call the library and hand the result to
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -54,6 +53,24 @@ def format_option(default: str = "table", choices: Iterable[str] = FORMATS) -> C
         default=default,
         show_default=True,
         help="Output format.",
+    )
+
+
+def encoding_option(same: bool = False) -> Callable:
+    """``--encoding`` of an output CSV file (the policy in :mod:`geobase.tabular`).
+
+    Unset, a file is written as UTF-8 with a BOM (what Excel on a Chinese Windows reads
+    right) and stdout as plain UTF-8 (a BOM in a pipe ends up in a script's first column
+    name). ``same`` (where offered) keeps the input file's encoding.
+    """
+    choices = (["same"] if same else []) + ["utf-8-sig", "utf-8", "gbk"]
+    return click.option(
+        "--encoding",
+        type=click.Choice(choices),
+        default=None,
+        help="Encoding of an output CSV: utf-8-sig (UTF-8 with BOM, the default for a "
+        "file), utf-8 (the default for stdout) or gbk (a character GBK lacks is refused)"
+        + ("; same: the input's." if same else "."),
     )
 
 
@@ -188,10 +205,10 @@ def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
                 row["geometry"] = None if geom is None else geom.wkt
         out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(frame.columns)
-        for row in frame.itertuples(index=False):
-            writer.writerow([cell_text(v) for v in row])
+        from geobase.tabular import write_csv
+
+        text = pd.DataFrame({c: [cell_text(v) for v in frame[c]] for c in frame.columns})
+        write_csv(text if len(frame.columns) else frame, out)
     else:
         _table(frame, out)
 

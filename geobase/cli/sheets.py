@@ -14,7 +14,14 @@ import click
 
 from geobase import sheets as lib
 from geobase.areas import read_vector
-from geobase.cli.options import check_output, emit, format_option, info, overwrite_option
+from geobase.cli.options import (
+    check_output,
+    emit,
+    encoding_option,
+    format_option,
+    info,
+    overwrite_option,
+)
 from geobase.errors import SheetCodeError
 from geobase.geodesy import resolve_crs
 
@@ -175,9 +182,10 @@ def _read_area(area: str):
     return read_vector(path, "area file")
 
 
-def _write(frame, out: Path) -> None:
+def _write(frame, out: Path, encoding: str | None) -> None:
     """Write to a temporary file next to ``out``, then move it into place."""
     from geobase.paths import atomic_output
+    from geobase.tabular import FILE_ENCODING, encode_csv
 
     driver = OUTPUT_DRIVERS[out.suffix.lower()]
     with atomic_output(out) as tmp:
@@ -187,7 +195,7 @@ def _write(frame, out: Path) -> None:
             )
             table.insert(0, "scale", frame["scale"].to_numpy())
             table.insert(0, "code", frame["code"].to_numpy())
-            table.to_csv(tmp, index=False)
+            Path(tmp).write_bytes(encode_csv(table, encoding or FILE_ENCODING, str(out)))
         else:
             frame.to_file(tmp, driver=driver, **({"layer": "sheets"} if driver == "GPKG" else {}))
 
@@ -215,6 +223,7 @@ def _write(frame, out: Path) -> None:
     show_default=True,
     help="Refuse areas spanning more candidate sheets.",
 )
+@encoding_option()
 @overwrite_option
 def grid_command(
     scale: int | None,
@@ -223,6 +232,7 @@ def grid_command(
     kind: str,
     crs_spec: str,
     max_sheets: int,
+    encoding: str | None,
     overwrite: bool,
 ) -> None:
     """All sheets of one scale sharing area with AREA, written to OUTPUT.
@@ -251,5 +261,5 @@ def grid_command(
     if output == "-":
         emit(result, "geojson")
     else:
-        _write(result, out)
+        _write(result, out, encoding)
     info(f"{len(result)} sheets at 1:{scale} ({kind}) -> {output}")

@@ -24,6 +24,7 @@ from geobase.errors import OutputExistsError, ValidationError
 from geobase.paths import atomic_output
 from geobase.sheets import sheet_codes
 from geobase.store import Workspace
+from geobase.tabular import FILE_ENCODING, encode_csv
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,14 @@ def export_points(
     public: bool = False,
     include_retired: bool = False,
     overwrite: bool = False,
+    encoding: str | None = None,
 ) -> int:
     """Write the registry to ``out`` (.csv, .geojson or .gpkg); returns the number of points.
 
+    A CSV is written in ``encoding`` (default UTF-8 with BOM, :mod:`geobase.tabular`).
+
     Raises:
+        UnencodableText: a CSV value holds a character ``encoding`` cannot write.
         ValidationError: unknown output type, or ``out`` exists and not ``overwrite``.
     """
     out = Path(out)
@@ -104,11 +109,11 @@ def export_points(
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass overwrite (--overwrite) to replace it")
     frame = registry_frame(ws, public=public, include_retired=include_retired)
+    encoding = encoding or FILE_ENCODING
     with atomic_output(out) as tmp:
         if driver == "CSV":
-            pd.DataFrame(frame.drop(columns="geometry")).to_csv(
-                tmp, index=False, encoding="utf-8", lineterminator="\n"
-            )
+            data = encode_csv(pd.DataFrame(frame.drop(columns="geometry")), encoding, str(out))
+            Path(tmp).write_bytes(data)
         else:
             frame.to_file(tmp, driver=driver, layer="control_points", engine="pyogrio")
     logger.info("exported %d points to %s", len(frame), out)

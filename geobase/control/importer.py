@@ -51,7 +51,7 @@ from geobase.geodesy.zones import GKZone, gk_zone_of, resolve_crs, zone_for
 from geobase.paths import atomic_output
 from geobase.sheets import parse_angle, rect_sheet_codes, sheet_codes
 from geobase.store import Workspace, utc_now
-from geobase.tabular import read_csv, read_xlsx
+from geobase.tabular import FILE_ENCODING, encode_csv, read_csv, read_xlsx
 
 logger = logging.getLogger(__name__)
 
@@ -1226,5 +1226,5 @@ def _write_rejects(
     rejects.insert(0, "reason", [msg for _, msg in problems])
     rejects.insert(0, "where", [labels[i] for i in index])
     with atomic_output(out) as tmp:  # OutputWriteError names ``out`` if it cannot be written
-        rejects.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+        Path(tmp).write_bytes(encode_csv(rejects, FILE_ENCODING, str(out)))
     return out

@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -137,25 +136,25 @@ def read_table(source: str | Path | bytes, *, name: str = "stdin") -> pd.DataFra
             raise type(exc)(str(exc).replace(str(file), name)) from None
 
 
-def write_table(frame: pd.DataFrame, target: str | Path | TextIO, encoding: str = "same") -> None:
-    """Write a table as CSV to a path or a text stream.
+def write_table(
+    frame: pd.DataFrame, target: str | Path | TextIO, encoding: str | None = None
+) -> None:
+    """Write a table as CSV to a path or a text stream (:func:`geobase.tabular.write_csv`).
 
     Args:
         frame: The table.
-        target: A path, or an open text stream (stdout), which keeps its own encoding.
-        encoding: ``same`` (the input's, from ``frame.attrs["encoding"]``), ``utf-8``,
-            ``utf-8-sig`` or ``gbk`` (written as GB18030, GBK's superset, so that no
-            character fails).
+        target: A path, or an open text stream (stdout).
+        encoding: None (the policy's default: UTF-8 with BOM for a file, plain UTF-8
+            for a stream), ``same`` (the input's, from ``frame.attrs["encoding"]``),
+            ``utf-8``, ``utf-8-sig`` or ``gbk`` (strict: a character GBK lacks is refused).
+
+    Raises:
+        UnencodableText: a value holds a character the encoding cannot write.
     """
     from geobase.tabular import write_csv
 
     if encoding == "same":
-        encoding = frame.attrs.get("encoding", "utf-8")
-    if encoding == "gbk":
-        encoding = "gb18030"
-    if isinstance(target, io.TextIOBase) or hasattr(target, "write"):
-        write_csv(frame, target)  # type: ignore[arg-type]
-        return
+        encoding = frame.attrs.get("encoding") or "utf-8"
     write_csv(frame, target, encoding=encoding)
 
 
