@@ -341,6 +341,15 @@ def test_transform_vector_errors(tmp_path):
 # --- fit and apply -----------------------------------------------------------------------
 
 
+def common_points_csv(path, src, dst, digits: int = 0):
+    """A common-points CSV (id, src_east, src_north, dst_east, dst_north) of two arrays."""
+    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
+        f"P{i:0{digits}d},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
+        for i, (s, d) in enumerate(zip(src, dst, strict=True))
+    ]
+    return write(path, "\n".join(rows) + "\n")
+
+
 def local_grid_points(n: int, seed: int):
     """A local city grid related to EPSG:4548 by a known similarity (position vector)."""
     rng = np.random.default_rng(seed)
@@ -394,11 +403,7 @@ def test_fit_and_apply_4p(tmp_path):
 
 def test_fit_table_report(tmp_path):
     local, gk = local_grid_points(6, 4)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
-        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", local, gk)
     local = ("--from", "local", "--to", "local")
     result = run("crs", "fit", common, "--model", "affine", "-o", tmp_path / "p.json", *local)
     assert result.exit_code == 0, result.output
@@ -476,11 +481,7 @@ def test_fit_7p_and_apply_with_heights(tmp_path):
 
 def test_apply_vector_and_errors(tmp_path):
     local, gk = local_grid_points(8, 6)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
-        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", local, gk)
     params = tmp_path / "p.json"
     result = run(
         "crs", "fit", common, "--model", "poly2", "--from", "local", "--to", "4548", "-o", params
@@ -510,11 +511,7 @@ def test_apply_vector_and_errors(tmp_path):
 def test_fit_requires_crss_and_apply_refuses_a_file_without_them(tmp_path):
     # issue 16: parameters fitted without --from/--to were applied and the output had no CRS
     local, gk = local_grid_points(8, 7)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
-        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", local, gk)
     params = tmp_path / "p.json"
     result = run("crs", "fit", common, "--model", "4p", "--to", "4548", "-o", params)
     assert result.exit_code == 2 and "Missing option '--from'" in result.output
@@ -581,11 +578,7 @@ def test_apply_raster(tmp_path):
     _, gk = local_grid_points(10, 8)
     # a Xian 1980 GK grid related to CGCS2000 GK by a small similarity
     src_pts = gk - (30.0, -80.0)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
-        for i, ((a, b), (c, d)) in enumerate(zip(src_pts, gk, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", src_pts, gk)
     params = tmp_path / "p.json"
     result = run("crs", "fit", common, "--model", "affine", "--from", "EPSG:2384", "--to",
                  "EPSG:4548", "-o", params)  # fmt: skip
@@ -785,11 +778,7 @@ def test_fit_xian_1980_x_y_in_the_wrong_order_is_refused(tmp_path):
     # one side read in the wrong order but in range: a mirror image, refused by its figures
     mirrored = dst.copy()
     mirrored[:, 0] = 2 * 500_000 - dst[:, 0]
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
-        for i, (s, d) in enumerate(zip(src, mirrored, strict=True))
-    ]
-    common = write(tmp_path / "m.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "m.csv", src, mirrored)
     result = run(
         "crs", "fit", common, "--model", "affine", "--from", "2384", "--to", "4548",
         "-o", tmp_path / "m.json",
@@ -801,11 +790,7 @@ def test_fit_xian_1980_x_y_in_the_wrong_order_is_refused(tmp_path):
 def test_fit_reports_sigma_tests_redundancy_and_reasons(tmp_path):
     src, dst = xian_common_points(14, 8)
     dst[[3, 4]] += (0.5, 0.55)  # two same-direction blunders on two points
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i:02d},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
-        for i, (s, d) in enumerate(zip(src, dst, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", src, dst, digits=2)
     params = tmp_path / "p.json"
     result = run(
         "crs", "fit", common, "--model", "4p", "--from", "2384", "--to", "4548",
@@ -834,11 +819,7 @@ def test_fit_reports_sigma_tests_redundancy_and_reasons(tmp_path):
 
 def test_fit_too_small_sigma_fails_the_global_test(tmp_path):
     src, dst = xian_common_points(12, 9)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i:02d},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
-        for i, (s, d) in enumerate(zip(src, dst, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", src, dst, digits=2)
     result = run(
         "crs", "fit", common, "--model", "4p", "--sigma", "0.002", "-o", tmp_path / "p.json",
         "--no-reject", "--from", "2384", "--to", "4548",
@@ -858,11 +839,7 @@ def test_fit_near_collinear_points_refused_for_affine_and_poly2(tmp_path):
         [460_000 + 20_000 * t, 2_570_000 + 10_000 * t + rng.uniform(-3, 3, 12)]
     )  # within 3 m of a 22 km line
     dst = src + np.array([12.5, -30.25]) + rng.normal(0, 0.01, src.shape)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i:02d},{s[0]:.4f},{s[1]:.4f},{d[0]:.4f},{d[1]:.4f}"
-        for i, (s, d) in enumerate(zip(src, dst, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", src, dst, digits=2)
     for model in ("affine", "poly2"):
         params = tmp_path / f"{model}.json"
         result = run(
@@ -880,11 +857,7 @@ def test_fit_near_collinear_points_refused_for_affine_and_poly2(tmp_path):
 
 def test_apply_warns_about_points_outside_the_hull(tmp_path):
     local, gk = local_grid_points(10, 11)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
-        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", local, gk)
     params = tmp_path / "p.json"
     args = ("--from", "local", "--to", "EPSG:4548")
     assert run("crs", "fit", common, "--model", "affine", "-o", params, *args).exit_code == 0
@@ -910,11 +883,7 @@ def test_apply_vector_goes_through_the_checks_of_apply(tmp_path):
 
     local_crs = "+proj=eqc +units=m"  # a local grid has no EPSG code
     local, gk = local_grid_points(10, 11)
-    rows = ["id,src_east,src_north,dst_east,dst_north"] + [
-        f"P{i},{a:.4f},{b:.4f},{c:.4f},{d:.4f}"
-        for i, ((a, b), (c, d)) in enumerate(zip(local, gk, strict=True))
-    ]
-    common = write(tmp_path / "c.csv", "\n".join(rows) + "\n")
+    common = common_points_csv(tmp_path / "c.csv", local, gk)
     params = tmp_path / "p.json"
     args = ("--from", "local", "--to", "EPSG:4548")
     assert run("crs", "fit", common, "--model", "affine", "-o", params, *args).exit_code == 0
