@@ -112,14 +112,14 @@ def test_encoding_option_is_offered_and_explained():
 
 @pytest.mark.parametrize("encoding", [None, "gbk"])
 def test_emergency_control_tables_follow_the_policy(tmp_path, encoding):
-    from geobase.emergency import _write_points
+    from geobase.emergency.tables import write_points
 
     frame = gpd.GeoDataFrame(
         {"point_id": ["C001"], "name": ["礐石观测墩"], "condition": ["完好"]},
         geometry=[shapely.Point(116.682, 23.354)],
         crs=4490,
     )
-    _write_points(frame, tmp_path, "control_points", encoding)
+    write_points(frame, tmp_path, "control_points", encoding)
     data = (tmp_path / "control_points.csv").read_bytes()
     assert data.startswith(codecs.BOM_UTF8) == (encoding is None)
     assert data.decode(encoding or "utf-8-sig") == "point_id,name,condition\nC001,礐石观测墩,完好\n"

@@ -9,12 +9,15 @@ import shutil
 import subprocess
 import zipfile
 
+import geopandas as gpd
 import pytest
 import rasterio
+import shapely
 from rio_cogeo.cogeo import cog_validate
 
 from geobase.catalog.access import create_token
-from geobase.emergency import parse_aoi
+from geobase.emergency import parse_aoi, viewer_html
+from geobase.emergency.viewer import asset
 from geobase.errors import AreaOfInterestError
 from geobase.store import Workspace
 from geobase.tabular import read_csv
@@ -212,3 +215,26 @@ def test_polygon_file_in_gauss_kruger_is_reprojected(tmp_path):
     assert aoi.area_km2() == pytest.approx(4.0, rel=0.01)
     w, s, e, n = aoi.bounds
     assert 116.5 < w < e < 116.7 and 23.2 < s < n < 23.3
+
+
+def test_viewer_page_is_filled_from_its_asset_files(package):
+    """index.html is assets/viewer.html with viewer.css and viewer.js inlined (no file is
+    fetched), every text from the data escaped, and the JSON unable to end its element."""
+    html = (package / "index.html").read_text(encoding="utf-8")
+    for name in ("viewer.css", "viewer.js"):
+        assert asset(name).strip() in html, name
+    assert "{{" not in html and "{%" not in html
+    assert 'src="viewer/tiles/' not in html  # tiles are loaded by the script, not by tags
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    for s in manifest["sources"]:
+        assert f"<td>{s['dataset_id']}</td>" in html
+    manifest["area"]["description"] = "洪水区 </title><script>alert(1)</script>"
+    frame = gpd.GeoDataFrame(
+        {"code": ["</script><b>"], "scale": [500]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4490
+    )
+    empty = gpd.GeoDataFrame({"point_id": []}, geometry=[], crs=4490)
+    page = viewer_html(manifest, frame, empty, empty)
+    assert "<script>alert" not in page and "洪水区 &lt;/title&gt;&lt;script&gt;" in page
+    assert page.count("</script>") == 2  # the data's and the viewer's, nothing from the data
+    payload = re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S)
+    assert json.loads(payload.group(1))["sheets"][0]["properties"]["code"] == "</script><b>"
