@@ -589,6 +589,10 @@ def test_docstring_examples():
     import doctest
 
     import geobase.sheets
+    from geobase.sheets import angles, covering, national, rectangular, scales
 
-    result = doctest.testmod(geobase.sheets)
-    assert result.attempted > 10 and result.failed == 0
+    results = [
+        doctest.testmod(module)
+        for module in (geobase.sheets, angles, covering, national, rectangular, scales)
+    ]
+    assert sum(r.attempted for r in results) > 10 and sum(r.failed for r in results) == 0

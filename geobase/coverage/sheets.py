@@ -30,8 +30,8 @@ from geobase.errors import SheetCodeError
 from geobase.sheets import (
     RECT_SCALES,
     SCALES,
-    _rect_scale,
     parse_scale,
+    rect_scale,
     rect_sheets_covering,
     sheets_covering,
 )
@@ -58,7 +58,7 @@ def sheet_grid(scale: Any, kind: str | None = None) -> tuple[int, str]:
     if kind is None:
         kind = "rect" if denominator in RECT_SCALES else "national"
     if kind == "rect":
-        _rect_scale(denominator)
+        rect_scale(denominator)
     elif kind != "national":
         raise SheetCodeError(f"sheet grid {kind!r} is not one of {', '.join(GRIDS)}")
     return denominator, kind
@@ -241,7 +241,7 @@ def sheet_statuses(
     denominator, kind = sheet_grid(scale, kind)
     if kind == "rect":
         grid = rect_sheets_covering(city, denominator, crs)
-        size: float | None = float(_rect_scale(denominator).size_m)
+        size: float | None = float(rect_scale(denominator).size_m)
     else:
         grid = _national_sheets(city, denominator, crs)
         size = None  # not aligned with the plane's axes
