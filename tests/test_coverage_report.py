@@ -22,12 +22,13 @@ from geobase.coverage import (
     coverage_layers,
     district_coverage,
     load_plan,
+    render_html,
     report_json,
     write_html,
 )
 from geobase.coverage.compute import to_geographic
+from geobase.coverage.figures import age_figure, progress_figure
 from geobase.coverage.plan import acquired_since
-from geobase.coverage.report import age_figure, progress_figure
 from geobase.errors import PlanError
 from tests import coverage_support as cs
 from tests.browser_support import open_offline
@@ -182,6 +183,19 @@ def test_html_is_self_contained(city, plan_file, tmp_path):
         assert host not in text
     assert text.count('class="folium-map"') == 1  # one product with data
     assert text.count("data:image/png;base64,") >= 2  # progress and age charts
+
+
+def test_html_page_escapes_the_data_it_shows(city, plan_file):
+    """The page is the report.html template, autoescaped: names from a plan file or the
+    catalogue are text, never markup."""
+    report = build_report(city, as_of="2024-06-30", plan=plan_file)
+    report.plan = report.plan.model_copy(update={"name": "规划 <script>alert(1)</script>"})
+    report.plan_source = "plans/a&b.toml"
+    text = render_html(report)
+    assert "规划 &lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script>alert" not in text and "plans/a&amp;b.toml" in text
+    assert "{{" not in text.split("<script", 1)[0] and "{%" not in text
+    assert '<tr class=city><td class="t">dlg500</td><td class="t">全市</td>' in text
 
 
 def test_report_with_an_empty_catalogue(workspace, tmp_path):

@@ -19,15 +19,9 @@ from geobase.coverage.compute import (
     load_districts_area,
     load_footprints,
 )
+from geobase.coverage.page import render_html, write_html
 from geobase.coverage.plan import Plan, check_plan, load_plan
-from geobase.coverage.report import (
-    CoverageReport,
-    build_report,
-    render_html,
-    report_json,
-    write_html,
-    write_json,
-)
+from geobase.coverage.report import CoverageReport, build_report, report_json, write_json
 from geobase.coverage.settings import CoverageSettings, coverage_settings, parse_as_of
 from geobase.coverage.sheets import product_sheets, sheet_statuses, sheet_summary
 
