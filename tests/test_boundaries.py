@@ -428,6 +428,38 @@ def test_a_missing_optional_package_is_the_environment(monkeypatch):
     assert "pip install 'geobase[dask]'" in one_line(result.stderr)
 
 
+def test_every_registered_command_is_importable():
+    from geobase.cli import COMMANDS, cli, load_command
+
+    for name in COMMANDS:
+        assert isinstance(load_command(name), click.Command), name
+    assert cli.list_commands(click.Context(cli)) == sorted(COMMANDS)
+    assert load_command("no-such-command") is None  # click's "No such command" follows
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"),
+    [
+        (("no_such_module", "ghost"), "module geobase.cli.no_such_module is missing"),
+        (("crs", "no_such_command"), "defines no click command 'no_such_command'"),
+    ],
+)
+def test_a_missing_command_module_fails_loudly(monkeypatch, entry, fragment):
+    """A registered command whose module or attribute is missing is a broken installation:
+    using it or listing the commands fails; it does not quietly vanish from --help."""
+    from click.testing import CliRunner
+
+    from geobase import cli as cli_module
+
+    monkeypatch.setitem(cli_module.COMMANDS, "ghost", entry)
+    with pytest.raises(ImportError, match=fragment):
+        cli_module.load_command("ghost")
+    listing = CliRunner().invoke(cli_module.cli, ["--help"])
+    assert listing.exit_code != 0 and isinstance(listing.exception, ImportError)
+    used = run_cli(["ghost"])
+    assert used.exit_code == 1 and fragment in one_line(used.stderr)
+
+
 def test_a_failing_fast_path_falls_back_to_the_application(workspace, monkeypatch):
     """The tile fast path runs before the framework: its failure must not escape the
     boundary (an answer through the application instead)."""

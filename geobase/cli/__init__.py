@@ -21,8 +21,8 @@ import click
 from geobase import __version__
 from geobase.errors import GeobaseError, StoreError, TileBuildError, describe_os_error
 
-# command name -> (module under geobase.cli, attribute). A module that is not there yet
-# is left out of the listing.
+# command name -> (module under geobase.cli, attribute). Every entry must exist: a missing
+# module or attribute is an ImportError (a broken installation), never a hidden command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("workspace", "init"),
     "demo": ("demo", "demo"),
@@ -130,27 +130,41 @@ def hoist_global_flags(args: list[str]) -> list[str]:
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use (``geobase --help`` stays fast)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
+        return load_command(cmd_name)
 
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module_name, attr = target
-        try:
-            module = importlib.import_module(f"geobase.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"geobase.cli.{module_name}":
-                return None
+
+def load_command(name: str) -> click.Command | None:
+    """The command registered as ``name`` in :data:`COMMANDS`, imported now; None if none is.
+
+    Raises:
+        ImportError: its module or attribute is missing: the installation is broken, which
+            must show rather than the command quietly vanish from ``geobase --help``.
+            A third-party package missing inside the module propagates as it is, so the
+            boundary can name the extra that installs it.
+    """
+    target = COMMANDS.get(name)
+    if target is None:
+        return None
+    module_name, attr = target
+    path = f"geobase.cli.{module_name}"
+    try:
+        module = importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name != path:
             raise
-        return getattr(module, attr, None)
+        raise ImportError(
+            f"command {name!r}: module {path} is missing; the installation is incomplete"
+        ) from exc
+    command = getattr(module, attr, None)
+    if not isinstance(command, click.Command):
+        raise ImportError(f"command {name!r}: {path} defines no click command {attr!r}")
+    return command
 
 
 class GeobaseCLI(LazyGroup):
