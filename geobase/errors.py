@@ -151,10 +151,6 @@ class UnknownGrade(GeobaseError, ValueError):
     """A control-point grade that no grading scheme (GNSS, levelling, CJJ, CORS) knows."""
 
 
-class CoordinateMismatch(InvalidCoordinates):
-    """A point's grid (x, y) and geodetic (B, L) coordinates disagree beyond 1 mm."""
-
-
 class InspectionError(GeobaseError, ValueError):
     """An inspection cannot be recorded: future date, retired mark, inconsistent fields."""
 

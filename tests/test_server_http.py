@@ -477,6 +477,7 @@ def test_coverage_per_product(served):
     assert c.get("/api/coverage/nosuch").status_code == 404
     index = c.get("/api").json()
     assert [x["product"] for x in index["coverage"]] == ["dom02"]
+    assert c.get(index["control"]).status_code == 200  # the public control points
 
 
 def test_compression_of_json(served):

@@ -86,6 +86,8 @@ def test_definitions_saved_as_ogc_tms_json(name):
     path = ROOT / "tiles" / f"{name}.json"
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert doc["id"] == name
+    # after a change to a definition, rewrite the file with
+    # python -c "from geobase.tiles.tms import TMS, tms_json; print(tms_json(TMS.get(NAME)), end='')"
     assert path.read_text(encoding="utf-8") == tms_json(TMS.get(name))
     again = morecantile.TileMatrixSet.model_validate(doc)
     assert again.tile(*POINT, 15) == TMS.get(name).tile(*POINT, 15)

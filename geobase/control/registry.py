@@ -448,11 +448,6 @@ def _frame(store: Store, rows: list[dict[str, Any]]):
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=4490)
 
 
-def all_points(ws: Workspace, *, include_retired: bool = True):
-    """Every point of the registry with its current status (a GeoDataFrame)."""
-    return search(ws, include_retired=include_retired)
-
-
 def nearest(ws: Workspace, point: ControlPoint, count: int = 5, max_m: float = 20_000.0):
     """The ``count`` nearest other active marks within ``max_m`` metres, nearest first."""
     frame = search(ws, near=(point.lon, point.lat), radius=max_m)

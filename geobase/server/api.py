@@ -283,7 +283,7 @@ def index(
     doc = {
         "title": service.settings.title,
         "coverage": coverage,
-        "control": f"{base}/api/control/public" if control_available() else None,
+        "control": f"{base}/api/control/public",
         "links": [
             {"rel": "service-desc", "href": f"{base}/api/openapi.json"},
             {"rel": "data", "href": f"{base}/api/catalog/search"},
@@ -343,15 +343,6 @@ def coverage(
     return service.json(
         request, doc, private=clearance != "public", media_type="application/geo+json"
     )
-
-
-def control_available() -> bool:
-    """Whether the control package offers a public (generalised) export."""
-    try:
-        from geobase.control import export  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @get(router, "/control/public", summary="Public control points / 公开控制点 (generalised)")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 
 import morecantile
@@ -106,18 +105,6 @@ def tms_json(tms: TileMatrixSet) -> str:
         json.dumps(tms.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False)
         + "\n"
     )
-
-
-def write_definitions(folder: str | Path, registry: TMSRegistry = TMS) -> list[Path]:
-    """Write each registered set as ``<folder>/<id>.json`` (the repository's ``tiles/``)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in registry.list():
-        path = folder / f"{name}.json"
-        path.write_text(tms_json(registry.get(name)), encoding="utf-8")
-        paths.append(path)
-    return paths
 
 
 def minzoom(tms: TileMatrixSet) -> int:
