@@ -36,9 +36,6 @@ Progress = Callable[[str], None]
 # Where the demo puts things inside the workspace.
 DATASETS_DIR = "datasets"  # the deliveries: generated/ (synthetic) and real/ (samples)
 REPORT_HTML = "reports/coverage.html"
-# The point the demo's high-resolution samples are centred on (Chaoyang town centre) and
-# the emergency-package example uses: lon, lat (CGCS2000).
-FOCUS = (116.60, 23.26)
 
 # progress messages inside a step (the step's name is reported by build_demo itself)
 _say: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("_say", default=None)

@@ -94,7 +94,6 @@ LOCAL = "local"
 FORMAT_VERSION = 1
 
 ARCSEC = math.pi / (180.0 * 3600.0)
-POLY2_TERMS = ("1", "u", "v", "u2", "uv", "v2")
 
 # singular values this small relative to the largest mean a degenerate point geometry
 _DEGENERATE = 1e-7
@@ -683,20 +682,6 @@ class CommonPoints:
         if self.lines is not None:
             return f"line {self.lines[i]}: "
         return f"point {self.ids[i]!r}: " if i < len(self.ids) and self.ids[i] else f"point {i}: "
-
-    def subset(self, mask: NDArray[np.bool_]) -> CommonPoints:
-        """The points where ``mask`` is True."""
-        idx = np.flatnonzero(mask)
-        return CommonPoints(
-            ids=tuple(self.ids[i] for i in idx),
-            src=self.src[idx],
-            dst=self.dst[idx],
-            src_h=None if self.src_h is None else self.src_h[idx],
-            dst_h=None if self.dst_h is None else self.dst_h[idx],
-            src_axes=self.src_axes,
-            dst_axes=self.dst_axes,
-            lines=None if self.lines is None else tuple(self.lines[i] for i in idx),
-        )
 
     @classmethod
     def from_frame(
@@ -1544,12 +1529,6 @@ def _parameters(model: str, x: NDArray, norm: _Normalised, convention: str) -> A
         rz=float(r[2]),
         scale_ppm=float((k - 1.0) * 1e6),
     )
-
-
-def _predict(model: str, x: NDArray, norm: _Normalised, src: NDArray) -> NDArray:
-    """The fitted model at source points, in the working space (plane or geocentric)."""
-    a = _design(model, norm.u(src))
-    return np.einsum("ndu,u->nd", a, x) + norm.dst_center
 
 
 def _to_geocentric(coords: NDArray, h: NDArray | None, crs: CRS) -> NDArray:
