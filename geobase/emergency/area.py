@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from pyproj import Geod
+from shapely.geometry.base import BaseGeometry
 
 from geobase.areas import read_polygon
 from geobase.errors import (
@@ -32,7 +33,7 @@ class AreaOfInterest:
         description: how it was given ("point 116.6,23.26 r=2000 m", a file name, ...).
     """
 
-    geometry: shapely.Geometry
+    geometry: BaseGeometry
     description: str
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 from geobase.catalog.access import rank, verify_token
 from geobase.emergency.area import GEOD, AreaOfInterest
@@ -54,7 +55,7 @@ def districts_hit(ws: Workspace, aoi: AreaOfInterest) -> gpd.GeoDataFrame:
     return hit
 
 
-def best_datasets(frame: gpd.GeoDataFrame, aoi: shapely.Geometry) -> gpd.GeoDataFrame:
+def best_datasets(frame: gpd.GeoDataFrame, aoi: BaseGeometry) -> gpd.GeoDataFrame:
     """The finest data for every part of the area, newest first at equal resolution,
     plus the newest dataset overall.
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geobase.errors import InvalidCoordinates, SheetGridTooLarge, UnknownCRS
 
@@ -45,7 +46,7 @@ def require_gk_crs(crs: Any):
     return result
 
 
-def _area(geometry: Any, crs: Any, target, densify_m: float) -> shapely.Geometry:
+def _area(geometry: Any, crs: Any, target: Any, densify_m: float) -> BaseGeometry:
     """One shapely geometry in ``target``; GeoSeries/GeoDataFrames carry their CRS."""
     source = None
     if hasattr(geometry, "geometry") and hasattr(geometry, "crs"):  # GeoDataFrame/GeoSeries
@@ -89,7 +90,7 @@ def _area(geometry: Any, crs: Any, target, densify_m: float) -> shapely.Geometry
     return result
 
 
-def _meeting(area: shapely.Geometry, boxes: np.ndarray) -> np.ndarray:
+def _meeting(area: BaseGeometry, boxes: np.ndarray) -> np.ndarray:
     """Mask of boxes sharing area with a polygonal area, or meeting a point/line area."""
     shapely.prepare(area)
     hit = shapely.intersects(area, boxes)

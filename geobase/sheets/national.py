@@ -41,7 +41,9 @@ def _exact(value: Any, what: str) -> tuple[Fraction, bool]:
         if not math.isfinite(value):
             raise InvalidCoordinates(f"{what} {value!r} is not a finite number")
         return Fraction(value), True
-    if isinstance(value, int | np.integer | Fraction):
+    if isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, int | Fraction):
         return Fraction(value), False
     if isinstance(value, Decimal):
         if not value.is_finite():
@@ -147,7 +149,7 @@ def _cells_of(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     else:
         slow = np.arange(lon_flat.size)
         values_lon, values_lat = lon_flat, lat_flat
-    for i in slow:
+    for i in slow.tolist():
         lon_i = values_lon[i].item() if hasattr(values_lon[i], "item") else values_lon[i]
         lat_i = values_lat[i].item() if hasattr(values_lat[i], "item") else values_lat[i]
         try:
@@ -363,10 +365,10 @@ def sheets_covering(
     r0 = max(math.floor(south / spec.dlat) - 1, 0)  # or south edge meet points and lines
     r1 = min(math.floor(north / spec.dlat), n_rows - 1)
     _check_count((c1 - c0 + 1) * (r1 - r0 + 1), max_sheets, spec.label)
-    cc, rr = np.meshgrid(
+    grid_c, grid_r = np.meshgrid(
         np.arange(c0, c1 + 1, dtype=np.int64), np.arange(r0, r1 + 1, dtype=np.int64)
     )
-    cc, rr = cc.ravel(), rr.ravel()
+    cc, rr = grid_c.ravel(), grid_r.ravel()
     # Exact edges, one correctly rounded division each: (index * p - offset * q) / q.
     p_lon, q_lon = spec.dlon.numerator, spec.dlon.denominator
     p_lat, q_lat = spec.dlat.numerator, spec.dlat.denominator

@@ -189,10 +189,10 @@ def rect_sheets_covering(
     n0, n1 = _rect_index(np.array([south, north]), size)
     e0, n0 = max(e0 - 1, 0), max(n0 - 1, 0)  # sheets touching a west / south edge
     _check_count(int((e1 - e0 + 1) * (n1 - n0 + 1)), max_sheets, spec.label)
-    ke, kn = np.meshgrid(
+    grid_e, grid_n = np.meshgrid(
         np.arange(e0, e1 + 1, dtype=np.int64), np.arange(n0, n1 + 1, dtype=np.int64)
     )
-    ke, kn = ke.ravel(), kn.ravel()
+    ke, kn = grid_e.ravel(), grid_n.ravel()
     boxes = shapely.box(ke * size, kn * size, (ke + 1) * size, (kn + 1) * size)
     keep = _meeting(area, boxes)
     codes = _rect_codes(ke[keep], kn[keep], spec)
