@@ -19,12 +19,10 @@ import shapely.geometry
 from jinja2 import Environment, StrictUndefined, Template
 from markupsafe import Markup
 
-ASSETS = "geobase.emergency.assets"
-
 
 def asset(name: str) -> str:
     """The text of one of the viewer's asset files."""
-    return resources.files(ASSETS).joinpath(name).read_text(encoding="utf-8")
+    return resources.files("geobase.emergency").joinpath("assets", name).read_text(encoding="utf-8")
 
 
 @cache
