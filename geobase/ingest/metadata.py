@@ -270,7 +270,8 @@ def sidecars(path: Path) -> list[Path]:
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
-    """What a sidecar states: ``acquired`` (Acquired), ``owner``, ``title``, ``vertical_datum``."""
+    """What a sidecar states: ``acquired`` (Acquired), ``owner``, ``title``, ``vertical_datum``,
+    ``sensor``, ``producer``."""
     out: dict[str, Any] = {}
     for sidecar in sidecars(path):
         try:
@@ -297,7 +298,7 @@ def read_sidecar(path: Path) -> dict[str, Any]:
                 window = str(data["datetime"])
             if window is not None and "acquired" not in out:
                 out["acquired"] = parse_window(window, source=f"sidecar {sidecar.name}")
-            for key in ("owner", "title", "vertical_datum"):
+            for key in ("owner", "title", "vertical_datum", "sensor", "producer"):
                 if key in data and key not in out:
                     out[key] = str(data[key])
         else:

@@ -53,7 +53,8 @@ def parse_section(model: type[Section], table: Mapping[str, Any] | None, section
 class WorkspaceConfig(BaseModel):
     """What ``geobase.toml`` holds.
 
-    The domain sections (``control``, ``products``, ``coverage``, ``tiles``, ``server``)
+    The domain sections (``control``, ``products``, ``coverage``, ``tiles``, ``server``,
+    ``qc``)
     are read by their own packages, each with its own model.
     """
 
@@ -74,6 +75,7 @@ class WorkspaceConfig(BaseModel):
     coverage: dict[str, Any] = Field(default_factory=dict)
     tiles: dict[str, Any] = Field(default_factory=dict)
     server: dict[str, Any] = Field(default_factory=dict)
+    qc: dict[str, dict[str, Any]] = Field(default_factory=dict)  # [qc.<product>] thresholds
 
     @classmethod
     def read(cls, path: Path) -> WorkspaceConfig:

@@ -1,0 +1,187 @@
+"""Orthophoto (DOM) checks: spatial reference and zone, ground resolution, bands and bit
+depth, no-data declared, no-data holes inside the footprint, blank and saturated
+patches, COG layout, metadata completeness; seams are in :mod:`geobase.qc.seams`.
+
+The pixels are read once, in strips of whole rows, and reduced to a grid of cells
+(valid share, standard deviation, saturated share) on which holes and patches are
+found, so memory is bounded by the strip and time stays near one read of the image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import ColorInterp
+
+from geobase.ingest.metadata import read_sidecar
+from geobase.qc import rasters
+from geobase.qc.context import Context
+from geobase.qc.places import cells_to_polygons, enclosed
+from geobase.qc.settings import ImageryThresholds
+
+MAX_CELLS = 4096  # cells on the longer side of the grid
+
+
+def check(ctx: Context, given: str, path: Path) -> rasters.Opened:
+    """Every per-file orthophoto check; returns the opened delivery for the seam checks."""
+    t: ImageryThresholds = ctx.thresholds
+    item = rasters.open_delivery(ctx, given, path)
+    if not item.zone_reported:
+        rasters.check_crs(ctx, given, item.crs, item.info.crs_given, item.footprint, "dom")
+    rasters.check_resolution(ctx, item, "dom", t.resolution_tolerance)
+    _check_bands(ctx, item, t)
+    _check_pixels(ctx, item, t)
+    rasters.check_cog(ctx, item, "dom", t.overview_min_size, t.cog_required)
+    _check_metadata(ctx, item, t)
+    return item
+
+
+def _check_bands(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> None:
+    info = item.info
+    ctx.ran(item.given, "dom.bands", "dom.bit_depth", "dom.nodata_declared")
+    colour = info.count - (1 if info.has_alpha else 0)
+    if colour not in t.bands:
+        ctx.add(
+            item.given,
+            "dom.bands",
+            "blocking",
+            colour,
+            t.bands,
+            f"{colour} colour band(s); the product has {' or '.join(map(str, t.bands))}",
+            item.footprint,
+        )
+    if info.dtype not in t.dtypes:
+        ctx.add(
+            item.given,
+            "dom.bit_depth",
+            "minor",
+            info.dtype,
+            t.dtypes,
+            f"pixels are {info.dtype}; the product allows {', '.join(t.dtypes)}",
+            item.footprint,
+        )
+    if info.nodata is None and not info.has_alpha and not info.has_mask:
+        ctx.add(
+            item.given,
+            "dom.nodata_declared",
+            "minor",
+            None,
+            "nodata, mask or alpha",
+            "no nodata value, mask or alpha band declared: fill pixels cannot be told "
+            "from image pixels",
+            item.footprint,
+        )
+
+
+def _valid(ds, data: np.ndarray, window, info) -> np.ndarray:
+    if info.has_alpha:
+        alpha = next(i for i, c in enumerate(ds.colorinterp) if c == ColorInterp.alpha)
+        return data[alpha] > 0
+    if info.has_mask:
+        return ds.read_masks(1, window=window) > 0
+    if info.nodata is not None:
+        nd = info.nodata
+        if np.isnan(nd):
+            return ~np.all(np.isnan(data), axis=0)
+        return np.any(data != nd, axis=0)
+    return np.ones(data.shape[1:], dtype=bool)
+
+
+def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> None:
+    """``dom.nodata_hole``, ``dom.blank_patch``, ``dom.saturated_patch``: one pass."""
+    info = item.info
+    ctx.ran(item.given, "dom.nodata_hole", "dom.blank_patch", "dom.saturated_patch")
+    k = rasters.cell_size(info, min(t.hole_min_area_m2, t.patch_min_area_m2), 4, MAX_CELLS)
+    rows, cols = -(-info.height // k), -(-info.width // k)
+    valid_share = np.zeros((rows, cols), dtype=np.float32)
+    std = np.zeros((rows, cols), dtype=np.float32)
+    saturated = np.zeros((rows, cols), dtype=np.float32)
+    top = np.iinfo(info.dtype).max if np.issubdtype(np.dtype(info.dtype), np.integer) else None
+    with rasterio.Env(GDAL_CACHEMAX=rasters.STRIP_PIXELS * 4), rasterio.open(info.path) as ds:
+        colour = [i for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
+        probe = colour[1] if len(colour) >= 3 else colour[0]  # green, or the one band
+        n = k * k
+        for r0, window in rasters.strips(ds, k):
+            data = ds.read(window=window)
+            valid = _valid(ds, data, window, info)
+            i0 = r0 // k
+            v = rasters.cells(valid, k).sum(axis=(1, 3), dtype=np.int32)
+            h = v.shape[0]
+            valid_share[i0 : i0 + h] = v / n
+            band = np.where(valid, data[probe], 0).astype(np.float32)
+            s1 = rasters.cells(band, k).sum(axis=(1, 3), dtype=np.float64)
+            s2 = rasters.cells(band * band, k).sum(axis=(1, 3), dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = s1 / np.maximum(v, 1)
+                std[i0 : i0 + h] = np.sqrt(np.maximum(s2 / np.maximum(v, 1) - mean * mean, 0))
+            if top is not None:
+                sat = valid & np.all(data[colour] >= top, axis=0)
+                saturated[i0 : i0 + h] = rasters.cells(sat, k).sum(axis=(1, 3)) / n
+    grid = rasters.cell_transform(info.transform, k)
+    invalid = valid_share < 0.5
+    for poly in enclosed(invalid, grid, t.hole_min_area_m2):
+        ctx.add(
+            item.given,
+            "dom.nodata_hole",
+            "blocking",
+            round(poly.area, 2),
+            t.hole_min_area_m2,
+            f"a hole of no data of {poly.area:.1f} m2 inside the footprint",
+            rasters.lonlat(item, poly),
+        )
+    full = valid_share >= 0.999
+    # a blank cell is flat; a whole-cell fill of one value is blank even at the top
+    blank = full & (std <= t.blank_std)
+    for poly in cells_to_polygons(blank, grid, t.patch_min_area_m2):
+        ctx.add(
+            item.given,
+            "dom.blank_patch",
+            "blocking",
+            round(poly.area, 2),
+            t.patch_min_area_m2,
+            f"a blank (flat, standard deviation <= {t.blank_std}) patch of {poly.area:.1f} m2",
+            rasters.lonlat(item, poly),
+        )
+    sat_cells = (saturated >= t.saturated_share) & ~blank
+    for poly in cells_to_polygons(sat_cells, grid, t.patch_min_area_m2):
+        ctx.add(
+            item.given,
+            "dom.saturated_patch",
+            "minor",
+            round(poly.area, 2),
+            t.patch_min_area_m2,
+            f"a saturated patch of {poly.area:.1f} m2 (every band at {top})",
+            rasters.lonlat(item, poly),
+        )
+
+
+def _check_metadata(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> None:
+    """``dom.metadata``: acquisition date, sensor or producer stated nowhere."""
+    ctx.ran(item.given, "dom.metadata")
+    info = item.info
+    sidecar = read_sidecar(info.path)
+    tags = info.tags
+    found = {
+        "acquired": info.acquired is not None or "acquired" in sidecar or ctx.acquired is not None,
+        "sensor": bool(sidecar.get("sensor") or tags.get("TIFFTAG_MODEL") or tags.get("SENSOR")),
+        "producer": bool(
+            sidecar.get("producer")
+            or sidecar.get("owner")
+            or tags.get("TIFFTAG_ARTIST")
+            or tags.get("PRODUCER")
+        ),
+    }
+    missing = [key for key in t.metadata if not found.get(key, False)]
+    if missing:
+        ctx.add(
+            item.given,
+            "dom.metadata",
+            "minor",
+            ", ".join(missing),
+            ", ".join(t.metadata),
+            f"metadata incomplete: {', '.join(missing)} stated neither in the file nor "
+            "in a sidecar",
+            item.footprint,
+        )

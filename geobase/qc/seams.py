@@ -1,0 +1,179 @@
+"""Seams between orthophotos: the geometric offset in the overlap of two images, measured
+by phase correlation (sub-pixel, in pixels and metres), and the radiometric jump across
+it (the relative difference of their mean brightness there).
+
+Both images of a pair are read over one window of the overlap, the neighbour resampled
+(bilinear) onto the checked image's grid, so images in other CRSs or resolutions are
+compared too. Neighbours are the other images of the delivery and, inside a workspace,
+the catalogued orthophotos whose footprints meet the image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import shapely
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.warp import reproject
+from rasterio.windows import Window, from_bounds
+
+from geobase.qc import rasters
+from geobase.qc.context import Context
+from geobase.qc.places import LONLAT, to_lonlat
+
+WINDOW_PX = 512  # the overlap window measured, at most, on each side
+MIN_PEAK = 0.03  # a correlation peak lower than this measures nothing (no shared texture)
+
+
+@dataclass
+class Neighbour:
+    """An image to compare with: a file of the delivery or a catalogued dataset."""
+
+    label: str
+    path: Path
+    footprint: shapely.Geometry  # EPSG:4490
+
+
+@dataclass
+class Offset:
+    dx: float  # pixels, east
+    dy: float  # pixels, south
+    peak: float
+    jump: float  # relative mean difference
+
+    @property
+    def px(self) -> float:
+        return math.hypot(self.dx, self.dy)
+
+
+def phase_correlation(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """The shift (dx, dy) in pixels that moves ``b`` onto ``a``, with the height of the
+    normalised correlation peak (1: identical up to the shift, ~0: unrelated).
+
+    Hann-windowed, sub-pixel by a parabola through the peak and its neighbours.
+    """
+    h, w = a.shape
+    win = np.outer(np.hanning(h), np.hanning(w))
+    fa = np.fft.fft2((a - a.mean()) * win)
+    fb = np.fft.fft2((b - b.mean()) * win)
+    cross = fa * np.conj(fb)
+    cross /= np.maximum(np.abs(cross), 1e-12)
+    r = np.real(np.fft.ifft2(cross))
+    iy, ix = np.unravel_index(int(np.argmax(r)), r.shape)
+    peak = float(r[iy, ix])
+
+    def _sub(m1: float, c: float, p1: float) -> float:
+        den = m1 - 2 * c + p1
+        return 0.0 if den == 0 else 0.5 * (m1 - p1) / den
+
+    dy = iy + _sub(r[(iy - 1) % h, ix], r[iy, ix], r[(iy + 1) % h, ix])
+    dx = ix + _sub(r[iy, (ix - 1) % w], r[iy, ix], r[iy, (ix + 1) % w])
+    if dy > h / 2:
+        dy -= h
+    if dx > w / 2:
+        dx -= w
+    return float(dx), float(dy), peak
+
+
+def _probe_band(ds) -> int:
+    colour = [i + 1 for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
+    return colour[1] if len(colour) >= 3 else colour[0]
+
+
+def measure(item: rasters.Opened, other: Path, overlap_local: shapely.Geometry) -> Offset | None:
+    """Offset and radiometric jump of ``other`` against ``item`` over the overlap (in the
+    item's CRS); None when the window holds too little shared valid data."""
+    info = item.info
+    cx, cy = overlap_local.centroid.x, overlap_local.centroid.y
+    res_x, res_y = abs(info.transform.a), abs(info.transform.e)
+    x0, y0, x1, y1 = overlap_local.bounds
+    half_w = min(WINDOW_PX * res_x, x1 - x0) / 2
+    half_h = min(WINDOW_PX * res_y, y1 - y0) / 2
+    with rasterio.open(info.path) as ds:
+        win = from_bounds(cx - half_w, cy - half_h, cx + half_w, cy + half_h, ds.transform)
+        win = win.round_offsets().round_lengths()
+        win = win.intersection(Window(0, 0, ds.width, ds.height))
+        band = _probe_band(ds)
+        a = ds.read(band, window=win).astype(np.float64)
+        a_valid = ds.read_masks(band, window=win) > 0
+        transform = ds.window_transform(win)
+    b = np.full(a.shape, np.nan)
+    with rasterio.open(other) as src:
+        reproject(
+            rasterio.band(src, _probe_band(src)),
+            b,
+            src_nodata=src.nodata,
+            dst_transform=transform,
+            dst_crs=info.crs,
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
+        )
+    both = a_valid & np.isfinite(b)
+    if both.mean() < 0.9 or min(a.shape) < 16:
+        # correlation over fill would measure the fill's edge: take the largest valid
+        # square instead would need a search; the window is refused
+        return None
+    a = np.where(both, a, a[both].mean())
+    b = np.where(both, b, b[both].mean())
+    dx, dy, peak = phase_correlation(a, b)
+    ma, mb = float(a[both].mean()), float(b[both].mean())
+    jump = abs(ma - mb) / max(ma, mb, 1.0)
+    return Offset(dx, dy, peak, jump)
+
+
+def check_pairs(ctx: Context, items: list[rasters.Opened], neighbours: list[Neighbour]) -> None:
+    """``dom.seam_offset`` and ``dom.radiometric_jump`` for each image against the later
+    images of the delivery and every catalogued neighbour."""
+    t = ctx.thresholds
+    for i, item in enumerate(items):
+        others = [Neighbour(o.given, o.info.path, o.footprint) for o in items[i + 1 :]]
+        others += neighbours
+        for other in others:
+            if not other.footprint.intersects(item.footprint):
+                continue
+            ctx.ran(item.given, "dom.seam_offset", "dom.radiometric_jump")
+            overlap = other.footprint.intersection(item.footprint)
+            local = to_lonlat(overlap, LONLAT, item.crs)
+            x0, y0, x1, y1 = local.bounds
+            res = item.info.resolution_m
+            if min(x1 - x0, y1 - y0) < t.seam_min_overlap_px * res:
+                ctx.note(
+                    item.given,
+                    f"overlap with {other.label} narrower than {t.seam_min_overlap_px} px: "
+                    "seam not measured",
+                )
+                continue
+            found = measure(item, other.path, local)
+            if found is None or found.peak < MIN_PEAK:
+                ctx.note(
+                    item.given,
+                    f"overlap with {other.label}: no shared valid texture to correlate; "
+                    "seam not measured",
+                )
+                continue
+            metres = found.px * res
+            if found.px > t.seam_offset_px:
+                ctx.add(
+                    item.given,
+                    "dom.seam_offset",
+                    "blocking",
+                    round(metres, 3),
+                    round(t.seam_offset_px * res, 3),
+                    f"offset of {found.px:.2f} px ({metres:.2f} m; dx {found.dx:+.2f}, dy "
+                    f"{found.dy:+.2f} px) against {other.label} in their overlap",
+                    overlap,
+                )
+            if found.jump > t.radiometric_jump:
+                ctx.add(
+                    item.given,
+                    "dom.radiometric_jump",
+                    "minor",
+                    round(found.jump, 3),
+                    t.radiometric_jump,
+                    f"brightness differs by {found.jump:.0%} from {other.label} in their overlap",
+                    overlap,
+                )
