@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from geobase import dates
+from geobase.catalog.quality import qc_result
 from geobase.catalog.records import INTEGER_COLUMNS, current_datasets
 from geobase.errors import InvalidDate, NotFoundError, OutsideWorkspace, UnsupportedInput
 from geobase.names import check_existing_name
@@ -148,6 +149,7 @@ def show(store: Store, dataset_id: str, version: int | None = None) -> dict[str,
     record["footprint"] = row.geometry
     record["versions"] = [int(v) for v in frame["version"]]
     record["files"] = version_files(store, record)
+    record["qc"] = qc_result(store, dataset_id, record["version"])
     return record
 
 

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "store": ("store", "store"),
     "emergency": ("emergency", "emergency"),
     "status": ("workspace", "status"),
+    "qc": ("qc", "qc"),
 }
 
 # The CLI's one table: library error (or OSError) class -> exit code; the first matching

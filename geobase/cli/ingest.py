@@ -61,9 +61,24 @@ CLASSIFICATION_CHOICES = ("public", "internal", "restricted")
     metavar="METRES",
     help="Also derive a DEM at this resolution from each point cloud's ground points.",
 )
+@click.option(
+    "--qc",
+    "run_qc",
+    is_flag=True,
+    help="Run the acceptance checks first (as 'geobase qc'); blocking defects refuse the "
+    "delivery (exit 3, nothing recorded) and the results are recorded with the datasets.",
+)
+@click.option(
+    "--accept-defects",
+    default=None,
+    metavar="REASON",
+    help="With --qc: ingest despite blocking defects, recording this reason.",
+)
 @format_option()
 @workspace_option
+@click.pass_context
 def ingest(
+    ctx,
     paths,
     product,
     acquired,
@@ -74,6 +89,8 @@ def ingest(
     dataset_id,
     cog,
     dem_resolution,
+    run_qc,
+    accept_defects,
     fmt,
     workspace_dir,
 ):
@@ -83,25 +100,57 @@ def ingest(
     delivery is kept as delivered; 'geobase catalog show ID' lists it with the files
     derived from it.
     """
+    if accept_defects is not None and not run_qc:
+        raise click.UsageError("--accept-defects goes with --qc")
+    if accept_defects is not None and not accept_defects.strip():
+        raise click.BadParameter("give the reason for accepting", param_hint="--accept-defects")
+    if run_qc and product is None:
+        raise click.UsageError("--qc needs --product: the checks are the product's")
     from geobase.ingest import ingest as run
 
-    with open_workspace(workspace_dir) as ws, progress_bar("ingest", len(paths)) as progress:
-        results = run(
-            ws,
-            list(paths),
-            product=product,
-            acquired=acquired,
-            allow_future=allow_future,
-            crs=crs,
-            classification=classification,
-            owner=owner,
-            dataset_id=dataset_id,
-            cog=cog,
-            dem_resolution=dem_resolution,
-            progress=progress,
-        )
+    with open_workspace(workspace_dir) as ws:
+        gate = _qc_gate(ctx, ws, paths, product, acquired, accept_defects) if run_qc else None
+        with progress_bar("ingest", len(paths)) as progress:
+            results = run(
+                ws,
+                list(paths),
+                product=product,
+                acquired=acquired,
+                allow_future=allow_future,
+                crs=crs,
+                classification=classification,
+                owner=owner,
+                dataset_id=dataset_id,
+                cog=cog,
+                dem_resolution=dem_resolution,
+                progress=progress,
+                on_record=gate,
+            )
     for r in results:
         info(f"{r.status}: {r.dataset_id} v{r.version} ({r.product}) <- {r.source}")
         if r.record.get("acquired_end") is None:
             info(f"  acquisition date unknown: re-ingest with --acquired to date {r.dataset_id}")
     emit([r.as_dict() for r in results], fmt)
+
+
+def _qc_gate(ctx, ws, paths, product, acquired, accept_defects):
+    """Check the delivery against the workspace's CRS and ``[qc.<product>]``; refuse it
+    (exit 3, nothing recorded) with blocking defects unless accepted with a reason.
+    Returns the recorder of the results, run in the ingest's transaction."""
+    from geobase.qc import check_delivery
+    from geobase.qc.records import recorder
+
+    report = check_delivery(list(paths), product, workspace=ws, acquired=acquired)
+    for d in report.defects:
+        info(f"{d.severity}: {d.file}: {d.check}: {d.message}")
+    if report.blocking and accept_defects is None:
+        click.echo(
+            f"Error: delivery refused: {len(report.blocking)} blocking defect(s) "
+            "(see above; 'geobase qc ... -o report.html' maps them); nothing was recorded. "
+            "Fix the delivery, or accept it with --accept-defects REASON",
+            err=True,
+        )
+        ctx.exit(3)
+    if report.blocking:
+        info(f"accepted with {len(report.blocking)} blocking defect(s): {accept_defects}")
+    return recorder(report, accept_defects)

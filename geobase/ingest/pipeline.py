@@ -49,7 +49,7 @@ from geobase.ingest.metadata import (
 )
 from geobase.names import check_name
 from geobase.paths import inside
-from geobase.store import Workspace, utc_now
+from geobase.store import Transaction, Workspace, utc_now
 from geobase.store.leftovers import abandoned
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ COG_SUFFIX = ".cog.tif"  # the derived COG beside a raster delivery: ortho.tif -
 ARCHIVE_CHUNK = 1 << 22
 
 Progress = Callable[[int, int | None], None]
+OnRecord = Callable[[Transaction, list["IngestResult"]], None]
 
 
 @dataclass
@@ -583,8 +584,11 @@ def _prepare_dem(src: _Prepared, stage: Path, resolution: float, registry) -> _P
 # --- recording ------------------------------------------------------------------------
 
 
-def _record(ws: Workspace, prepared: Sequence[_Prepared]) -> list[IngestResult]:
-    """Record every prepared delivery in one transaction, moving its files into place."""
+def _record(
+    ws: Workspace, prepared: Sequence[_Prepared], on_record: OnRecord | None = None
+) -> list[IngestResult]:
+    """Record every prepared delivery in one transaction, moving its files into place;
+    ``on_record`` adds its own rows (QC results) in the same transaction."""
     results: list[IngestResult] = []
     moved: list[tuple[Path, Path]] = []
     try:
@@ -665,6 +669,8 @@ def _record(ws: Workspace, prepared: Sequence[_Prepared]) -> list[IngestResult]:
                         row,
                     )
                 )
+            if on_record is not None:
+                on_record(tx, results)
             if moved:
                 tx.touch("datasets")
     except BaseException:
@@ -700,6 +706,7 @@ def ingest(
     dem_resolution: float | None = None,
     progress: Progress | None = None,
     allow_future: bool = False,
+    on_record: OnRecord | None = None,
 ) -> list[IngestResult]:
     """Ingest deliveries into the workspace's catalogue, all or nothing.
 
@@ -723,6 +730,8 @@ def ingest(
         progress: called with (deliveries done, deliveries in all).
         allow_future: accept an ``acquired`` date after today (refused by default: a
             typo such as 2099 would make the data look current for decades).
+        on_record: called inside the recording transaction with the results, to record
+            rows that belong with them (``geobase.qc.records.recorder``).
 
     Returns:
         One result per delivery (and per derived DEM), in order.
@@ -802,7 +811,7 @@ def ingest(
         for item in prepared:
             item.staged.mkdir(parents=True, exist_ok=True)
             _fsync_tree(item.staged)
-        recorded = _record(ws, prepared)
+        recorded = _record(ws, prepared, on_record)
         if progress is not None:
             progress(total, total)
     order = [item.row["_order"] for item in prepared]
