@@ -38,27 +38,25 @@ def find_workspace(workspace_dir: Path | None):
         return None
 
 
-def write_outputs(report, output: Path | None, overwrite: bool) -> list[Path]:
-    """The report files: ``x.html`` and ``x.gpkg`` beside it, or only ``x.gpkg``."""
-    from geobase.qc.output import write_gpkg, write_html
+def plan_outputs(output: Path | None, overwrite: bool) -> tuple[Path | None, Path | None]:
+    """(html, gpkg) to write: ``x.html`` with ``x.gpkg`` beside it, or only ``x.gpkg``;
+    checked before the work (suffix, existing files)."""
+    from geobase.errors import UnsupportedInput
 
     if output is None:
-        return []
+        return None, None
     suffix = output.suffix.lower()
     if suffix not in REPORT_SUFFIXES:
-        raise click.BadParameter(
-            f"{output.name}: expected a .html report (a .gpkg of the defects is written "
-            "beside it) or a .gpkg",
-            param_hint="-o",
+        raise UnsupportedInput(
+            f"-o {output.name}: expected a .html report (a .gpkg of the defects is written "
+            "beside it) or a .gpkg"
         )
     gpkg = output if suffix == ".gpkg" else output.with_suffix(".gpkg")
-    targets = [gpkg] if suffix == ".gpkg" else [output, gpkg]
-    for target in targets:
-        check_output(target, overwrite)
-    written = [write_gpkg(report, gpkg)]
-    if suffix != ".gpkg":
-        written.insert(0, write_html(report, output))
-    return written
+    html = None if suffix == ".gpkg" else output
+    for target in (html, gpkg):
+        if target is not None:
+            check_output(target, overwrite)
+    return html, gpkg
 
 
 def defect_rows(report) -> list[dict]:
@@ -117,6 +115,7 @@ def qc(ctx, files, product, output, overwrite, crs, acquired, strict, fmt, works
     """
     from geobase.qc import check_delivery
 
+    html, gpkg = plan_outputs(output, overwrite)
     ws = find_workspace(workspace_dir)
     try:
         with progress_bar("qc", len(files) + 1) as progress:
@@ -131,7 +130,11 @@ def qc(ctx, files, product, output, overwrite, crs, acquired, strict, fmt, works
     finally:
         if ws is not None:
             ws.close()
-    written = write_outputs(report, output, overwrite)
+    from geobase.qc.output import write_gpkg, write_html
+
+    written = [write_gpkg(report, gpkg)] if gpkg is not None else []
+    if html is not None:
+        written.insert(0, write_html(report, html))
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     elif report.defects:

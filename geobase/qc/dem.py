@@ -39,12 +39,15 @@ def check(ctx: Context, given: str, path: Path) -> rasters.Opened:
     return item
 
 
-def _heights(ds, window: Window, nodata) -> np.ndarray:
-    z = ds.read(1, window=window, boundless=True, fill_value=np.nan if nodata is None else nodata)
-    z = z.astype(np.float64)
+def _heights(ds, r0: int, h: int, nodata) -> np.ndarray:
+    """Rows r0 .. r0 + h with a one-cell halo of NaN (or the neighbouring rows) around."""
+    top, bottom = max(0, r0 - 1), min(ds.height, r0 + h + 1)
+    z = ds.read(1, window=Window(0, top, ds.width, bottom - top)).astype(np.float64)
     if nodata is not None and not np.isnan(nodata):
         z[z == nodata] = np.nan
-    return z
+    pad_top = 1 - (r0 - top)
+    pad_bottom = 1 - (bottom - (r0 + h))
+    return np.pad(z, ((pad_top, pad_bottom), (1, 1)), constant_values=np.nan)
 
 
 def _check_heights(ctx: Context, item: rasters.Opened, t: DemThresholds) -> None:
@@ -61,8 +64,7 @@ def _check_heights(ctx: Context, item: rasters.Opened, t: DemThresholds) -> None
     with rasterio.open(info.path) as ds:
         for r0, window in rasters.strips(ds, k):
             h = int(window.height)
-            halo = Window(-1, r0 - 1, ds.width + 2, h + 2)
-            zz = _heights(ds, halo, info.nodata)
+            zz = _heights(ds, r0, h, info.nodata)
             z = zz[1:-1, 1:-1]
             ok = np.isfinite(z)
             i0 = r0 // k
@@ -132,7 +134,7 @@ def _outliers(zz: np.ndarray, ok: np.ndarray, t: DemThresholds, transform, r0: i
     rows, cols = np.nonzero(ok & (np.abs(resid) > limit))
     found = []
     for i, j in zip(rows, cols, strict=True):
-        x, y = transform * (j + 0.5, r0 + i + 0.5)
+        x, y = transform @ (j + 0.5, r0 + i + 0.5)
         found.append((x, y, float(resid[i, j]), int(np.sign(resid[i, j]))))
     return found
 

@@ -97,6 +97,7 @@ def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> N
     rows, cols = -(-info.height // k), -(-info.width // k)
     valid_share = np.zeros((rows, cols), dtype=np.float32)
     std = np.zeros((rows, cols), dtype=np.float32)
+    mean_grid = np.zeros((rows, cols), dtype=np.float32)
     saturated = np.zeros((rows, cols), dtype=np.float32)
     top = np.iinfo(info.dtype).max if np.issubdtype(np.dtype(info.dtype), np.integer) else None
     with rasterio.Env(GDAL_CACHEMAX=rasters.STRIP_PIXELS * 4), rasterio.open(info.path) as ds:
@@ -116,6 +117,7 @@ def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> N
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = s1 / np.maximum(v, 1)
                 std[i0 : i0 + h] = np.sqrt(np.maximum(s2 / np.maximum(v, 1) - mean * mean, 0))
+                mean_grid[i0 : i0 + h] = mean
             if top is not None:
                 sat = valid & np.all(data[colour] >= top, axis=0)
                 saturated[i0 : i0 + h] = rasters.cells(sat, k).sum(axis=(1, 3)) / n
@@ -132,8 +134,9 @@ def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> N
             rasters.lonlat(item, poly),
         )
     full = valid_share >= 0.999
-    # a blank cell is flat; a whole-cell fill of one value is blank even at the top
-    blank = full & (std <= t.blank_std)
+    # blank: flat and black, a fill the nodata value does not declare (flat mid-tones
+    # are water or shadow at coarse resolutions; flat white is saturated)
+    blank = full & (std <= t.blank_std) & (mean_grid <= t.blank_level)
     for poly in cells_to_polygons(blank, grid, t.patch_min_area_m2):
         ctx.add(
             item.given,
@@ -141,7 +144,8 @@ def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> N
             "blocking",
             round(poly.area, 2),
             t.patch_min_area_m2,
-            f"a blank (flat, standard deviation <= {t.blank_std}) patch of {poly.area:.1f} m2",
+            f"a blank patch (flat black, standard deviation <= {t.blank_std}, not declared "
+            f"as no data) of {poly.area:.1f} m2",
             rasters.lonlat(item, poly),
         )
     sat_cells = (saturated >= t.saturated_share) & ~blank

@@ -204,7 +204,7 @@ def cells(array: np.ndarray, k: int, fill: float = 0) -> np.ndarray:
 
 
 def cell_transform(transform: Affine, k: int) -> Affine:
-    return transform * Affine.scale(k, k)
+    return transform @ Affine.scale(k, k)
 
 
 def lonlat(item: Opened, geom: shapely.Geometry) -> shapely.Geometry:

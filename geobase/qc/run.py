@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ def check_delivery(
     workspace: Workspace | None = None,
     crs: str | CRS | None = None,
     acquired: str | Acquired | None = None,
+    settings: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> QCReport:
     """Run every check of ``product``'s kind on the files of a delivery.
@@ -50,6 +51,7 @@ def check_delivery(
             a file stating none is placed in it and reported.
         acquired: the stated acquisition window (``YYYY-MM-DD[/YYYY-MM-DD]``) that point
             clouds' GPS times must lie in (default: each file's sidecar).
+        settings: ``[qc.<product>]`` tables (default: the workspace's ``[qc]``).
         progress: called with (files done, files in all).
 
     Returns:
@@ -75,7 +77,9 @@ def check_delivery(
             f"product {product} ({spec.kind}) has no acceptance checks; checks exist for "
             "imagery, DEM, point-cloud and vector products"
         )
-    qc_settings: dict[str, Any] = workspace.config.qc if workspace is not None else {}
+    qc_settings: Mapping[str, Any] = (
+        settings if settings is not None else (workspace.config.qc if workspace else {})
+    )
     thresholds = thresholds_for(spec.kind, product, qc_settings)
     wanted = thresholds.crs or crs or (workspace.config.crs if workspace else DEFAULT_CRS)
     required = resolve_crs(wanted) if not isinstance(wanted, CRS) else wanted

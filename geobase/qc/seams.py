@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import shapely
+from affine import Affine
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.warp import reproject
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 
 from geobase.qc import rasters
 from geobase.qc.context import Context
@@ -94,13 +95,19 @@ def measure(item: rasters.Opened, other: Path, overlap_local: shapely.Geometry) 
     half_w = min(WINDOW_PX * res_x, x1 - x0) / 2
     half_h = min(WINDOW_PX * res_y, y1 - y0) / 2
     with rasterio.open(info.path) as ds:
-        win = from_bounds(cx - half_w, cy - half_h, cx + half_w, cy + half_h, ds.transform)
-        win = win.round_offsets().round_lengths()
-        win = win.intersection(Window(0, 0, ds.width, ds.height))
+        # by hand: rasterio 1.4's from_bounds multiplies Affines with `*` (affine >= 3.1)
+        col0, row0 = ~ds.transform @ (cx - half_w, cy + half_h)
+        col1, row1 = ~ds.transform @ (cx + half_w, cy - half_h)
+        c0, r0 = max(0, round(min(col0, col1))), max(0, round(min(row0, row1)))
+        c1 = min(ds.width, round(max(col0, col1)))
+        r1 = min(ds.height, round(max(row0, row1)))
+        if c1 - c0 < 16 or r1 - r0 < 16:
+            return None
+        win = Window(c0, r0, c1 - c0, r1 - r0)
         band = _probe_band(ds)
         a = ds.read(band, window=win).astype(np.float64)
         a_valid = ds.read_masks(band, window=win) > 0
-        transform = ds.window_transform(win)
+        transform = ds.transform @ Affine.translation(c0, r0)
     b = np.full(a.shape, np.nan)
     with rasterio.open(other) as src:
         reproject(
