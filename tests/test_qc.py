@@ -282,8 +282,9 @@ def test_workspace_thresholds_and_bad_config(delivery, workspace):
     assert result.exit_code == 2 and "[qc.dom05] hole_area: unknown key" in result.stderr
 
 
-def test_ingest_qc_refuses_records_nothing_then_accepts_with_reason(delivery, workspace):
-    root = workspace.root
+def test_ingest_qc_refuses_records_nothing_then_accepts_with_reason(delivery, workspace_any):
+    # on both stores: migration m0008 and the recording in the ingest's transaction
+    root = workspace_any.root
     args = ["ingest", delivery["hole"], "--product", "dom05", "--qc", "--workspace", root]
     refused = run_cli(args)
     assert refused.exit_code == 3, refused.stderr
@@ -309,3 +310,40 @@ def test_ingest_accept_defects_needs_qc(delivery, workspace):
         ["ingest", delivery["a"], "--accept-defects", "x", "--workspace", workspace.root]
     )
     assert result.exit_code == 2 and "--accept-defects goes with --qc" in result.stderr
+
+
+def test_seam_with_catalogued_data_inside_a_workspace(delivery, workspace):
+    root = workspace.root
+    ingested = run_cli(["ingest", delivery["a"], "--product", "dom05", "--workspace", root])
+    assert ingested.exit_code == 0, ingested.stderr
+    result = run_cli(
+        ["qc", delivery["seam"], "--product", "dom05", "--format", "json", "--workspace", root]
+    )
+    assert result.exit_code == 3, result.stderr
+    (seam,) = json.loads(result.stdout)["defects"]
+    assert seam["check"] == "dom.seam_offset" and "catalogued a v1" in seam["message"]
+    assert seam["value"] == pytest.approx(1.5, abs=0.05)
+
+
+def test_defects_of_every_geometry_type_in_one_geopackage(delivery, tmp_path):
+    from geobase.qc.output import LAYER, write_gpkg, write_html
+
+    report = check_delivery([delivery["dlg_w"], delivery["dlg_bad"]], "dlg500")
+    write_gpkg(report, tmp_path / "d.gpkg")
+    layer = gpd.read_file(tmp_path / "d.gpkg", layer=LAYER)
+    assert len(layer) == len(report.defects)
+    assert {"Point", "LineString", "Polygon"} <= set(layer.geom_type)
+    assert set(layer.columns) >= {"file", "check", "severity", "value", "threshold"}
+    page = write_html(report, tmp_path / "d.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == len(report.defects) and "悬挂点" in page
+
+
+def test_catalog_show_table_lists_the_checks(delivery, workspace):
+    root = workspace.root
+    reason = "hole over the reservoir"
+    args = ["ingest", delivery["hole"], "--product", "dom05", "--qc", "--workspace", root]
+    assert run_cli([*args, "--accept-defects", reason]).exit_code == 0
+    shown = run_cli(["catalog", "show", "hole", "--format", "table", "--workspace", root])
+    assert shown.exit_code == 0, shown.stderr
+    assert "accepted with 1 blocking, 0 minor defect(s)" in shown.stdout
+    assert reason in shown.stdout and "dom.nodata_hole" in shown.stdout

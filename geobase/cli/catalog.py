@@ -148,7 +148,9 @@ def show(dataset_id, version, with_history, fmt, workspace_dir):
         return
     record.pop("crs_wkt", None)
     files = record.pop("files")
+    qc = record.pop("qc", None)
     row = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
+    row["qc"] = _qc_summary(qc)
     if fmt == "csv":
         row["files"] = "; ".join(f"{f['role']}={f['path']}" for f in files)
         emit([row], fmt)
@@ -157,6 +159,19 @@ def show(dataset_id, version, with_history, fmt, workspace_dir):
     emit([{"field": k, "value": v} for k, v in row.items()], fmt)
     click.echo()
     emit([{k: f[k] for k in ("role", "path", "size", "sha256")} for f in files], fmt)
+    if qc and qc["defects"]:
+        click.echo()
+        emit(qc["defects"], fmt)
+
+
+def _qc_summary(qc: dict | None) -> str | None:
+    """One line for a version's acceptance checks (``ingest --qc``), None without."""
+    if qc is None:
+        return None
+    counts = f"{qc['blocking']} blocking, {qc['minor']} minor defect(s)"
+    if qc["passed"]:
+        return f"passed {qc['product']} checks ({counts}) {qc['checked_at']}"
+    return f"accepted with {counts} {qc['checked_at']}: {qc['accepted_reason']}"
 
 
 @catalog.command("remove")
