@@ -1123,6 +1123,95 @@ case(
 )
 
 
+# --- acceptance checks (geobase qc, ingest --qc) -----------------------------------------
+
+
+def qc_run(name: str, content, *extra, product: str = "dom02"):
+    """``geobase qc FILE --product P`` on a file written by ``content`` (a writer or bytes)."""
+
+    def make(folder: Path) -> list:
+        path = folder / name
+        if callable(content):
+            content(path)
+        else:
+            path.write_bytes(content)
+        return ["qc", path, "--product", product, *extra, "--workspace", "{ws}"]
+
+    return make
+
+
+def _small_tif(path: Path) -> None:
+    write_tif(path, width=16, height=16)
+
+
+case("qc-missing-file", lambda folder: ["qc", folder / "none.tif", "--product", "dom02"])
+case("qc-unknown-product", qc_run("o.tif", _small_tif, product="dom9"), expect="unknown product")
+case(
+    "qc-product-of-another-kind",
+    qc_run("p.las", lambda p: write_las(p), product="dom02"),
+    expect="product dom02 is imagery",
+)
+case(
+    "qc-product-without-checks",
+    qc_run("o.tif", _small_tif, product="model3d"),
+    expect="no acceptance checks",
+)
+case(
+    "qc-report-suffix",
+    qc_run("o.tif", _small_tif, "-o", "{out}/report.txt"),
+    expect="expected a .html report",
+)
+case("qc-unknown-crs", qc_run("o.tif", _small_tif, "--crs", "EPSG:0"))
+case("qc-bad-acquired", qc_run("p.las", lambda p: write_las(p), "--acquired", "2024-13-01"))
+case("qc-real-corrupt", qc_run("corrupt.tif", _copy_real("corrupt.tif")))
+case("qc-truncated-las", qc_run("t.laz", _copy_real("simple.laz", cut=2000), product="pointcloud"))
+case("qc-empty-vector", qc_run("v.gpkg", b"", product="dlg500"), expect="empty")
+case(
+    "qc-config-unknown-key",
+    qc_run("o.tif", _small_tif),
+    config={"qc": {"dom02": {"hole_area": 10}}},
+    expect="[qc.dom02] hole_area: unknown key",
+)
+case(
+    "qc-config-bad-value",
+    qc_run("o.tif", _small_tif),
+    config={"qc": {"dom02": {"hole_min_area_m2": -1}}},
+    expect="[qc.dom02] hole_min_area_m2",
+)
+case(
+    "qc-config-missing-schema",
+    qc_run("v.gpkg", lambda p: _vector(p), product="dlg500"),
+    config={"qc": {"dlg500": {"schema": "no_such_codes.json"}}},
+    expect="code-list schema",
+)
+case(
+    "ingest-qc-without-product",
+    tif_ingest("--qc", "--acquired", "2024-01-01"),
+    expect="--qc needs --product",
+)
+case(
+    "ingest-accept-defects-without-qc",
+    tif_ingest("--accept-defects", "ok", "--acquired", "2024-01-01"),
+    expect="--accept-defects goes with --qc",
+)
+case(
+    "ingest-accept-defects-empty-reason",
+    tif_ingest("--qc", "--product", "dom05", "--accept-defects", " "),
+    expect="reason",
+)
+
+
+def _vector(path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    gpd.GeoDataFrame(
+        {"GB": ["310301"]},
+        geometry=[shapely.box(EAST0, NORTH0, EAST0 + 10, NORTH0 + 10)],
+        crs="EPSG:4548",
+    ).to_file(path, layer="RESA", driver="GPKG")
+
+
 def test_corpus_size():
     assert len(CASES) >= 150, len(CASES)
     assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
