@@ -75,7 +75,8 @@ def _check_bands(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> No
         )
 
 
-def _valid(ds, data: np.ndarray, window, info) -> np.ndarray:
+def _valid(ds, data: np.ndarray, window, info, colour: list[int]) -> np.ndarray | None:
+    """The strip's valid pixels, None when every pixel is valid (no mask declared)."""
     if info.has_alpha:
         alpha = next(i for i, c in enumerate(ds.colorinterp) if c == ColorInterp.alpha)
         return data[alpha] > 0
@@ -84,9 +85,9 @@ def _valid(ds, data: np.ndarray, window, info) -> np.ndarray:
     if info.nodata is not None:
         nd = info.nodata
         if np.isnan(nd):
-            return ~np.all(np.isnan(data), axis=0)
-        return np.any(data != nd, axis=0)
-    return np.ones(data.shape[1:], dtype=bool)
+            return ~np.logical_and.reduce([np.isnan(data[i]) for i in colour])
+        return np.logical_or.reduce([data[i] != nd for i in colour])
+    return None
 
 
 def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> None:
@@ -95,32 +96,32 @@ def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> N
     ctx.ran(item.given, "dom.nodata_hole", "dom.blank_patch", "dom.saturated_patch")
     k = rasters.cell_size(info, min(t.hole_min_area_m2, t.patch_min_area_m2), 4, MAX_CELLS)
     rows, cols = -(-info.height // k), -(-info.width // k)
-    valid_share = np.zeros((rows, cols), dtype=np.float32)
-    std = np.zeros((rows, cols), dtype=np.float32)
-    mean_grid = np.zeros((rows, cols), dtype=np.float32)
+    valid_share = np.ones((rows, cols), dtype=np.float32)
+    darkest = np.zeros((rows, cols), dtype=np.float64)  # brightest pixel of the probe band
     saturated = np.zeros((rows, cols), dtype=np.float32)
     top = np.iinfo(info.dtype).max if np.issubdtype(np.dtype(info.dtype), np.integer) else None
     with rasterio.Env(GDAL_CACHEMAX=rasters.STRIP_PIXELS * 4), rasterio.open(info.path) as ds:
         colour = [i for i, c in enumerate(ds.colorinterp) if c != ColorInterp.alpha]
         probe = colour[1] if len(colour) >= 3 else colour[0]  # green, or the one band
-        n = k * k
         for r0, window in rasters.strips(ds, k):
             data = ds.read(window=window)
-            valid = _valid(ds, data, window, info)
+            valid = _valid(ds, data, window, info, colour)
             i0 = r0 // k
-            v = rasters.cells(valid, k).sum(axis=(1, 3), dtype=np.int32)
-            h = v.shape[0]
-            valid_share[i0 : i0 + h] = v / n
-            band = np.where(valid, data[probe], 0).astype(np.float32)
-            s1 = rasters.cells(band, k).sum(axis=(1, 3), dtype=np.float64)
-            s2 = rasters.cells(band * band, k).sum(axis=(1, 3), dtype=np.float64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = s1 / np.maximum(v, 1)
-                std[i0 : i0 + h] = np.sqrt(np.maximum(s2 / np.maximum(v, 1) - mean * mean, 0))
-                mean_grid[i0 : i0 + h] = mean
+            sizes = np.minimum(k, data.shape[1] - np.arange(0, data.shape[1], k))
+            counts = np.outer(sizes, np.minimum(k, info.width - np.arange(0, info.width, k)))
+            h = counts.shape[0]
+            if valid is not None and not valid.all():
+                share = rasters.reduce_cells(valid, k, "sum") / counts
+                valid_share[i0 : i0 + h] = share
+                band = np.where(valid, data[probe], 0)
+            else:
+                band = data[probe]
+            darkest[i0 : i0 + h] = rasters.reduce_cells(band, k, "max")
             if top is not None:
-                sat = valid & np.all(data[colour] >= top, axis=0)
-                saturated[i0 : i0 + h] = rasters.cells(sat, k).sum(axis=(1, 3)) / n
+                sat = np.logical_and.reduce([data[i] == top for i in colour])
+                if valid is not None:
+                    sat &= valid
+                saturated[i0 : i0 + h] = rasters.reduce_cells(sat, k, "sum") / counts
     grid = rasters.cell_transform(info.transform, k)
     invalid = valid_share < 0.5
     for poly in enclosed(invalid, grid, t.hole_min_area_m2):
@@ -134,9 +135,9 @@ def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> N
             rasters.lonlat(item, poly),
         )
     full = valid_share >= 0.999
-    # blank: flat and black, a fill the nodata value does not declare (flat mid-tones
-    # are water or shadow at coarse resolutions; flat white is saturated)
-    blank = full & (std <= t.blank_std) & (mean_grid <= t.blank_level)
+    # blank: every pixel black, a fill the nodata value does not declare (flat mid-tones
+    # are water or shadow at coarse resolutions; white is saturated)
+    blank = full & (darkest <= t.blank_level)
     for poly in cells_to_polygons(blank, grid, t.patch_min_area_m2):
         ctx.add(
             item.given,
@@ -144,8 +145,8 @@ def _check_pixels(ctx: Context, item: rasters.Opened, t: ImageryThresholds) -> N
             "blocking",
             round(poly.area, 2),
             t.patch_min_area_m2,
-            f"a blank patch (flat black, standard deviation <= {t.blank_std}, not declared "
-            f"as no data) of {poly.area:.1f} m2",
+            f"a blank patch (every pixel at most {t.blank_level}, not declared as no data) "
+            f"of {poly.area:.1f} m2",
             rasters.lonlat(item, poly),
         )
     sat_cells = (saturated >= t.saturated_share) & ~blank

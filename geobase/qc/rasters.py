@@ -203,6 +203,16 @@ def cells(array: np.ndarray, k: int, fill: float = 0) -> np.ndarray:
     return array.reshape((h + ph) // k, k, (w + pw) // k, k)
 
 
+def reduce_cells(array: np.ndarray, k: int, how: str) -> np.ndarray:
+    """Per ``k`` x ``k`` cell of a (rows, cols) array: its ``sum`` or ``max`` (the last
+    row and column of cells over what is left)."""
+    op = np.add if how == "sum" else np.maximum
+    kw = {"dtype": np.int64} if how == "sum" else {}
+    h, w = array.shape
+    across = op.reduceat(array, np.arange(0, w, k), axis=1, **kw)
+    return op.reduceat(across, np.arange(0, h, k), axis=0, **kw)
+
+
 def cell_transform(transform: Affine, k: int) -> Affine:
     return transform @ Affine.scale(k, k)
 

@@ -49,8 +49,7 @@ class ImageryThresholds(_Common):
     dtypes: list[str] = Field(default_factory=lambda: ["uint8", "uint16"])
     hole_min_area_m2: float = Field(default=25.0, gt=0)  # no-data holes inside the footprint
     patch_min_area_m2: float = Field(default=100.0, gt=0)  # blank or saturated patches
-    blank_std: float = Field(default=0.5, ge=0)  # a cell this flat (DN std) and
-    blank_level: float = Field(default=2.0, ge=0)  # this dark (mean DN) is blank fill
+    blank_level: float = Field(default=2.0, ge=0)  # a cell no brighter is blank fill
     saturated_share: float = Field(default=0.9, gt=0, le=1)  # of a cell's pixels at the top
     seam_offset_px: float = Field(default=1.0, gt=0)  # geometric offset in an overlap
     seam_min_overlap_px: int = Field(default=32, ge=8)  # narrower overlaps are not measured
