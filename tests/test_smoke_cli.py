@@ -104,6 +104,9 @@ HOW: dict[str, str] = {
         "a generated 0.2 m ortho with its sidecar: dated from it"
     ),
     "geobase ingest lidar/*.laz": "two generated LAZ tiles (globbed): dated from GPS time",
+    "geobase qc ortho_2023.tif --product dom02 -o qc_report.html": (
+        "the generated ortho checked in the demo workspace: passes, report and GeoPackage"
+    ),
     "geobase catalog search --product dlg500 --format geojson": "dlg500 features only",
     "geobase coverage report --as-of 2020-12-31 -o baseline.html": "the 2020 baseline HTML",
     (
@@ -714,6 +717,20 @@ def test_ingest_catalogue_coverage_and_tiles(inputs):
     assert tiles > 100
     result = smoke.run("geobase tiles build dom02 --update -o tiles/dom02_c.pmtiles")
     assert "tiles/dom02_c.pmtiles: up to date" in result.stderr
+
+
+def test_qc_report(inputs):
+    smoke = inputs
+    result = smoke.run("geobase qc ortho_2023.tif --product dom02 -o qc_report.html")
+    assert "passed: 0 blocking" in result.stderr
+    page = (smoke.ws / "qc_report.html").read_text(encoding="utf-8")
+    assert "成果质检报告" in page and "dom02" in page
+    import geopandas as gpd
+
+    layer = gpd.read_file(smoke.ws / "qc_report.gpkg", layer="qc_defects")
+    assert set(layer["severity"]) <= {"minor"}  # metadata: no sensor stated
+    (smoke.ws / "qc_report.html").unlink()
+    (smoke.ws / "qc_report.gpkg").unlink()
 
 
 # --- emergency packages -----------------------------------------------------------------------

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import shapely
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from geobase.catalog.products import Product
 from geobase.ingest.metadata import Acquired
@@ -45,7 +45,7 @@ class Context:
         value: Any,
         threshold: Any,
         message: str,
-        geometry: shapely.Geometry,
+        geometry: BaseGeometry,
     ) -> None:
         """Add a defect (its severity the product's override or ``default``); past
         ``max_defects_per_check`` for this file and check, only counted."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geobase.values import plain
 
@@ -44,7 +45,7 @@ class Defect:
     value: Any
     threshold: Any
     message: str
-    geometry: shapely.Geometry
+    geometry: BaseGeometry
 
     def __post_init__(self) -> None:
         import re
@@ -91,7 +92,7 @@ class QCReport:
 
     product: str
     files: list[str]
-    footprints: dict[str, shapely.Geometry] = field(default_factory=dict)
+    footprints: dict[str, BaseGeometry] = field(default_factory=dict)
     checks: dict[str, list[str]] = field(default_factory=dict)
     defects: list[Defect] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -12,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 from jinja2 import Environment, PackageLoader, select_autoescape
+from shapely.geometry.base import BaseGeometry
 
 from geobase import __version__
 from geobase.paths import atomic_output
@@ -92,7 +93,7 @@ def write_gpkg(report: QCReport, path: Path) -> Path:
     return path
 
 
-def _svg(footprint: shapely.Geometry | None, geom: shapely.Geometry) -> str:
+def _svg(footprint: BaseGeometry | None, geom: BaseGeometry) -> str:
     """A small inline SVG: the file's footprint (grey) and the defect (red)."""
     parts = [g for g in (footprint, geom) if g is not None and not g.is_empty]
     x0, y0, x1, y1 = shapely.union_all(parts).bounds
@@ -106,7 +107,7 @@ def _svg(footprint: shapely.Geometry | None, geom: shapely.Geometry) -> str:
     def xy(x: float, y: float) -> str:
         return f"{ox + (x - x0) * k * scale:.1f},{h - oy - (y - y0) * scale:.1f}"
 
-    def path(g: shapely.Geometry) -> str:
+    def path(g: BaseGeometry) -> str:
         out = []
         for part in shapely.get_parts(g):
             if part.geom_type == "Polygon":

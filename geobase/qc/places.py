@@ -9,13 +9,14 @@ import shapely.affinity
 from affine import Affine
 from pyproj import CRS
 from rasterio import features
+from shapely.geometry.base import BaseGeometry
 
 from geobase.geodesy.transform import get_transformer
 
 LONLAT = CRS.from_epsg(4490)
 
 
-def to_lonlat(geom: shapely.Geometry, crs: CRS, target: CRS = LONLAT) -> shapely.Geometry:
+def to_lonlat(geom: BaseGeometry, crs: CRS, target: CRS = LONLAT) -> BaseGeometry:
     """A geometry in ``crs`` as EPSG:4490 (lon, lat) (or ``target``), long edges
     densified first.
 
@@ -39,7 +40,7 @@ def to_lonlat(geom: shapely.Geometry, crs: CRS, target: CRS = LONLAT) -> shapely
 
 def cells_to_polygons(
     mask: np.ndarray, transform: Affine, min_area: float = 0.0
-) -> list[shapely.Geometry]:
+) -> list[BaseGeometry]:
     """The connected regions (4-connected) of a boolean grid as polygons in the grid's CRS,
     those of at least ``min_area`` (CRS units squared), largest first."""
     data = np.ascontiguousarray(mask, dtype=np.uint8)
@@ -55,9 +56,7 @@ def cells_to_polygons(
     return polys
 
 
-def enclosed(
-    invalid: np.ndarray, transform: Affine, min_area: float = 0.0
-) -> list[shapely.Geometry]:
+def enclosed(invalid: np.ndarray, transform: Affine, min_area: float = 0.0) -> list[BaseGeometry]:
     """The regions of ``invalid`` that do not touch the grid's border (holes inside the
     data, not the no-data around it), as polygons in the grid's CRS of at least
     ``min_area``, largest first."""

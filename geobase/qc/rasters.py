@@ -16,6 +16,7 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 from rasterio.windows import Window
+from shapely.geometry.base import BaseGeometry
 
 from geobase.errors import InvalidCoordinates
 from geobase.geodesy.zones import crs_label, gk_system_of
@@ -32,8 +33,8 @@ class Opened:
 
     given: str
     info: raster.RasterInfo
-    footprint: shapely.Geometry  # EPSG:4490
-    local_footprint: shapely.Geometry  # in the file's CRS
+    footprint: BaseGeometry  # EPSG:4490
+    local_footprint: BaseGeometry  # in the file's CRS
     zone_reported: bool = False  # its coordinates lie outside the zone it states
 
     @property
@@ -78,7 +79,7 @@ def check_crs(
     given: str,
     crs: CRS,
     crs_given: bool,
-    footprint: shapely.Geometry,
+    footprint: BaseGeometry,
     prefix: str,
 ) -> None:
     """``<prefix>.crs_missing``: no CRS in the file; ``<prefix>.crs_zone``: not the CRS
@@ -206,16 +207,17 @@ def cells(array: np.ndarray, k: int, fill: float = 0) -> np.ndarray:
 def reduce_cells(array: np.ndarray, k: int, how: str) -> np.ndarray:
     """Per ``k`` x ``k`` cell of a (rows, cols) array: its ``sum`` or ``max`` (the last
     row and column of cells over what is left)."""
-    op = np.add if how == "sum" else np.maximum
-    kw = {"dtype": np.int64} if how == "sum" else {}
     h, w = array.shape
-    across = op.reduceat(array, np.arange(0, w, k), axis=1, **kw)
-    return op.reduceat(across, np.arange(0, h, k), axis=0, **kw)
+    if how == "sum":
+        across = np.add.reduceat(array, np.arange(0, w, k), axis=1, dtype=np.int64)
+        return np.add.reduceat(across, np.arange(0, h, k), axis=0)
+    across = np.maximum.reduceat(array, np.arange(0, w, k), axis=1)
+    return np.maximum.reduceat(across, np.arange(0, h, k), axis=0)
 
 
 def cell_transform(transform: Affine, k: int) -> Affine:
     return transform @ Affine.scale(k, k)
 
 
-def lonlat(item: Opened, geom: shapely.Geometry) -> shapely.Geometry:
+def lonlat(item: Opened, geom: BaseGeometry) -> BaseGeometry:
     return to_lonlat(geom, item.crs)

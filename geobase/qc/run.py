@@ -129,15 +129,15 @@ def _catalogued_neighbours(
     import shapely
 
     area = shapely.union_all([o.footprint for o in opened])
-    frame = current_datasets(workspace.store, bbox=tuple(area.bounds))
+    west, south, east, north = area.bounds
+    frame = current_datasets(workspace.store, bbox=(west, south, east, north))
     frame = frame[(frame["kind"] == "imagery") & frame.geometry.intersects(area)]
     delivered = {p.resolve() for _, p in files}
     out = []
-    for row in frame.itertuples():
-        path = workspace.file(row.path)
+    for row in frame.to_dict("records"):
+        path = workspace.file(str(row["path"]))
         if not path.exists() or path.resolve() in delivered:
             continue
-        out.append(
-            seams.Neighbour(f"catalogued {row.dataset_id} v{row.version}", path, row.geometry)
-        )
+        label = f"catalogued {row['dataset_id']} v{row['version']}"
+        out.append(seams.Neighbour(label, path, row["geometry"]))
     return out

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-import shapely
 from affine import Affine
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.warp import reproject
 from rasterio.windows import Window
+from shapely.geometry.base import BaseGeometry
 
 from geobase.qc import rasters
 from geobase.qc.context import Context
@@ -36,7 +36,7 @@ class Neighbour:
 
     label: str
     path: Path
-    footprint: shapely.Geometry  # EPSG:4490
+    footprint: BaseGeometry  # EPSG:4490
 
 
 @dataclass
@@ -85,7 +85,7 @@ def _probe_band(ds) -> int:
     return colour[1] if len(colour) >= 3 else colour[0]
 
 
-def measure(item: rasters.Opened, other: Path, overlap_local: shapely.Geometry) -> Offset | None:
+def measure(item: rasters.Opened, other: Path, overlap_local: BaseGeometry) -> Offset | None:
     """Offset and radiometric jump of ``other`` against ``item`` over the overlap (in the
     item's CRS); None when the window holds too little shared valid data."""
     info = item.info

@@ -18,6 +18,7 @@ import numpy as np
 import pyogrio
 import shapely
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from geobase import sheets
 from geobase.errors import SourceReadError
@@ -47,7 +48,7 @@ class Opened:
 
     given: str
     crs: CRS
-    footprint: shapely.Geometry  # EPSG:4490
+    footprint: BaseGeometry  # EPSG:4490
     layers: list[Layer] = field(default_factory=list)
 
 
@@ -84,7 +85,7 @@ def check(ctx: Context, given: str, path: Path) -> Opened:
         layers.append(Layer(meta["name"], geoms, codes, list(frame.columns)))
     every = np.concatenate([lay.geoms for lay in layers])
     every = every[~shapely.is_missing(every) & ~shapely.is_empty(every)]
-    hull = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(every)))
+    hull = shapely.geometry.MultiPoint(shapely.get_coordinates(every)).convex_hull
     local_fp = hull.buffer(1.0) if hull.area == 0 else hull
     fp = to_lonlat(local_fp, info.crs)
     ctx.report.footprints[given] = fp
@@ -101,7 +102,7 @@ def check(ctx: Context, given: str, path: Path) -> Opened:
     return item
 
 
-def _place(item: Opened, geom: shapely.Geometry) -> shapely.Geometry:
+def _place(item: Opened, geom: BaseGeometry) -> BaseGeometry:
     return to_lonlat(geom, item.crs)
 
 
@@ -305,13 +306,13 @@ def _sheet(item: Opened, scale: int) -> shapely.Polygon | None:
     return poly
 
 
-def _edge_points(item: Opened, edge: shapely.LineString, tol: float):
+def _edge_points(item: Opened, edge: BaseGeometry, tol: float):
     coords, codes = [], []
     for layer in item.layers:
         for i, geom in enumerate(layer.geoms):
             if geom is None or geom.is_empty or geom.distance(edge) > tol:
                 continue
-            pts = shapely.points(shapely.get_coordinates(geom))
+            pts = np.asarray(shapely.points(shapely.get_coordinates(geom)), dtype=object)
             on = pts[shapely.distance(pts, edge) <= tol]
             coords += list(on)
             code = layer.codes[i] if layer.codes is not None else None
@@ -348,7 +349,7 @@ def check_edges(ctx: Context, items: list[Opened]) -> None:
         for b, sb in placed[i + 1 :]:
             if not a.crs.equals(b.crs):
                 continue
-            edge = shapely.intersection(sa.boundary, sb.boundary)
+            edge: BaseGeometry = shapely.intersection(sa.boundary, sb.boundary)
             if edge.length <= 0:
                 continue
             ctx.ran(a.given, "dlg.edge_mismatch")
