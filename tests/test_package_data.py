@@ -34,7 +34,9 @@ def packaged(path: str, package_data: dict[str, list[str]]) -> bool:
     return False
 
 
-@pytest.mark.parametrize("folder", ["geobase/emergency", "geobase/coverage", "geobase/webassets"])
+@pytest.mark.parametrize(
+    "folder", ["geobase/emergency", "geobase/coverage", "geobase/webassets", "geobase/qc"]
+)
 def test_assets_read_at_run_time_are_package_data(folder):
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     package_data = config["tool"]["setuptools"]["package-data"]
