@@ -125,16 +125,22 @@ def las(
     sparse_box: tuple[float, float, float, float] | None = None,
     bad_code: bool = False,
     header_shift: float = 0.0,
+    wide_angles: float = 0.0,
+    duplicates: int = 0,
     seed: int = 5,
 ) -> Path:
     """A 100 m x 100 m LAS 1.4 (format 6) cloud in EPSG:4548: ``density`` points/m2,
     1 point/m2 inside ``sparse_box`` (local metres x0, y0, x1, y1), ground and
     unclassified, GPS times on 2024-03-02, scan angles within 20 degrees; ``bad_code``
-    gives 50 points the reserved class 40; ``header_shift`` moves the header's max X."""
+    gives 50 points the reserved class 40; ``header_shift`` moves the header's max X;
+    ``wide_angles`` is the share of points scanned at 40 degrees; ``duplicates`` repeats
+    the first points."""
     rng = np.random.default_rng(seed)
     n = int(100 * 100 * density)
     x = rng.uniform(0, 100, n)
     y = rng.uniform(0, 100, n)
+    if duplicates:
+        x[-duplicates:], y[-duplicates:] = x[:duplicates], y[:duplicates]
     if sparse_box is not None:
         x0, y0, x1, y1 = sparse_box
         inside = (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
@@ -148,7 +154,10 @@ def las(
     pts = laspy.LasData(header)
     pts.x = EAST0 + x
     pts.y = NORTH0 + y
-    pts.z = 10 + rng.uniform(0, 2, n)
+    z = 10 + rng.uniform(0, 2, n)
+    if duplicates:
+        z[-duplicates:] = z[:duplicates]
+    pts.z = z
     cls = np.where(rng.uniform(0, 1, n) < 0.6, 2, 1).astype(np.uint8)
     if bad_code:
         cls[:50] = 40
@@ -156,7 +165,9 @@ def las(
     pts.return_number = np.ones(n, dtype=np.uint8)
     pts.number_of_returns = np.ones(n, dtype=np.uint8)
     pts.gps_time = GPS_2024_03_02 + 3600 + rng.uniform(0, 3600, n)
-    pts.scan_angle = (rng.uniform(-20, 20, n) / 0.006).astype(np.int16)
+    angle = rng.uniform(-20, 20, n)
+    angle[rng.uniform(0, 1, n) < wide_angles] = 40
+    pts.scan_angle = (angle / 0.006).astype(np.int16)
     pts.header.global_encoding.gps_time_type = laspy.header.GpsTimeType.STANDARD
     pts.write(path)
     if header_shift:

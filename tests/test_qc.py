@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from pyproj import Transformer
@@ -347,3 +348,75 @@ def test_catalog_show_table_lists_the_checks(delivery, workspace):
     assert shown.exit_code == 0, shown.stderr
     assert "accepted with 1 blocking, 0 minor defect(s)" in shown.stdout
     assert reason in shown.stdout and "dom.nodata_hole" in shown.stdout
+
+
+def test_more_point_cloud_checks(tmp_path):
+    path = f.las(tmp_path / "w.las", density=2.0, wide_angles=0.05, duplicates=200)
+    found = _by_check(check_delivery([path], "pointcloud"))
+    (angles,) = found["las.scan_angle"]
+    assert angles.value == pytest.approx(0.05, abs=0.01) and angles.severity == "minor"
+    (dups,) = found["las.duplicates"]
+    assert dups.message.startswith("200 duplicate points")
+    # 2 points/m2 everywhere: every inner cell is short of the default 4
+    assert found["las.density"][0].value == 1.0
+
+
+def test_more_dem_checks(tmp_path):
+    high = f.dem(tmp_path / "high.tif", step=1500.0)
+    (out,) = check_delivery([high], "dem").defects
+    assert out.check == "dem.range" and out.value > 1200
+    undeclared = f.dem(tmp_path / "plain.tif")
+    undeclared.with_suffix(".json").unlink()
+    (datum,) = check_delivery([undeclared], "dem").defects
+    assert datum.check == "dem.vertical_datum" and datum.severity == "minor"
+
+
+def test_more_imagery_checks(tmp_path):
+    import rasterio
+
+    # 0.5 m is coarser than dom005's 0.05 m; no sidecar: no date, sensor or producer
+    plain = f.ortho(tmp_path / "plain.tif")
+    plain.with_suffix(".json").unlink()
+    found = _by_check(check_delivery([plain], "dom005"))
+    assert found["dom.resolution"][0].value == 0.5
+    assert found["dom.metadata"][0].value == "acquired, sensor, producer"
+    # a black fill not declared as no data, a saturated patch, one band, striped layout
+    data = f.CANVAS[:, :, : f.SIZE].copy()
+    data[:, 10:50, 10:50] = 1  # 20 m x 20 m of black
+    data[:, 120:160, 120:160] = 255  # 20 m x 20 m of white
+    profile = {
+        "driver": "GTiff",
+        "width": f.SIZE,
+        "height": f.SIZE,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:4548",
+        "transform": rasterio.Affine(f.RES, 0, f.EAST0, 0, -f.RES, f.NORTH0 + f.SIZE * f.RES),
+        "nodata": 0,
+    }
+    with rasterio.open(tmp_path / "fill.tif", "w", **profile) as ds:
+        ds.write(data)
+    found = _by_check(check_delivery([tmp_path / "fill.tif"], "dom05"))
+    (blank,) = found["dom.blank_patch"]
+    assert blank.geometry.contains(lonlat(f.EAST0 + 15, f.NORTH0 + 85))
+    (white,) = found["dom.saturated_patch"]
+    assert white.geometry.contains(lonlat(f.EAST0 + 70, f.NORTH0 + 30))
+    big = {**profile, "width": 600, "height": 600}
+    with rasterio.open(tmp_path / "striped.tif", "w", **big) as ds:
+        ds.write(np.tile(f.CANVAS[:, :, :200], (1, 3, 3)))  # striped, no overviews
+    (cog,) = _by_check(check_delivery([tmp_path / "striped.tif"], "dom05"))["dom.cog"]
+    assert "not tiled" in cog.message and cog.severity == "minor"
+    with rasterio.open(tmp_path / "one.tif", "w", **{**profile, "count": 1}) as ds:
+        ds.write(data[:1])
+    assert "dom.bands" in _by_check(check_delivery([tmp_path / "one.tif"], "dom05"))
+
+
+def test_overlaps_in_a_coverage_layer(tmp_path):
+    path = f.dlg(tmp_path / "w.gpkg")
+    cover = gpd.read_file(path, layer="LCA")
+    x0, y0 = f.SHEET_W
+    cover.loc[0, "geometry"] = shapely.box(x0, y0, x0 + 130, y0 + f.SHEET)  # 5 m into the next
+    cover.to_file(path, layer="LCA", driver="GPKG")
+    (overlap,) = check_delivery([path], "dlg500").defects
+    assert overlap.check == "dlg.overlap" and overlap.value == pytest.approx(5 * f.SHEET)
+    assert overlap.geometry.contains(lonlat(x0 + 127.5, y0 + 100))
