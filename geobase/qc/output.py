@@ -128,11 +128,16 @@ def _svg(footprint: BaseGeometry | None, geom: BaseGeometry) -> str:
         if footprint is not None and not footprint.is_empty
         else ""
     )
+    gx0, gy0, gx1, gy1 = geom.bounds
+    marker = ""
+    if max((gx1 - gx0) * k, gy1 - gy0) * scale < 8:  # too small to see: ring it
+        cx, cy = xy((gx0 + gx1) / 2, (gy0 + gy1) / 2).split(",")
+        marker = f'<circle cx="{cx}" cy="{cy}" r="9" fill="none" stroke="#d00" stroke-width="2"/>'
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
         f'viewBox="0 0 {w} {h}" role="img">{fp}'
         f'<path d="{path(geom)}" fill="rgba(220,30,30,0.35)" stroke="#d00" '
-        'stroke-width="2" fill-rule="evenodd"/></svg>'
+        f'stroke-width="2" fill-rule="evenodd"/>{marker}</svg>'
     )
 
 

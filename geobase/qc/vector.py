@@ -144,7 +144,7 @@ def _duplicates(ctx: Context, item: Opened, layer: Layer) -> None:
                 item.given,
                 "dlg.duplicate",
                 "blocking",
-                int(i),
+                f"feature {i} = feature {first}",
                 "unique",
                 f"layer {layer.name} feature {i} duplicates feature {first}",
                 _place(item, layer.geoms[i]),
@@ -276,7 +276,7 @@ def _attributes(ctx: Context, item: Opened, layer: Layer, schema: CodeSchema) ->
                 "dlg.code_missing",
                 "blocking",
                 None,
-                f"a code of {schema.name.split(' (')[0]}",
+                f"{code_field} of the code list",
                 f"layer {layer.name} feature {i} has no classification code ({code_field})",
                 _place(item, geom),
             )
@@ -286,7 +286,7 @@ def _attributes(ctx: Context, item: Opened, layer: Layer, schema: CodeSchema) ->
                 "dlg.code_unknown",
                 "blocking",
                 str(code),
-                f"a code of {schema.name.split(' (')[0]}",
+                f"{code_field} of the code list",
                 f"layer {layer.name} feature {i}: code {code} is not in the product's code list",
                 _place(item, geom),
             )
