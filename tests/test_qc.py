@@ -420,3 +420,28 @@ def test_overlaps_in_a_coverage_layer(tmp_path):
     (overlap,) = check_delivery([path], "dlg500").defects
     assert overlap.check == "dlg.overlap" and overlap.value == pytest.approx(5 * f.SHEET)
     assert overlap.geometry.contains(lonlat(x0 + 127.5, y0 + 100))
+
+
+def test_qc_results_travel_with_store_copy(delivery, workspace, pg_url):
+    root = workspace.root
+    args = ["ingest", delivery["hole"], "--product", "dom05", "--qc", "--workspace", root]
+    assert run_cli([*args, "--accept-defects", "reservoir"]).exit_code == 0
+    copied = run_cli(["store", "copy", root, pg_url])
+    assert copied.exit_code == 0, copied.stderr
+    from geobase.catalog.quality import qc_result
+    from geobase.store.workspace import open_store
+
+    with open_store(pg_url) as pg:
+        qc = qc_result(pg, "hole", 1)
+        with pg.read() as tx:
+            geom = tx.query_one("SELECT ST_AsText(geom) AS g FROM dataset_qc_defects")["g"]
+    assert qc["accepted_reason"] == "reservoir" and qc["defects"][0]["check"] == "dom.nodata_hole"
+    assert geom.startswith("POLYGON")
+
+
+def test_strict_fails_on_minor_defects(delivery, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plain = f.ortho(tmp_path / "plain.tif")
+    plain.with_suffix(".json").unlink()  # metadata missing: minor only
+    assert run_cli(["qc", plain, "--product", "dom05"]).exit_code == 0
+    assert run_cli(["qc", plain, "--product", "dom05", "--strict"]).exit_code == 3
