@@ -445,3 +445,49 @@ def test_strict_fails_on_minor_defects(delivery, tmp_path, monkeypatch):
     plain.with_suffix(".json").unlink()  # metadata missing: minor only
     assert run_cli(["qc", plain, "--product", "dom05"]).exit_code == 0
     assert run_cli(["qc", plain, "--product", "dom05", "--strict"]).exit_code == 3
+
+
+# --- the fast paths against plain references ------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    k=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_cell_reductions_agree_with_a_plain_loop(h, w, k, seed):
+    from geobase.qc.rasters import reduce_cells
+
+    a = np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8)
+    sums, maxs = reduce_cells(a > 100, k, "sum"), reduce_cells(a, k, "max")
+    for i in range(-(-h // k)):
+        for j in range(-(-w // k)):
+            block = a[i * k : (i + 1) * k, j * k : (j + 1) * k]
+            assert sums[i, j] == (block > 100).sum() and maxs[i, j] == block.max()
+
+
+@settings(max_examples=15, deadline=None)
+@given(dx=st.integers(-12, 12), dy=st.integers(-12, 12), seed=st.integers(0, 2**16))
+def test_phase_correlation_recovers_a_shift(dx, dy, seed):
+    from geobase.qc.seams import phase_correlation
+
+    img = f.texture(160, 160, seed)[0].astype(np.float64)
+    a = img[20:148, 20:148]
+    b = img[20 - dy : 148 - dy, 20 - dx : 148 - dx]  # a's content moved (dx, dy) px
+    found_dx, found_dy, peak = phase_correlation(a, b)
+    # the shift that moves b back onto a
+    assert (found_dx, found_dy) == pytest.approx((-dx, -dy), abs=0.25) and peak > 0.2
+
+
+@pytest.mark.parametrize(("shift", "reported"), [(0.35, False), (0.75, True)])
+def test_sub_pixel_seam_offsets(tmp_path, delivery, shift, reported):
+    other = f.ortho(tmp_path / "s.tif", col0=150, shift_m=shift)
+    defects = check_delivery([delivery["a"], other], "dom05").defects
+    assert bool(defects) == reported
+    if reported:
+        assert defects[0].value == pytest.approx(shift, abs=0.1)
