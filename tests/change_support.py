@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import shapely
-from rasterio.transform import from_origin
+from affine import Affine
 from scipy import ndimage
 
 CRS = "EPSG:4548"
@@ -66,7 +66,7 @@ def _write(path: Path, data: np.ndarray, res: float, nodata=None, x0=X0, y0=Y0) 
         "count": data.shape[0],
         "dtype": data.dtype,
         "crs": CRS,
-        "transform": from_origin(x0, y0, res, res),
+        "transform": Affine(res, 0, x0, 0, -res, y0),
         "nodata": nodata,
         "tiled": True,
         "blockxsize": 256,

@@ -323,23 +323,45 @@ def _fuse(found: dict[str, gpd.GeoDataFrame]) -> pd.DataFrame:
 def _provenance(
     polys: np.ndarray, sources: list[Source], crs: Any
 ) -> tuple[list[str], list[str | None]]:
-    """Per polygon: the ids of the rasters that cover it and their newest date."""
+    """Per polygon: the ids of the rasters that supply its pixels (newest on top, so an
+    older one only where the newer ones leave a gap) and their newest date."""
+    from geobase.change.grid import source_bounds_in
+
     ids: list[list[str]] = [[] for _ in polys]
     dates: list[list[dt.date]] = [[] for _ in polys]
-    for s in sources:
+    left = np.array(polys, dtype=object)
+    order = sorted(sources, key=lambda s: s.date or dt.date.min, reverse=True)
+    for s in order:
         if s.footprint is not None:
             foot = gpd.GeoSeries([s.footprint], crs=4490).to_crs(crs).iloc[0]
-            hit = shapely.intersects(foot, polys)
         else:
-            hit = np.ones(len(polys), dtype=bool)
+            foot = shapely.box(*source_bounds_in(s, crs))
+        hit = shapely.area(shapely.intersection(left, foot)) > 1e-6 if len(left) else []
         for i in np.flatnonzero(hit):
             ids[i].append(s.dataset_id or s.path.name)
             if s.date is not None:
                 dates[i].append(s.date)
+        if len(left):
+            left = shapely.difference(left, foot)
     return (
         [",".join(dict.fromkeys(x)) for x in ids],
         [max(d).isoformat() if d else None for d in dates],
     )
+
+
+def _epoch_provenance(
+    polys: np.ndarray, evidence: np.ndarray, epoch: Epoch, kinds: list[str], crs: Any
+) -> tuple[list[str], list[str | None]]:
+    """:func:`_provenance` per kind of evidence, joined for the polygons that use it."""
+    ids: list[list[str]] = [[] for _ in polys]
+    dates: list[list[str]] = [[] for _ in polys]
+    for kind in kinds:
+        k_ids, k_dates = _provenance(polys, epoch.of(kind), crs)  # type: ignore[arg-type]
+        for i, used in enumerate(evidence):
+            if kind in str(used):
+                ids[i] += [k_ids[i]] if k_ids[i] else []
+                dates[i] += [k_dates[i]] if k_dates[i] else []
+    return [",".join(x) for x in ids], [max(d) if d else None for d in dates]
 
 
 def detect_changes(
@@ -428,10 +450,9 @@ def detect_changes(
     crs = first.grid.crs
     fused = _fuse(found)
     polys = np.asarray(fused["geometry"].values, dtype=object) if len(fused) else np.array([])
-    all_before = [s for k in kinds for s in before.of(k)]  # type: ignore[arg-type]
-    all_after = [s for k in kinds for s in after.of(k)]  # type: ignore[arg-type]
-    b_ids, b_dates = _provenance(polys, all_before, crs)
-    a_ids, a_dates = _provenance(polys, all_after, crs)
+    evidence = fused["evidence"].to_numpy() if len(fused) else np.array([])
+    b_ids, b_dates = _epoch_provenance(polys, evidence, before, kinds, crs)
+    a_ids, a_dates = _epoch_provenance(polys, evidence, after, kinds, crs)
     frame = gpd.GeoDataFrame(
         {
             "kind": fused["kind"].to_numpy(),

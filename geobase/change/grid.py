@@ -56,7 +56,7 @@ class Grid:
         )
 
     def window_transform(self, row: int, col: int) -> Affine:
-        return self.transform * Affine.translation(col, row)
+        return self.transform @ Affine.translation(col, row)
 
 
 def _proj(crs: Any) -> ProjCRS:
@@ -223,7 +223,7 @@ def _read_warped(
 ) -> tuple[np.ndarray, np.ndarray]:
     key = ("vrt", str(source.path), grid, shift)
     if key not in _OPEN:
-        transform = grid.transform * Affine.translation(shift[0], shift[1])
+        transform = grid.transform @ Affine.translation(shift[0], shift[1])
         _OPEN[key] = WarpedVRT(
             _dataset(source.path),
             crs=grid.crs_wkt,
@@ -234,9 +234,9 @@ def _read_warped(
         )
     vrt = _OPEN[key]
     window = Window(col, row, w, h)
-    data = vrt.read(list(source.bands), window=window, boundless=True, fill_value=0)
+    data = vrt.read(list(source.bands), window=window)
     valid = _valid(data, source.nodata)
-    valid &= vrt.read_masks(source.bands[0], window=window, boundless=True) > 0
+    valid &= vrt.read_masks(source.bands[0], window=window) > 0
     return data.astype(np.float32, copy=False), valid
 
 

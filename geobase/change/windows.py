@@ -119,7 +119,7 @@ def run_window(modality: Modality, window: tuple[int, int, int, int]) -> WindowR
     if result.valid_both == 0:
         return result
     dx, dy = modality.shift_before
-    transform = grid.window_transform(row, col) * Affine.translation(dx, dy)
+    transform = grid.window_transform(row, col) @ Affine.translation(dx, dy)
     thr = np.float32(modality.threshold)
     if modality.kind == "imagery":
         norm = modality.normalisation

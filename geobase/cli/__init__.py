@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("server", "token"),
     "store": ("store", "store"),
     "emergency": ("emergency", "emergency"),
+    "change": ("change", "change"),
     "status": ("workspace", "status"),
     "qc": ("qc", "qc"),
 }
