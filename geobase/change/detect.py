@@ -107,7 +107,7 @@ def _check_sample(kind: str, modality: Modality, sample) -> None:
         )
 
 
-def _registration(modality: Modality, sample) -> Shift | None:
+def _registration(modality: Modality, sample, iterations: int = 3) -> Shift | None:
     pairs = []
     for b, vb, a, va in sample:
         ok = vb & va
@@ -116,7 +116,7 @@ def _registration(modality: Modality, sample) -> Shift | None:
         pb, pa = b.mean(axis=0), a.mean(axis=0)
         pb[~ok], pa[~ok] = pb[ok].mean(), pa[ok].mean()
         pairs.append((pb.astype(np.float64), pa.astype(np.float64)))
-    return estimate_shift(pairs, modality.grid.res)
+    return estimate_shift(pairs, modality.grid.res, iterations=iterations)
 
 
 def _pixels(sample, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +140,7 @@ def _imagery(
     after = [replace(s, bands=s.bands[:bands]) for s in after]
     grid = common_grid(before, after)
     modality = Modality("imagery", grid, before, after)
-    blocks = lattice(grid, SAMPLE_BLOCK, 4)
+    blocks = lattice(grid, SAMPLE_BLOCK, 3)
     sample = _sample(modality, blocks)
     _check_sample("imagery", modality, sample)
     shift = _registration(modality, sample)
@@ -170,7 +170,7 @@ def _imagery(
             shift_after=(shift.dx / 2, shift.dy / 2),
         )
         sample = _sample(modality, blocks)
-        residual = _registration(modality, sample)
+        residual = _registration(modality, sample, iterations=1)
         if residual is not None:
             info["registration"]["residual_px"] = round(residual.px, 3)
             info["registration"]["residual_m"] = round(residual.metres, 3)

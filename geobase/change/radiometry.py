@@ -125,7 +125,10 @@ class Normalisation:
 
     def score(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """The chi-square change statistic per pixel (float32, shape of one band)."""
-        r = self.residuals(before, after)
+        return self.statistic(self.residuals(before, after))
+
+    def statistic(self, r: np.ndarray) -> np.ndarray:
+        """The chi-square statistic of residuals (:meth:`residuals`)."""
         inv = self.inv_cov.astype(np.float32)
         stat = np.zeros(r.shape[1:], dtype=np.float32)
         for i in range(self.bands):

@@ -71,7 +71,7 @@ def _peak(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     return float(px), float(py), float(corr[iy, ix])
 
 
-def block_shift(a: np.ndarray, b: np.ndarray, iterations: int = 4) -> tuple[float, float, float]:
+def block_shift(a: np.ndarray, b: np.ndarray, iterations: int = 3) -> tuple[float, float, float]:
     """The shift (dx, dy) of ``b``'s content against ``a``'s (``b`` at (c + dx, r + dy)
     shows what ``a`` shows at (c, r)), and the first peak's height.
 
@@ -89,13 +89,15 @@ def block_shift(a: np.ndarray, b: np.ndarray, iterations: int = 4) -> tuple[floa
     return total_x, total_y, height
 
 
-def estimate_shift(blocks: list[tuple[np.ndarray, np.ndarray]], res: float) -> Shift | None:
+def estimate_shift(
+    blocks: list[tuple[np.ndarray, np.ndarray]], res: float, iterations: int = 3
+) -> Shift | None:
     """The median shift over blocks (pairs of gap-free 2-D arrays), or None without any."""
     found = []
     for a, b in blocks:
         if min(a.shape) < 32 or a.std() == 0 or b.std() == 0:
             continue
-        found.append(block_shift(a, b))
+        found.append(block_shift(a, b, iterations))
     if not found:
         return None
     arr = np.array(found)

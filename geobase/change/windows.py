@@ -79,10 +79,10 @@ def _polygons(
     labels, count = ndimage.label(mask, structure=_CROSS)
     if count == 0:
         return []
-    index = np.arange(1, count + 1)
-    pixels = ndimage.sum_labels(mask, labels, index)
-    scores = ndimage.sum_labels(score, labels, index)
-    values = ndimage.sum_labels(value, labels, index)
+    flat = labels.ravel()
+    pixels = np.bincount(flat, minlength=count + 1)[1:]
+    scores = np.bincount(flat, score.ravel(), count + 1)[1:]
+    values = np.bincount(flat, value.ravel(), count + 1)[1:]
     out = []
     for geom, label in features.shapes(
         labels.astype(np.int32), mask=labels > 0, transform=transform, connectivity=4
@@ -124,11 +124,12 @@ def run_window(modality: Modality, window: tuple[int, int, int, int]) -> WindowR
     if modality.kind == "imagery":
         norm = modality.normalisation
         assert norm is not None
-        stat = norm.score(before, after)
+        residuals = norm.residuals(before, after)
+        stat = norm.statistic(residuals)
         changed = (stat > thr) & valid
         result.changed_raw = int(changed[core].sum())
         mask = clean(changed) & valid
-        value = norm.residuals(before, after).mean(axis=0)
+        value = residuals.mean(axis=0)
         result.pieces = _polygons(mask[core], "changed", (stat / thr)[core], value[core], transform)
         return result
     heights = modality.heights
