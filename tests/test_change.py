@@ -311,3 +311,32 @@ def test_catalogue_epochs_product_at_date_and_map_ages(pair, workspace, tmp_path
     assert set(sheets["map_date"].dropna()) == {"2021-06-01"}
     assert sheets["needs_update"].all()
     assert not out.with_suffix(".html").exists()
+
+
+def test_coverage_plan_lists_sheets_whose_map_predates_the_change(pair, workspace, tmp_path):
+    from geobase.ingest import ingest
+    from tests.ingest_factories import square_feature, write_geojson
+
+    _, before, after, _, _ = pair
+    out = tmp_path / "c.gpkg"
+    result = run_cli(["change", "detect", before, after, "-o", out, "--no-html",
+                      "--workers", "1", "--after-date", "2024-05-01"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    touched = set(gpd.read_file(out, layer="sheets")["code"])
+    assert len(touched) >= 2
+    old = write_geojson(tmp_path / "old.geojson", [square_feature(X0, Y0 - 500, 500, n="a")])
+    ingest(workspace, [old], product="dlg500", acquired="2021-06-01", dataset_id="dlg-2021")
+    # one sheet redrawn after the change was seen: no longer a candidate
+    new = write_geojson(tmp_path / "new.geojson", [square_feature(X0, Y0 - 250, 250, n="b")])
+    ingest(workspace, [new], product="dlg500", acquired="2024-08-01", dataset_id="dlg-2024")
+    args = ["coverage", "plan", "--changes", out, "--product", "dlg500",
+            "--workspace", workspace.root, "--format", "json"]  # fmt: skip
+    result = run_cli(args)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    codes = {r["code"] for r in rows}
+    assert codes == touched - {"2583.75-467.00"}
+    assert {r["map_date"] for r in rows} == {"2021-06-01"}
+    assert all(r["change_date"] == "2024-05-01" for r in rows)
+    bad = run_cli(["coverage", "plan", "--changes", before, "--workspace", workspace.root])
+    assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

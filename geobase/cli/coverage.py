@@ -241,11 +241,29 @@ def show(workspace_dir, products, as_of, fmt) -> None:
     default=None,
     help="Plan file (TOML; default: [coverage] plan in geobase.toml).",
 )
+@click.option(
+    "--changes",
+    "changes_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A 'geobase change detect' GeoPackage: list instead the sheets whose map is older "
+    "than a change found in them (update candidates).",
+)
+@click.option("--product", "map_products", multiple=True,
+              help="With --changes: map products to judge (default: the plan's vector "
+              "products, else dlg500).")  # fmt: skip
 @format_option(default="table", choices=("table", "json", "csv"))
-def plan(workspace_dir, as_of, plan_file, fmt) -> None:
-    """Where each planned product stands against this year's target, and what remains."""
+def plan(workspace_dir, as_of, plan_file, changes_file, map_products, fmt) -> None:
+    """Where each planned product stands against this year's target, and what remains.
+
+    With --changes, the update candidates instead: the sheets of each map product's scale
+    where the change run found change newer than the sheet's current map.
+    """
     from geobase.coverage import build_report
 
+    if changes_file is not None:
+        _candidates(workspace_dir, as_of, plan_file, changes_file, map_products, fmt)
+        return
     with open_workspace(workspace_dir) as ws:
         result = build_report(ws, as_of=as_of, plan=plan_file, products=[])
     if result.plan is None:
@@ -266,3 +284,32 @@ def plan(workspace_dir, as_of, plan_file, fmt) -> None:
         ]
         frame = frame[keep].round(4)
     emit(frame, fmt)
+
+
+def _candidates(workspace_dir, as_of, plan_file, changes_file, products, fmt) -> None:
+    import pandas as pd
+
+    from geobase.catalog.products import products_for
+    from geobase.coverage.changes import read_changes, update_candidates
+    from geobase.coverage.plan import load_plan
+    from geobase.coverage.settings import coverage_settings, plan_path
+
+    changes = read_changes(changes_file)
+    with open_workspace(workspace_dir) as ws:
+        if not products:
+            path = plan_file or plan_path(ws.root, coverage_settings(ws.config.coverage))
+            registry = products_for(ws.config.products)
+            planned = load_plan(path).products if path is not None else {}
+            products = tuple(
+                code
+                for code in planned
+                if code in registry and registry.get(code).kind == "vector"
+                and registry.get(code).scale
+            ) or ("dlg500",)  # fmt: skip
+        frames = [update_candidates(ws, changes, code, as_of=as_of) for code in products]
+    frame = pd.concat(frames, ignore_index=True)
+    emit(frame, fmt)
+    info(
+        f"{len(frame)} sheets of {', '.join(products)} have change newer than their map "
+        f"({changes_file}, {len(changes)} change polygons)"
+    )
