@@ -98,6 +98,30 @@ def test_windows_and_workers_give_the_same_changes(pair):
     assert len(small.changes) == len(result.changes)
 
 
+def test_compiled_kernel_agrees_with_the_numpy_reference(pair, monkeypatch):
+    from geobase.change import kernels
+    from geobase.change.windows import _kernel_fits, run_window
+
+    if not kernels.enabled():
+        pytest.skip("numba is not installed")
+    _, _, _, _, result = pair
+    modality = result.modalities["imagery"]
+    assert _kernel_fits(modality)
+    window = (100, 150, 400, 420)
+    fast = run_window(modality, window)
+    monkeypatch.setenv("GEOBASE_CHANGE_KERNEL", "numpy")
+    assert not _kernel_fits(modality)
+    slow = run_window(modality, window)
+    assert (fast.valid_before, fast.valid_both) == (slow.valid_before, slow.valid_both)
+    assert fast.changed_raw == pytest.approx(slow.changed_raw, rel=0.002)
+    a = shapely.union_all([p.geometry for p in fast.pieces])
+    b = shapely.union_all([p.geometry for p in slow.pieces])
+    assert shapely.symmetric_difference(a, b).area <= 0.002 * a.area
+    assert sum(p.score_sum for p in fast.pieces) == pytest.approx(
+        sum(p.score_sum for p in slow.pieces), rel=0.01
+    )
+
+
 def test_phase_correlation_recovers_a_subpixel_shift():
     from scipy import ndimage
 

@@ -38,6 +38,7 @@ class Source:
     height: int
     bands: tuple[int, ...]  # the data bands read (1-based; alpha left out)
     nodata: float | None
+    dtype: str = "float32"  # of the bands read
     date: dt.date | None = None
     dataset_id: str | None = None
     product: str | None = None
@@ -132,6 +133,7 @@ def open_source(path: Path, *, kind: Kind | None = None, **extra: Any) -> Source
             height=src.height,
             bands=bands,
             nodata=src.nodata,
+            dtype=src.dtypes[bands[0] - 1],
             date=extra.pop("date", None) or _tag_date(src),
             **extra,
         )

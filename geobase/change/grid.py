@@ -10,6 +10,7 @@ Open datasets are kept per process (:func:`close_all` closes them).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,7 @@ class Grid:
 
     @property
     def crs(self) -> ProjCRS:
-        return ProjCRS.from_wkt(self.crs_wkt)
+        return _crs_from_wkt(self.crs_wkt)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -57,6 +58,11 @@ class Grid:
 
     def window_transform(self, row: int, col: int) -> Affine:
         return self.transform @ Affine.translation(col, row)
+
+
+@functools.lru_cache(maxsize=32)
+def _crs_from_wkt(wkt: str) -> ProjCRS:
+    return ProjCRS.from_wkt(wkt)
 
 
 def _proj(crs: Any) -> ProjCRS:
@@ -164,7 +170,8 @@ def _dataset(path: Any) -> Any:
     return _OPEN[key]
 
 
-def _aligned(source: Source, grid: Grid) -> tuple[int, int] | None:
+@functools.lru_cache(maxsize=256)
+def aligned(source: Source, grid: Grid) -> tuple[int, int] | None:
     """The grid origin's pixel offset in the source, if the source is on the grid."""
     a, b, c, d, e, f = source.transform
     if (
@@ -185,11 +192,19 @@ def _aligned(source: Source, grid: Grid) -> tuple[int, int] | None:
 
 def _valid(data: np.ndarray, nodata: float | None) -> np.ndarray:
     valid = np.ones(data.shape[1:], dtype=bool)
-    if nodata is not None and not math.isnan(nodata):
-        valid &= (data != nodata).all(axis=0)
-    if data.dtype.kind == "f":
-        valid &= np.isfinite(data).all(axis=0)
+    for band in data:
+        if nodata is not None and not math.isnan(nodata):
+            valid &= band != band.dtype.type(nodata) if data.dtype.kind != "f" else band != nodata
+        if data.dtype.kind == "f":
+            valid &= np.isfinite(band)
     return valid
+
+
+def _has_mask(ds: Any) -> bool:
+    return any(
+        rasterio.enums.MaskFlags.per_dataset in f or rasterio.enums.MaskFlags.alpha in f
+        for f in ds.mask_flag_enums
+    )
 
 
 def _read_direct(
@@ -200,17 +215,20 @@ def _read_direct(
     r0, c0 = row + offset[0], col + offset[1]
     rr0, cc0 = max(r0, 0), max(c0, 0)
     rr1, cc1 = min(r0 + h, source.height), min(c0 + w, source.width)
-    data = np.zeros((len(source.bands), h, w), dtype=np.float32)
-    valid = np.zeros((h, w), dtype=bool)
+    window = Window(cc0, rr0, max(cc1 - cc0, 0), max(rr1 - rr0, 0))
     if rr1 <= rr0 or cc1 <= cc0:
-        return data, valid
-    window = Window(cc0, rr0, cc1 - cc0, rr1 - rr0)
+        dtype = ds.dtypes[source.bands[0] - 1]
+        return np.zeros((len(source.bands), h, w), dtype=dtype), np.zeros((h, w), dtype=bool)
     block = ds.read(list(source.bands), window=window)
+    if (rr0, cc0, rr1, cc1) == (r0, c0, r0 + h, c0 + w):
+        ok = _valid(block, source.nodata)
+        if source.nodata is None and _has_mask(ds):
+            ok &= ds.read_masks(source.bands[0], window=window) > 0
+        return block, ok
+    data = np.zeros((len(source.bands), h, w), dtype=block.dtype)
+    valid = np.zeros((h, w), dtype=bool)
     ok = _valid(block, source.nodata)
-    if source.nodata is None and any(
-        rasterio.enums.MaskFlags.per_dataset in f or rasterio.enums.MaskFlags.alpha in f
-        for f in ds.mask_flag_enums
-    ):
+    if source.nodata is None and _has_mask(ds):
         ok &= ds.read_masks(source.bands[0], window=window) > 0
     sl = (slice(rr0 - r0, rr1 - r0), slice(cc0 - c0, cc1 - c0))
     data[(slice(None), *sl)] = block
@@ -237,13 +255,14 @@ def _read_warped(
     data = vrt.read(list(source.bands), window=window)
     valid = _valid(data, source.nodata)
     valid &= vrt.read_masks(source.bands[0], window=window) > 0
-    return data.astype(np.float32, copy=False), valid
+    return data, valid
 
 
 def _bilinear(data: np.ndarray, valid: np.ndarray, fx: float, fy: float):
     """Sample ``data`` (one extra row and column) at +fx, +fy pixels."""
     w00, w01 = (1 - fy) * (1 - fx), (1 - fy) * fx
     w10, w11 = fy * (1 - fx), fy * fx
+    data = data.astype(np.float32, copy=False)
     out = data[:, :-1, :-1] * np.float32(w00)
     out += data[:, :-1, 1:] * np.float32(w01)
     out += data[:, 1:, :-1] * np.float32(w10)
@@ -261,12 +280,13 @@ def read_source(
     w: int,
     shift: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One raster's window on the grid: (float32 bands x h x w, valid h x w).
+    """One raster's window on the grid: (bands x h x w, valid h x w); the raster's own
+    data type where no resampling was needed, float32 where it was.
 
     ``shift`` (dx, dy) in grid pixels: output pixel (r, c) shows the source at grid
     position (c + dx, r + dy).
     """
-    offset = _aligned(source, grid)
+    offset = aligned(source, grid)
     if offset is None:
         return _read_warped(source, grid, shift, row, col, h, w)
     dx, dy = shift

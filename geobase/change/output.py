@@ -98,13 +98,13 @@ def _png(rgb: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _crop(result: ChangeResult, row: Any, max_px: int = 360) -> dict[str, Any] | None:
-    evidence = "imagery" if "imagery" in str(row.evidence) else "elevation"
+def _crop(result: ChangeResult, row: dict[str, Any], max_px: int = 360) -> dict[str, Any] | None:
+    evidence = "imagery" if "imagery" in str(row["evidence"]) else "elevation"
     modality = result.modalities.get(evidence)
     if modality is None:
         return None
     grid = modality.grid
-    geom = gpd.GeoSeries([row.geometry], crs=result.changes.crs).to_crs(grid.crs).iloc[0]
+    geom = gpd.GeoSeries([row["geometry"]], crs=result.changes.crs).to_crs(grid.crs).iloc[0]
     west, south, east, north = geom.bounds
     pad = max(0.3 * max(east - west, north - south), 10.0)
     inv = ~grid.transform
@@ -131,7 +131,7 @@ def _crop(result: ChangeResult, row: Any, max_px: int = 360) -> dict[str, Any] |
         images.append(_png(_stretch(data, valid, lo, hi)))
     t = grid.transform
     x0, y0 = t.c + c0 * t.a, t.f + r0 * t.e
-    ring = np.asarray(geom.exterior.coords) if geom.geom_type == "Polygon" else np.zeros((0, 2))
+    ring = shapely.get_coordinates(shapely.get_exterior_ring(geom))
     points = " ".join(
         f"{(x - x0) / (t.a * step):.1f},{(y0 - y) / (t.a * step):.1f}" for x, y in ring
     )
@@ -144,6 +144,31 @@ def _crop(result: ChangeResult, row: Any, max_px: int = 360) -> dict[str, Any] |
     }
 
 
+def _change_row(r: dict[str, Any]) -> dict[str, str]:
+    height = r["height_m"]
+    return {
+        "id": r["change_id"],
+        "kind": KIND_LABELS.get(r["kind"], r["kind"]),
+        "evidence": EVIDENCE_LABELS.get(r["evidence"], r["evidence"]),
+        "area": f"{r['area_m2']:,.1f}",
+        "score": f"{r['score']:.2f}",
+        "height": "" if height is None or math.isnan(height) else f"{height:+.2f}",
+    }
+
+
+def _sheet_row(s: dict[str, Any]) -> dict[str, Any]:
+    age = s["map_age_years"]
+    return {
+        "rank": int(s["rank"]),
+        "code": s["code"],
+        "changed": f"{s['changed_m2']:,.1f}",
+        "share": f"{100 * s['share']:.2f}%",
+        "map_date": s["map_date"] if isinstance(s["map_date"], str) else "—",
+        "age": "—" if age is None or math.isnan(age) else f"{age:.1f}",
+        "needs": "是 yes" if s["needs_update"] else "否 no",
+    }
+
+
 def render_html(result: ChangeResult, sheets: gpd.GeoDataFrame, top: int = 6) -> str:
     """The HTML summary (see the module docstring)."""
     env = Environment(
@@ -151,48 +176,16 @@ def render_html(result: ChangeResult, sheets: gpd.GeoDataFrame, top: int = 6) ->
         autoescape=select_autoescape(["html", "j2"]),
     )
     changes = result.changes
+    records = [{str(k): v for k, v in r.items()} for r in changes.head(200).to_dict("records")]
+    rows = [_change_row(r) for r in records]
     tops = []
     try:
-        for row in changes.head(top).itertuples(index=False):
-            crop = _crop(result, row)
-            tops.append(
-                {
-                    "id": row.change_id,
-                    "kind": KIND_LABELS.get(row.kind, row.kind),
-                    "evidence": EVIDENCE_LABELS.get(row.evidence, row.evidence),
-                    "area": f"{row.area_m2:,.1f}",
-                    "score": f"{row.score:.2f}",
-                    "height": "" if math.isnan(row.height_m) else f"{row.height_m:+.2f}",
-                    "crop": crop,
-                }
-            )
+        for record, row in zip(records[:top], rows[:top], strict=False):
+            tops.append({**row, "crop": _crop(result, record)})
     finally:
         close_all()
-    rows = [
-        {
-            "id": r.change_id,
-            "kind": KIND_LABELS.get(r.kind, r.kind),
-            "evidence": EVIDENCE_LABELS.get(r.evidence, r.evidence),
-            "area": f"{r.area_m2:,.1f}",
-            "score": f"{r.score:.2f}",
-            "height": "" if math.isnan(r.height_m) else f"{r.height_m:+.2f}",
-        }
-        for r in changes.head(200).itertuples(index=False)
-    ]
-    sheet_rows = [
-        {
-            "rank": int(s.rank),
-            "code": s.code,
-            "changed": f"{s.changed_m2:,.1f}",
-            "share": f"{100 * s.share:.2f}%",
-            "map_date": s.map_date or "—",
-            "age": "—"
-            if s.map_age_years is None or math.isnan(s.map_age_years)
-            else f"{s.map_age_years:.1f}",
-            "needs": "是 yes" if s.needs_update else "否 no",
-        }
-        for s in sheets.head(50).itertuples(index=False)
-    ]
+    sheet_records = [{str(k): v for k, v in r.items()} for r in sheets.head(50).to_dict("records")]
+    sheet_rows = [_sheet_row(s) for s in sheet_records]
     template = env.get_template("summary.html.j2")
     return template.render(
         summary=result.summary,

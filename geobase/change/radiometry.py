@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
-from scipy.special import chdtrc
-from scipy.stats import chi2
+from scipy import linalg  # type: ignore[import-untyped]
+from scipy.special import chdtrc  # type: ignore[import-untyped]
+from scipy.stats import chi2  # type: ignore[import-untyped]
 
 DEGREE = 3  # the polynomial that maps a BEFORE band to the AFTER band
 
@@ -109,9 +109,30 @@ class Normalisation:
     def bands(self) -> int:
         return len(self.lo)
 
+    @property
+    def white(self) -> np.ndarray:
+        """Upper-triangular ``L^T`` with ``L L^T = inv_cov``: the statistic is
+        ``|white @ r|^2``."""
+        return np.ascontiguousarray(np.linalg.cholesky(self.inv_cov).T)
+
+    def lookups(self, dtype: np.dtype) -> np.ndarray:
+        """:meth:`lookup` of every band, bands x levels."""
+        return np.stack([self.lookup(i, dtype) for i in range(self.bands)])
+
+    def lookup(self, band: int, dtype: np.dtype) -> np.ndarray:
+        """The band's mapping tabulated for every value of an 8 or 16-bit integer type."""
+        t = (np.arange(np.iinfo(dtype).max + 1, dtype=np.float64) - self.lo[band]) / self.span[band]
+        return np.polyval(self.coef[band][::-1], t).astype(np.float32)
+
     def residuals(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """AFTER minus BEFORE mapped into AFTER's radiometry (bands x ...), float32."""
+        """AFTER minus BEFORE mapped into AFTER's radiometry (bands x ...), float32.
+
+        BEFORE of 8 or 16-bit integers goes through a lookup table."""
         out = np.empty(after.shape, dtype=np.float32)
+        if before.dtype in (np.uint8, np.uint16):
+            for i in range(self.bands):
+                np.subtract(after[i], self.lookup(i, before.dtype)[before[i]], out=out[i])
+            return out
         for i in range(self.bands):
             t = (before[i] - np.float32(self.lo[i])) * np.float32(1 / self.span[i])
             c = self.coef[i].astype(np.float32)

@@ -45,9 +45,9 @@ def _fourier_shift(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
     """``image`` moved by (+dx, +dy) pixels (circular)."""
     h, w = image.shape
     fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.fftfreq(w)[None, :]
+    fx = np.fft.rfftfreq(w)[None, :]
     ramp = np.exp(-2j * np.pi * (fx * dx + fy * dy))
-    return np.real(np.fft.ifft2(np.fft.fft2(image) * ramp))
+    return np.fft.irfft2(np.fft.rfft2(image) * ramp, s=image.shape)
 
 
 def _window(shape: tuple[int, int]) -> np.ndarray:
@@ -57,11 +57,11 @@ def _window(shape: tuple[int, int]) -> np.ndarray:
 def _peak(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     """(dx, dy, height) of the phase correlation of b against a (b = a moved by dx, dy)."""
     win = _window(a.shape)
-    fa = np.fft.fft2((a - a.mean()) * win)
-    fb = np.fft.fft2((b - b.mean()) * win)
+    fa = np.fft.rfft2((a - a.mean()) * win)
+    fb = np.fft.rfft2((b - b.mean()) * win)
     cross = fb * np.conj(fa)
     cross /= np.maximum(np.abs(cross), 1e-12)
-    corr = np.real(np.fft.ifft2(cross))
+    corr = np.fft.irfft2(cross, s=a.shape)
     h, w = corr.shape
     iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
     sy = _parabola(corr[(iy - 1) % h, ix], corr[iy, ix], corr[(iy + 1) % h, ix])

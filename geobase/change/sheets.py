@@ -117,7 +117,7 @@ def sheet_priorities(
     if ref is None:
         valid = change_date[~np.isnat(change_date)]
         ref = valid.max() if len(valid) else np.datetime64(dt.date.today())
-    age = (ref - map_date) / np.timedelta64(1, "D") / 365.25
+    age = (ref - map_date).astype("timedelta64[D]").astype(float) / 365.25
     needs = np.isnat(map_date) | np.isnat(change_date) | (map_date < change_date)
     frame = gpd.GeoDataFrame(
         {

@@ -16,11 +16,12 @@ import numpy as np
 import shapely
 from affine import Affine
 from rasterio import features
-from scipy import ndimage
+from scipy import ndimage  # type: ignore[import-untyped]
 
+from geobase.change import kernels
 from geobase.change.elevation import HeightModel
 from geobase.change.epochs import Source
-from geobase.change.grid import Grid, read_epoch
+from geobase.change.grid import Grid, aligned, read_epoch
 from geobase.change.radiometry import Normalisation
 
 HALO = 4
@@ -41,6 +42,7 @@ class Modality:
     normalisation: Normalisation | None = None
     heights: HeightModel | None = None
     threshold: float = math.inf  # chi-square (imagery) or metres (elevation)
+    min_pixels: int = 0  # regions smaller than this (and uncut by window edges) are dropped
 
 
 @dataclass
@@ -63,10 +65,41 @@ class WindowResult:
     changed_raw: int = 0  # pixels over the threshold before the clean-up
 
 
+def _erode(m: np.ndarray) -> np.ndarray:
+    """3 x 3 erosion; outside the array counts as set (a window's edge is not a change's
+    edge: the halo in :func:`run_window` gives the context there)."""
+    rows = m.copy()
+    rows[1:] &= m[:-1]
+    rows[:-1] &= m[1:]
+    out = rows.copy()
+    out[:, 1:] &= rows[:, :-1]
+    out[:, :-1] &= rows[:, 1:]
+    return out
+
+
+def _dilate(m: np.ndarray) -> np.ndarray:
+    rows = m.copy()
+    rows[1:] |= m[:-1]
+    rows[:-1] |= m[1:]
+    out = rows.copy()
+    out[:, 1:] |= rows[:, :-1]
+    out[:, :-1] |= rows[:, 1:]
+    return out
+
+
 def clean(mask: np.ndarray) -> np.ndarray:
-    """Opening (drops specks) then closing (fills cracks), 3 x 3."""
-    out = ndimage.binary_opening(mask, structure=_SQUARE)
-    return ndimage.binary_closing(out, structure=_SQUARE)
+    """Opening (drops specks) then closing (fills cracks), 3 x 3, on the part of the
+    mask's bounding box (plus a margin) that holds set pixels."""
+    out = np.zeros_like(mask)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
+        return out
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1 = max(rows[0] - 3, 0), min(rows[-1] + 4, mask.shape[0])
+    c0, c1 = max(cols[0] - 3, 0), min(cols[-1] + 4, mask.shape[1])
+    box = mask[r0:r1, c0:c1]
+    out[r0:r1, c0:c1] = _erode(_dilate(_dilate(_erode(box))))
+    return out
 
 
 def _polygons(
@@ -75,19 +108,37 @@ def _polygons(
     score: np.ndarray,
     value: np.ndarray,
     transform: Affine,
+    min_pixels: int = 0,
 ) -> list[Piece]:
-    labels, count = ndimage.label(mask, structure=_CROSS)
-    if count == 0:
+    """Polygons of the mask's 4-connected regions with their sums of score and value."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
         return []
-    flat = labels.ravel()
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    full = mask.shape
+    mask = mask[box]
+    transform = transform @ Affine.translation(cols[0], rows[0])
+    labels, count = ndimage.label(mask, structure=_CROSS)
+    flat = labels[mask]
     pixels = np.bincount(flat, minlength=count + 1)[1:]
-    scores = np.bincount(flat, score.ravel(), count + 1)[1:]
-    values = np.bincount(flat, value.ravel(), count + 1)[1:]
+    scores = np.bincount(flat, score[box][mask], count + 1)[1:]
+    values = np.bincount(flat, value[box][mask], count + 1)[1:]
     out = []
-    for geom, label in features.shapes(
-        labels.astype(np.int32), mask=labels > 0, transform=transform, connectivity=4
-    ):
-        i = int(label) - 1
+    # one small polygonisation per region (its bounding box), not one over the window;
+    # a region under min_pixels that no window edge cuts is dropped here already
+    for i, sl in enumerate(ndimage.find_objects(labels)):
+        if sl is None:
+            continue
+        top, left = sl[0].start + rows[0], sl[1].start + cols[0]
+        bottom, right = sl[0].stop + rows[0], sl[1].stop + cols[0]
+        inner = top > 0 and left > 0 and bottom < full[0] and right < full[1]
+        if inner and pixels[i] < min_pixels:
+            continue
+        part = labels[sl] == i + 1
+        origin = transform @ Affine.translation(sl[1].start, sl[0].start)
+        shapes = features.shapes(part.view(np.uint8), mask=part, transform=origin, connectivity=4)
+        geom = next(iter(shapes))[0]
         out.append(
             Piece(
                 shapely.geometry.shape(geom),
@@ -100,6 +151,73 @@ def _polygons(
     return out
 
 
+def _finish(
+    min_pixels: int,
+    result: WindowResult,
+    changed: np.ndarray,
+    valid: np.ndarray,
+    core: tuple[slice, slice],
+    score: np.ndarray,
+    value: np.ndarray,
+    transform: Affine,
+) -> WindowResult:
+    result.changed_raw = int(np.count_nonzero(changed[core]))
+    if result.changed_raw == 0:
+        return result
+    mask = clean(changed)
+    mask &= valid
+    result.pieces = _polygons(
+        mask[core], "changed", score[core], value[core], transform, min_pixels
+    )
+    return result
+
+
+def _kernel_fits(modality: Modality) -> bool:
+    return (
+        modality.kind == "imagery"
+        and kernels.enabled()
+        and modality.shift_before == (0.0, 0.0)
+        and all(aligned(s, modality.grid) is not None for s in modality.before + modality.after)
+        and all(s.dtype in ("uint8", "uint16") for s in modality.before)
+    )
+
+
+def _imagery_kernel(
+    modality: Modality, window: tuple[int, int, int, int], box: tuple[int, int, int, int]
+) -> WindowResult:
+    """The imagery window through the compiled kernel (:mod:`geobase.change.kernels`)."""
+    row, col, h, w = window
+    r0, c0, hh, ww = box
+    grid = modality.grid
+    norm = modality.normalisation
+    assert norm is not None
+    before, vb = read_epoch(modality.before, grid, r0, c0, hh, ww)
+    dx, dy = modality.shift_after
+    ix, iy = math.floor(dx), math.floor(dy)
+    after, va = read_epoch(modality.after, grid, r0 + iy, c0 + ix, hh + 1, ww + 1)
+    valid = vb & va[:-1, :-1] & va[:-1, 1:] & va[1:, :-1] & va[1:, 1:]
+    core = (slice(row - r0, row - r0 + h), slice(col - c0, col - c0 + w))
+    result = WindowResult(
+        valid_before=int(np.count_nonzero(vb[core])),
+        valid_after=int(np.count_nonzero(va[:-1, :-1][core])),
+        valid_both=int(np.count_nonzero(valid[core])),
+    )
+    if result.valid_both == 0:
+        return result
+    score, changed, value = kernels.score_window(
+        before,
+        after,
+        (dx - ix, dy - iy),
+        norm.lookups(before.dtype),
+        norm.white,
+        modality.threshold,
+        vb,
+        va,
+    )
+    transform = grid.window_transform(row, col)
+    return _finish(modality.min_pixels, result, changed, valid, core, score, value, transform)
+
+
 def run_window(modality: Modality, window: tuple[int, int, int, int]) -> WindowResult:
     """Detect changes in one window (row, col, h, w) of ``modality.grid``."""
     row, col, h, w = window
@@ -107,14 +225,16 @@ def run_window(modality: Modality, window: tuple[int, int, int, int]) -> WindowR
     r0, c0 = max(row - HALO, 0), max(col - HALO, 0)
     r1, c1 = min(row + h + HALO, grid.height), min(col + w + HALO, grid.width)
     hh, ww = r1 - r0, c1 - c0
+    if _kernel_fits(modality):
+        return _imagery_kernel(modality, window, (r0, c0, hh, ww))
     before, vb = read_epoch(modality.before, grid, r0, c0, hh, ww, modality.shift_before)
     after, va = read_epoch(modality.after, grid, r0, c0, hh, ww, modality.shift_after)
     valid = vb & va
     core = (slice(row - r0, row - r0 + h), slice(col - c0, col - c0 + w))
     result = WindowResult(
-        valid_before=int(vb[core].sum()),
-        valid_after=int(va[core].sum()),
-        valid_both=int(valid[core].sum()),
+        valid_before=int(np.count_nonzero(vb[core])),
+        valid_after=int(np.count_nonzero(va[core])),
+        valid_both=int(np.count_nonzero(valid[core])),
     )
     if result.valid_both == 0:
         return result
@@ -126,21 +246,23 @@ def run_window(modality: Modality, window: tuple[int, int, int, int]) -> WindowR
         assert norm is not None
         residuals = norm.residuals(before, after)
         stat = norm.statistic(residuals)
-        changed = (stat > thr) & valid
-        result.changed_raw = int(changed[core].sum())
-        mask = clean(changed) & valid
+        stat /= thr
         value = residuals.mean(axis=0)
-        result.pieces = _polygons(mask[core], "changed", (stat / thr)[core], value[core], transform)
-        return result
+        changed = stat > 1
+        changed &= valid
+        return _finish(modality.min_pixels, result, changed, valid, core, stat, value, transform)
     heights = modality.heights
     assert heights is not None
-    diff = after[0] - before[0] - np.float32(heights.offset)
+    diff = after[0].astype(np.float32) - before[0].astype(np.float32)
+    diff -= np.float32(heights.offset)
     diff[~valid] = 0
     up, down = (diff > thr) & valid, (diff < -thr) & valid
     result.changed_raw = int(up[core].sum() + down[core].sum())
     score = np.abs(diff) / thr
     for kind, mask in (("new/raised", clean(up) & valid), ("removed/lowered", clean(down) & valid)):
-        result.pieces += _polygons(mask[core], kind, score[core], diff[core], transform)
+        result.pieces += _polygons(
+            mask[core], kind, score[core], diff[core], transform, modality.min_pixels
+        )
     return result
 
 

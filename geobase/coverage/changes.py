@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -110,7 +111,7 @@ def update_candidates(
     )
     candidate = (changed > 0) & ((newest < 0) | ((change_day >= 0) & (newest < change_day)))
 
-    def day(n: int) -> str | None:
+    def day(n: Any) -> str | None:
         return None if n < 0 else str(_EPOCH + np.timedelta64(int(n), "D"))
 
     map_dates = [day(n) for n in newest]
