@@ -35,7 +35,8 @@ def packaged(path: str, package_data: dict[str, list[str]]) -> bool:
 
 
 @pytest.mark.parametrize(
-    "folder", ["geobase/emergency", "geobase/coverage", "geobase/webassets", "geobase/qc"]
+    "folder",
+    ["geobase/emergency", "geobase/coverage", "geobase/webassets", "geobase/qc", "geobase/change"],
 )
 def test_assets_read_at_run_time_are_package_data(folder):
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
