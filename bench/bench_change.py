@@ -120,6 +120,15 @@ def task_detect(before: str, after: str, workers: int) -> dict:
     return {"changes": len(result.changes), "summary": result.summary}
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: getrusage's ru_maxrss keeps the parent's peak
+    across fork and exec, so a child started by a big parent would report the parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(task: str, before: Path, after: Path, workers: int = 1) -> dict:
     """Run one task in a subprocess: wall, CPU (user + sys of its tree), max RSS."""
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -178,7 +187,7 @@ def main() -> None:
             else task_detect(args.before, args.after, args.workers)
         )
         doc["work_cpu"] = time.process_time() - t0
-        doc["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        doc["maxrss_mb"] = _peak_rss_mb()
         print(json.dumps(doc, default=str))
         return
 

@@ -20,7 +20,7 @@ from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
 
 from geobase.change.errors import EpochSpecError
-from geobase.errors import GeobaseError, SourceReadError
+from geobase.errors import SourceReadError
 
 Kind = Literal["imagery", "elevation"]
 KINDS: tuple[Kind, ...] = ("imagery", "elevation")
@@ -242,11 +242,7 @@ def resolve_epoch(
         raise EpochSpecError(f"{label} epoch is empty")
     sources: dict[str, list[Source]] = {}
     for part in parts:
-        try:
-            found = _part_sources(part, ws, cwd or Path.cwd())
-        except GeobaseError:
-            raise
-        for source in found:
+        for source in _part_sources(part, ws, cwd or Path.cwd()):
             if source.date is None and date is not None:
                 source = _with_date(source, date)
             sources.setdefault(source.kind, []).append(source)
