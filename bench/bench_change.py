@@ -39,7 +39,12 @@ CACHE_MB = 128  # GDAL's block cache, both sides (its default, 5% of RAM, would 
 def make_pair(
     folder: Path, size: int, seed: int = 1, compress: str = "none"
 ) -> tuple[Path, Path, int]:
-    """Write before.tif / after.tif (size x size, uint8 RGB, tiled); the planted count."""
+    """Write before.tif / after.tif (size x size, uint8 RGB, tiled); the planted count.
+
+    A pair written before with the same settings (``planted.txt`` beside it) is reused."""
+    marker = folder / "planted.txt"
+    if marker.exists():
+        return folder / "before.tif", folder / "after.tif", int(marker.read_text())
     import rasterio
     from affine import Affine
     from scipy import ndimage
@@ -90,7 +95,9 @@ def make_pair(
             window = rasterio.windows.Window(0, r0, size, h)
             b.write(np.clip(dn_b, 1, 255).round().astype(np.uint8), window=window)
             a.write(np.clip(dn_a, 1, 255).round().astype(np.uint8), window=window)
-    return paths[0], paths[1], int((fate != "kept").sum())
+    planted = int((fate != "kept").sum())
+    marker.write_text(str(planted))
+    return paths[0], paths[1], planted
 
 
 def task_floor(before: str, after: str) -> dict:
