@@ -20,6 +20,8 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasterio import features
 
 from geobase.change import detect_changes
@@ -80,6 +82,7 @@ def test_changes_carry_dates_ids_and_scores(pair):
     assert (frame["area_m2"] >= 10.0).all()
     assert (frame["score"] > 1).all()  # mean statistic over the threshold
     assert frame["area_m2"].is_monotonic_decreasing
+    assert result.summary["evidence"]["imagery"]["normalisation"]["invariant_share"] > 0.8
     # a threshold from the chi-square distribution, 3 bands, p = 0.001
     assert result.summary["evidence"]["imagery"]["chi2_threshold"] == pytest.approx(16.27, 0.01)
 
@@ -268,7 +271,24 @@ def test_cli_writes_geopackage_html_and_json(pair, tmp_path):
     assert "变化发现报告 Change discovery report" in html
     assert html.count("data:image/png;base64,") >= 2
     assert "<script src" not in html and "http://" not in html and "https://" not in html
-    assert "shift" in result.stderr
+    assert "shift" in result.stderr and "warning" not in result.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=st.text(min_size=0, max_size=40))
+def test_epoch_specs_that_name_nothing_are_one_clear_error(spec, tmp_path_factory):
+    from geobase.change.errors import EpochSpecError
+    from geobase.errors import GeobaseError
+
+    folder = tmp_path_factory.mktemp("specs", numbered=True)
+    try:
+        resolve_epoch(spec, "before", None, cwd=folder)
+    except EpochSpecError as err:
+        assert "\n" not in str(err) and str(err)
+    except GeobaseError as err:  # a name that is a folder, say: still our family
+        assert str(err)
+    else:  # pragma: no cover - nothing in an empty folder is a raster
+        raise AssertionError(f"{spec!r} resolved to something")
 
 
 def _write(path, data, *, crs="EPSG:4548", x0=X0, y0=Y0, nodata=0):

@@ -103,7 +103,7 @@ class Normalisation:
     inv_cov: np.ndarray  # bands x bands
     cov: np.ndarray
     rho: np.ndarray
-    invariant_share: float  # share of the sample with no-change probability > 0.5
+    invariant_share: float  # share of the sample within the no-change 99 % (sf > 0.01)
 
     @property
     def bands(self) -> int:
@@ -196,7 +196,7 @@ def fit_normalisation(x: np.ndarray, y: np.ndarray, *, rounds: int = 5) -> Norma
         inv_cov=np.linalg.inv(cov),
         cov=cov,
         rho=mad.rho,
-        invariant_share=float(np.mean(w > 0.5)),
+        invariant_share=float(np.mean(w > 0.01)),
     )
 
 

@@ -170,6 +170,15 @@ def detect(
         write_html(result, sheets, html_path)
     for kind, ev in result.summary["evidence"].items():
         reg = ev["registration"]
+        if kind == "imagery" and not reg.get("checked"):
+            info(f"warning: imagery co-registration not checked ({reg.get('why')})")
+        share = ev.get("normalisation", {}).get("invariant_share")
+        if share is not None and share < 0.5:
+            info(
+                f"warning: only {share:.0%} of the imagery sample looks unchanged; the "
+                "radiometric normalisation rests on few pixels (epochs of different "
+                "seasons or places?): check the changes found"
+            )
         if reg.get("checked"):
             info(
                 f"{kind}: shift {reg['shift_px'][0]:+.2f}, {reg['shift_px'][1]:+.2f} px "
