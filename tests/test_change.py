@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -384,3 +385,28 @@ def test_coverage_plan_lists_sheets_whose_map_predates_the_change(pair, workspac
     assert all(r["change_date"] == "2024-05-01" for r in rows)
     bad = run_cli(["coverage", "plan", "--changes", before, "--workspace", workspace.root])
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_an_epoch_in_another_crs_is_warped_onto_the_grid(pair, tmp_path):
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    _, before, after, planted, _ = pair
+    target = tmp_path / "after_4490.tif"
+    with rasterio.open(after) as src, warnings.catch_warnings():
+        # rasterio's own transform helpers still multiply Affines with * (affine 3.1)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:4490", src.width, src.height, *src.bounds
+        )
+        profile = dict(src.profile, crs="EPSG:4490", transform=transform, width=width,
+                       height=height)  # fmt: skip
+        with rasterio.open(target, "w", **profile) as dst:
+            for band in (1, 2, 3):
+                reproject(rasterio.band(src, band), rasterio.band(dst, band),
+                          resampling=Resampling.bilinear, dst_nodata=0)  # fmt: skip
+    result = detect_changes(resolve_epoch(str(before), "b"), resolve_epoch(str(target), "a"))
+    info = result.summary["evidence"]["imagery"]
+    assert info["grid_res_m"] >= 0.5  # the coarser of the two pixels
+    assert info["registration"]["shift_m"] < 0.5
+    recall, precision = score(result.changes.geometry, planted)
+    assert recall >= 0.9 and precision >= 0.85, (recall, precision)
