@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import threading
+import time
 
 import psycopg
 import pytest
@@ -221,6 +222,40 @@ def test_migrations_apply_once_and_reopen(workspace_any):
     with Workspace.open(root) as again:
         assert again.store.schema_version == version
         assert again.store.dialect == workspace_any.store.dialect
+
+
+def test_opening_and_reading_never_wait_for_a_writer(workspace_any):
+    """Opening an up-to-date store checks its migrations read-only: a reader (and its
+    open) goes on while another connection holds the workspace's write transaction."""
+    root = workspace_any.root
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with workspace_any.store.transaction() as tx:
+            tx.insert("geobase_meta", {"key": "held", "value": "x"})
+            holding.set()
+            release.wait(30)
+
+    held = threading.Thread(target=writer)
+    held.start()
+    assert holding.wait(10)
+    seen: list = []
+
+    def reader() -> None:
+        with Workspace.open(root) as other, other.store.read() as tx:
+            seen.append(tx.scalar("SELECT count(*) FROM geobase_meta WHERE key = 'held'"))
+
+    started = time.monotonic()
+    read = threading.Thread(target=reader)
+    read.start()
+    read.join(10)
+    waited = time.monotonic() - started
+    release.set()
+    held.join(30)
+    read.join(30)
+    assert seen == [0]  # the writer's uncommitted row is not seen, and nothing waited
+    assert waited < 5, f"opening and reading waited {waited:.1f} s for the writer"
+    assert migrations.pending(workspace_any.store) == []
 
 
 @pytest.mark.parametrize("backend", STORE_BACKENDS)

@@ -595,8 +595,21 @@ class PostGISStore(Store):
             ) from None
 
     def _bootstrap(self, create: bool) -> tuple[int, int]:
-        """Check the server, enable PostGIS, create the schema and the sqlite shims."""
+        """Check the server, enable PostGIS, create the schema and the sqlite shims.
+
+        A store already set up (the usual open) is only read: no lock is taken, so
+        opening never waits for another process's set-up or writes.
+        """
         with self._connect() as conn:
+            if not create:
+                try:
+                    ready = self._ready(conn)
+                except psycopg.Error as exc:
+                    raise StoreUnavailable(
+                        f"cannot read the store in {self.url}: {_first_line(exc, self)}"
+                    ) from None
+                if ready is not None:
+                    return ready
             try:
                 conn.execute("BEGIN")
                 # one process at a time sets a database up (CREATE EXTENSION / FUNCTION
@@ -652,6 +665,22 @@ class PostGISStore(Store):
                     f"cannot set up the store in {self.url}: {_first_line(exc, self)}"
                 ) from None
         return int(key), int(oid)
+
+    def _ready(self, conn: psycopg.Connection) -> tuple[int, int] | None:
+        """(write-lock key, geometry oid) if the store needs no set-up, else None."""
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'postgis'), "
+            "to_regprocedure('geobase_compat_version()') IS NOT NULL, "
+            "(SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_name = 'geobase_migrations'), "
+            "hashtextextended('geobase-write:' || current_schema(), 0), current_schema()"
+        ).fetchone()
+        if not (row[0] and row[1] and row[2]) or (self.schema and row[4] != self.schema):
+            return None
+        if conn.execute("SELECT geobase_compat_version()").fetchone()[0] != COMPAT_VERSION:
+            return None
+        oid = conn.execute("SELECT 'geometry'::regtype::oid").fetchone()[0]
+        return int(row[3]), int(oid)
 
     def _check(self, conn: psycopg.Connection) -> None:
         # a connection idle for a while may have been dropped (server restart, firewall):

@@ -55,20 +55,51 @@ def _version() -> str:
     return __version__
 
 
+def _table_exists(tx: Transaction) -> bool:
+    if tx.dialect == "gpkg":
+        sql = "SELECT count(*) FROM sqlite_master WHERE name = 'geobase_migrations'"
+    else:
+        sql = (
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = 'geobase_migrations'"
+        )
+    return bool(tx.scalar(sql))
+
+
+def pending(store: Store) -> list[Migration]:
+    """The shipped migrations a store has not run, found in a read-only transaction.
+
+    Raises:
+        SchemaTooNew: the store records a migration this geobase does not ship.
+    """
+    shipped = available()
+    with store.read() as tx:
+        if not _table_exists(tx):
+            return shipped
+        recorded = {int(r["version"]) for r in tx.query("SELECT version FROM geobase_migrations")}
+    unknown = sorted(recorded - {m.version for m in shipped})
+    if unknown:
+        raise SchemaTooNew(
+            f"the store was migrated by a newer geobase (schema version(s) "
+            f"{', '.join(map(str, unknown))} unknown to geobase {_version()}); upgrade geobase"
+        )
+    return [m for m in shipped if m.version not in recorded]
+
+
 def apply(store: Store) -> list[Migration]:
-    """Bring a store's schema up to date; returns the migrations applied."""
-    applied = []
+    """Bring a store's schema up to date; returns the migrations applied.
+
+    Whether any migration is due is read in a read-only transaction, so opening an
+    up-to-date store never takes the write lock: a read-only command does not queue
+    behind a writer, and writers do not queue behind each other's opening. Only when a
+    migration is due is a write transaction taken (each migration in its own, checked
+    again inside it, so that two processes opening an old store at once apply it once).
+    """
+    due = pending(store)
+    if not due:
+        return []
     with store.transaction() as tx:
-        if tx.dialect == "gpkg":
-            exists = tx.scalar(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'geobase_migrations'"
-            )
-        else:
-            exists = tx.scalar(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = current_schema() AND table_name = 'geobase_migrations'"
-            )
-        if not exists:
+        if not _table_exists(tx):
             tx.create_attribute_table(
                 "geobase_migrations",
                 [
@@ -78,18 +109,8 @@ def apply(store: Store) -> list[Migration]:
                 ],
                 description="geobase schema migrations",
             )
-    shipped = available()
-    with store.read() as tx:
-        recorded = {int(r["version"]) for r in tx.query("SELECT version FROM geobase_migrations")}
-    unknown = sorted(recorded - {m.version for m in shipped})
-    if unknown:
-        raise SchemaTooNew(
-            f"the store was migrated by a newer geobase (schema version(s) "
-            f"{', '.join(map(str, unknown))} unknown to geobase {_version()}); upgrade geobase"
-        )
-    for migration in shipped:
-        if migration.version in recorded:
-            continue
+    applied = []
+    for migration in due:
         with store.transaction() as tx:
             done = tx.scalar(
                 "SELECT count(*) FROM geobase_migrations WHERE version = :v",
