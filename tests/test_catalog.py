@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+from datetime import date as dt_date
 from pathlib import Path
 
 import laspy
@@ -322,3 +323,113 @@ def test_cli_catalog(filled, tmp_path):
     result = run_cli(["catalog", "stac", out, *ws])
     assert result.exit_code == 2 and "--overwrite" in result.stderr
     assert EAST0 and NORTH0
+
+
+# --- the paged search against its reference ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def generated_catalogue(tmp_path_factory):
+    """80 datasets over Shantou, 1-3 versions each, some undated, some removed."""
+    import random
+
+    import shapely
+
+    from geobase.store import Workspace, utc_now
+
+    rng = random.Random(21)
+    ws = Workspace.init(tmp_path_factory.mktemp("catalogue") / "ws", name="generated")
+    with ws.store.transaction() as tx:
+        for i in range(80):
+            for version in range(1, rng.randint(1, 3) + 1):
+                w, s = rng.uniform(116.4, 116.9), rng.uniform(23.1, 23.5)
+                size = rng.uniform(0.01, 0.15)
+                year = rng.randint(2015, 2025)
+                start = None if rng.random() < 0.1 else f"{year}-{rng.randint(1, 12):02d}-01"
+                end = None if rng.random() < 0.1 else f"{year}-{rng.randint(1, 12):02d}-15"
+                shape = shapely.box(w, s, w + size, s + size * rng.uniform(0.3, 1.0))
+                if rng.random() < 0.2:  # not a box: the exact test matters near corners
+                    shape = shape.buffer(-size / 4).union(shapely.Point(w, s).buffer(size / 6))
+                geom = shapely.MultiPolygon(
+                    [shape] if shape.geom_type == "Polygon" else shape.geoms
+                )
+                tx.insert(
+                    "datasets",
+                    {
+                        "dataset_id": f"ds{i:03d}",
+                        "version": version,
+                        "product": rng.choice(["dom02", "dom005", "dem"]),
+                        "kind": "imagery",
+                        "title": f"ds{i}",
+                        "acquired_start": start,
+                        "acquired_end": end,
+                        "ingested_at": utc_now(),
+                        "classification": rng.choice(["public", "internal", "restricted"]),
+                        "path": f"data/ds{i}.tif",
+                        "checksum": f"{i:064d}",
+                        "geom": tx.geom(geom, 4490),
+                    },
+                )
+                if rng.random() < 0.15:
+                    tx.insert(
+                        "dataset_events",
+                        {
+                            "dataset_id": f"ds{i:03d}",
+                            "version": version,
+                            "event": "removed",
+                            "at": f"20{rng.randint(18, 25)}-06-01T00:00:00.000Z",
+                        },
+                    )
+        tx.touch("datasets")
+    yield ws
+    ws.close()
+
+
+def test_paged_search_agrees_with_the_reference_search(generated_catalogue):
+    """``search_page`` (SQL conditions, indexes, one page read) gives the records, order
+    and count of ``search`` (every current record read, filtered in pandas)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from geobase.catalog.search import search_page
+
+    store = generated_catalogue.store
+    dates = st.one_of(
+        st.none(), st.dates(min_value=dt_date(2014, 1, 1), max_value=dt_date(2026, 1, 1))
+    )
+    boxes = st.one_of(
+        st.none(),
+        st.tuples(st.floats(116.3, 116.95), st.floats(23.0, 23.55), st.floats(0.001, 0.5)).map(
+            lambda t: (t[0], t[1], t[0] + t[2], t[1] + t[2] * 0.8)
+        ),
+    )
+    levels = st.one_of(
+        st.none(), st.lists(st.sampled_from(["public", "internal", "restricted"]), unique=True)
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        bbox=boxes,
+        product=st.one_of(st.none(), st.sampled_from(["dom02", "dem", "nosuch"])),
+        start=dates,
+        end=dates,
+        classification=levels,
+        as_of=st.one_of(st.none(), st.sampled_from(["2019-12-31", "2023-06-30"])),
+        limit=st.one_of(st.none(), st.integers(1, 30)),
+        offset=st.integers(0, 40),
+    )
+    def agree(bbox, product, start, end, classification, as_of, limit, offset):
+        if start and end and end < start:
+            start, end = end, start
+        query = {"bbox": bbox, "product": product, "start": start, "end": end,
+                 "classification": classification, "as_of": as_of}  # fmt: skip
+        reference = search(store, **query)
+        matched, page = search_page(store, limit=limit, offset=offset, **query)
+        assert matched == len(reference)
+        stop = None if limit is None else offset + limit
+        expected = reference.iloc[offset:stop]
+        assert [r["fid"] for r in page] == [int(f) for f in expected["fid"]]
+        for record, geometry in zip(page, expected.geometry, strict=True):
+            assert record["geometry"].equals(geometry)
+
+    agree()

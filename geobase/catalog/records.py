@@ -7,10 +7,12 @@ state is derived here so that every reader (coverage, tiles, server) sees the sa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 
-from geobase.store import Store
+from geobase.store import Store, Transaction
 
 COLUMNS = (
     "fid, dataset_id, version, product, kind, title, acquired_start, acquired_end, ingested_at, "
@@ -43,8 +45,26 @@ def current_datasets(
         A GeoDataFrame (EPSG:4490) with one row per dataset; ``geometry`` is the
         valid-data footprint.
     """
-    params: dict = {}
-    where = ["1 = 1"]
+    with store.read() as tx:
+        sql, params = current_sql(tx, product=product, as_of=as_of, bbox=bbox)
+    return store.read_frame(sql, params)
+
+
+def current_sql(
+    tx: Transaction,
+    *,
+    product: str | list[str] | None = None,
+    as_of: dt.date | str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    columns: str = COLUMNS,
+    where: Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The query of :func:`current_datasets` (the one statement of which records are
+    current), with its parameters: ``columns`` of alias ``d``, ``where`` conditions on
+    ``d`` added (their ``params`` merged), newest acquisition first."""
+    params = dict(params or {})
+    where = ["1 = 1", *where]
     if product is not None:
         products = [product] if isinstance(product, str) else list(product)
         names = [f":p{i}" for i in range(len(products))]
@@ -56,23 +76,22 @@ def current_datasets(
         where.append("d.acquired_end IS NOT NULL AND d.acquired_end <= :as_of")
         params["as_of"] = as_of
         event_cond = "AND substr(e.at, 1, 10) <= :as_of"
-    with store.read() as tx:
-        if bbox is not None:
-            cond, bb = tx.bbox_filter("datasets", bbox, alias="d")
-            where.append(cond)
-            params.update(bb)
-        sql = f"""
-            SELECT {", ".join("d." + c.strip() for c in COLUMNS.split(","))}
-            FROM datasets d
-            WHERE {" AND ".join(where)}
-              AND d.version = (
-                SELECT max(d2.version) FROM datasets d2
-                WHERE d2.dataset_id = d.dataset_id
-                {"AND d2.acquired_end <= :as_of" if as_of is not None else ""})
-              AND NOT EXISTS (
-                SELECT 1 FROM dataset_events e
-                WHERE e.dataset_id = d.dataset_id AND e.version = d.version
-                  AND e.event = 'removed' {event_cond})
-            ORDER BY d.acquired_end IS NULL, d.acquired_end DESC, d.dataset_id
-        """
-    return store.read_frame(sql, params)
+    if bbox is not None:
+        cond, bb = tx.bbox_filter("datasets", bbox, alias="d")
+        where.append(cond)
+        params.update(bb)
+    sql = f"""
+        SELECT {", ".join("d." + c.strip() for c in columns.split(","))}
+        FROM datasets d
+        WHERE {" AND ".join(where)}
+          AND d.version = (
+            SELECT max(d2.version) FROM datasets d2
+            WHERE d2.dataset_id = d.dataset_id
+            {"AND d2.acquired_end <= :as_of" if as_of is not None else ""})
+          AND NOT EXISTS (
+            SELECT 1 FROM dataset_events e
+            WHERE e.dataset_id = d.dataset_id AND e.version = d.version
+              AND e.event = 'removed' {event_cond})
+        ORDER BY d.acquired_end IS NULL, d.acquired_end DESC, d.dataset_id
+    """
+    return sql, params

@@ -19,7 +19,7 @@ import shapely
 
 from geobase import dates
 from geobase.catalog.quality import qc_result
-from geobase.catalog.records import INTEGER_COLUMNS, current_datasets
+from geobase.catalog.records import COLUMNS, INTEGER_COLUMNS, current_datasets, current_sql
 from geobase.errors import InvalidDate, NotFoundError, OutsideWorkspace, UnsupportedInput
 from geobase.names import check_existing_name
 from geobase.paths import inside
@@ -45,6 +45,31 @@ def _date(value: dt.date | str | None, what: str) -> str | None:
         raise UnsupportedInput(str(exc)) from None
 
 
+def _checked(
+    bbox: tuple[float, float, float, float] | None,
+    start: dt.date | str | None,
+    end: dt.date | str | None,
+    classification: str | list[str] | None,
+) -> tuple[str | None, str | None, list[str] | None]:
+    """The search's arguments checked: (start, end) as ISO dates, classifications."""
+    start_s, end_s = _date(start, "start"), _date(end, "end")
+    if start_s and end_s and end_s < start_s:
+        raise UnsupportedInput(f"date range ends ({end_s}) before it starts ({start_s})")
+    if bbox is not None:
+        west, south, east, north = bbox
+        if not (west < east and south < north):
+            raise UnsupportedInput(f"bbox {bbox} is not (west, south, east, north)")
+    wanted = None
+    if classification is not None:
+        wanted = [classification] if isinstance(classification, str) else list(classification)
+        bad = [c for c in wanted if c not in CLASSIFICATIONS]
+        if bad:
+            raise UnsupportedInput(
+                f"classification {bad[0]!r} is not one of {', '.join(CLASSIFICATIONS)}"
+            )
+    return start_s, end_s, wanted
+
+
 def search(
     store: Store,
     *,
@@ -66,15 +91,11 @@ def search(
         as_of: the catalogue as it stood on that date (see :func:`current_datasets`).
 
     Returns:
-        A GeoDataFrame like :func:`current_datasets`, newest acquisition first.
+        A GeoDataFrame like :func:`current_datasets`, newest acquisition first. This is
+        also the reference :func:`search_page` (the server's paged search) is tested
+        against.
     """
-    start_s, end_s = _date(start, "start"), _date(end, "end")
-    if start_s and end_s and end_s < start_s:
-        raise UnsupportedInput(f"date range ends ({end_s}) before it starts ({start_s})")
-    if bbox is not None:
-        west, south, east, north = bbox
-        if not (west < east and south < north):
-            raise UnsupportedInput(f"bbox {bbox} is not (west, south, east, north)")
+    start_s, end_s, wanted = _checked(bbox, start, end, classification)
     frame = current_datasets(store, product=product, as_of=as_of, bbox=bbox)
     keep = pd.Series(True, index=frame.index)
     if bbox is not None and len(frame):
@@ -83,15 +104,84 @@ def search(
         keep &= frame["acquired_end"].fillna("9999-12-31") >= start_s
     if end_s is not None:
         keep &= frame["acquired_start"].fillna("0000-01-01") <= end_s
-    if classification is not None:
-        wanted = [classification] if isinstance(classification, str) else list(classification)
-        bad = [c for c in wanted if c not in CLASSIFICATIONS]
-        if bad:
-            raise UnsupportedInput(
-                f"classification {bad[0]!r} is not one of {', '.join(CLASSIFICATIONS)}"
-            )
+    if wanted is not None:
         keep &= frame["classification"].isin(wanted)
     return frame[keep].reset_index(drop=True)
+
+
+def search_page(
+    store: Store,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    product: str | list[str] | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    classification: str | list[str] | None = None,
+    as_of: dt.date | str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    columns: str = COLUMNS,
+) -> tuple[int, list[dict[str, Any]]]:
+    """One page of :func:`search`'s answer, from indexed queries: (matched, records).
+
+    Every condition is SQL (the spatial index for ``bbox``, the catalogue's indexes for
+    the current version and removals); only the matching records' ids and footprints
+    are read to count them and test the footprints exactly against ``bbox``, then the
+    page's records themselves. Each record is a dict of ``columns`` (raw store values)
+    with ``geometry`` (shapely) in place of ``geom``; the order is :func:`search`'s.
+    """
+    start_s, end_s, wanted = _checked(bbox, start, end, classification)
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if start_s is not None:
+        where.append("(d.acquired_end IS NULL OR d.acquired_end >= :q_start)")
+        params["q_start"] = start_s
+    if end_s is not None:
+        where.append("(d.acquired_start IS NULL OR d.acquired_start <= :q_end)")
+        params["q_end"] = end_s
+    if wanted is not None:
+        if not wanted:
+            return 0, []
+        names = [f":q_c{i}" for i in range(len(wanted))]
+        where.append(f"d.classification IN ({', '.join(names)})")
+        params.update({f"q_c{i}": c for i, c in enumerate(wanted)})
+    with store.read() as tx:
+        sql, params = current_sql(
+            tx,
+            product=product,
+            as_of=as_of,
+            bbox=bbox,
+            columns="fid, geom" if bbox is not None else "fid",
+            where=where,
+            params=params,
+        )
+        found = tx.execute(sql, params).fetchall()
+        if bbox is not None and found:
+            geoms = store.read_geoms([r[1] for r in found])
+            hits = shapely.intersects(geoms, shapely.box(*bbox))
+            fids = [int(r[0]) for r, hit in zip(found, hits, strict=True) if hit]
+        else:
+            fids = [int(r[0]) for r in found]
+        page = fids[offset:] if limit is None else fids[offset : offset + limit]
+        if not page:
+            return len(fids), []
+        marks = {f"f{i}": fid for i, fid in enumerate(page)}
+        names = [d.strip() for d in columns.split(",")]
+        cursor = tx.execute(
+            f"SELECT {', '.join(names)} FROM datasets "
+            f"WHERE fid IN ({', '.join(':' + m for m in marks)})",
+            marks,
+        )
+        got = {}
+        for row in cursor.fetchall():
+            record = dict(zip(names, row, strict=True))
+            got[int(record["fid"])] = record
+    records = [got[fid] for fid in page]
+    if "geom" in names:
+        geometries = store.read_geoms([r.pop("geom") for r in records])
+        for record, geometry in zip(records, geometries, strict=True):
+            record["geometry"] = geometry
+    return len(fids), records
 
 
 def history(store: Store, dataset_id: str) -> gpd.GeoDataFrame:

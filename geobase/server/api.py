@@ -43,6 +43,8 @@ PUBLIC_FIELDS = (
     "vertical_datum",
 )
 MAX_LIMIT = 1000
+# what a search reads of each record on its page
+SEARCH_COLUMNS = ", ".join(("fid", *PUBLIC_FIELDS, "geom"))
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -141,9 +143,9 @@ def catalog_search(
         raise ValidationError(
             f"unknown product {product[:40]!r}; known: {', '.join(service.products.list())}"
         )
-    from geobase.catalog.search import search
+    from geobase.catalog.search import search_page
 
-    frame = search(
+    matched, page = search_page(
         service.ws.store,
         bbox=box,
         product=product,
@@ -151,10 +153,10 @@ def catalog_search(
         end=end,
         classification=visible_levels(clearance),
         as_of=as_of,
+        limit=limit,
+        offset=offset,
+        columns=SEARCH_COLUMNS,
     )
-    rows = frame.to_dict("records")
-    matched = len(rows)
-    page = rows[offset : offset + limit]
     fmt = _json_or_geojson(request, format)
     private = clearance != "public"
     if fmt == "geojson":

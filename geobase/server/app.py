@@ -92,7 +92,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.fast_path = TileFastPath(service)
+    # the full route is the fast path's reference: [server] tile_fast_path = false
+    app.fast_path = TileFastPath(service) if settings.tile_fast_path else None
     app.state.service = service
     app.state.settings = settings
 

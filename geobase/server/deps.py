@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from geobase.server.auth import TokenChecker
+from geobase.server.auth import PUBLIC, TokenChecker, query_tokens
 from geobase.server.http import dump_json, respond
 from geobase.server.settings import ServerSettings
 from geobase.store import Workspace
@@ -65,13 +66,19 @@ class Service:
         self.ws.close()
 
 
-def service_of(request: Request) -> Service:
+async def service_of(request: Request) -> Service:
+    # async: a dependency that does no I/O is not worth a trip through the thread pool
     return request.app.state.service
 
 
-def clearance_of(request: Request) -> str:
-    """The caller's clearance (``public`` without a token); 401 for a bad token."""
-    return request.app.state.service.tokens(request)
+async def clearance_of(request: Request) -> str:
+    """The caller's clearance (``public`` without a token); 401 for a bad token.
+
+    A request without a token is answered here; a token is checked in the thread pool
+    (it may ask the store)."""
+    if "authorization" not in request.headers and not query_tokens(request):
+        return PUBLIC
+    return await run_in_threadpool(request.app.state.service.tokens, request)
 
 
 def get(router, path: str, **kwargs: Any):

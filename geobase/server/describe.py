@@ -49,8 +49,19 @@ def describe(service, layers: list[Layer]) -> dict[str, LayerText]:
 
     A layer whose pyramid record or sources cannot be read is still described (from
     what the layer itself knows), never dropped. Sources classified above the layer are
-    left out, so a layer never names a dataset its viewers may not see.
+    left out, so a layer never names a dataset its viewers may not see. Kept in the
+    layer registry's document cache until a pyramid, dataset or publication changes.
     """
+    key = ("describe", *(layer_key(layer) for layer in layers))
+    return service.layers.documents.get(key, lambda: _describe(service, layers))
+
+
+def layer_key(layer: Layer) -> tuple:
+    """What a document describing ``layer`` depends on, of the layer itself."""
+    return (layer.name, str(layer.path), layer.build, layer.classification)
+
+
+def _describe(service, layers: list[Layer]) -> dict[str, LayerText]:
     ws = service.ws
     by_path: dict[Any, dict[str, Any]] = {}
     try:

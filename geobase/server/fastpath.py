@@ -9,6 +9,14 @@ answer is the same as the full route's (same ETag, caching headers, ``Vary: Orig
 the CORS middleware adds, 304 handling): the fast path only skips routing, dependency
 injection, the middleware and the thread pool.
 
+The full route is the reference: ``tests/test_server_fastpath.py`` sends generated
+requests (public, restricted and missing pyramids; tokens present, absent, wrong or
+revoked; ``Origin``; ``If-None-Match``; missing tiles, bad coordinates and extensions;
+GET and HEAD) to an application with the fast path and to one without, and requires
+the same status, headers and body. ``[server] tile_fast_path = false`` in geobase.toml
+(:class:`geobase.server.settings.ServerSettings`) turns the fast path off, so that
+every request takes the full route.
+
 The layer registry is consulted on every request (``LayerRegistry.all`` re-reads the
 pyramid table when it is older than its refresh interval), so a pyramid reclassified
 away from public stops being served here within that interval.

@@ -148,8 +148,12 @@ class LayerRegistry:
         self.cache = TileCache(cache_bytes)
         self._layers: dict[str, Layer] = {}
         self._signature: tuple | None = None
+        self._state: tuple | None = None
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        #: what documents built from the layers and the catalogue (capabilities,
+        #: TileJSON, layer titles) are kept for; renewed when either changes
+        self.documents = DocumentCache()
 
     # --- what exists -------------------------------------------------------------------
 
@@ -210,7 +214,13 @@ class LayerRegistry:
             logger.error("cannot read the pyramid registry: %s", exc)
             records = []
         signature = tuple(sorted((r["name"], repr(sorted(r.items()))) for r in records))
+        state = _catalogue_state(self.ws)
         self._loaded_at = time.monotonic()
+        if state != self._state or signature != self._signature:
+            # a build, a reclassification, a new dataset version or a publication: the
+            # documents describing the layers are made again
+            self.documents.renew((signature, state))
+            self._state = state
         if signature == self._signature:
             return
         old = self._layers
@@ -265,8 +275,63 @@ class LayerRegistry:
                 _close(layer)
             self._layers = {}
             self._signature = None
+            self._state = None
             self._loaded_at = float("-inf")
             self.cache.clear()
+            self.documents.renew(None)
+
+
+def _catalogue_state(ws: Workspace) -> tuple | None:
+    """The newest row of each table the layers' documents are made from (records are
+    only ever appended: a new row is a change); None where it cannot be read."""
+    try:
+        with ws.store.read() as tx:
+            row = tx.query_one(
+                "SELECT (SELECT max(fid) FROM pyramids) AS pyramids, "
+                "(SELECT max(fid) FROM datasets) AS datasets, "
+                "(SELECT max(fid) FROM dataset_events) AS events, "
+                "(SELECT max(fid) FROM publications) AS publications"
+            )
+    except Exception as exc:  # documents are then renewed at every refresh
+        logger.warning("cannot read the catalogue's state: %s", exc)
+        return (time.monotonic(),)
+    return tuple(row.values()) if row else None
+
+
+class DocumentCache:
+    """Documents made from the layers and the catalogue, kept until either changes.
+
+    :meth:`LayerRegistry.all` renews it (empties it under a new generation) when its
+    refresh finds a pyramid record, dataset version, removal or publication it had not
+    seen, so a document is at most one refresh interval (``refresh_s``) older than the
+    store, like the layers themselves. Entries are few (one per document, clearance and
+    base URL); beyond ``max_entries`` the oldest is dropped.
+    """
+
+    def __init__(self, max_entries: int = 256):
+        self.max_entries = max_entries
+        self.generation: object = None
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def renew(self, generation: object) -> None:
+        with self._lock:
+            self.generation = generation
+            self._items.clear()
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """The document under ``key``, made by ``make()`` when it is not kept."""
+        with self._lock:
+            generation = self.generation
+            if key in self._items:
+                return self._items[key]
+        value = make()
+        with self._lock:
+            if self.generation is generation:  # not renewed while it was being made
+                self._items[key] = value
+                while len(self._items) > self.max_entries:
+                    self._items.popitem(last=False)
+        return value
 
 
 def _layer_values(rec: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -25,6 +25,11 @@ class ServerSettings(BaseModel):
         token_cache_s: how long a verified token is trusted before the store is asked
             again (a revocation takes effect within this time).
         public_url: the base URL clients see (behind a proxy); default: from the request.
+        tile_fast_path: answer cached public tiles before the framework
+            (:mod:`geobase.server.fastpath`, the same answers faster); ``false`` sends
+            every request through the full route, the fast path's reference (to rule
+            the fast path out when a tile answer looks wrong: ``[server]
+            tile_fast_path = false`` in geobase.toml).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +44,7 @@ class ServerSettings(BaseModel):
     tile_cache_mb: int = Field(default=64, ge=0)
     token_cache_s: float = Field(default=5.0, ge=0)
     public_url: str | None = None
+    tile_fast_path: bool = True
 
     @classmethod
     def for_workspace(cls, workspace: Path | str, **overrides: Any) -> ServerSettings:

@@ -20,7 +20,8 @@ from starlette.responses import Response
 from geobase import names
 from geobase.errors import NotFoundError, ValidationError
 from geobase.server.deps import Service, clearance_of, get, service_of
-from geobase.server.http import MEDIA_TYPES, respond
+from geobase.server.describe import layer_key
+from geobase.server.http import MEDIA_TYPES, dump_json, etag_for, respond
 from geobase.server.layers import Layer
 
 router = APIRouter()
@@ -154,12 +155,25 @@ def tilejson_route(
     service: Annotated[Service, Depends(service_of)],
     clearance: Annotated[str, Depends(clearance_of)],
 ) -> Response:
-    """A pyramid's TileJSON 3.0.0 document."""
+    """A pyramid's TileJSON 3.0.0 document (made once per build of the pyramid, its
+    record and base URL)."""
     layer = service.layers.get(check_name(pyramid), clearance)
-    return service.json(
+    base = service.base_url(request)
+
+    def make() -> tuple[bytes, str]:
+        body = dump_json(tilejson(layer, base, service.settings.attribution))
+        return body, etag_for(body)
+
+    key = ("tilejson", base, layer_key(layer))
+    body, etag = service.layers.documents.get(key, make)
+    return respond(
         request,
-        tilejson(layer, service.base_url(request), service.settings.attribution),
+        body,
+        "application/json",
+        max_age=service.settings.api_max_age,
         private=clearance != "public",
+        etag=etag,
+        gzip_min_size=service.settings.gzip_min_size,
     )
 
 

@@ -33,8 +33,8 @@ from starlette.responses import Response
 from geobase.errors import NotFoundError
 from geobase.server.auth import cached_privately, token_query, with_query
 from geobase.server.deps import Service, clearance_of, get, service_of
-from geobase.server.describe import LayerText, describe
-from geobase.server.http import MEDIA_TYPES, respond
+from geobase.server.describe import LayerText, describe, layer_key
+from geobase.server.http import MEDIA_TYPES, etag_for, respond
 from geobase.server.layers import Layer
 from geobase.server.tiles import INDEX_RE, Y_EXT_RE, tile_response
 
@@ -235,18 +235,24 @@ def _urn(tms) -> str:
 
 
 def _capabilities(request: Request, service: Service, clearance: str) -> Response:
+    """The capabilities of the caller's layers, made once per layer generation (pyramid
+    builds, classifications, catalogue, publications), base URL and token."""
     layers = service.layers.visible(clearance)
-    body = capabilities_xml(
-        layers,
-        service.base_url(request),
-        service.settings.title,
-        describe(service, layers),
-        token_query(request),
-    )
+    base, query = service.base_url(request), token_query(request)
+
+    def make() -> tuple[bytes, str]:
+        body = capabilities_xml(
+            layers, base, service.settings.title, describe(service, layers), query
+        )
+        return body, etag_for(body)
+
+    key = ("wmts", base, query, *(layer_key(layer) for layer in layers))
+    body, etag = service.layers.documents.get(key, make)
     return respond(
         request,
         body,
         CAPABILITIES_MEDIA_TYPE,
+        etag=etag,
         max_age=service.settings.api_max_age,
         private=cached_privately(request, clearance),
         gzip_min_size=service.settings.gzip_min_size,
