@@ -304,6 +304,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--records", type=int, default=10)
+    parser.add_argument("--http-only", action="store_true", help="skip the writers")
     parser.add_argument("--fresh", action="store_true", help="rebuild the demo workspace")
     parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
     args = parser.parse_args()
@@ -325,7 +326,7 @@ def main() -> int:
             print(side, {k: (round(v["rps"]), round(v["p50"], 1), v["errors"]) for k, v in r.items()},
                   flush=True)  # fmt: skip
     write: dict[str, dict] = {s: {} for s in sides}
-    for side in order:
+    for side in [] if args.http_only else order:
         for kind in ("cli", "lib"):
             write[side][kind] = writers(sides[side], roots[side], args.writers, args.records, kind)
             print(side, kind, [round(v, 2) for v in write[side][kind]], flush=True)
@@ -353,6 +354,9 @@ def main() -> int:
                 f"{med(side, doc, 'p99'):.1f} | {errs(side, doc)} | "
                 f"{med(side, doc, 'cpu_per_request_ms'):.2f} |"
             )
+    if args.http_only:
+        print("\n".join(rows))
+        return 0
     wrows = []
     for side in order:
         for kind, label in (("cli", "`geobase control inspect`, one record per command"),

@@ -165,6 +165,11 @@ class LayerRegistry:
                     self._reload()
         return self._layers
 
+    @property
+    def fresh(self) -> bool:
+        """Whether :meth:`all` answers without reading the store (within ``refresh_s``)."""
+        return time.monotonic() - self._loaded_at < self.refresh_s
+
     def visible(self, clearance: str) -> list[Layer]:
         """Layers a caller with ``clearance`` may see, by name."""
         return [
@@ -318,6 +323,11 @@ class DocumentCache:
         with self._lock:
             self.generation = generation
             self._items.clear()
+
+    def peek(self, key: tuple) -> Any:
+        """The document under ``key`` if it is kept, else None."""
+        with self._lock:
+            return self._items.get(key)
 
     def get(self, key: tuple, make: Callable[[], Any]) -> Any:
         """The document under ``key``, made by ``make()`` when it is not kept."""

@@ -14,6 +14,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -149,23 +150,42 @@ def tilejson(layer: Layer, base: str, attribution: str | None = None) -> dict[st
 
 
 @get(router, "/tiles/{pyramid}/tilejson.json", summary="TileJSON 3.0")
-def tilejson_route(
+async def tilejson_route(
     request: Request,
     pyramid: str,
     service: Annotated[Service, Depends(service_of)],
     clearance: Annotated[str, Depends(clearance_of)],
 ) -> Response:
     """A pyramid's TileJSON 3.0.0 document (made once per build of the pyramid, its
-    record and base URL)."""
-    layer = service.layers.get(check_name(pyramid), clearance)
+    record and base URL; a kept one is sent from the event loop)."""
+    check_name(pyramid)
+    if service.layers.fresh:
+        layer = service.layers.get(pyramid, clearance)
+        kept = service.layers.documents.peek(_tilejson_key(request, service, layer))
+        if kept is not None:
+            return _tilejson_response(request, service, clearance, *kept)
+    return await run_in_threadpool(_tilejson_made, request, service, clearance, pyramid)
+
+
+def _tilejson_key(request: Request, service: Service, layer: Layer) -> tuple:
+    return ("tilejson", service.base_url(request), layer_key(layer))
+
+
+def _tilejson_made(request: Request, service: Service, clearance: str, pyramid: str) -> Response:
+    layer = service.layers.get(pyramid, clearance)
     base = service.base_url(request)
 
     def make() -> tuple[bytes, str]:
         body = dump_json(tilejson(layer, base, service.settings.attribution))
         return body, etag_for(body)
 
-    key = ("tilejson", base, layer_key(layer))
-    body, etag = service.layers.documents.get(key, make)
+    body, etag = service.layers.documents.get(_tilejson_key(request, service, layer), make)
+    return _tilejson_response(request, service, clearance, body, etag)
+
+
+def _tilejson_response(
+    request: Request, service: Service, clearance: str, body: bytes, etag: str
+) -> Response:
     return respond(
         request,
         body,

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -234,11 +235,36 @@ def _urn(tms) -> str:
     return f"urn:ogc:def:crs:EPSG::{epsg}" if epsg else str(tms.crs)
 
 
-def _capabilities(request: Request, service: Service, clearance: str) -> Response:
+async def _capabilities(request: Request, service: Service, clearance: str) -> Response:
     """The capabilities of the caller's layers, made once per layer generation (pyramid
-    builds, classifications, catalogue, publications), base URL and token."""
+    builds, classifications, catalogue, publications), base URL and token.
+
+    A kept document is sent from the event loop; making one (store queries) runs in
+    the thread pool."""
+    if service.layers.fresh:
+        key, _ = _capabilities_key(request, service, clearance)
+        kept = service.layers.documents.peek(key)
+        if kept is not None:
+            return _capabilities_response(request, service, clearance, *kept)
+    return await run_in_threadpool(_capabilities_made, request, service, clearance)
+
+
+def _capabilities_key(
+    request: Request, service: Service, clearance: str
+) -> tuple[tuple, list[Layer]]:
     layers = service.layers.visible(clearance)
-    base, query = service.base_url(request), token_query(request)
+    key = (
+        "wmts",
+        service.base_url(request),
+        token_query(request),
+        *(layer_key(layer) for layer in layers),
+    )
+    return key, layers
+
+
+def _capabilities_made(request: Request, service: Service, clearance: str) -> Response:
+    key, layers = _capabilities_key(request, service, clearance)
+    base, query = key[1], key[2]
 
     def make() -> tuple[bytes, str]:
         body = capabilities_xml(
@@ -246,8 +272,13 @@ def _capabilities(request: Request, service: Service, clearance: str) -> Respons
         )
         return body, etag_for(body)
 
-    key = ("wmts", base, query, *(layer_key(layer) for layer in layers))
     body, etag = service.layers.documents.get(key, make)
+    return _capabilities_response(request, service, clearance, body, etag)
+
+
+def _capabilities_response(
+    request: Request, service: Service, clearance: str, body: bytes, etag: str
+) -> Response:
     return respond(
         request,
         body,
@@ -326,7 +357,7 @@ def _tile(
 
 
 @get(router, "/wmts", summary="WMTS 1.0.0 (KVP)")
-def wmts_kvp(
+async def wmts_kvp(
     request: Request,
     service: Annotated[Service, Depends(service_of)],
     clearance: Annotated[str, Depends(clearance_of)],
@@ -347,7 +378,7 @@ def wmts_kvp(
         if not operation:
             raise OWSException("MissingParameterValue", "REQUEST is missing", "REQUEST")
         if operation.lower() == "getcapabilities":
-            return _capabilities(request, service, clearance)
+            return await _capabilities(request, service, clearance)
         if operation.lower() != "gettile":
             raise OWSException(
                 "OperationNotSupported",
@@ -364,7 +395,8 @@ def wmts_kvp(
             raise OWSException(
                 "InvalidParameterValue", f"FORMAT {params['FORMAT'][:40]!r} is not served", "FORMAT"
             )
-        return _tile(
+        return await run_in_threadpool(
+            _tile,
             request,
             service,
             clearance,
@@ -383,13 +415,13 @@ def wmts_kvp(
 
 
 @get(router, "/wmts/1.0.0/WMTSCapabilities.xml", summary="WMTS 1.0.0 capabilities (RESTful)")
-def wmts_rest_capabilities(
+async def wmts_rest_capabilities(
     request: Request,
     service: Annotated[Service, Depends(service_of)],
     clearance: Annotated[str, Depends(clearance_of)],
 ) -> Response:
     """The capabilities document (RESTful encoding)."""
-    return _capabilities(request, service, clearance)
+    return await _capabilities(request, service, clearance)
 
 
 @get(
