@@ -1,16 +1,19 @@
 """Tile serving: ``geobase serve`` against nginx on the same tile directory, same run.
 
-Builds a public WebMercatorQuad pyramid (directory store) in ``bench/out/server``, warms
-the servers on every tile, then runs wrk (Debian) for ``--seconds`` at
-``--connections`` on each, cycling through the same tile URLs. geobase runs with as many
-uvicorn workers as nginx has worker processes. The third server is nginx configured by
-``geobase serve --emit-nginx`` in front of that geobase (tiles from disk after geobase's
-cached ``auth_request``), with the bare nginx's tuning. Reports requests per second, the
-ratios (targets: geobase >= 0.5 x nginx, the nginx deployment >= 0.9 x nginx), errors
-(target: none) and p50/p99 latency, and rewrites the "Tile service" section of
-``bench/RESULTS.md``.
+Builds a public and a restricted WebMercatorQuad pyramid (directory stores) in
+``bench/out/server``, warms the servers on every public tile, then runs wrk (Debian) for
+``--seconds`` at ``--connections`` on each, cycling through the same tile URLs. geobase
+runs with as many uvicorn workers as nginx has worker processes. Two more servers are
+nginx configured by ``geobase serve --emit-nginx`` in front of that geobase, with the
+bare nginx's tuning: with ``[server] nginx_public_marks`` (anonymous public tiles sent
+from disk on geobase's marks) and without (``auth_request`` for every tile, anonymous
+answers cached 5 s). After the load every restricted tile is asked through both
+deployments without a token, with wrong ones and with the right one. Reports requests
+per second, the ratios (targets: geobase >= 0.5 x nginx, the nginx deployment >= 0.9 x
+nginx with no restricted tile sent without its token), errors (target: none) and p50/p99
+latency, and rewrites the "Tile service" section of ``bench/RESULTS.md``.
 
-    .venv/bin/python bench/bench_server.py [--seconds 30] [--connections 64] [--workers 2]
+    PYTHONPATH=. .venv/bin/python bench/bench_server.py [--seconds 30] [--connections 64] [--workers 2]
                                            [--rounds 2]
 
 Needs wrk and nginx on PATH (``apt-get install wrk nginx-light``); not part of the tests.
@@ -30,6 +33,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
@@ -40,6 +44,7 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN = "<!-- bench_server: begin -->"
 END = "<!-- bench_server: end -->"
 PYRAMID = "bench"
+RESTRICTED = "bench-restricted"
 
 
 def free_port() -> int:
@@ -60,12 +65,15 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
 
 
-def build_workspace() -> tuple[Path, list[str]]:
-    """A workspace with one public pyramid; returns its root and the tile URL paths."""
+def build_workspace() -> tuple[Path, list[str], list[str], str]:
+    """A workspace with one public pyramid and one restricted one (directory stores);
+    returns its root, the public and the restricted tile URL paths, and a token that
+    may see the restricted one."""
     import numpy as np
     import rasterio
     from affine import Affine
 
+    from geobase.catalog.access import create_token
     from geobase.store import Workspace
     from geobase.tiles.build import build_tiles
     from geobase.tiles.stores import open_pyramid
@@ -94,13 +102,61 @@ def build_workspace() -> tuple[Path, list[str]]:
                 ws, "src.tif", root / "tiles" / PYRAMID, tms="WebMercatorQuad", zoom=(10, 15),
                 fmt="png", name=PYRAMID,
             )  # fmt: skip
+            build_tiles(
+                ws, "src.tif", root / "tiles" / RESTRICTED, tms="WebMercatorQuad",
+                zoom=(10, 13), fmt="png", name=RESTRICTED,
+            )  # fmt: skip
         with ws.store.transaction() as tx:
             tx.execute("UPDATE pyramids SET classification = 'public'")
+            tx.execute(
+                "UPDATE pyramids SET classification = 'restricted' WHERE name = :n",
+                {"n": RESTRICTED},
+            )
+        _, token = create_token(ws.store, "bench", "restricted")
         with open_pyramid(root / "tiles" / PYRAMID) as reader:
             paths = [f"/tiles/{PYRAMID}/{z}/{x}/{y}.png" for z, x, y in reader.tiles()]
+        with open_pyramid(root / "tiles" / RESTRICTED) as reader:
+            hidden = [f"/tiles/{RESTRICTED}/{z}/{x}/{y}.png" for z, x, y in reader.tiles()]
     finally:
         ws.close()
-    return root, paths
+    return root, paths, hidden, token
+
+
+def status_of(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def restricted_check(base: str, hidden: list[str], token: str, tiles: Path) -> dict:
+    """Every restricted tile through the nginx deployment: without a token, with a wrong
+    one (header and ?token=) and with the right one. Counts tiles sent that must not
+    be, and checks that the right token gets the very bytes on disk."""
+    wrong = "gbt_" + "x" * 43
+    asks = {
+        "anonymous": ({}, ""),
+        "wrong token (header)": ({"Authorization": f"Bearer {wrong}"}, ""),
+        "wrong token (?token=)": ({}, f"?token={wrong}"),
+        "right token (header)": ({"Authorization": f"Bearer {token}"}, ""),
+        "right token (?token=)": ({}, f"?token={token}"),
+    }
+    out = {}
+    for label, (headers, query) in asks.items():
+        statuses: dict[int, int] = {}
+        leaked = 0
+        for path in hidden:
+            status, body = status_of(base + path + query, headers)
+            statuses[status] = statuses.get(status, 0) + 1
+            on_disk = (tiles / path.split("/", 3)[3]).read_bytes()
+            if "right" in label:
+                leaked += status != 200 or body != on_disk  # here: counts failures
+            else:
+                leaked += status == 200 or body == on_disk
+        out[label] = {"statuses": statuses, "bad": leaked}
+    return out
 
 
 NGINX_CONF = """
@@ -221,7 +277,7 @@ def main() -> int:
             print(f"{tool} is not installed (apt-get install wrk nginx-light)", file=sys.stderr)
             return 2
     OUT.mkdir(parents=True, exist_ok=True)
-    root, paths = build_workspace()
+    root, paths, hidden, token = build_workspace()
     paths_file = OUT / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n", encoding="utf-8")
     script = OUT / "tiles.lua"
@@ -238,59 +294,83 @@ def main() -> int:
                     encoding="utf-8")  # fmt: skip
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     geobase_port = free_port()
-    # nginx as `geobase serve --emit-nginx` configures it, in front of the same geobase
-    front_prefix = OUT / "nginx-front"
-    (front_prefix / "tmp").mkdir(parents=True, exist_ok=True)
-    front_port = free_port()
-    snippet = front_prefix / "geobase.conf"
-    subprocess.run(
-        [str(Path(sys.executable).parent / "geobase"), "-q", "serve", "--workspace", str(root),
-         "--port", str(geobase_port), "--emit-nginx", str(snippet),
-         "--nginx-listen", f"127.0.0.1:{front_port}", "--nginx-auth-cache", "5"],
-        check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )  # fmt: skip
-    text = snippet.read_text(encoding="utf-8")
-    text = text.replace("/var/cache/nginx/geobase", str(front_prefix / "cache"))
-    # no access log, as the bare nginx
-    text = re.sub(r'access_log "[^"]*" geobase_redacted;', "access_log off;", text)
-    snippet.write_text(text, encoding="utf-8")
-    front_conf = front_prefix / "nginx.conf"
-    front_conf.write_text(NGINX_CONF.format(workers=args.workers, prefix=front_prefix,
-                                            server=f"    include {snippet};"),
-                          encoding="utf-8")  # fmt: skip
+    # nginx as `geobase serve --emit-nginx` configures it, in front of the same geobase:
+    # "front" with [server] nginx_public_marks (anonymous public tiles sent on geobase's
+    # marks, everything else asked for each tile), "front-ask" without marks, asking
+    # geobase for every tile with its anonymous answers cached 5 s (--nginx-auth-cache 5)
+    marks = OUT / "marks"
+    toml = root / "geobase.toml"
+    geobase_bin = str(Path(sys.executable).parent / "geobase")
+    fronts = {}
+    for name, auth_cache in (("front-ask", "5"), ("front", "0")):
+        if name == "front":  # the marks folder from now on: emitted, and kept by geobase
+            text = toml.read_text(encoding="utf-8")
+            toml.write_text(
+                text.replace("[server]\n", f'[server]\nnginx_public_marks = "{marks}"\n', 1),
+                encoding="utf-8",
+            )
+        front_prefix = OUT / f"nginx-{name}"
+        (front_prefix / "tmp").mkdir(parents=True, exist_ok=True)
+        front_port = free_port()
+        snippet = front_prefix / "geobase.conf"
+        subprocess.run(
+            [geobase_bin, "-q", "serve", "--workspace", str(root),
+             "--port", str(geobase_port), "--emit-nginx", str(snippet),
+             "--nginx-listen", f"127.0.0.1:{front_port}", "--nginx-auth-cache", auth_cache],
+            check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )  # fmt: skip
+        text = snippet.read_text(encoding="utf-8")
+        text = text.replace("/var/cache/nginx/geobase", str(front_prefix / "cache"))
+        # no access log, as the bare nginx
+        text = re.sub(r'access_log "[^"]*" geobase_redacted;', "access_log off;", text)
+        snippet.write_text(text, encoding="utf-8")
+        front_conf = front_prefix / "nginx.conf"
+        front_conf.write_text(NGINX_CONF.format(workers=args.workers, prefix=front_prefix,
+                                                server=f"    include {snippet};"),
+                              encoding="utf-8")  # fmt: skip
+        fronts[name] = (front_port, front_prefix, front_conf)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    cmd = [str(Path(sys.executable).parent / "geobase"), "-q", "serve", "--workspace", str(root),
+    cmd = [geobase_bin, "-q", "serve", "--workspace", str(root),
            "--port", str(geobase_port), "--workers", str(args.workers), "--log-level", "warning"]  # fmt: skip
     bases = {
         "nginx": f"http://127.0.0.1:{nginx_port}",
         "geobase": f"http://127.0.0.1:{geobase_port}",
-        "front": f"http://127.0.0.1:{front_port}",
+        **{name: f"http://127.0.0.1:{port}" for name, (port, _, _) in fronts.items()},
     }
     procs = [
         subprocess.Popen([nginx, "-p", str(prefix), "-c", str(conf)]),
         subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL),
-        subprocess.Popen([nginx, "-p", str(front_prefix), "-c", str(front_conf)]),
+        *(subprocess.Popen([nginx, "-p", str(fp), "-c", str(fc)]) for _, fp, fc in fronts.values()),
     ]
-    rounds: dict[str, list[dict]] = {"nginx": [], "geobase": [], "front": []}
+    names = ("nginx", "front", "front-ask", "geobase")
+    rounds: dict[str, list[dict]] = {name: [] for name in names}
     try:
         wait_http(bases["nginx"] + paths[0])
         wait_http(bases["geobase"] + "/health")
-        wait_http(bases["front"] + paths[0])
-        warm(bases["nginx"], paths)
-        warm(bases["front"], paths)
+        for name in ("front", "front-ask"):
+            wait_http(bases[name] + paths[0])
+        time.sleep(2)  # geobase's first registry refresh has written the marks
+        for name in ("nginx", "front", "front-ask"):
+            warm(bases[name], paths)
         for _ in range(args.workers * 3):  # each worker process has its own tile cache
             warm(bases["geobase"], paths)
         for i in range(args.rounds):
-            order = ("nginx", "front", "geobase") if i % 2 == 0 else ("geobase", "front", "nginx")
-            for name in order:
+            for name in names if i % 2 == 0 else names[::-1]:
                 r = run_wrk(bases[name], script, args.seconds, args.connections, args.threads)
                 rounds[name].append(r)
-                print(f"round {i + 1} {name:8s} {r['rps']:9.0f} req/s  errors {r['errors']}  "
+                print(f"round {i + 1} {name:9s} {r['rps']:9.0f} req/s  errors {r['errors']}  "
                       f"p99 {r['p99']}", flush=True)  # fmt: skip
+        # right after the load (anonymous answers cached, marks in place), then again
+        # after geobase's registry refresh and nginx's auth cache expired
+        tiles_dir = root / "tiles" / RESTRICTED
+        access = {n: restricted_check(bases[n], hidden, token, tiles_dir) for n in fronts}
+        time.sleep(6)
+        access_later = {n: restricted_check(bases[n], hidden, token, tiles_dir) for n in fronts}
+        marked = sorted(p.name for p in marks.iterdir())
     finally:
-        procs[0].send_signal(signal.SIGQUIT)
         procs[1].send_signal(signal.SIGINT)
-        procs[2].send_signal(signal.SIGQUIT)
+        for proc in (procs[0], *procs[2:]):
+            proc.send_signal(signal.SIGQUIT)
         for proc in procs:
             try:
                 proc.wait(30)
@@ -298,43 +378,98 @@ def main() -> int:
                 proc.kill()
     results = {name: combine(rs) for name, rs in rounds.items()}
 
-    g, n, f = results["geobase"], results["nginx"], results["front"]
+    g, n, f, a = (results[k] for k in ("geobase", "nginx", "front", "front-ask"))
     ratio = g["rps"] / n["rps"]
     verdict = "meets" if ratio >= 0.5 and g["errors"] == 0 else "MISSES"
-    front_ratio = f["rps"] / n["rps"]
-    front_verdict = "meets" if front_ratio >= 0.9 and f["errors"] == 0 else "MISSES"
+    front_ratio, ask_ratio = f["rps"] / n["rps"], a["rps"] / n["rps"]
+
+    def wrong(checks: dict, right: bool) -> int:
+        return sum(v["bad"] for k, v in checks.items() if ("right" in k) == right)
+
+    leaks = {k: wrong(access[k], False) + wrong(access_later[k], False) for k in fronts}
+    leaks_later = sum(wrong(access_later[k], False) for k in fronts)
+    refused_right = {k: wrong(access[k], True) + wrong(access_later[k], True) for k in fronts}
+    front_verdict = (
+        "meets"
+        if front_ratio >= 0.9 and f["errors"] == 0 and not any(leaks.values())
+        and not any(refused_right.values())
+        else "MISSES"
+    )  # fmt: skip
+    access_rows = "\n".join(
+        f"| {front} | {label} | {len(hidden)} | "
+        f"{', '.join(f'{n} x {c}' for c, n in sorted(v['statuses'].items()))} | "
+        f"{v['bad']} |"
+        for front in fronts
+        for label, v in access[front].items()
+    )
+    print(access_rows)
     for name, r in results.items():
         print(
-            f"{name:8s} {r['rps']:10.0f} req/s  errors {r['errors']}  p50 {r['p50']}  p99 {r['p99']}"
+            f"{name:9s} {r['rps']:10.0f} req/s  errors {r['errors']}  p50 {r['p50']}  p99 {r['p99']}"
         )
     print(f"ratio geobase / nginx = {ratio:.2f} ({verdict} the 0.5 target)")
     print(f"ratio nginx deployment / nginx = {front_ratio:.2f} ({front_verdict} the 0.9 target)")
+    print(f"ratio nginx deployment without marks / nginx = {ask_ratio:.2f}; marks: {marked}")
+
+    def row(label: str, r: dict) -> str:
+        return (
+            f"| {label} | {r['rps']:.0f} | {r['each']} | {r['requests']} | {r['errors']} | "
+            f"{r['p50']} | {r['p99']} |"
+        )
+
+    rows = "\n".join(
+        (
+            row("nginx (sendfile, open_file_cache)", n),
+            row("geobase serve (uvicorn, httptools)", g),
+            row("nginx by `serve --emit-nginx`, `[server] nginx_public_marks` set", f),
+            row("nginx by `serve --emit-nginx --nginx-auth-cache 5`, no marks", a),
+        )
+    )
     text = textwrap.dedent(
         f"""\
         ## Tile service (`geobase serve` vs nginx)
 
-        {dt.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} CPUs (shared
-        with other work), {len(paths)} cached 256 px PNG tiles of one WebMercatorQuad pyramid
-        (directory store), cycled by a wrk Lua script; {args.workers} uvicorn workers vs
-        {args.workers} nginx worker processes serving the same directory; wrk {args.threads}
-        threads, {args.connections} connections, {args.seconds} s per run, {args.rounds} runs
-        per server in alternation (requests/s: mean of the runs; p50/p99: the worst run's).
+        {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs
+        (shared with other sessions), {len(paths)} cached 256 px PNG tiles of one public
+        WebMercatorQuad pyramid (directory store), cycled by a wrk Lua script;
+        {args.workers} uvicorn workers vs {args.workers} nginx worker processes serving the
+        same directory; wrk {args.threads} threads, {args.connections} connections,
+        {args.seconds} s per run, {args.rounds} runs per server in alternation (requests/s:
+        mean of the runs; p50/p99: the worst run's). Both nginx deployments stand in front
+        of the same geobase; with marks, nginx sends an anonymous request's tile from disk
+        while geobase keeps the pyramid's mark (public, and its folder holds the recorded
+        build: checked at every registry refresh by a thread of the server), and asks
+        geobase (`auth_request`, not cached) for everything else; without marks it asks for
+        every tile and reuses anonymous answers for 5 s.
 
         | server | requests/s | runs | requests | errors | p50 | p99 |
         |---|---:|---|---:|---:|---:|---:|
-        | nginx (sendfile, open_file_cache) | {n["rps"]:.0f} | {n["each"]} | {n["requests"]} | {n["errors"]} | {n["p50"]} | {n["p99"]} |
-        | geobase serve (uvicorn, httptools) | {g["rps"]:.0f} | {g["each"]} | {g["requests"]} | {g["errors"]} | {g["p50"]} | {g["p99"]} |
-        | nginx by `serve --emit-nginx` (auth_request, cached) | {f["rps"]:.0f} | {f["each"]} | {f["requests"]} | {f["errors"]} | {f["p50"]} | {f["p99"]} |
+        @@ROWS@@
 
         Ratio geobase / nginx: **{ratio:.2f}** ({verdict} the target of 0.5, errors must be 0).
-        Ratio nginx deployment / nginx: **{front_ratio:.2f}** ({front_verdict} the target of 0.9).
-        Load average at the end: {", ".join(f"{v:.1f}" for v in os.getloadavg())} (the machine
-        is shared with other work: expect run-to-run differences of tens of percent).
+        Ratio nginx deployment (marks) / nginx: **{front_ratio:.2f}** ({front_verdict} the
+        target of 0.9 with no restricted tile sent without its token); without marks
+        (auth cache 5 s): {ask_ratio:.2f}. Marks geobase kept: {", ".join(marked) or "none"}.
 
-        Command: `.venv/bin/python bench/bench_server.py --seconds {args.seconds} --connections {args.connections} --workers {args.workers} --rounds {args.rounds}`
+        Restricted pyramid `{RESTRICTED}` (a directory pyramid too) through each deployment
+        right after the load, every tile asked each way ("wrong": a tile sent that must not
+        be, or for the right token a tile not sent or not the bytes on disk), and again
+        after the registry refresh and the auth cache expired (wrong then: {leaks_later}).
+
+        | deployment | request | tiles | answers (count x status) | wrong |
+        |---|---|---:|---|---:|
+        @@ACCESS_ROWS@@
+
+        Tiles sent without a valid token: **{sum(leaks.values())}**; refused to the right
+        token: {sum(refused_right.values())}. Load average at the end:
+        {", ".join(f"{v:.1f}" for v in os.getloadavg())} (the machine is shared with other
+        work: expect run-to-run differences of tens of percent).
+
+        Command: `PYTHONPATH=. .venv/bin/python bench/bench_server.py --seconds {args.seconds} --connections {args.connections} --workers {args.workers} --rounds {args.rounds}`
         (wrk: `{g["command"].replace(str(ROOT) + "/", "")}`)
         """
     )
+    text = text.replace("@@ROWS@@", rows).replace("@@ACCESS_ROWS@@", access_rows)
     if not args.no_write:
         write_results(text)
     return 0 if verdict == front_verdict == "meets" else 1

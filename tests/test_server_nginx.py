@@ -59,17 +59,21 @@ def main_conf(prefix: Path, snippet: Path) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
+@pytest.fixture(scope="module", params=["ask", "marks"])
+def deployed(request, tmp_path_factory):
+    """nginx as emitted, in front of geobase: asking geobase for every tile ("ask"), or
+    sending anonymous tiles of pyramids geobase keeps marked public ("marks",
+    ``[server] nginx_public_marks``)."""
     from geobase.server import ServerSettings, create_app
     from geobase.server.nginx import nginx_config
     from geobase.store import Workspace
 
     binary = nginx_binary()
     info = make_workspace(tmp_path_factory.mktemp("nginx") / "ws")
-    app = create_app(ServerSettings.for_workspace(info["ws_root"]))
-    app.state.service.layers.refresh_s = REFRESH_S
     prefix = tmp_path_factory.mktemp("nginx-prefix")
+    marks = prefix / "marks" if request.param == "marks" else None
+    app = create_app(ServerSettings.for_workspace(info["ws_root"], nginx_public_marks=marks))
+    app.state.service.layers.refresh_s = REFRESH_S
     with running(app) as geobase:
         port = free_port()
         with Workspace.open(info["ws_root"]) as ws:
@@ -80,6 +84,7 @@ def deployed(tmp_path_factory):
                 cache_dir=prefix / "auth-cache",
                 access_log=prefix / "access.log",
                 auth_cache_s=AUTH_CACHE_S,
+                marks_dir=marks,
             )
         assert config.direct == ("inner", "merc") and config.proxied == ("cgcs", "secret")
         text = config.text
@@ -110,7 +115,14 @@ def deployed(tmp_path_factory):
                 httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as nginx,
                 httpx.Client(base_url=geobase, timeout=20) as direct,
             ):
-                yield {**info, "nginx": nginx, "direct": direct, "config": text, "prefix": prefix}
+                yield {
+                    **info,
+                    "nginx": nginx,
+                    "direct": direct,
+                    "config": text,
+                    "prefix": prefix,
+                    "marks": marks,
+                }
         finally:
             proc.terminate()
             proc.wait(10)
@@ -137,7 +149,24 @@ def test_config_names_directory_pyramids_only(deployed):
     text = deployed["config"]
     assert 'location ~ "^/tiles/merc/' in text and 'location ~ "^/tiles/inner/' in text
     assert "/tiles/cgcs/" not in text and "/tiles/secret/" not in text  # archives: geobase
-    assert "public" not in text.split("server {", 1)[1]  # no classification baked in
+    body = text.split("server {", 1)[1]
+    if deployed["marks"] is None:
+        assert "public" not in body  # no classification baked in
+    else:  # every directory pyramid has its mark checked, whatever it is classified
+        for name in ("merc", "inner"):
+            assert f'if (!-f "{deployed["marks"]}/{name}.public")' in body
+
+
+def test_marks_follow_the_registry(deployed):
+    """The marks name exactly the public directory pyramids whose folders hold the
+    recorded build; nginx sends their anonymous tiles from disk without asking."""
+    if deployed["marks"] is None:
+        pytest.skip("no marks in this deployment")
+    deployed["direct"].get("/health")
+    deadline = time.monotonic() + 5
+    while not (deployed["marks"] / "merc.public").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(p.name for p in deployed["marks"].iterdir()) == ["merc.public"]
 
 
 def test_public_tiles_come_from_disk_byte_identical(deployed):
@@ -264,6 +293,39 @@ def test_build_swapped_into_the_folder_is_not_sent_on_the_old_answer(deployed):
     assert client.get(AUTH_PATH, headers=headers).status_code == 204
 
 
+def test_a_build_swapped_in_loses_its_mark_until_geobase_sees_its_record(deployed):
+    """Marks: another build in the folder (its record not yet seen) takes the mark away
+    within a refresh, so nginx no longer sends the folder's files; back, it is marked."""
+    if deployed["marks"] is None:
+        pytest.skip("no marks in this deployment")
+    mark = deployed["marks"] / "merc.public"
+    folder = deployed["ws_root"] / "tiles" / "merc"
+    marker = folder / "tilejson.json"
+    original = marker.read_bytes()
+    swapped = json.loads(original)
+    swapped["build_id"] = "another-build"
+    path = tiles_of(deployed, "merc")[0]
+
+    def wait_for(present: bool) -> bool:
+        deadline = time.monotonic() + 5
+        while mark.exists() != present and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return mark.exists() == present
+
+    assert wait_for(True)
+    try:
+        marker.write_text(json.dumps(swapped), encoding="utf-8")
+        assert wait_for(False)
+        time.sleep(1.2)  # nginx's file cache of the mark
+        # nginx no longer sends it from disk: it asks, is refused, and hands the request
+        # to geobase, which answers from the build its record describes
+        answer = deployed["nginx"].get(path)
+        assert not from_disk(answer)
+    finally:
+        marker.write_bytes(original)
+    assert wait_for(True)
+
+
 def test_reclassified_pyramid_is_refused_by_nginx(deployed):
     """public -> restricted: within geobase's refresh plus the auth cache, no tile is
     served anonymously (last: it changes the workspace)."""
@@ -274,7 +336,11 @@ def test_reclassified_pyramid_is_refused_by_nginx(deployed):
     assert all(nginx.get(p).status_code == 200 for p in paths)  # anonymous answers cached
     with Workspace.open(deployed["ws_root"]) as ws, ws.store.transaction() as tx:
         tx.execute("UPDATE pyramids SET classification = 'restricted' WHERE name = 'merc'")
-    time.sleep(REFRESH_S + AUTH_CACHE_S + 0.8)
+    # the registry refresh, then nginx's auth cache or (marks) its one-second file cache;
+    # the marks are refreshed by geobase's own thread, with no request to trigger it
+    time.sleep(REFRESH_S + max(AUTH_CACHE_S, 1.0 + 1.0) + 0.8)
+    if deployed["marks"] is not None:
+        assert not (deployed["marks"] / "merc.public").exists()
     for path in paths:
         assert nginx.get(path).status_code == 404, path
         assert nginx.get(path, headers=bearer(deployed, "internal")).status_code == 404

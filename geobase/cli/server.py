@@ -91,13 +91,16 @@ def serve(
     if nginx_path is not None:
         from geobase.server.nginx import nginx_config, upstream_for
 
+        settings = ServerSettings.for_workspace(root)
         with ws:
             config = nginx_config(
                 ws,
                 upstream=upstream_for(host, port),
                 listen=nginx_listen,
                 auth_cache_s=nginx_auth_cache,
-                cors_origins=ServerSettings.for_workspace(root).cors_origins,
+                cors_origins=settings.cors_origins,
+                marks_dir=settings.nginx_public_marks,
+                tile_max_age=settings.tile_max_age,
             )
         _write_text(nginx_path, config.text)
         info(f"nginx sends {len(config.direct)} pyramid(s) from disk: {', '.join(config.direct)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +30,27 @@ class Service:
         self.products = products_for(ws.config.products)
         self.tokens = TokenChecker(ws.store, ttl_s=settings.token_cache_s)
         self.layers = LayerRegistry(ws, cache_bytes=settings.tile_cache_mb * 2**20)
+        if settings.nginx_public_marks is not None:
+            from geobase.server.nginx import refresh_public_marks
+
+            marks = settings.nginx_public_marks
+            self.layers.on_refresh = lambda layers: refresh_public_marks(marks, layers)
+            # nginx sends marked tiles without asking, so no request may come to refresh
+            # the registry: a thread refreshes it (and the marks) on time
+            self._stop = threading.Event()
+            self._refresher = threading.Thread(
+                target=self._refresh_marks, name="geobase-nginx-marks", daemon=True
+            )
+            self._refresher.start()
+
+    def _refresh_marks(self) -> None:
+        while True:
+            try:
+                self.layers.all()
+            except Exception:  # refresh_public_marks logs; keep refreshing
+                logger.exception("refreshing the layers for the nginx marks failed")
+            if self._stop.wait(min(self.layers.refresh_s, 1.0)):
+                return
 
     def datasets(self, **kwargs: Any):
         """Current catalogue records (all classifications: callers filter by clearance)."""
@@ -62,6 +84,12 @@ class Service:
         return str(request.base_url).rstrip("/")
 
     def close(self) -> None:
+        if self.settings.nginx_public_marks is not None:
+            from geobase.server.nginx import clear_public_marks
+
+            self._stop.set()
+            self._refresher.join(10)
+            clear_public_marks(self.settings.nginx_public_marks)
         self.layers.close()
         self.ws.close()
 

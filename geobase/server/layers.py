@@ -154,6 +154,8 @@ class LayerRegistry:
         #: what documents built from the layers and the catalogue (capabilities,
         #: TileJSON, layer titles) are kept for; renewed when either changes
         self.documents = DocumentCache()
+        #: called with the layers after every refresh (the nginx marks, if kept)
+        self.on_refresh: Callable[[dict[str, Layer]], None] | None = None
 
     # --- what exists -------------------------------------------------------------------
 
@@ -221,13 +223,21 @@ class LayerRegistry:
         signature = tuple(sorted((r["name"], repr(sorted(r.items()))) for r in records))
         state = _catalogue_state(self.ws)
         self._loaded_at = time.monotonic()
-        if state != self._state or signature != self._signature:
+        changed = state != self._state or signature != self._signature
+        if signature != self._signature:
+            self._replace(records, signature)
+        if changed:
             # a build, a reclassification, a new dataset version or a publication: the
-            # documents describing the layers are made again
+            # documents describing the layers are made again (from the new layers)
             self.documents.renew((signature, state))
             self._state = state
-        if signature == self._signature:
-            return
+        if self.on_refresh is not None:
+            try:
+                self.on_refresh(self._layers)
+            except Exception as exc:  # nginx then asks for every tile
+                logger.error("cannot refresh the nginx marks: %s", exc)
+
+    def _replace(self, records: list[dict[str, Any]], signature: tuple) -> None:
         old = self._layers
         layers: dict[str, Layer] = {}
         for rec in records:

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,6 +44,7 @@ from geobase.errors import ValidationError
 from geobase.server.deps import Service, service_of
 from geobase.server.fastpath import TILE_PATH
 from geobase.server.http import cache_control
+from geobase.server.layers import Layer
 from geobase.store import Workspace
 
 AUTH_PATH = "/_nginx/tile-access"
@@ -82,6 +84,8 @@ def nginx_config(
     access_log: Path | str = "/var/log/nginx/geobase-access.log",
     auth_cache_s: int = 0,
     cors_origins: list[str] | None = None,
+    marks_dir: Path | str | None = None,
+    tile_max_age: int = 3600,
 ) -> NginxConfig:
     """The nginx configuration (an ``http {}`` snippet) for serving ``ws`` (module docstring).
 
@@ -99,6 +103,12 @@ def nginx_config(
             tiles on the old answer: use it only for pyramids never rebuilt stricter.
         cors_origins: the server's ``cors_origins`` (default ``["*"]``): the origins
             static tiles are allowed to (``Access-Control-Allow-Origin``).
+        marks_dir: the server's ``nginx_public_marks`` folder: when given, nginx sends
+            an anonymous request's tile without asking while geobase keeps the
+            pyramid's mark there (:func:`refresh_public_marks`: public, and its folder
+            holds the build geobase judged); the rest is asked as without it.
+        tile_max_age: the server's ``tile_max_age`` (``Cache-Control`` of tiles sent
+            on a mark).
 
     Raises:
         ValidationError: an argument or a pyramid's folder cannot be written into an
@@ -116,6 +126,8 @@ def nginx_config(
     for origin in origins:
         _check(_ORIGIN, origin, "CORS origin", "* or scheme://host[:port]")
     _check(_SAFE_PATH, str(access_log), "access log", "a path without spaces, quotes, $ ; { }")
+    if marks_dir is not None:
+        _check(_SAFE_PATH, str(marks_dir), "marks folder", "a path without spaces, quotes, $ ; { }")
     if not 0 <= auth_cache_s <= 3600:
         raise ValidationError(f"auth cache time {auth_cache_s} s is not within 0-3600 s")
     registry = LayerRegistry(ws, cache_bytes=0)
@@ -165,6 +177,8 @@ def nginx_config(
         cors_any="*" in origins,
         cors_origins=origins,
         pyramids=pyramids,
+        marks_dir=None if marks_dir is None else str(marks_dir),
+        public_cache_control=cache_control(tile_max_age),
     )
     return NginxConfig(text, tuple(p["name"] for p in pyramids), tuple(proxied))
 
@@ -256,6 +270,43 @@ def build_on_disk(folder: Path) -> str | None:
         return None
     _ON_DISK[folder] = (key, build)
     return build
+
+
+MARK_SUFFIX = ".public"
+
+
+def refresh_public_marks(folder: Path, layers: Mapping[str, Layer]) -> set[str]:
+    """Keep ``<name>.public`` in ``folder`` for exactly the directory pyramids anybody
+    may have now; returns their names.
+
+    A pyramid is marked while it is public and its folder holds the build geobase's
+    record describes (:func:`build_on_disk`); the mark is removed as soon as a refresh
+    finds otherwise (reclassified, moved, another build swapped in), so nginx sends
+    anonymous tiles on a mark at most one registry refresh (plus nginx's one-second
+    file cache) after it stopped being true. Everything else nginx asks geobase for.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    marked = {
+        name
+        for name, layer in layers.items()
+        if layer.classification == "public"
+        and layer.path.is_dir()
+        and build_on_disk(layer.path) == layer.build
+    }
+    for existing in folder.glob(f"*{MARK_SUFFIX}"):
+        if existing.name.removesuffix(MARK_SUFFIX) not in marked:
+            existing.unlink(missing_ok=True)
+    for name in marked:
+        mark = folder / f"{name}{MARK_SUFFIX}"
+        if not mark.exists():
+            mark.touch()
+    return marked
+
+
+def clear_public_marks(folder: Path) -> None:
+    """Remove every mark (the server stops: nginx asks, and is refused, until it is back)."""
+    for existing in folder.glob(f"*{MARK_SUFFIX}"):
+        existing.unlink(missing_ok=True)
 
 
 def _utf8(value: str) -> str:

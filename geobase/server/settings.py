@@ -30,6 +30,12 @@ class ServerSettings(BaseModel):
             every request through the full route, the fast path's reference (to rule
             the fast path out when a tile answer looks wrong: ``[server]
             tile_fast_path = false`` in geobase.toml).
+        nginx_public_marks: a folder (nginx must be able to read it) where the server
+            keeps one file per directory pyramid anybody may have now; the
+            configuration ``geobase serve --emit-nginx`` writes then lets nginx send
+            those pyramids' anonymous tiles without asking the server for each
+            (:func:`geobase.server.nginx.refresh_public_marks`). Relative to the
+            workspace. Default: none (nginx asks for every tile).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +51,7 @@ class ServerSettings(BaseModel):
     token_cache_s: float = Field(default=5.0, ge=0)
     public_url: str | None = None
     tile_fast_path: bool = True
+    nginx_public_marks: Path | None = None
 
     @classmethod
     def for_workspace(cls, workspace: Path | str, **overrides: Any) -> ServerSettings:
@@ -55,7 +62,10 @@ class ServerSettings(BaseModel):
         config = WorkspaceConfig.read(root / CONFIG_NAME)
         data = {**config.server, **{k: v for k, v in overrides.items() if v is not None}}
         data["workspace"] = root
-        return parse_section(cls, data, "server")
+        settings = parse_section(cls, data, "server")
+        if settings.nginx_public_marks is not None and not settings.nginx_public_marks.is_absolute():
+            settings.nginx_public_marks = root / settings.nginx_public_marks
+        return settings
 
     def for_service(self, name: str) -> ServerSettings:
         """These settings with the title (and attribution) of a workspace called ``name``
