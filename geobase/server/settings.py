@@ -63,7 +63,10 @@ class ServerSettings(BaseModel):
         data = {**config.server, **{k: v for k, v in overrides.items() if v is not None}}
         data["workspace"] = root
         settings = parse_section(cls, data, "server")
-        if settings.nginx_public_marks is not None and not settings.nginx_public_marks.is_absolute():
+        if (
+            settings.nginx_public_marks is not None
+            and not settings.nginx_public_marks.is_absolute()
+        ):
             settings.nginx_public_marks = root / settings.nginx_public_marks
         return settings
 
