@@ -153,8 +153,9 @@ def test_config_names_directory_pyramids_only(deployed):
     if deployed["marks"] is None:
         assert "public" not in body  # no classification baked in
     else:  # every directory pyramid has its mark checked, whatever it is classified
+        assert f'"" "{deployed["marks"]}";' in text
         for name in ("merc", "inner"):
-            assert f'if (!-f "{deployed["marks"]}/{name}.public")' in body
+            assert f'if (!-f "$geobase_marks/{name}.public")' in body
 
 
 def test_marks_follow_the_registry(deployed):
@@ -167,6 +168,19 @@ def test_marks_follow_the_registry(deployed):
     while not (deployed["marks"] / "merc.public").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sorted(p.name for p in deployed["marks"].iterdir()) == ["merc.public"]
+    nginx, path = deployed["nginx"], tiles_of(deployed, "merc")[0]
+    plain = nginx.get(path)
+    assert plain.status_code == 200 and from_disk(plain)
+    assert "access-control-allow-origin" not in plain.headers  # as geobase without Origin
+    cors = nginx.get(path, headers={"Origin": "https://maps.example.org"})
+    assert cors.headers["access-control-allow-origin"] == "*" and from_disk(cors)
+    # a token or any query is asked for, and still sent from disk when allowed
+    for headers, query in ((bearer(deployed, "internal"), ""), ({}, "?v=1")):
+        asked = nginx.get(path + query, headers=headers)
+        assert asked.status_code == 200 and from_disk(asked)
+        assert asked.content == plain.content
+    bad = nginx.get(path, headers={"Authorization": "Bearer not-a-token"})
+    assert bad.status_code == 401
 
 
 def test_public_tiles_come_from_disk_byte_identical(deployed):
