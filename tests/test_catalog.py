@@ -417,14 +417,19 @@ def test_paged_search_agrees_with_the_reference_search(generated_catalogue):
         as_of=st.one_of(st.none(), st.sampled_from(["2019-12-31", "2023-06-30"])),
         limit=st.one_of(st.none(), st.integers(1, 30)),
         offset=st.integers(0, 40),
+        dataset_id=st.one_of(st.none(), st.sampled_from(["ds000", "ds013", "ds079", "nosuch"])),
     )
-    def agree(bbox, product, start, end, classification, as_of, limit, offset):
+    def agree(bbox, product, start, end, classification, as_of, limit, offset, dataset_id):
         if start and end and end < start:
             start, end = end, start
         query = {"bbox": bbox, "product": product, "start": start, "end": end,
                  "classification": classification, "as_of": as_of}  # fmt: skip
         reference = search(store, **query)
-        matched, page = search_page(store, limit=limit, offset=offset, **query)
+        if dataset_id is not None:
+            reference = reference[reference["dataset_id"] == dataset_id].reset_index(drop=True)
+        matched, page = search_page(
+            store, limit=limit, offset=offset, dataset_id=dataset_id, **query
+        )
         assert matched == len(reference)
         stop = None if limit is None else offset + limit
         expected = reference.iloc[offset:stop]

@@ -121,6 +121,7 @@ def search_page(
     limit: int | None = None,
     offset: int = 0,
     columns: str = COLUMNS,
+    dataset_id: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """One page of :func:`search`'s answer, from indexed queries: (matched, records).
 
@@ -129,10 +130,14 @@ def search_page(
     are read to count them and test the footprints exactly against ``bbox``, then the
     page's records themselves. Each record is a dict of ``columns`` (raw store values)
     with ``geometry`` (shapely) in place of ``geom``; the order is :func:`search`'s.
+    ``dataset_id`` keeps one dataset's current record only (by the catalogue's index).
     """
     start_s, end_s, wanted = _checked(bbox, start, end, classification)
     where: list[str] = []
     params: dict[str, Any] = {}
+    if dataset_id is not None:
+        where.append("d.dataset_id = :q_id")
+        params["q_id"] = dataset_id
     if start_s is not None:
         where.append("(d.acquired_end IS NULL OR d.acquired_end >= :q_start)")
         params["q_start"] = start_s

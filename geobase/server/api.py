@@ -207,8 +207,16 @@ def catalog_dataset(
     clearance: Annotated[str, Depends(clearance_of)],
 ) -> Response:
     """The current version of one dataset (404 if it is unknown or above the caller's clearance)."""
-    frame = service.datasets()
-    for rec in frame[frame["dataset_id"] == dataset_id].to_dict("records"):
+    from geobase.catalog.search import search_page
+
+    _, found = search_page(
+        service.ws.store,
+        dataset_id=dataset_id,
+        classification=visible_levels(clearance),
+        limit=1,
+        columns=SEARCH_COLUMNS,
+    )
+    for rec in found:
         if may_see(rec.get("classification"), clearance):
             import shapely
 
