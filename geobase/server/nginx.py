@@ -283,7 +283,8 @@ def refresh_public_marks(folder: Path, layers: Mapping[str, Layer]) -> set[str]:
     record describes (:func:`build_on_disk`); the mark is removed as soon as a refresh
     finds otherwise (reclassified, moved, another build swapped in), so nginx sends
     anonymous tiles on a mark at most one registry refresh (plus nginx's one-second
-    file cache) after it stopped being true. Everything else nginx asks geobase for.
+    file cache) after it stopped being true; with several server workers, each keeping
+    the marks from its own refresh, up to two. Everything else nginx asks geobase for.
     """
     folder.mkdir(parents=True, exist_ok=True)
     marked = {
