@@ -155,7 +155,7 @@ class LayerRegistry:
         #: TileJSON, layer titles) are kept for; renewed when either changes
         self.documents = DocumentCache()
         #: called with the layers after every refresh (the nginx marks, if kept)
-        self.on_refresh: Callable[[dict[str, Layer]], None] | None = None
+        self.on_refresh: Callable[[dict[str, Layer]], object] | None = None
 
     # --- what exists -------------------------------------------------------------------
 
