@@ -330,11 +330,15 @@ def test_a_build_swapped_in_loses_its_mark_until_geobase_sees_its_record(deploye
     try:
         marker.write_text(json.dumps(swapped), encoding="utf-8")
         assert wait_for(False)
-        time.sleep(1.2)  # nginx's file cache of the mark
-        # nginx no longer sends it from disk: it asks, is refused, and hands the request
-        # to geobase, which answers from the build its record describes
+        # within nginx's one-second file cache of the mark (and its one-second cache of
+        # anonymous access answers) nginx no longer sends it from disk: it asks, is
+        # refused, and hands the request to geobase, which answers from the build its
+        # record describes
+        deadline = time.monotonic() + 2.5
+        while from_disk(deployed["nginx"].get(path)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         answer = deployed["nginx"].get(path)
-        assert not from_disk(answer)
+        assert answer.status_code == 200 and not from_disk(answer)
     finally:
         marker.write_bytes(original)
     assert wait_for(True)
