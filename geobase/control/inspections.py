@@ -600,7 +600,7 @@ def import_inspections(
         ValidationError: bad rows (with their lines) and not ``skip_invalid``.
         SourceReadError / EmptyInputError: unreadable, truncated or empty file.
     """
-    from geobase.control.importer import _write_rejects
+    from geobase.control.importer import write_rejects
     from geobase.tabular import read_csv
 
     path = Path(path)
@@ -709,7 +709,7 @@ def import_inspections(
         )
     if problems:
         result.rejected = reported
-        result.rejects_path = _write_rejects(path, frame, labels, problems)
+        result.rejects_path = write_rejects(path, frame, labels, problems)
     created: list[Path] = []
     try:
         with ws.store.transaction() as tx:

@@ -1,0 +1,105 @@
+"""Reading a control-point register from any file kind into one frame of texts.
+
+CSV (UTF-8, UTF-8 with BOM or GBK; see :mod:`geobase.tabular`), Excel (.xlsx), GeoPackage
+and GeoJSON all end in the same frame of text cells, so that one validator
+(:mod:`geobase.control.rows`) decides every row whatever its file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geobase.areas import deferred_warnings
+from geobase.errors import EmptyInputError, SourceReadError
+from geobase.tabular import read_csv, read_xlsx
+
+
+def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
+    """Read a CSV, Excel (.xlsx), GeoPackage or GeoJSON file as text columns.
+
+    Every kind of file ends in the same frame of texts, checked by one validator
+    (:func:`validate_rows`), so a row is refused for the same reason whatever its file.
+
+    Returns:
+        (frame of strings/None, a label per row (``line 3``, ``row 3``, ``feature 2``),
+        encoding).
+        Vector files give their geometry as ``__lon``/``__lat`` (geographic) or
+        ``__x``/``__y`` (projected) columns with the CRS in ``__crs``.
+
+    Raises:
+        SourceReadError / EmptyInputError: missing, unreadable, truncated or empty file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        frame = read_csv(path)
+        labels = [f"line {n}" for n in frame.attrs["lines"]]
+        return frame, labels, frame.attrs.get("encoding")
+    if suffix == ".xlsx":
+        frame = read_xlsx(path)
+        return frame, [f"row {n}" for n in frame.attrs["lines"]], None
+    if suffix not in (".gpkg", ".geojson", ".json"):
+        raise SourceReadError(
+            f"{path}: unsupported file type {suffix or '(none)'}: expected .csv, .xlsx, "
+            ".gpkg or .geojson"
+        )
+    if not path.is_file():
+        raise SourceReadError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise EmptyInputError(f"{path}: file is empty")
+    import pyogrio
+
+    try:
+        with deferred_warnings():
+            gdf = pyogrio.read_dataframe(path)
+    except Exception as exc:  # GDAL reports truncated/corrupt files in many ways
+        raise SourceReadError(
+            f"{path}: cannot be read as {suffix[1:].upper()} ({exc}); is the file truncated?"
+        ) from None
+    if len(gdf) == 0:
+        raise EmptyInputError(f"{path}: holds no features")
+    frame = pd.DataFrame(index=range(len(gdf)))
+    for column in gdf.columns:
+        if column == gdf.geometry.name:
+            continue
+        values = gdf[column].tolist()
+        frame[column] = [_text(v) for v in values]
+    geoms = gdf.geometry.values
+    if gdf.crs is not None and len(geoms):
+        ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        types = set(shapely.get_type_id(geoms[ok]).tolist())
+        if types - {0}:
+            raise SourceReadError(f"{path}: control points must be point features")
+        xs = np.full(len(geoms), np.nan)
+        ys = np.full(len(geoms), np.nan)
+        xs[ok] = shapely.get_x(geoms[ok])
+        ys[ok] = shapely.get_y(geoms[ok])
+        crs = gdf.crs
+        text = [None if not o else repr(float(v)) for o, v in zip(ok, xs, strict=True)]
+        text_y = [None if not o else repr(float(v)) for o, v in zip(ok, ys, strict=True)]
+        if crs.is_geographic:
+            frame["__lon"], frame["__lat"] = text, text_y
+        else:
+            frame["__y"], frame["__x"] = text, text_y  # east, north
+            epsg = crs.to_epsg()
+            frame["__crs"] = f"EPSG:{epsg}" if epsg else crs.to_wkt()
+    labels = [f"feature {i + 1}" for i in range(len(gdf))]
+    return frame, labels, None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else repr(value)
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    return text or None
