@@ -261,6 +261,9 @@ def _cells(data: dict[str, np.ndarray], n: int, column: str | None) -> np.ndarra
         return np.full(n, None, dtype=object)
     values = data[column].copy()
     values[pd.isna(values)] = None
+    for i, value in enumerate(values.tolist()):
+        if isinstance(value, str) and (not value or value[0].isspace() or value[-1].isspace()):
+            values[i] = value.strip() or None  # as every reader gives it
     return values
 
 

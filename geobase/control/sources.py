@@ -25,7 +25,7 @@ def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
     """Read a CSV, Excel (.xlsx), GeoPackage or GeoJSON file as text columns.
 
     Every kind of file ends in the same frame of texts, checked by one validator
-    (:func:`validate_rows`), so a row is refused for the same reason whatever its file.
+    (:func:`geobase.control.rows.parse_rows`), so a row is refused for the same reason whatever its file.
 
     Returns:
         (frame of strings/None, a label per row (``line 3``, ``row 3``, ``feature 2``),
@@ -54,11 +54,15 @@ def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
         raise SourceReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise EmptyInputError(f"{path}: file is empty")
+    import geopandas as gpd
     import pyogrio
 
     try:
         with deferred_warnings():
-            gdf = pyogrio.read_dataframe(path)
+            # GeoJSON: text that looks like a date stays text, as in a CSV (GDAL would
+            # type it and drop a time of day)
+            options = {"DATE_AS_STRING": "YES"} if suffix != ".gpkg" else {}
+            gdf = pyogrio.read_dataframe(path, **options)
     except Exception as exc:  # GDAL reports truncated/corrupt files in many ways
         raise SourceReadError(
             f"{path}: cannot be read as {suffix[1:].upper()} ({exc}); is the file truncated?"
@@ -66,13 +70,20 @@ def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
     if len(gdf) == 0:
         raise EmptyInputError(f"{path}: holds no features")
     frame = pd.DataFrame(index=range(len(gdf)))
+    # a GeoPackage attribute table (B/L or X/Y as columns) has no geometry column
+    geometry = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
     for column in gdf.columns:
-        if column == gdf.geometry.name:
+        if column == geometry:
             continue
         values = gdf[column].tolist()
         frame[column] = [_text(v) for v in values]
-    geoms = gdf.geometry.values
-    if gdf.crs is not None and len(geoms):
+    if geometry is not None and gdf.crs is None and gdf.geometry.notna().any():
+        raise SourceReadError(
+            f"{path}: the point geometries have no CRS; assign one (EPSG:4490 or a "
+            "CGCS2000 Gauss-Kruger zone) or give B/L or X/Y as columns"
+        )
+    geoms = gdf.geometry.values if geometry is not None else []
+    if geometry is not None and gdf.crs is not None and len(geoms):
         ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         types = set(shapely.get_type_id(geoms[ok]).tolist())
         if types - {0}:
@@ -95,7 +106,8 @@ def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
+    """An attribute value as the text a CSV would hold (None where missing)."""
+    if value is None or value is pd.NaT:
         return None
     if isinstance(value, float):
         return None if math.isnan(value) else repr(value)
