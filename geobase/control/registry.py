@@ -6,6 +6,16 @@ the candidates, and keeps those whose geodesic distance is within the radius; a 
 or polygon search lets the R-tree pick the candidates in the polygon's box and keeps those
 inside the polygon.
 
+:func:`radius_fids` (and :func:`within_radius`) has a fast path on the GeoPackage store,
+the *SQL distance bracket*: the R-tree query itself bounds each candidate's distance and
+settles those clearly inside or outside, and only a thin band around the circle is
+measured exactly. Its reference is the brute-force geodesic distance (pyproj ``Geod`` on
+the CGCS2000 ellipsoid) from the centre to every mark, :func:`radius_fids_geodesic`. The
+switch: ``method="geodesic"`` (or the environment variable
+``GEOBASE_RADIUS_METHOD=geodesic``, which changes the default) uses the reference;
+``method="bracket"`` (the default) the fast path. Both return the same set
+(``tests/test_control_radius.py`` checks it on generated points).
+
 Example:
     >>> frame = search(ws, near=(116.682, 23.354), radius=5000, grade="C")  # doctest: +SKIP
     >>> frame[["point_id", "name", "distance_m"]]  # doctest: +SKIP
@@ -15,7 +25,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+import os
+from typing import Any, Literal
 
 import numpy as np
 import shapely
@@ -162,7 +173,48 @@ def _local_d2(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.
     return dx * dx + dy * dy
 
 
-def radius_fids(tx: Transaction, lon: float, lat: float, radius: float) -> np.ndarray:
+RadiusMethod = Literal["bracket", "geodesic"]
+RADIUS_METHODS: tuple[str, ...] = ("bracket", "geodesic")
+#: environment variable that changes the default of ``method`` (see the module docstring)
+RADIUS_METHOD_ENV = "GEOBASE_RADIUS_METHOD"
+
+
+def radius_method(method: str | None = None) -> str:
+    """The radius-search method to use: ``method``, else ``$GEOBASE_RADIUS_METHOD``, else
+    ``bracket``.
+
+    Raises:
+        ValidationError: not one of :data:`RADIUS_METHODS`.
+    """
+    chosen = method or os.environ.get(RADIUS_METHOD_ENV) or "bracket"
+    if chosen not in RADIUS_METHODS:
+        where = "method" if method else RADIUS_METHOD_ENV
+        raise ValidationError(f"{where} {chosen!r}: expected one of {', '.join(RADIUS_METHODS)}")
+    return chosen
+
+
+def radius_fids_geodesic(tx: Transaction, lon: float, lat: float, radius: float) -> np.ndarray:
+    """Reference of :func:`radius_fids`: the geodesic distance to every mark, no index.
+
+    Row ids (``fid``, sorted) of the marks within ``radius`` metres of (lon, lat).
+    """
+    if not radius >= 0:
+        raise InvalidCoordinates(f"radius {radius!r} m: expected a distance >= 0")
+    rows = tx.execute("SELECT fid, lon, lat FROM control_points").fetchall()
+    if not rows:
+        return np.empty(0, dtype=np.int64)
+    fids, lons, lats = (np.array(c) for c in zip(*rows, strict=True))
+    near = geodesic_distance(lon, lat, lons.astype(float), lats.astype(float)) <= float(radius)
+    return np.sort(fids[near].astype(np.int64))
+
+
+def radius_fids(
+    tx: Transaction,
+    lon: float,
+    lat: float,
+    radius: float,
+    method: RadiusMethod | None = None,
+) -> np.ndarray:
     """Row ids (``fid``) of the marks within ``radius`` metres (geodesic) of (lon, lat).
 
     The exact set a geodesic distance check over all marks returns. On the GeoPackage
@@ -170,9 +222,22 @@ def radius_fids(tx: Transaction, lon: float, lat: float, radius: float) -> np.nd
     that is clearly inside or outside the circle, and only those within a thin band
     around it are read from the registry and measured exactly; elsewhere (other stores,
     radii over 50 km, latitudes beyond 60°) every candidate is measured exactly.
+
+    Args:
+        tx: a read transaction of the store.
+        lon, lat: the centre (degrees, CGCS2000).
+        radius: metres.
+        method: ``bracket`` (the fast path above) or ``geodesic`` (the reference,
+            :func:`radius_fids_geodesic`); None: :func:`radius_method`'s default.
+
+    Raises:
+        InvalidCoordinates: a negative or NaN radius.
+        ValidationError: an unknown method.
     """
     if not radius >= 0:
         raise InvalidCoordinates(f"radius {radius!r} m: expected a distance >= 0")
+    if radius_method(method) == "geodesic":
+        return radius_fids_geodesic(tx, lon, lat, radius)
     lon, lat, radius = float(lon), float(lat), float(radius)
     box = radius_bbox(lon, lat, radius)
     if tx.dialect != "gpkg" or radius > _FAST_MAX_M or abs(lat) > _FAST_MAX_LAT:
@@ -244,11 +309,11 @@ _RTREE_SQL = (
 
 
 def within_radius(
-    tx: Transaction, lon: float, lat: float, radius: float
+    tx: Transaction, lon: float, lat: float, radius: float, method: RadiusMethod | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Ids of the marks within ``radius`` metres (geodesic) of (lon, lat) and their exact
-    distances, nearest first (see :func:`radius_fids`)."""
-    fids = radius_fids(tx, lon, lat, radius)
+    distances, nearest first (see :func:`radius_fids` for ``method``)."""
+    fids = radius_fids(tx, lon, lat, radius, method)
     if len(fids) == 0:
         return [], np.empty(0)
     out: list[tuple[str, float, float]] = []
