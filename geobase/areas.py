@@ -57,7 +57,7 @@ def read_vector(path: str | Path, what: str = "vector file") -> gpd.GeoDataFrame
             frame = gpd.read_file(path)
     except Exception as exc:  # GDAL raises many kinds; all mean "cannot read"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SourceReadError(f"{what} {path} cannot be read as a vector file ({reason})") from None
+        raise SourceReadError(f"{what} {path} cannot be read as a vector file ({reason})") from exc
     if (
         frame.empty
         or "geometry" not in frame

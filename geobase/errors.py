@@ -69,6 +69,10 @@ class SheetGridTooLarge(GeobaseError, ValueError):
     """An area would need more candidate map sheets than the allowed maximum."""
 
 
+class InvalidEllipsoid(GeobaseError, ValueError):
+    """Ellipsoid parameters that define no ellipsoid (a <= 0 or 1/f <= 1)."""
+
+
 # --- input: files and records ---------------------------------------------------------
 
 
@@ -89,8 +93,7 @@ class ValidationError(GeobaseError, ValueError):
 
 
 class GeometryError(ValidationError):
-    """A geometry has non-finite coordinates, is missing or empty where one is needed, or
-    is invalid (a self-intersecting polygon)."""
+    """A geometry is non-finite, missing or empty where needed, or invalid (self-crossing)."""
 
 
 class InvalidDate(ValidationError):
@@ -99,6 +102,10 @@ class InvalidDate(ValidationError):
 
 class FutureDate(InvalidDate):
     """A date that states what has happened (acquisition, as-of) lies after today."""
+
+
+class DateRangeError(InvalidDate):
+    """A date range (an acquisition window) ends before it starts."""
 
 
 class UnencodableText(ValidationError):
@@ -123,6 +130,14 @@ class OutputWriteError(GeobaseError, OSError):
 
 class PlanError(GeobaseError, ValueError):
     """A coverage plan file is malformed or names unknown products, districts or years."""
+
+
+class InvalidOption(GeobaseError, ValueError):
+    """A function argument outside the values it accepts (a significance level, an encoding)."""
+
+
+class ProductError(GeobaseError, ValueError):
+    """A product definition is invalid, or its code is registered already."""
 
 
 # --- input: data deliveries (ingest) --------------------------------------------------
@@ -196,6 +211,10 @@ class StoreError(GeobaseError):
 
 class SchemaTooNew(StoreError):
     """The store records migrations this version of geobase does not know (a newer geobase)."""
+
+
+class MigrationError(StoreError):
+    """The migrations shipped with geobase are inconsistent (two share a version number)."""
 
 
 class ConflictError(StoreError):

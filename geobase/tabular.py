@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from geobase.errors import EmptyInputError, SourceReadError, UnencodableText
+from geobase.errors import EmptyInputError, InvalidOption, SourceReadError, UnencodableText
 
 # GB18030 is a superset of GBK and GB2312: it decodes every file either writes.
 ENCODINGS = ("utf-8-sig", "gb18030")
@@ -209,10 +209,10 @@ def encode_csv(frame: pd.DataFrame, encoding: str, target: str = "output") -> by
     Raises:
         UnencodableText: a value holds a character ``encoding`` cannot write; the message
             names the row, the column and the value.
-        ValueError: ``encoding`` is not one of :data:`WRITE_ENCODINGS`.
+        InvalidOption: ``encoding`` is not one of :data:`WRITE_ENCODINGS`.
     """
     if encoding not in WRITE_ENCODINGS:
-        raise ValueError(f"unknown CSV encoding {encoding!r}: expected {WRITE_ENCODINGS}")
+        raise InvalidOption(f"unknown CSV encoding {encoding!r}: expected {WRITE_ENCODINGS}")
     text = csv_text(frame)
     try:
         return text.encode(encoding)

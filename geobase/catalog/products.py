@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from geobase.errors import ConfigError, NotFoundError
+from geobase.errors import ConfigError, NotFoundError, ProductError
 from geobase.store.config import parse_section
 
 Kind = Literal["imagery", "dem", "pointcloud", "vector", "model3d"]
@@ -54,9 +54,11 @@ class Product:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"product {self.code}: kind must be one of {KINDS}, got {self.kind!r}")
+            raise ProductError(
+                f"product {self.code}: kind must be one of {KINDS}, got {self.kind!r}"
+            )
         if self.resolution is not None and self.resolution <= 0:
-            raise ValueError(f"product {self.code}: resolution must be positive")
+            raise ProductError(f"product {self.code}: resolution must be positive")
 
 
 class ProductSettings(BaseModel):
@@ -99,7 +101,9 @@ class ProductRegistry:
     def register(self, product: Product, *, overwrite: bool = False) -> ProductRegistry:
         """A new registry with ``product`` added."""
         if product.code in self.products and not overwrite:
-            raise ValueError(f"product {product.code!r} is already registered")
+            raise ProductError(
+                f"product {product.code!r} is already registered; pass overwrite=True to replace it"
+            )
         return ProductRegistry({**self.products, product.code: product})
 
     def generic(self, kind: str) -> Product:

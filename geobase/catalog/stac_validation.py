@@ -153,6 +153,6 @@ def validate(root: str | Path) -> dict[str, Any]:
             raise StacInvalid(
                 f"STAC {type(obj).__name__.lower()} {obj.id} does not validate against "
                 f"{schema}: {_reason(exc)}"
-            ) from None
+            ) from exc
         used.update(d.get("stac_extensions", []))
     return {"objects": len(objects), "extensions": sorted(used)}

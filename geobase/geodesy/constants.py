@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from geobase.errors import InvalidEllipsoid
+
 
 @dataclass(frozen=True)
 class Ellipsoid:
@@ -30,7 +32,7 @@ class Ellipsoid:
 
     def __post_init__(self) -> None:
         if not (self.a > 0 and self.inverse_flattening > 1):
-            raise ValueError(
+            raise InvalidEllipsoid(
                 f"ellipsoid {self.name}: a={self.a}, 1/f={self.inverse_flattening}; "
                 "expected a > 0 and 1/f > 1"
             )

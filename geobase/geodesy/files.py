@@ -516,7 +516,7 @@ def _open_layers(path: Path, layer: str | None, driver: str) -> list[_Layer]:
     except Exception as exc:  # fiona's DriverError and GDAL's errors
         raise SourceReadError(
             f"{path}: cannot be read as a vector file ({_first_line(exc)})"
-        ) from None
+        ) from exc
     if len(layers) > 1 and driver != "GPKG":
         raise ValidationError(
             f"{path} holds {len(layers)} layers ({', '.join(names)}) and a {driver} file holds "
@@ -575,7 +575,7 @@ def _stream(
                 try:
                     dst = fiona.open(tmp, "w", **options)
                 except Exception as exc:
-                    raise _write_error(dst_path, driver, exc) from None
+                    raise _write_error(dst_path, driver, exc) from exc
                 with dst:
                     for batch in _batches(src, batch_size):
                         with warnings.catch_warnings():
@@ -607,7 +607,7 @@ def _stream(
                         try:
                             dst.writerecords(features)
                         except Exception as exc:
-                            raise _write_error(dst_path, driver, exc) from None
+                            raise _write_error(dst_path, driver, exc) from exc
                         count += len(batch)
     return count
 

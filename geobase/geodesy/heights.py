@@ -101,7 +101,7 @@ class HeightAnomalyGrid:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise SourceReadError(
                 f"{path}: cannot be read as a height-anomaly grid ({message})"
-            ) from None
+            ) from exc
         values = np.ma.filled(data, np.nan)
         return cls(values, transform_, crs, source=str(path))
 

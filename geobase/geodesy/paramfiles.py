@@ -234,7 +234,7 @@ def _written(data: dict, source: str) -> TransformParameters:
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise ParameterFileError(
             f"{source}: invalid {where}: {first['msg']} ({exc.error_count()} problem(s))"
-        ) from None
+        ) from exc
     expected = proj_pipeline(params)
     if params.proj_pipeline is None and params.model == "poly2":
         return params.model_copy(update={"proj_pipeline": expected})
@@ -450,7 +450,7 @@ def _handwritten(data: dict, source: str) -> TransformParameters:
             where, message = ", ".join(missing), "missing"
         raise ParameterFileError(
             f"{source}: {model} file: {where}: {message} ({exc.error_count()} problem(s))"
-        ) from None
+        ) from exc
     _check_units(given, source)
     src, src_axes = _side(given.src, source, "from")
     dst, dst_axes = _side(given.dst, source, "to")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+from geobase.errors import InvalidOption
+
 _EPS = 1e-15
 _TINY = 1e-300
 
@@ -122,7 +124,7 @@ def f_sf(x: float, d1: float, d2: float) -> float:
 def _isf(sf, alpha: float) -> float:
     """The x with sf(x) = alpha, for a decreasing sf on (0, inf), by bisection."""
     if not 0 < alpha < 1:
-        raise ValueError(f"significance level {alpha!r}: expected 0 < alpha < 1")
+        raise InvalidOption(f"significance level {alpha!r}: expected 0 < alpha < 1")
     lo, hi = 0.0, 1.0
     while sf(hi) > alpha:
         lo, hi = hi, hi * 2

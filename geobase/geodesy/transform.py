@@ -92,7 +92,7 @@ def get_transformer(src: CRSLike, dst: CRSLike, *, allow_ballpark: bool = False)
             reason = str(exc).splitlines()[0] if str(exc) else "PROJ error"
             raise UnknownCRS(
                 f"no transformation from {crs_label(src_crs)} to {crs_label(dst_crs)}: {reason}"
-            ) from None
+            ) from exc
         problem = None
         if "ballpark" in transformer.description.lower():
             names = (_datum_name(src_crs), _datum_name(dst_crs))

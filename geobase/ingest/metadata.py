@@ -21,7 +21,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geobase import dates
-from geobase.errors import InvalidDate, MissingAcquisitionDate
+from geobase.errors import DateRangeError, InvalidDate, MissingAcquisitionDate, UnsupportedInput
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Acquired:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(
+            raise DateRangeError(
                 f"acquisition window ends ({self.end}) before it starts ({self.start})"
             )
 
@@ -79,7 +79,9 @@ def crs_fields(crs: CRS) -> dict[str, Any]:
 def linear_unit_factor(crs: CRS) -> float:
     """Metres per horizontal unit of a projected CRS (1.0 for metres, 0.3048 for feet)."""
     if crs.is_geographic:
-        raise ValueError("a geographic CRS has no linear unit")
+        raise UnsupportedInput(
+            f"{crs.name}: a geographic CRS has no linear unit; expected a projected CRS"
+        )
     for axis in crs.axis_info:
         if axis.unit_conversion_factor:
             return float(axis.unit_conversion_factor)

@@ -107,7 +107,7 @@ def open_las(path: Path) -> Iterator[laspy.LasReader]:
         raise SourceReadError(
             f"{path.name}: not a readable LAS/LAZ file ({reason}); likely empty, truncated "
             "or another format"
-        ) from None
+        ) from exc
     with reader:
         yield reader
 
@@ -255,7 +255,7 @@ def scan(
                 if progress is not None:
                     progress(read, info.point_count)
         except _READ_ERRORS as exc:
-            raise _read_error(info.path, exc) from None
+            raise _read_error(info.path, exc) from exc
     if read < info.point_count:
         raise SourceReadError(
             f"{info.path.name}: {read} point records read, the header states "
@@ -473,7 +473,7 @@ def ground_dem(
                 counts += np.bincount(flat, minlength=rows * cols)
                 ground += int(keep.sum())
         except _READ_ERRORS as exc:
-            raise _read_error(info.path, exc) from None
+            raise _read_error(info.path, exc) from exc
     if ground == 0:
         raise UnsupportedInput(
             f"{info.path.name}: no ground points (class 2); classify the cloud before "

@@ -132,7 +132,7 @@ def open_raster(path: Path) -> Iterator[rasterio.io.DatasetReader]:
         raise SourceReadError(
             f"{path.name}: cannot be opened as a raster ({_gdal_reason(exc)}); "
             "likely not a GeoTIFF, truncated or corrupt"
-        ) from None
+        ) from exc
     with ds:
         yield ds
 
@@ -458,7 +458,7 @@ def footprint(info: RasterInfo, max_cells: int = FOOTPRINT_CELLS):
                 raise SourceReadError(
                     f"{info.path.name}: the valid-data mask cannot be read ({_gdal_reason(exc)}); "
                     "likely corrupt pixel data"
-                ) from None
+                ) from exc
             local = polygonize(valid, transform)
     if local.is_empty:
         raise UnsupportedInput(
@@ -484,7 +484,7 @@ def validate_pixels(info: RasterInfo, progress: Callable[[int, int], None] | Non
                     f"{info.path.name}: pixel data cannot be decoded at row {window.row_off}, "
                     f"column {window.col_off} ({_gdal_reason(exc)}); likely a damaged or "
                     "truncated file"
-                ) from None
+                ) from exc
             if progress is not None:
                 progress(i + 1, len(windows))
 
@@ -619,7 +619,7 @@ def write_cog(
         raise SourceReadError(
             f"{info.path.name}: pixel data cannot be decoded ({_gdal_reason(exc)}); "
             "likely a damaged or truncated file"
-        ) from None
+        ) from exc
     valid, errors, _warnings = cog_validate(str(dst), quiet=True)
     if not valid:
         raise StoreError(f"{dst.name}: the written COG is not valid: {'; '.join(errors)}")

@@ -84,7 +84,7 @@ def read_info(path: Path, crs: CRS | None = None) -> VectorInfo:
         raise SourceReadError(
             f"{path.name}: cannot be opened as vector data ({_reason(exc)}); likely empty, "
             "truncated or another format"
-        ) from None
+        ) from exc
     layers = []
     crss: dict[str, CRS | None] = {}
     for name, geometry_type in listed:
@@ -95,7 +95,7 @@ def read_info(path: Path, crs: CRS | None = None) -> VectorInfo:
         except Exception as exc:
             raise SourceReadError(
                 f"{path.name}: layer {name!r} cannot be read ({_reason(exc)})"
-            ) from None
+            ) from exc
         layer_crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
         crss[name] = layer_crs
         layers.append(
@@ -185,7 +185,7 @@ def footprint(
             raise SourceReadError(
                 f"{info.path.name}: features of layer {layer['name']!r} cannot be read "
                 f"({_reason(exc)}); likely a damaged file"
-            ) from None
+            ) from exc
     if acc is None or acc.is_empty:
         kind = "polygon" if union_polygons else "geometry"
         raise UnsupportedInput(f"{info.path.name}: no feature with a {kind}")

@@ -47,7 +47,7 @@ def parse_section(model: type[Section], table: Mapping[str, Any] | None, section
     try:
         return model.model_validate(dict(table or {}))
     except ValidationError as exc:
-        raise config_error(model, section, exc) from None
+        raise config_error(model, section, exc) from exc
 
 
 class WorkspaceConfig(BaseModel):
@@ -91,7 +91,7 @@ class WorkspaceConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise config_error(cls, None, exc, str(path)) from None
+            raise config_error(cls, None, exc, str(path)) from exc
 
     def write(self, path: Path) -> None:
         """Write the configuration (atomically: a temporary file renamed into place)."""

@@ -592,7 +592,7 @@ class PostGISStore(Store):
         except psycopg.Error as exc:
             raise StoreUnavailable(
                 f"cannot connect to {self.url}: {_first_line(exc, self)}"
-            ) from None
+            ) from exc
 
     def _bootstrap(self, create: bool) -> tuple[int, int]:
         """Check the server, enable PostGIS, create the schema and the sqlite shims.
@@ -636,7 +636,7 @@ class PostGISStore(Store):
                             f"{self.url}: the database lacks the PostGIS extension and it "
                             f"cannot be enabled ({_first_line(exc, self)}); ask an "
                             "administrator to run CREATE EXTENSION postgis"
-                        ) from None
+                        ) from exc
                 version = conn.execute(
                     "SELECT CASE WHEN to_regprocedure('geobase_compat_version()') IS NULL "
                     "THEN 0 ELSE 1 END"
@@ -663,7 +663,7 @@ class PostGISStore(Store):
             except psycopg.Error as exc:
                 raise StoreUnavailable(
                     f"cannot set up the store in {self.url}: {_first_line(exc, self)}"
-                ) from None
+                ) from exc
         return int(key), int(oid)
 
     def _ready(self, conn: psycopg.Connection) -> tuple[int, int] | None:
@@ -716,7 +716,7 @@ class PostGISStore(Store):
         except psycopg.Error as exc:
             raise StoreUnavailable(
                 f"cannot connect to {self.url}: {_first_line(exc, self)}"
-            ) from None
+            ) from exc
         tx = PostGISTransaction(self, conn, write)
         try:
             try:
@@ -729,7 +729,10 @@ class PostGISStore(Store):
                 else:
                     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             except psycopg.Error as exc:
-                raise _translate_error(exc, self) from None
+                translated = _translate_error(exc, self)
+                if translated is exc:
+                    raise
+                raise translated from exc
             self._local.tx = tx
             try:
                 yield tx
@@ -745,7 +748,10 @@ class PostGISStore(Store):
             try:
                 conn.execute("COMMIT")
             except psycopg.Error as exc:
-                raise _translate_error(exc, self) from None
+                translated = _translate_error(exc, self)
+                if translated is exc:
+                    raise
+                raise translated from exc
         finally:
             self._local.tx = None
             self._last_used[conn] = time.monotonic()

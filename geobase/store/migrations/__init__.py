@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from geobase.errors import SchemaTooNew
+from geobase.errors import MigrationError, SchemaTooNew
 from geobase.store.base import Store, Transaction, utc_now
 
 _NAME = re.compile(r"^m(\d{4})_(\w+)$")
@@ -45,7 +45,7 @@ def available() -> list[Migration]:
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
-        raise RuntimeError(f"duplicate migration versions in {versions}")
+        raise MigrationError(f"duplicate migration versions in {versions}")
     return found
 
 
