@@ -1,7 +1,9 @@
 """Reading and writing the CSV files (and reading the Excel sheets) surveying offices exchange.
 
 Chinese offices write CSV in UTF-8 (often with a BOM, as Excel does) or in GBK; a file is
-read without the user saying which. Every column is kept as text so that ids like ``007``
+read without the user saying which (UTF-8 is tried first, then GBK), or in the encoding
+the caller forces (``encoding=``, the commands' ``--encoding``): a GBK file whose bytes
+happen to be valid UTF-8 too is read right only when forced. Every column is kept as text so that ids like ``007``
 and values are written back exactly as they came.
 """
 
@@ -19,20 +21,47 @@ from geobase.errors import EmptyInputError, InvalidOption, SourceReadError, Unen
 
 # GB18030 is a superset of GBK and GB2312: it decodes every file either writes.
 ENCODINGS = ("utf-8-sig", "gb18030")
+#: the encodings a reader may be forced to (``utf-8`` and ``utf-8-sig`` both accept a BOM)
+READ_ENCODINGS = ("utf-8", "utf-8-sig", "gbk")
+_CODECS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "gbk": "gb18030"}
 
 
-def decode(data: bytes, source: str = "input") -> tuple[str, str]:
-    """Decode bytes as UTF-8 (with or without BOM) or GBK; return (text, encoding)."""
-    for encoding in ENCODINGS:
+def decode(data: bytes, source: str = "input", encoding: str | None = None) -> tuple[str, str]:
+    """Decode bytes as UTF-8 (with or without BOM) or GBK; return (text, encoding).
+
+    Args:
+        data: the bytes.
+        source: what they are, for messages.
+        encoding: None tries UTF-8, then GBK; one of :data:`READ_ENCODINGS` forces it.
+
+    Raises:
+        SourceReadError: the bytes are not text in the encoding(s) tried.
+        InvalidOption: ``encoding`` is not one of :data:`READ_ENCODINGS`.
+    """
+    if encoding is not None:
+        if encoding not in READ_ENCODINGS:
+            raise InvalidOption(
+                f"unknown CSV encoding {encoding!r}: expected one of {', '.join(READ_ENCODINGS)}"
+            )
         try:
-            return data.decode(encoding), ("gbk" if encoding == "gb18030" else "utf-8")
+            text = data.decode(_CODECS[encoding])
+        except UnicodeDecodeError as exc:
+            raise SourceReadError(
+                f"{source}: not {encoding.upper()} text (byte {data[exc.start]:#04x} at offset "
+                f"{exc.start}); leave out --encoding to detect UTF-8 or GBK"
+            ) from None
+        return text, ("gbk" if encoding == "gbk" else "utf-8")
+    for codec in ENCODINGS:
+        try:
+            return data.decode(codec), ("gbk" if codec == "gb18030" else "utf-8")
         except UnicodeDecodeError:
             continue
     raise SourceReadError(f"{source}: text is neither UTF-8 nor GBK; save it as UTF-8 and retry")
 
 
-def read_text(path: str | Path) -> tuple[str, str]:
-    """Read a whole text file in UTF-8 or GBK; return (text, encoding)."""
+def read_text(path: str | Path, encoding: str | None = None) -> tuple[str, str]:
+    """Read a whole text file in UTF-8 or GBK (or the ``encoding`` forced, see
+    :func:`decode`); return (text, encoding)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -44,11 +73,12 @@ def read_text(path: str | Path) -> tuple[str, str]:
         raise SourceReadError(f"{path}: cannot be read ({exc.strerror})") from None
     if not data.strip():
         raise EmptyInputError(f"{path}: file is empty")
-    return decode(data, str(path))
+    return decode(data, str(path), encoding)
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file into a DataFrame of strings, detecting UTF-8 or GBK.
+def read_csv(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV file into a DataFrame of strings, detecting UTF-8 or GBK (or in the
+    ``encoding`` forced, one of :data:`READ_ENCODINGS`).
 
     Column names are stripped of surrounding blanks; empty cells become ``None``. The
     encoding found is kept in ``frame.attrs["encoding"]`` and the 1-based file line of
@@ -58,7 +88,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         SourceReadError: missing, unreadable or undecodable file.
         EmptyInputError: no header, or a header and no rows.
     """
-    text, encoding = read_text(path)
+    text, encoding = read_text(path, encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)

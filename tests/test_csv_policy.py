@@ -123,3 +123,85 @@ def test_emergency_control_tables_follow_the_policy(tmp_path, encoding):
     data = (tmp_path / "control_points.csv").read_bytes()
     assert data.startswith(codecs.BOM_UTF8) == (encoding is None)
     assert data.decode(encoding or "utf-8-sig") == "point_id,name,condition\nC001,礐石观测墩,完好\n"
+
+
+# --- reading: detection, and --encoding to force it ------------------------------------------
+
+# GBK bytes that are valid UTF-8 too: detection reads them as UTF-8 ("一平山" -> "һƽɽ")
+AMBIGUOUS = "point_id,name,grade,lat,lon\nA1,一平山,D,23.354,116.682\n"
+
+
+def test_read_detects_or_forces_the_encoding(tmp_path):
+    from geobase.errors import InvalidOption, SourceReadError
+
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(AMBIGUOUS.encode("gbk"))
+    assert read_csv(path).loc[0, "name"] != "一平山"  # detection guesses UTF-8
+    forced = read_csv(path, "gbk")
+    assert forced.loc[0, "name"] == "一平山" and forced.attrs["encoding"] == "gbk"
+    for encoding in ("utf-8", "utf-8-sig"):  # a BOM is accepted either way
+        bom = tmp_path / f"{encoding}.csv"
+        bom.write_bytes(codecs.BOM_UTF8 + "点号,点名\n007,礐石\n".encode())
+        frame = read_csv(bom, encoding)
+        assert list(frame.columns) == ["点号", "点名"] and frame.attrs["encoding"] == "utf-8"
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_bytes("点号,点名\n007,礐石\n".encode("gbk"))
+    with pytest.raises(SourceReadError, match=r"not UTF-8 text \(byte 0x"):
+        read_csv(wrong, "utf-8")
+    with pytest.raises(InvalidOption, match="latin-1"):
+        read_csv(wrong, "latin-1")
+
+
+@pytest.fixture
+def control_ws(workspace):
+    from geobase.store.districts import load_districts
+    from tests.control_helpers import DISTRICTS
+
+    load_districts(workspace.store, DISTRICTS)
+    return workspace
+
+
+def test_control_import_encoding(control_ws, tmp_path):
+    from geobase.control.registry import get_point, search
+    from tests.control_helpers import good_row
+
+    ws = ["--workspace", control_ws.root]
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(AMBIGUOUS.encode("gbk"))
+    # forced UTF-8 on a file that is no UTF-8: one line, exit 2, nothing recorded
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("点号,点名,等级,纬度,经度\nB1,礐石,D,23.354,116.682\n".encode("gbk"))
+    result = run_cli(["control", "import", bad, "--encoding", "utf-8", *ws])
+    assert result.exit_code == 2 and "not UTF-8 text" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert search(control_ws).empty
+    # an encoding for a file that carries its own is refused
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(list(good_row()))
+    book.active.append(list(good_row().values()))
+    book.save(tmp_path / "p.xlsx")
+    result = run_cli(["control", "import", tmp_path / "p.xlsx", "--encoding", "gbk", *ws])
+    assert result.exit_code == 2 and "CSV files only" in result.stderr
+    # forced GBK reads the name right; detection would have guessed UTF-8
+    result = run_cli(["control", "import", path, "--encoding", "gbk", *ws])
+    assert result.exit_code == 0, result.stderr
+    assert get_point(control_ws, "A1").name == "一平山"
+    # inspections too
+    visits = tmp_path / "visits.csv"
+    visits.write_bytes("点号,巡查日期,巡查人,状况\nA1,2024-05-01,王工,完好\n".encode("gbk"))
+    result = run_cli(["control", "import", visits, "--encoding", "gbk", *ws])
+    assert result.exit_code == 0, result.stderr
+    assert "1 rows: 1 inspections recorded" in result.stderr
+
+
+def test_demo_control_csvs_follow_the_policy(tmp_path):
+    from geobase.control.demo_data import generate
+    from tests.control_helpers import DISTRICTS
+
+    generate(tmp_path, DISTRICTS)
+    for name in ("points.csv", "inspections.csv"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(codecs.BOM_UTF8 + "点号,".encode()), name
+        assert read_csv(tmp_path / name).attrs["encoding"] == "utf-8"

@@ -95,22 +95,34 @@ def control() -> None:
     show_default=True,
     help="What FILE holds (auto: a CSV with a condition column holds inspections).",
 )
+@click.option(
+    "--encoding",
+    type=click.Choice(["auto", "utf-8", "utf-8-sig", "gbk"]),
+    default="auto",
+    show_default=True,
+    help="Encoding of a CSV FILE (auto: UTF-8 with or without BOM, else GBK); force gbk "
+    "for a GBK file that auto reads wrong. Excel, GeoPackage and GeoJSON carry their own.",
+)
 @workspace_option
 @_report_problems
-def import_(file: Path, skip_invalid: bool, what: str, workspace_dir: Path | None) -> None:
+def import_(
+    file: Path, skip_invalid: bool, what: str, encoding: str, workspace_dir: Path | None
+) -> None:
     """Add / update control points (CSV in UTF-8 or GBK, Excel .xlsx, GeoPackage, GeoJSON), or inspections."""
     from geobase.control.importer import import_points
     from geobase.control.inspections import import_inspections, is_inspection_table
 
+    forced = None if encoding == "auto" else encoding
     with open_workspace(workspace_dir) as ws:
         if what == "auto" and file.suffix.lower() == ".csv" and file.is_file():
             from geobase.tabular import read_csv
 
-            what = "inspections" if is_inspection_table(read_csv(file).columns) else "points"
+            columns = read_csv(file, forced).columns
+            what = "inspections" if is_inspection_table(columns) else "points"
         if what == "inspections":
-            result = import_inspections(ws, file, skip_invalid=skip_invalid)
+            result = import_inspections(ws, file, skip_invalid=skip_invalid, encoding=forced)
         else:
-            result = import_points(ws, file, skip_invalid=skip_invalid)
+            result = import_points(ws, file, skip_invalid=skip_invalid, encoding=forced)
     for _, reason in result.rejected[:MAX_PROBLEMS_SHOWN]:
         info(f"  rejected {reason}")
     info(result.summary())

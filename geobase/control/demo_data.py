@@ -14,13 +14,15 @@ Regenerate with ``python control_points/generate.py`` (deterministic: seeded).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import shapely
+
+from geobase.tabular import write_csv
 
 SEED = 20210701
 SYNTHETIC_NOTE = "合成数据 SYNTHETIC demo data, not a real mark"
@@ -268,11 +270,10 @@ def generate(out_dir: str | Path, districts_path: str | Path) -> dict[str, int]:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, header, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else row[k] for k in header})
+    """Write rows under the CSV policy (:func:`geobase.tabular.write_csv`: UTF-8 with a
+    BOM, so Excel on a Chinese Windows shows the Chinese; written atomically)."""
+    cells = [{k: None if row.get(k) is None else str(row[k]) for k in header} for row in rows]
+    write_csv(pd.DataFrame(cells, columns=header, dtype=object), path)
 
 
 def load_demo(ws, folder: str | Path) -> str:

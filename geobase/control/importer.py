@@ -83,6 +83,7 @@ def import_points(
     *,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ImportResult:
     """Import control points from a CSV (UTF-8 or GBK), Excel (.xlsx), GeoPackage or GeoJSON file.
 
@@ -92,6 +93,8 @@ def import_points(
         skip_invalid: write the good rows and save the bad ones to ``<name>.rejects.csv``
             beside the input; by default any bad row makes the import write nothing.
         progress: called with (rows done, total).
+        encoding: a CSV's encoding (``utf-8``, ``utf-8-sig`` or ``gbk``); None detects
+            UTF-8 (with or without BOM) or GBK.
 
     Raises:
         ValidationError: bad rows (``problems`` lists each row's line and reason) and not
@@ -103,8 +106,8 @@ def import_points(
         'points.csv: 396 rows: 396 added, ...'
     """
     path = Path(path)
-    frame, labels, encoding = read_source(path)
-    result = ImportResult(source=path, rows=len(frame), encoding=encoding)
+    frame, labels, found = read_source(path, encoding)
+    result = ImportResult(source=path, rows=len(frame), encoding=found)
     cols, good, problems = validate_frame(frame, labels, ws)
     if progress:
         progress(len(frame) // 2, len(frame))

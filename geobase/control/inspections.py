@@ -588,8 +588,12 @@ def import_inspections(
     *,
     skip_invalid: bool = False,
     today: dt.date | None = None,
+    encoding: str | None = None,
 ) -> InspectionImport:
     """Record the inspections in a CSV file (UTF-8 or GBK), all in one transaction.
+
+    ``encoding`` forces the CSV's encoding (``utf-8``, ``utf-8-sig`` or ``gbk``); None
+    detects UTF-8 (with or without BOM) or GBK.
 
     Evidence paths (``;``-separated) are relative to the CSV's folder. A row identical to
     an inspection already recorded (same mark, date, inspector, condition, usability and
@@ -604,7 +608,7 @@ def import_inspections(
     from geobase.tabular import read_csv
 
     path = Path(path)
-    frame = read_csv(path)
+    frame = read_csv(path, encoding)
     labels = [f"line {n}" for n in frame.attrs["lines"]]
     keys = {re.sub(r"[\s_]", "", str(c)).lower(): c for c in frame.columns}
     columns: dict[str, str] = {}

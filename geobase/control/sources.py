@@ -17,12 +17,18 @@ import pandas as pd
 import shapely
 
 from geobase.areas import deferred_warnings
-from geobase.errors import EmptyInputError, SourceReadError
+from geobase.errors import EmptyInputError, InvalidOption, SourceReadError
 from geobase.tabular import read_csv, read_xlsx
 
 
-def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
+def read_source(
+    path: str | Path, encoding: str | None = None
+) -> tuple[pd.DataFrame, list[str], str | None]:
     """Read a CSV, Excel (.xlsx), GeoPackage or GeoJSON file as text columns.
+
+    A CSV is read as UTF-8 (with or without BOM) or GBK, whichever decodes, or in the
+    ``encoding`` forced (:data:`geobase.tabular.READ_ENCODINGS`); the other kinds carry
+    their own encoding.
 
     Every kind of file ends in the same frame of texts, checked by one validator
     (:func:`geobase.control.rows.parse_rows`), so a row is refused for the same reason whatever its file.
@@ -35,13 +41,19 @@ def read_source(path: str | Path) -> tuple[pd.DataFrame, list[str], str | None]:
 
     Raises:
         SourceReadError / EmptyInputError: missing, unreadable, truncated or empty file.
+        InvalidOption: an encoding forced for a file that is no CSV, or an unknown one.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        frame = read_csv(path)
+        frame = read_csv(path, encoding)
         labels = [f"line {n}" for n in frame.attrs["lines"]]
         return frame, labels, frame.attrs.get("encoding")
+    if encoding is not None and suffix in (".xlsx", ".gpkg", ".geojson", ".json"):
+        raise InvalidOption(
+            f"{path}: an encoding ({encoding}) applies to CSV files only; "
+            f"a {suffix} file carries its own"
+        )
     if suffix == ".xlsx":
         frame = read_xlsx(path)
         return frame, [f"row {n}" for n in frame.attrs["lines"]], None
