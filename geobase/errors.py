@@ -12,6 +12,7 @@ cause.
 from __future__ import annotations
 
 import errno as _errno
+from collections.abc import Sequence
 
 
 class GeobaseError(Exception):
@@ -87,9 +88,11 @@ class EmptyInputError(SourceReadError):
 class ValidationError(GeobaseError, ValueError):
     """Records fail validation; ``problems`` lists (line, reason) for each bad record."""
 
-    def __init__(self, message: str, problems: list[tuple[int | None, str]] | None = None):
+    def __init__(
+        self, message: str, problems: Sequence[tuple[int | None, str]] | None = None
+    ) -> None:
         super().__init__(message)
-        self.problems = list(problems or [])
+        self.problems: list[tuple[int | None, str]] = list(problems or [])
 
 
 class GeometryError(ValidationError):

@@ -109,8 +109,12 @@ def import_(
     file: Path, skip_invalid: bool, what: str, encoding: str, workspace_dir: Path | None
 ) -> None:
     """Add / update control points (CSV in UTF-8 or GBK, Excel .xlsx, GeoPackage, GeoJSON), or inspections."""
-    from geobase.control.importer import import_points
-    from geobase.control.inspections import import_inspections, is_inspection_table
+    from geobase.control.importer import ImportResult, import_points
+    from geobase.control.inspections import (
+        InspectionImport,
+        import_inspections,
+        is_inspection_table,
+    )
 
     forced = None if encoding == "auto" else encoding
     with open_workspace(workspace_dir) as ws:
@@ -119,6 +123,7 @@ def import_(
 
             columns = read_csv(file, forced).columns
             what = "inspections" if is_inspection_table(columns) else "points"
+        result: ImportResult | InspectionImport
         if what == "inspections":
             result = import_inspections(ws, file, skip_invalid=skip_invalid, encoding=forced)
         else:

@@ -8,7 +8,8 @@ surveyors write them; ``X`` is the northing and ``Y`` the easting (surveying ord
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
+from typing import Any
 
 from geobase.errors import ValidationError
 
@@ -55,7 +56,7 @@ def _key(name: str) -> str:
 _ALIAS_INDEX = {_key(a): f for f, aliases in COLUMN_ALIASES.items() for a in aliases}
 
 
-def map_columns(columns: Sequence[str]) -> dict[str, str]:
+def map_columns(columns: Iterable[Any]) -> dict[str, str]:
     """{canonical field: column} for the columns of an input that geobase recognises.
 
     Raises:

@@ -163,7 +163,7 @@ def sketch_map_png(ws: Workspace, point: ControlPoint, neighbours, font: Path | 
         span = 1000.0
     if point.district:
         try:
-            boundary = district_geometry(ws.store, point.district).boundary
+            boundary = shapely.boundary(district_geometry(ws.store, point.district))
         except LookupError:
             boundary = None
         if boundary is not None:

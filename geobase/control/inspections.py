@@ -22,7 +22,7 @@ import hashlib
 import logging
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -575,7 +575,7 @@ class InspectionImport:
         return text
 
 
-def is_inspection_table(columns: Sequence[str]) -> bool:
+def is_inspection_table(columns: Iterable[Any]) -> bool:
     """Whether a CSV's columns look like inspections (a condition column and a date)."""
     keys = {re.sub(r"[\s_]", "", str(c)).lower() for c in columns}
     cond = {re.sub(r"[\s_]", "", a).lower() for a in INSPECTION_COLUMNS["condition"]}
@@ -657,9 +657,10 @@ def import_inspections(
             point_id = get("point_id")
             if not point_id:
                 raise InspectionError("missing point id (点号)")
-            if not get("date"):
+            date_text = get("date")
+            if not date_text:
                 raise InspectionError("missing inspection date")
-            day = parse_date(get("date"), "inspection date")
+            day = parse_date(date_text, "inspection date")
             condition = parse_condition(get("condition") or "")
             if condition == "moved":
                 raise InspectionError(
@@ -669,13 +670,10 @@ def import_inspections(
             usability = get("usability")
             usability = parse_usability(usability) if usability else None
             files = []
-            if get("evidence"):
+            evidence = get("evidence")
+            if evidence:
                 files = _check_files(
-                    [
-                        path.parent / p.strip()
-                        for p in re.split(r"[;；]", get("evidence"))
-                        if p.strip()
-                    ]
+                    [path.parent / p.strip() for p in re.split(r"[;；]", evidence) if p.strip()]
                 )
             usable = _check(
                 marks.get(point_id),
@@ -693,7 +691,7 @@ def import_inspections(
         inspection = Inspection(
             point_id=point_id,
             inspected_on=day,
-            inspector=get("inspector").strip(),
+            inspector=str(get("inspector")).strip(),
             condition=condition,
             usability=usable,
             notes=get("notes"),
@@ -704,7 +702,9 @@ def import_inspections(
             continue
         seen.add(key)
         pending.append((i, inspection, files))
-    reported = [(int(labels[i].split()[-1]), f"{labels[i]}: {msg}") for i, msg in problems]
+    reported: list[tuple[int | None, str]] = [
+        (int(labels[i].split()[-1]), f"{labels[i]}: {msg}") for i, msg in problems
+    ]
     if problems and not skip_invalid:
         raise ValidationError(
             f"{path.name}: {len(problems)} of {len(frame)} rows are invalid, nothing recorded "

@@ -398,13 +398,14 @@ class ControlPoint:
             raise InvalidCoordinates(
                 f"point {self.point_id}: B {self.lat!r}, L {self.lon!r} out of range"
             )
-        for what, value in (
+        numbers: tuple[tuple[str, float | None], ...] = (
             ("ellipsoidal height", self.ellh),
             ("normal height", self.normal_h),
             ("x", self.x_north),
             ("y", self.y_east),
-        ):
-            _check_optional(value, f"point {self.point_id}: {what}")
+        )
+        for what, number in numbers:
+            _check_optional(number, f"point {self.point_id}: {what}")
         for what, value in (
             ("geo_source", self.geo_source),
             ("grid_source", self.grid_source),

@@ -440,16 +440,17 @@ def search(
         lon, lat = float(near[0]), float(near[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InvalidCoordinates(f"centre {lon}, {lat} is not lon, lat in degrees (lon first)")
-    areas = []
+    areas: list[Any] = []  # shapely geometries (its stubs lack the attributes used here)
     if district is not None:
         areas.append(district_geometry(store, district))
     if polygon is not None:
-        if polygon.geom_type not in ("Polygon", "MultiPolygon") or polygon.is_empty:
-            raise ValidationError(f"search area must be a polygon, got a {polygon.geom_type}")
+        shape: Any = polygon
+        if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
+            raise ValidationError(f"search area must be a polygon, got a {shape.geom_type}")
         areas.append(polygon)
     boxes = [area.bounds for area in areas]
     if near is not None:
-        boxes.append(radius_bbox(near[0], near[1], float(radius)))
+        boxes.append(radius_bbox(near[0], near[1], float(radius or 0.0)))
     with store.read() as tx:
         if boxes:
             # one R-tree condition: the intersection of every spatial criterion's box

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -89,6 +89,7 @@ COLUMNS = (
     "notes",
 )
 _TEXT_FIELDS = ("district", "custodian", "site", "route", "notes")
+_WIDTHS: tuple[Literal[3, 6], ...] = (3, 6)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def grid_zone(
     """
     if spec is None:
         if prefix is not None:
-            for width in (3, 6):
+            for width in _WIDTHS:
                 try:
                     zone = GKZone(width, prefix, True)
                 except GeobaseError:
@@ -171,7 +172,7 @@ def grid_zone(
         return default.epsg, default
     text = spec.strip()
     if text.isdigit() and int(text) < 100:
-        for width in (3, 6):
+        for width in _WIDTHS:
             try:
                 zone = GKZone(width, int(text), prefixed)
             except GeobaseError:
@@ -271,7 +272,7 @@ def _present(cells: np.ndarray) -> np.ndarray:
     return cells != None  # noqa: E711 - elementwise
 
 
-def _per_value(keys: list[Hashable], fn: Callable[[Any], Any]) -> tuple[list, dict[int, str]]:
+def _per_value(keys: Sequence[Hashable], fn: Callable[[Any], Any]) -> tuple[list, dict[int, str]]:
     """``fn(key)`` for each row's key, computed once per distinct key: (values, None where
     ``fn`` refused; {row: the refusal})."""
     cache: dict[Hashable, tuple[Any, str | None]] = {}
@@ -422,7 +423,10 @@ def parse_rows(
     ]
 
     def zone_of(key: Any) -> tuple[int, GKZone | None]:
-        return (0, None) if key is None else grid_zone(*key, ctx.default_crs)
+        if key is None:
+            return (0, None)
+        spec, prefix, prefixed = key
+        return grid_zone(spec, prefix, prefixed, ctx.default_crs)
 
     zones, found = _per_value(zone_keys, zone_of)
     problems.update(found)
