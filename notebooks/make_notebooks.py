@@ -69,7 +69,7 @@ def control_health() -> list:
         new_code_cell(OPEN_WORKSPACE),
         new_code_cell(
             "from geobase.control.registry import search\n"
-            "from geobase.control.inspections import district_stats, overdue\n\n"
+            "from geobase.control.health import district_stats, overdue\n\n"
             "AS_OF = '2025-06-30'\n"
             "stats = district_stats(ws, as_of=AS_OF)\n"
             "stats"

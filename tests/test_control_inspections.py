@@ -8,13 +8,12 @@ import multiprocessing
 
 import pytest
 
+from geobase.control.health import district_stats, overdue
 from geobase.control.importer import import_points
+from geobase.control.inspection_import import import_inspections
 from geobase.control.inspections import (
     current_status,
-    district_stats,
-    import_inspections,
     inspection_history,
-    overdue,
     record_inspection,
     record_move,
 )

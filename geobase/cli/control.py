@@ -110,7 +110,7 @@ def import_(
 ) -> None:
     """Add / update control points (CSV in UTF-8 or GBK, Excel .xlsx, GeoPackage, GeoJSON), or inspections."""
     from geobase.control.importer import ImportResult, import_points
-    from geobase.control.inspections import (
+    from geobase.control.inspection_import import (
         InspectionImport,
         import_inspections,
         is_inspection_table,
@@ -371,7 +371,7 @@ def overdue(
     as_of: dt.date | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None
 ) -> None:
     """Marks whose last inspection is older than the inspection cycle."""
-    from geobase.control.inspections import overdue as list_overdue
+    from geobase.control.health import overdue as list_overdue
 
     with open_workspace(workspace_dir) as ws:
         frame = list_overdue(ws, as_of=as_of, cycle=cycle_days)
@@ -388,7 +388,7 @@ def stats(
     as_of: dt.date | None, cycle_days: int | None, fmt: str, workspace_dir: Path | None
 ) -> None:
     """Per district: marks, inspected this cycle, usable marks and the usable rate."""
-    from geobase.control.inspections import district_stats
+    from geobase.control.health import district_stats
 
     with open_workspace(workspace_dir) as ws:
         frame = district_stats(ws, as_of=as_of, cycle=cycle_days)

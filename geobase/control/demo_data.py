@@ -283,7 +283,7 @@ def load_demo(ws, folder: str | Path) -> str:
     second run adds nothing. Returns a one-line summary.
     """
     from geobase.control.importer import import_points
-    from geobase.control.inspections import import_inspections
+    from geobase.control.inspection_import import import_inspections
 
     folder = Path(folder)
     points = import_points(ws, folder / "points.csv")
