@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -99,8 +100,8 @@ def _write_geojson(path: Path, rows: list[dict]) -> Path:
 
 
 def _write_gpkg(path: Path, rows: list[dict], geometry: bool) -> Path:
-    """A GeoPackage of text attributes; with ``geometry``, B/L that are plain numbers
-    become the point geometry (EPSG:4490) instead of attributes."""
+    """A GeoPackage of text attributes; with ``geometry``, B/L that are plain finite
+    numbers become the point geometry (EPSG:4490) instead of attributes."""
     import geopandas as gpd
     import shapely
 
@@ -113,7 +114,7 @@ def _write_gpkg(path: Path, rows: list[dict], geometry: bool) -> Path:
                 lon, lat = float(row["经度"]), float(row["纬度"])
             except (TypeError, ValueError):
                 lon = lat = None
-            if lon is not None:
+            if lon is not None and math.isfinite(lon) and math.isfinite(lat):
                 point = shapely.Point(lon, lat)
                 frame.loc[k, ["纬度", "经度"]] = None
         points.append(point)
@@ -144,6 +145,7 @@ def _outcome(path: Path, ws) -> tuple:
 @example(generated=[({"埋设日期": "2015-06-01 10:00"}, None)])
 @example(generated=[({"纬度": None, "经度": None, "X": None}, None)])
 @example(generated=[({}, "P1"), ({}, "P1")])
+@example(generated=[({"纬度": "NaN"}, None)])
 def test_every_file_kind_gives_the_same_outcome(control_ws, tmp_path_factory, generated):
     rows = _rows(generated)
     folder = tmp_path_factory.mktemp("paths")
