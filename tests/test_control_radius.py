@@ -3,7 +3,8 @@
 Generated centres and radii over a registry of seeded marks, on each store: the fast path
 (``method="bracket"``) returns exactly the marks the reference
 (:func:`geobase.control.registry.radius_fids_geodesic`, the geodesic distance to every
-mark) returns, also for circles that pass within a micrometre of a mark.
+mark) returns, also for circles that pass within a micrometre of a mark; so does the
+registry search behind ``control search --near``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from geobase.control.registry import (
     radius_fids,
     radius_fids_geodesic,
     radius_method,
+    search,
     within_radius,
 )
 from geobase.errors import ValidationError
@@ -28,7 +30,7 @@ from tests.control_helpers import DISTRICTS, bulk_rows, random_points_in_distric
 
 COUNT = 1500
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -55,6 +57,8 @@ def _agree(ws, lon: float, lat: float, radius: float) -> None:
         ids, dist = within_radius(tx, lon, lat, radius, method="geodesic")
         assert len(ids) == len(reference)
         assert (dist <= radius).all() and (np.diff(dist) >= 0).all()
+    # `control search --near` (R-tree box, then the geodesic to each candidate) agrees too
+    assert sorted(search(ws, near=(lon, lat), radius=radius)["point_id"]) == sorted(ids)
 
 
 def test_bracket_agrees_with_geodesic_reference(registry):
