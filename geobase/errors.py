@@ -162,6 +162,10 @@ class ResolutionMismatch(UnsupportedInput):
     """A delivery is coarser than its product allows (0.05 m imagery must be 0.05 m or finer)."""
 
 
+class DefectError(GeobaseError, ValueError):
+    """A QC defect record is malformed: an unknown severity, a bad check id or no place."""
+
+
 # --- control network (registry, inspections, datasheets) -----------------------------
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geobase.errors import DefectError
 from geobase.values import plain
 
 Severity = Literal["blocking", "minor"]
@@ -51,11 +52,11 @@ class Defect:
         import re
 
         if self.severity not in SEVERITIES:
-            raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
+            raise DefectError(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
         if not re.match(CHECK_ID, self.check):
-            raise ValueError(f"check id {self.check!r} is not <kind>.<name>")
+            raise DefectError(f"check id {self.check!r} is not <kind>.<name>")
         if self.geometry is None or self.geometry.is_empty:
-            raise ValueError(f"defect {self.check} of {self.file} has no place")
+            raise DefectError(f"defect {self.check} of {self.file} has no place")
 
     def as_dict(self) -> dict[str, Any]:
         """The defect as JSON-ready values, the geometry as GeoJSON."""

@@ -103,7 +103,7 @@ def check(ctx: Context, given: str, path: Path) -> None:
                 if ctx.progress is not None:
                     ctx.progress(p.read, info.point_count)
         except pointcloud._READ_ERRORS as exc:
-            raise pointcloud._read_error(path, exc) from None
+            raise pointcloud._read_error(path, exc) from exc
     occupied = (p.counts > 0).reshape(rows, cols)
     local_fp = shapely.unary_union(cells_to_polygons(occupied, origin)) or shapely.box(
         *info.mins[:2], *info.maxs[:2]

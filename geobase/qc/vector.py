@@ -74,7 +74,7 @@ def check(ctx: Context, given: str, path: Path) -> Opened:
         except Exception as exc:
             raise SourceReadError(
                 f"{path.name}: layer {meta['name']!r} cannot be read ({vector._reason(exc)})"
-            ) from None
+            ) from exc
         geoms = np.asarray(frame.geometry.values, dtype=object)
         code_field = schema.code_field(list(frame.columns))
         codes = None
