@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm  # type: ignore[import-untyped]
 
+from geobase.change.errors import ChangeInputError
+
 MAD_TO_SIGMA = 1.4826
 
 
@@ -36,11 +38,11 @@ def fit_heights(
     """The :class:`HeightModel` of a sample of AFTER - BEFORE differences.
 
     Raises:
-        ValueError: no finite difference in the sample.
+        ChangeInputError: no finite difference in the sample.
     """
     d = diff[np.isfinite(diff)]
     if d.size == 0:
-        raise ValueError("no valid height difference in the sample")
+        raise ChangeInputError("no valid height difference in the sample")
     offset = float(np.median(d))
     sigma = float(MAD_TO_SIGMA * np.median(np.abs(d - offset)))
     if given is not None:

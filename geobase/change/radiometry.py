@@ -24,6 +24,8 @@ from scipy import linalg  # type: ignore[import-untyped]
 from scipy.special import chdtrc  # type: ignore[import-untyped]
 from scipy.stats import chi2  # type: ignore[import-untyped]
 
+from geobase.change.errors import ChangeInputError
+
 DEGREE = 3  # the polynomial that maps a BEFORE band to the AFTER band
 
 
@@ -48,11 +50,11 @@ def irmad(x: np.ndarray, y: np.ndarray, *, max_iter: int = 25, tol: float = 1e-3
     """IR-MAD on samples ``x``, ``y`` (n pixels x p bands each).
 
     Raises:
-        ValueError: fewer pixels than needed, or bands without variance.
+        ChangeInputError: fewer pixels than needed, or bands without variance.
     """
     n, p = x.shape
     if n < 10 * (p + 1):
-        raise ValueError(f"IR-MAD needs more than {10 * (p + 1)} valid pixels, got {n}")
+        raise ChangeInputError(f"IR-MAD needs more than {10 * (p + 1)} valid pixels, got {n}")
     z = np.hstack([x, y]).astype(np.float64)
     w = np.ones(n)
     rho_old = np.zeros(p)
@@ -165,11 +167,11 @@ def fit_normalisation(x: np.ndarray, y: np.ndarray, *, rounds: int = 5) -> Norma
     """Fit :class:`Normalisation` on samples ``x`` (BEFORE) and ``y`` (AFTER), n x bands.
 
     Raises:
-        ValueError: too few pixels, or a band without variance.
+        ChangeInputError: too few pixels, or a band without variance.
     """
     _n, p = x.shape
     if np.any(x.std(axis=0) == 0) or np.any(y.std(axis=0) == 0):
-        raise ValueError("a band has the same value everywhere in the sample")
+        raise ChangeInputError("a band has the same value everywhere in the sample")
     mad = irmad(x, y)
     w = mad.weights
     lo = np.percentile(x, 1, axis=0)
