@@ -607,7 +607,7 @@ class PostGISStore(Store):
                 except psycopg.Error as exc:
                     raise StoreUnavailable(
                         f"cannot read the store in {self.url}: {_first_line(exc, self)}"
-                    ) from None
+                    ) from exc
                 if ready is not None:
                     return ready
             try:
