@@ -490,42 +490,52 @@ def test_update_without_a_usable_cache_rebuilds_whole(workspace, catalogue, tmp_
     assert build_tiles(workspace, "dom02", out, update=True, workers=1)["build"] == "update"
 
 
-@pytest.mark.parametrize("zoom", [(16, 18), (18, 18)])
-def test_update_renders_only_changed_tiles(workspace, catalogue, tmp_path, monkeypatch, zoom):
-    """An update re-renders the changed base tiles only, not their siblings: a parent
-    takes its other quadrants from the parent the last build made, right where those
-    siblings are non-blank and differ, where that parent was blank (a dataset in a new
-    place) and where a re-rendered tile is blank now (its dataset removed)."""
+@pytest.mark.parametrize("zoom", [(14, 18), (18, 18)])
+def test_update_renders_only_changed_windows(workspace, catalogue, tmp_path, monkeypatch, zoom):
+    """An update re-renders the full build's windows that hold changed base tiles, whole
+    (the cache holds no zoom of the windows), and writes only the changed tiles and their
+    ancestors; the parents above the windows take the other windows' quadrants from the
+    parents the last build made, right where those are non-blank and differ, where that
+    parent was blank (a dataset in a new place) and where a window is blank now (its
+    dataset removed)."""
     from geobase.tiles import pyramid
 
     out, ref = tmp_path / "u.pmtiles", tmp_path / "ref.pmtiles"
-    build_tiles(workspace, "dom02", out, fmt="png", zoom=zoom, workers=1)
+    full = build_tiles(workspace, "dom02", out, fmt="png", zoom=zoom, workers=1, block=4)
+    before = all_tiles(out)
     patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
                          origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
     add_dataset(workspace, "patch", 2, patch2, acquired="2025-05-01")
     far = make_raster(tmp_path / "far.tif", size=(90, 90), res=1.0, seed=3,
                       origin=(E0 + 3000, N0 - 3000), collar=False)  # fmt: skip
     add_dataset(workspace, "far", 1, far, acquired="2025-06-01")
-    rendered = set()
+    windows = []
     render_block = pyramid.render_block
 
     def spy(settings, job):
-        rendered.update((x, y) for x in range(job.x0, job.x1) for y in range(job.y0, job.y1))
+        windows.append((job.x0, job.y0, job.x1, job.y1, job.levels))
         return render_block(settings, job)
 
     monkeypatch.setattr(pyramid, "render_block", spy)
-    upd = build_tiles(workspace, "dom02", out, update=True, workers=1)
-    assert upd["base_tiles_rendered"] == len(rendered)
+    upd = build_tiles(workspace, "dom02", out, update=True, workers=1)  # the build's block
+    levels = min(2, zoom[1] - zoom[0])
+    assert windows and all(
+        x0 % 4 == 0 and y0 % 4 == 0 and x1 - x0 == 4 and y1 - y0 == 4 and lv == levels
+        for x0, y0, x1, y1, lv in windows
+    )
+    assert upd["base_tiles_rendered"] == 16 * len(windows)
+    base_in_windows = 16 * len(windows)
+    written_base = upd["written_tiles"] - sum(1 for k in all_tiles(out) if k[0] < zoom[1]
+                                              and k not in before)  # fmt: skip
+    assert upd["written_tiles"] < full["tile_count"] and written_base < base_in_windows
     after = all_tiles(out)
-    z = zoom[1]
-    siblings = {(2 * (x // 2) + i, 2 * (y // 2) + j) for x, y in rendered for i in (0, 1)
-                for j in (0, 1)} - rendered  # fmt: skip
-    assert any((z, x, y) in after for x, y in siblings)
-    build_tiles(workspace, "dom02", ref, fmt="png", zoom=zoom, workers=1)
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed and changed <= {k for k in after if k[0] <= zoom[1]}
+    build_tiles(workspace, "dom02", ref, fmt="png", zoom=zoom, workers=1, block=4)
     assert after == all_tiles(ref)
     remove_dataset(workspace, "far", 1)
     build_tiles(workspace, "dom02", out, update=True, workers=1)
-    build_tiles(workspace, "dom02", ref, fmt="png", zoom=zoom, workers=1, overwrite=True)
+    build_tiles(workspace, "dom02", ref, fmt="png", zoom=zoom, workers=1, block=4, overwrite=True)
     assert all_tiles(out) == all_tiles(ref) != after
 
 
@@ -697,11 +707,13 @@ def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, t
 
 def _fingerprint(out, ws):
     rec = last_pyramid(ws, out)
+    from geobase.tiles.cache import CODEC
     from geobase.tiles.render import WARP_CHUNK, WARP_VERSION
 
     return {"tms": rec["tms"], "minzoom": rec["minzoom"], "maxzoom": rec["maxzoom"],
             "mode": rec["mode"], "channels": 3, "fill": [255, 255, 255],
-            "chunk": WARP_CHUNK, "warp": WARP_VERSION}  # fmt: skip
+            "chunk": WARP_CHUNK, "warp": WARP_VERSION, "block": 4, "levels": 2,
+            "codec": CODEC}  # fmt: skip
 
 
 # --- gdal2tiles-style use: no workspace, output folders created -------------------------

@@ -320,7 +320,6 @@ def build_tiles(
     resolved = resolve_sources(ws, source)
     tiles_cfg = tiles_settings(ws.config.tiles)
     settings, refs, tilejson = _plan(resolved, out, tms, zoom, fmt, mode, tiles_cfg.jpeg_fill, name)
-    block = int(block or tiles_cfg.block)
     rel = _rel(ws, out)
     cache_rel = (
         Path(ws.config.tiles_dir)
@@ -328,6 +327,10 @@ def build_tiles(
         / (hashlib.sha1(rel.encode()).hexdigest()[:16] + ".sqlite")
     )
     cache_path = ws.file(cache_rel)
+    if update and block is None:
+        # the windows of the build whose cache the update starts from
+        block = (RawCache.stored_fingerprint(cache_path) or {}).get("block")
+    block = int(block or tiles_cfg.block)
     name = tilejson["name"]
     region = None
     if update:
@@ -339,7 +342,9 @@ def build_tiles(
                 "the pyramid at %s is not the build its record names; rebuilding it whole", out
             )
             update = False
-        elif not RawCache.matches(cache_path, cache_fingerprint(settings), last.get("build_id")):
+        elif not RawCache.matches(
+            cache_path, cache_fingerprint(settings, block), last.get("build_id")
+        ):
             # made by another version of the warp, for another build, or lost: a full
             # build replaces the pyramid (and writes a new cache), recorded as such
             logger.warning("no usable overview cache for %s; rebuilding it whole", out)

@@ -2,18 +2,24 @@
 
 The base zoom is cut into *windows* of ``block x block`` tiles (default 8: 2048 px),
 aligned in tile space so that each window also holds whole tiles of the ``log2(block)``
-zooms above; a worker warps one window at once and returns its encoded tiles and the raw
-tiles of its overview zooms. Zooms below the windows' reach are made in the main process
-from their four children, read back from the overview cache (:mod:`geobase.tiles.cache`).
+zooms above; a worker warps one window at once and returns its encoded tiles and the
+quadrant (2 x 2 means) of the window's top tile, all its parent needs of it. Zooms above
+the windows' top level (``zlow``) are made in the main process from their four children;
+their raw tiles go to the overview cache (:mod:`geobase.tiles.cache`), compressed: about
+1/192 of the base tiles at the default block, instead of the third of the base zoom's
+raw pixels that a cache of every zoom would take.
 
-An update (``region`` given) re-renders only the base tiles that meet the region and
-rebuilds their ancestors; what unchanged children contribute comes from the cache (for a
-base tile, its quadrant of the cached parent). Blocks, averaging and encoder settings are
-fixed, so the bytes of every tile are the same whatever the number of workers, the order
-blocks finish in, or full vs update.
+An update (``region`` given) re-renders the windows that hold base tiles meeting the
+region (encoding and writing only those tiles and their ancestors inside the window) and
+rebuilds their ancestors above the windows; the quadrants of windows that did not change
+come from the parents the last build made, held in the cache. Blocks, averaging and
+encoder settings are fixed, so the bytes of every tile are the same whatever the number
+of workers, the order windows finish in, or full vs update.
 
 Workers: a process pool (``workers``), or a Dask distributed cluster (``dask`` = scheduler
-address). Sources must then be readable at the same paths on the workers.
+address). Sources must then be readable at the same paths on the workers. At most
+``in_flight`` windows are handed out at a time (by default twice the workers): the main
+process never holds more results than that, whatever the pyramid's size.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import shapely
 from morecantile.models import TileMatrixSet
 
 from geobase.errors import TileBuildError, TileSettingsError
+from geobase.tiles.cache import CODEC as CACHE_CODEC
 from geobase.tiles.cache import RawCache
 from geobase.tiles.render import (
     TILE,
@@ -49,7 +56,6 @@ from geobase.tiles.render import (
     encode_for,
     grid,
     merge_quadrants,
-    pack_raw,
     prepare_transformers,
     render_block,
     unpack_raw,
@@ -72,6 +78,7 @@ class BuildStats:
     deleted_tiles: int
     base_tiles_rendered: int
     seconds: float
+    cache_bytes: int = 0  # the overview cache's tile data afterwards
 
 
 def plan_windows(
@@ -79,7 +86,7 @@ def plan_windows(
 ) -> list[BlockJob]:
     """The window jobs of a full build, in a fixed (row, column) order."""
     g = grid(settings.tms, settings.maxzoom)
-    levels = min(int(math.log2(block)), settings.maxzoom - settings.minzoom)
+    levels = window_levels(settings, block)
     # windows of one tile make no parents: the main process makes them from quadrants
     quadrants = levels == 0 and settings.maxzoom > settings.minzoom
     windows: set[tuple[int, int]] = set()
@@ -97,6 +104,11 @@ def plan_windows(
         x1, y1 = min(x0 + block, g.width), min(y0 + block, g.height)
         jobs.append(_job(g, x0, y0, x1, y1, levels, sources, None, quadrants))
     return jobs
+
+
+def window_levels(settings: RenderSettings, block: int) -> int:
+    """Zooms a window makes above the base zoom: log2(block), within the zoom range."""
+    return min(int(math.log2(block)), settings.maxzoom - settings.minzoom)
 
 
 def _job(g, x0, y0, x1, y1, levels, sources, only, quadrants) -> BlockJob:
@@ -149,69 +161,30 @@ def plan_update(
     sources: Sequence[SourceRef],
     dirty: set[tuple[int, int]],
     block: int,
-    parts: int = 1,
 ) -> list[BlockJob]:
-    """Jobs re-rendering exactly the ``dirty`` base tiles, and returning their quadrants.
+    """Jobs re-rendering the windows that hold ``dirty`` base tiles.
 
-    Their siblings are not re-rendered: a parent's quadrant (2 x 2 means) depends only on
-    its own child, so the main process makes each parent from the jobs' quadrants and,
-    for clean children, from the parent the last build made (see :class:`_UpperZooms`).
-    Jobs are rectangles of at most ``block x block`` tiles (memory); the largest are
-    halved until there are ``parts`` of them where the tiles allow, so that every worker
-    has a share of a small update.
+    A window's top tile is a function of all its base tiles, and the cache holds only the
+    zooms above the windows, so a window with one changed tile is rendered whole; only
+    the ``dirty`` tiles and their ancestors inside the window are encoded and reported
+    (blank ones as None: deleted). The windows are those of a full build (same origin,
+    size and levels), so every tile gets a full build's bytes.
     """
     g = grid(settings.tms, settings.maxzoom)
     z = settings.maxzoom
-    quadrants = settings.maxzoom > settings.minzoom
-    rects = _rectangles(dirty)
-    while rects:
-        big = max(rects, key=lambda r: (max(r[2] - r[0], r[3] - r[1]) > block, _area(r)))
-        if max(big[2] - big[0], big[3] - big[1]) <= block and (
-            len(rects) >= parts or _area(big) < 2
-        ):
-            break
-        rects.remove(big)
-        x0, y0, x1, y1 = big
-        if x1 - x0 >= y1 - y0:
-            xm = (x0 + x1) // 2
-            rects += [(x0, y0, xm, y1), (xm, y0, x1, y1)]
-        else:
-            ym = (y0 + y1) // 2
-            rects += [(x0, y0, x1, ym), (x0, ym, x1, y1)]
+    levels = window_levels(settings, block)
+    quadrants = levels == 0 and settings.maxzoom > settings.minzoom
+    by_window: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for x, y in dirty:
+        by_window.setdefault((x // block, y // block), []).append((x, y))
     jobs = []
-    for x0, y0, x1, y1 in sorted(rects, key=lambda r: (r[1], r[0])):
-        only = frozenset((z, x, y) for y in range(y0, y1) for x in range(x0, x1))
-        jobs.append(_job(g, x0, y0, x1, y1, 0, sources, only, quadrants))
+    for wx, wy in sorted(by_window, key=lambda w: (w[1], w[0])):
+        only = {(z - lv, x >> lv, y >> lv) for x, y in by_window[(wx, wy)]
+                for lv in range(levels + 1)}  # fmt: skip
+        x0, y0 = wx * block, wy * block
+        x1, y1 = min(x0 + block, g.width), min(y0 + block, g.height)
+        jobs.append(_job(g, x0, y0, x1, y1, levels, sources, frozenset(only), quadrants))
     return jobs
-
-
-def _area(rect) -> int:
-    return (rect[2] - rect[0]) * (rect[3] - rect[1])
-
-
-def _rectangles(tiles: set[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
-    """Rectangles (x0, y0, x1, y1), end exclusive, covering exactly ``tiles``: the runs of
-    each row, a run merged into the rectangle above when it spans the same columns."""
-    done: list[list[int]] = []
-    above: dict[tuple[int, int], list[int]] = {}
-    for y, row in itertools.groupby(sorted(tiles, key=lambda t: (t[1], t[0])), lambda t: t[1]):
-        xs = [x for x, _ in row]
-        starts = [i for i in range(len(xs)) if i == 0 or xs[i] != xs[i - 1] + 1]
-        current = {}
-        for i, j in zip(starts, [*starts[1:], len(xs)], strict=True):
-            run = (xs[i], xs[j - 1] + 1)
-            rect = above.pop(run, None)
-            if rect is not None and rect[3] == y:
-                rect[3] = y + 1
-            else:
-                if rect is not None:
-                    done.append(rect)
-                rect = [run[0], y, run[1], y + 1]
-            current[run] = rect
-        done += above.values()
-        above = current
-    done += above.values()
-    return [tuple(r) for r in done]
 
 
 # --- execution ------------------------------------------------------------------------
@@ -224,9 +197,26 @@ def _init_worker(settings: RenderSettings) -> None:
     _SETTINGS = settings
 
 
+def render_window(settings: RenderSettings, job: BlockJob) -> BlockResult:
+    """:func:`render_block`, with what the main process needs of the window's raw tiles
+    only: the quadrant of its top tile (``quadrants``: (x, y) at the window's top zoom),
+    computed where the pixels are, so that no raw tile travels back to the caller."""
+    result = render_block(settings, job)
+    if job.levels > 0:
+        top = settings.maxzoom - job.levels
+        result.quadrants = [
+            (x, y, None if blob is None else downsample(*unpack_raw(blob, settings.channels,
+                                                                     settings.dtype)))
+            for z, x, y, blob in result.raw
+            if z == top
+        ]  # fmt: skip
+    result.raw = []
+    return result
+
+
 def _run_job(job: BlockJob) -> BlockResult:
     assert _SETTINGS is not None
-    return render_block(_SETTINGS, job)
+    return render_window(_SETTINGS, job)
 
 
 def run_jobs(
@@ -235,28 +225,33 @@ def run_jobs(
     *,
     workers: int | None = None,
     dask: str | None = None,
+    in_flight: int | None = None,
 ) -> Iterator[BlockResult]:
-    """Render jobs inline, on a process pool or on a Dask cluster; yields results as done."""
-    started = _start_jobs(settings, jobs, workers=workers, dask=dask)
+    """Render jobs inline, on a process pool or on a Dask cluster; yields results as done.
+
+    ``in_flight``: jobs handed out at once at most (default: twice the workers); the next
+    one is handed out as a result comes back, so results never pile up in this process.
+    """
+    started = _start_jobs(settings, jobs, workers=workers, dask=dask, in_flight=in_flight)
     next(started)
     yield from started
 
 
-def _start_jobs(settings, jobs, *, workers, dask) -> Iterator[BlockResult | None]:
-    """Like :func:`run_jobs`, but first yields None once the jobs are handed to the pool
-    (or cluster), so that the caller can do its own set-up while they run."""
+def _start_jobs(settings, jobs, *, workers, dask, in_flight=None) -> Iterator[BlockResult | None]:
+    """Like :func:`run_jobs`, but first yields None once the first jobs are handed to the
+    pool (or cluster), so that the caller can do its own set-up while they run."""
     if dask:
         yield None
-        yield from _run_dask(settings, jobs, dask)
+        yield from _run_dask(settings, jobs, dask, in_flight)
         return
     workers = _pool_size(workers)
     if workers <= 1 or len(jobs) <= 1:
         yield None
         for job in jobs:
-            yield render_block(settings, job)
+            yield render_window(settings, job)
         return
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     if sys.version_info < (3, 12) and "fork" in mp.get_all_start_methods():
         # cheapest (no re-import) and the workers are the caller's children, so their CPU
@@ -265,19 +260,35 @@ def _start_jobs(settings, jobs, *, workers, dask) -> Iterator[BlockResult | None
     else:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["geobase.tiles.render"])
+    workers = min(workers, len(jobs))
+    limit = max(workers, in_flight or 2 * workers)
+    todo = iter(jobs)
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)),
+        max_workers=workers,
         mp_context=ctx,
         initializer=_init_worker,
         initargs=(settings,),
     ) as pool:
-        futures = [pool.submit(_run_job, job) for job in jobs]
+        pending: set = set()
+
+        def hand_out() -> None:
+            while len(pending) < limit:
+                job = next(todo, None)
+                if job is None:
+                    return
+                pending.add(pool.submit(_run_job, job))
+
         try:
+            hand_out()
             yield None
-            for future in as_completed(futures):
-                yield future.result()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                pending.difference_update(done)
+                hand_out()
+                for future in done:
+                    yield future.result()
         except BaseException:
-            for future in futures:
+            for future in pending:
                 future.cancel()
             raise
 
@@ -286,7 +297,10 @@ def _pool_size(workers: int | None) -> int:
     return workers if workers is not None else (os.cpu_count() or 1)
 
 
-def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
+def _run_dask(settings, jobs, address, in_flight=None) -> Iterator[BlockResult]:
+    """Jobs on a Dask cluster: the settings sent to every worker once (not with every
+    task), at most ``in_flight`` tasks handed to the scheduler at a time (default: twice
+    the cluster's threads), each result released as soon as it is read."""
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
@@ -298,11 +312,21 @@ def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
     except OSError as exc:
         raise TileBuildError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
-        futures = client.map(render_block, [settings] * len(jobs), jobs, pure=False)
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        limit = in_flight or 2 * max(threads, 1)
+        [shared] = client.scatter([settings], broadcast=True, hash=False)
+        todo = iter(jobs)
         with client.as_current():  # as_completed looks the client up
-            done = as_completed(futures)
+            done = as_completed()
+        for job in itertools.islice(todo, limit):
+            done.add(client.submit(render_window, shared, job, pure=False))
         for future in done:
-            yield future.result()
+            result = future.result()
+            future.release()
+            job = next(todo, None)
+            if job is not None:
+                done.add(client.submit(render_window, shared, job, pure=False))
+            yield result
     finally:
         client.close()
 
@@ -315,9 +339,13 @@ def _run_dask(settings, jobs, address) -> Iterator[BlockResult]:
 INLINE_UPDATE_TILES = 32
 
 
-def cache_fingerprint(settings: RenderSettings) -> dict:
-    """What the overview cache's pixels depend on: an update uses a cache only if equal."""
+def cache_fingerprint(settings: RenderSettings, block: int = 8) -> dict:
+    """What the overview cache's pixels and zooms depend on: an update uses a cache only
+    if equal (``block`` sets the windows, and so the zooms the cache holds)."""
     return {
+        "block": block,
+        "levels": window_levels(settings, block),
+        "codec": CACHE_CODEC,
         "tms": settings.tms.id,
         "minzoom": settings.minzoom,
         "maxzoom": settings.maxzoom,
@@ -340,6 +368,7 @@ def build_pyramid(
     block: int = 8,
     workers: int | None = None,
     dask: str | None = None,
+    in_flight: int | None = None,
     progress: Progress | None = None,
     before_swap: Callable[[BuildStats], None] | None = None,
 ) -> BuildStats:
@@ -357,7 +386,7 @@ def build_pyramid(
         cache_path: where the overview cache lives (needed for later updates); None: a
             temporary cache, removed afterwards.
         block: window size in tiles (a power of two; 8 = 2048 px).
-        workers, dask: see :func:`run_jobs`.
+        workers, dask, in_flight: see :func:`run_jobs`.
         progress: ``progress(done, total, rate=tiles_per_second)``.
         before_swap: called with the build's statistics once every tile is staged and
             before anything at ``out`` changes (to record what is about to be published);
@@ -370,27 +399,25 @@ def build_pyramid(
         raise TileSettingsError(f"block must be a power of two, got {block}")
     start = time.perf_counter()
     update = region is not None
-    fingerprint = cache_fingerprint(settings)
+    fingerprint = cache_fingerprint(settings, block)
     temp_dir = None
     if cache_path is None:
         temp_dir = tempfile.TemporaryDirectory(prefix="geobase-tiles-")
         cache_path = Path(temp_dir.name) / "cache.sqlite"
+    zlow = settings.maxzoom - window_levels(settings, block)
     if update:
-        low_dirty = dirty_base_tiles(settings, region)
-        if len(low_dirty) <= INLINE_UPDATE_TILES:
+        jobs = plan_update(settings, sources, dirty_base_tiles(settings, region), block)
+        if sum((j.x1 - j.x0) * (j.y1 - j.y0) for j in jobs) <= INLINE_UPDATE_TILES:
             workers = 1
-        parts = 1 if dask else _pool_size(workers)
-        jobs = plan_update(settings, sources, low_dirty, block, parts)
-        zlow = settings.maxzoom
     else:
         jobs = plan_windows(settings, sources, block)
-        zlow = settings.maxzoom - (jobs[0].levels if jobs else 0)
-        low_dirty = _window_tiles(jobs, settings.maxzoom, zlow)  # every one is new
-    # hand the jobs to the workers first (costliest first, so that no worker is left with
-    # a big window at the end; the order changes no byte): the stores open while they run
-    order = sorted(jobs, key=lambda j: -_cost(j, settings))
+    low = _window_tiles(jobs, settings.maxzoom, zlow)
+    # windows along a Z-order curve: the four children of a parent above the windows come
+    # back close together, so few quadrants wait in memory for their siblings; the order
+    # changes no byte. The stores open while the first windows render.
+    order = sorted(jobs, key=lambda j: _morton(j.x0, j.y0))
     prepare_transformers(sources, settings.tms.rasterio_crs)
-    results = _start_jobs(settings, order, workers=workers, dask=dask)
+    results = _start_jobs(settings, order, workers=workers, dask=dask, in_flight=in_flight)
     writer = cache = None
     done = written = deleted = rendered = 0
     total = _estimate(jobs, settings)
@@ -400,7 +427,7 @@ def build_pyramid(
         cache = RawCache(
             Path(cache_path), fingerprint, update=update, build_id=tilejson.get("build_id")
         )
-        upper = _UpperZooms(settings, writer, cache, low_dirty, zlow, update)
+        upper = _UpperZooms(settings, writer, cache, low, zlow, update)
         for result in results:
             for z, x, y, data in result.tiles:
                 if data is None:
@@ -409,9 +436,7 @@ def build_pyramid(
                 else:
                     writer.put(z, x, y, data)
                     written += 1
-            for z, x, y, blob in result.raw:
-                cache.put(z, x, y, blob)
-            upper.quadrants.update(((settings.maxzoom, x, y), q) for x, y, q in result.quadrants)
+            upper.quadrants.update(((zlow, x, y), q) for x, y, q in result.quadrants)
             rendered += result.base_tiles
             done += len(result.tiles)
             # parents whose children are all final now are made while the workers run on
@@ -430,6 +455,7 @@ def build_pyramid(
             deleted_tiles=deleted,
             base_tiles_rendered=rendered,
             seconds=time.perf_counter() - start,
+            cache_bytes=cache.size(),
         )
         if before_swap is not None:
             before_swap(stats)
@@ -450,6 +476,14 @@ def build_pyramid(
     return stats
 
 
+def _morton(x: int, y: int) -> int:
+    """The position of (x, y) on a Z-order curve."""
+    key = 0
+    for bit in range(32):
+        key |= ((x >> bit) & 1) << (2 * bit) | ((y >> bit) & 1) << (2 * bit + 1)
+    return key
+
+
 def _window_tiles(jobs, z, zlow) -> set[tuple[int, int]]:
     f = 2 ** (z - zlow)
     tiles = set()
@@ -460,42 +494,29 @@ def _window_tiles(jobs, z, zlow) -> set[tuple[int, int]]:
     return tiles
 
 
-def _cost(job: BlockJob, settings: RenderSettings) -> float:
-    """Rough rendering cost of a job: its base pixels covered by sources."""
-    g = grid(settings.tms, settings.maxzoom)
-    span = g.res * TILE
-    w, n = g.left + job.x0 * span, g.top - job.y0 * span
-    e, s = g.left + job.x1 * span, g.top - job.y1 * span
-    area = 0.0
-    for ref in job.sources:
-        dx = min(e, ref.bounds[2]) - max(w, ref.bounds[0])
-        dy = min(n, ref.bounds[3]) - max(s, ref.bounds[1])
-        area += max(dx, 0.0) * max(dy, 0.0)
-    return area
-
-
 #: quadrants of the tiles made in the main process kept for their parents at most (a
 #: little over 64 MB of RGB); past it, the parents read them back from the overview cache
 KEEP_QUADRANTS = 1024
 
 
 class _UpperZooms:
-    """Zooms below ``zlow`` made in the main process, each parent as soon as all of its
-    children are final (while the workers still render), not all at the end.
+    """Zooms above the windows (below ``zlow``) made in the main process, each parent as
+    soon as all of its children are final (while the workers still render), not all at
+    the end.
 
     A parent is the :func:`merge_quadrants` of its children's quadrants (their 2 x 2
-    means), which come from: the quadrants the jobs return for the base tiles they
-    rendered (``quadrants``); those of the tiles made here, kept (bounded); the raw
-    children in the cache; and, for a base tile that an update did not re-render, the
-    quadrant of the parent the last build made (the cache holds no base tiles). A parent
-    depends only on its children's pixels, so the bytes do not depend on the order the
-    jobs finish in, nor on where a quadrant came from.
+    means), which come from: the quadrants the jobs return for their windows' top tiles
+    (``quadrants``); those of the tiles made here, kept (bounded); the raw children in
+    the cache; and, for a window's top tile that an update did not re-render, the
+    quadrant of the parent the last build made (the cache holds no zoom of the windows).
+    A parent depends only on its children's pixels, so the bytes do not depend on the
+    order the jobs finish in, nor on where a quadrant came from.
     """
 
-    def __init__(self, settings, writer, cache, dirty, zlow, update):
+    def __init__(self, settings, writer, cache, low, zlow, update):
         self.settings, self.writer, self.cache = settings, writer, cache
         self.zlow, self.update = zlow, update
-        self.low = set(dirty)
+        self.low = set(low)
         self.quadrants: dict[tuple[int, int, int], Quadrant] = {}
         self.waiting: dict[tuple[int, int, int], set[tuple[int, int, int]]] = {}
         level = self.low
@@ -508,7 +529,7 @@ class _UpperZooms:
         self.written = self.deleted = 0
 
     def ready(self, window) -> None:
-        """The job rendering base tiles ``window`` (x0, y0, x1, y1) is in the cache."""
+        """The job rendering base tiles ``window`` (x0, y0, x1, y1) has reported."""
         x0, y0, x1, y1 = window
         f = 2 ** (self.settings.maxzoom - self.zlow)
         for y in range(y0 // f, -(-y1 // f)):
@@ -521,6 +542,7 @@ class _UpperZooms:
         key = (z - 1, x // 2, y // 2)
         waiting = self.waiting.get(key)
         if waiting is None or child not in waiting:
+            self.quadrants.pop(child, None)  # the top zoom: nothing above needs it
             return
         waiting.discard(child)
         if not waiting:
@@ -534,22 +556,23 @@ class _UpperZooms:
         return self.written, self.deleted
 
     def _raw(self, z, x, y):
-        blob = self.cache.get(z, x, y)
-        if blob is None:
-            return None
-        return unpack_raw(blob, self.settings.channels, self.settings.dtype)
+        return self.cache.get(z, x, y, self.settings.channels, self.settings.dtype)
 
     def _make(self, z, px, py) -> None:
         settings, cache, writer = self.settings, self.cache, self.writer
         children = [(dx, dy, (z + 1, 2 * px + dx, 2 * py + dy)) for dy in (0, 1) for dx in (0, 1)]
         old = None
-        if z + 1 == settings.maxzoom and any(c not in self.quadrants for *_, c in children):
+        if (
+            self.update
+            and z + 1 == self.zlow
+            and any(c not in self.quadrants for *_, c in children)
+        ):
             old = self._raw(z, px, py)  # the parent the last build made (before it is replaced)
         quadrants = []
         for dx, dy, child in children:
             if child in self.quadrants:
                 quadrant = self.quadrants.pop(child)
-            elif z + 1 == settings.maxzoom:  # a base tile the update did not re-render
+            elif z + 1 == self.zlow:  # a window not rendered now (update) or blank
                 quadrant = None if old is None else _quarter(*old, dx, dy)
             else:
                 raw = self._raw(*child)
@@ -568,7 +591,7 @@ class _UpperZooms:
         if keep:
             self.quadrants[(z, px, py)] = downsample(data, mask)
         writer.put(z, px, py, encode_for(settings, data, mask))
-        cache.put(z, px, py, pack_raw(data, mask))
+        cache.put(z, px, py, (data, mask))
         self.written += 1
 
 
