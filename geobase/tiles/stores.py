@@ -53,13 +53,13 @@ from pmtiles.tile import (
     deserialize_header,
     zxy_to_tileid,
 )
-from pmtiles.writer import Writer as _PMWriter
 
 from geobase.errors import SourceReadError, TileStoreError
 from geobase.paths import replace_path
 from geobase.store import gpkg
 from geobase.store.leftovers import abandoned
 from geobase.tiles.encode import EXTENSIONS, FORMATS
+from geobase.tiles.pmarchive import write_archive
 from geobase.tiles.tms import TMS
 
 logger = logging.getLogger(__name__)
@@ -440,12 +440,14 @@ _PM_TYPES = {"jpeg": TileType.JPEG, "png": TileType.PNG, "webp": TileType.WEBP}
 
 
 class PMTilesWriter(TileWriter):
-    """PMTiles v3, written clustered (tile id order) on commit.
+    """PMTiles v3, written clustered (tile id order) on commit, with memory independent of
+    the number of tiles (:mod:`geobase.tiles.pmarchive`).
 
-    A full build stages its tiles in SQLite by tile id. An update keeps only its changes
-    (in memory: an update re-renders few tiles) and on commit streams the old archive's
-    tiles, with the changes merged in by tile id, straight into the new archive; the old
-    archive is never loaded whole, and stays in place until the new one is renamed over it.
+    Tiles are staged in SQLite by tile id: a full build's tiles, or an update's changes
+    (None where a tile is deleted). On commit a full build's are streamed, by tile id,
+    into the new archive; an update's are merged by tile id into the old archive's tiles,
+    read from it as the new one is written: the old archive is never loaded whole, and
+    stays in place until the new one is renamed over it.
     """
 
     kind = "pmtiles"
@@ -454,28 +456,19 @@ class PMTilesWriter(TileWriter):
         super().__init__(path, tms, fmt, update=update)
         self.stage_db = self.staging.with_name(self.staging.name + ".sqlite")
         _remove(self.stage_db)
-        self.changes: dict[int, bytes | None] | None = None
-        self.db = None
-        if update and self.path.is_file():
-            self.changes = {}
-            return
+        self.merge = update and self.path.is_file()
         self.db = sqlite3.connect(self.stage_db)
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)")
 
     def put(self, z, x, y, data):
-        if self.changes is not None:
-            self.changes[zxy_to_tileid(z, x, y)] = data
-        else:
-            self.db.execute(
-                "INSERT OR REPLACE INTO t VALUES (?, ?)", (zxy_to_tileid(z, x, y), data)
-            )
+        self.db.execute("INSERT OR REPLACE INTO t VALUES (?, ?)", (zxy_to_tileid(z, x, y), data))
         self.written += len(data)
 
     def delete(self, z, x, y):
-        if self.changes is not None:
-            self.changes[zxy_to_tileid(z, x, y)] = None
+        if self.merge:
+            self.db.execute("INSERT OR REPLACE INTO t VALUES (?, NULL)", (zxy_to_tileid(z, x, y),))
         else:
             self.db.execute("DELETE FROM t WHERE id = ?", (zxy_to_tileid(z, x, y),))
 
@@ -502,59 +495,55 @@ class PMTilesWriter(TileWriter):
 
     def _write(self, tiles, tilejson) -> tuple[int, int]:
         """Write (tile id, data) pairs, ascending, to the staging archive; (count, bytes)."""
-        count = size = 0
-        with open(self.staging, "wb") as f:
-            writer = _PMWriter(f)
-            for tile_id, data in tiles:
-                writer.write_tile(tile_id, data)
-                count += 1
-                size += len(data)
-            if count == 0:
-                raise TileStoreError(f"{self.path}: no tiles to write (the source is blank)")
-            writer.finalize(self._header(tilejson), tilejson)
+        stats = write_archive(self.staging, tiles, self._header(tilejson), tilejson)
         self.written = self.staging.stat().st_size
-        return count, size
+        return stats
+
+    def _staged(self) -> Iterator[tuple[int, bytes | None]]:
+        return iter(self.db.execute("SELECT id, data FROM t ORDER BY id"))
 
     def _finish(self, tilejson):
-        rows = self.db.execute("SELECT id, data FROM t ORDER BY id")
-        self._write(rows, tilejson)
+        self._write(self._staged, tilejson)
         self.db.close()
         _remove(self.stage_db)
 
     def finish(self, tilejson):
-        if self.changes is None:
+        if not self.merge:
             return super().finish(tilejson)
         with open(self.path, "rb") as old:
-            self.finished = self._write(self._merged(MmapSource(old)), tilejson)
+            get = MmapSource(old)
+            self.finished = self._write(lambda: self._merged(get), tilejson)
+        self.db.close()
+        _remove(self.stage_db)
         return self.finished
 
     def _merged(self, get) -> Iterator[tuple[int, bytes]]:
         """The old archive's tiles with this update's changes applied, by tile id."""
-        changes = sorted(self.changes.items())
-        i = 0
+        changes = self._staged()
+        change = next(changes, None)
         last = -1
         for tile_id, data in _pm_tiles_by_id(get):
             if tile_id <= last:  # every archive geobase writes is clustered
                 raise TileStoreError(f"{self.path}: tiles not in tile id order; rebuild it")
             last = tile_id
-            while i < len(changes) and changes[i][0] < tile_id:
-                if changes[i][1] is not None:
-                    yield changes[i]
-                i += 1
-            if i < len(changes) and changes[i][0] == tile_id:
-                if changes[i][1] is not None:
-                    yield changes[i]
-                i += 1
+            while change is not None and change[0] < tile_id:
+                if change[1] is not None:
+                    yield change
+                change = next(changes, None)
+            if change is not None and change[0] == tile_id:
+                if change[1] is not None:
+                    yield change
+                change = next(changes, None)
                 continue
             yield tile_id, data
-        for change in changes[i:]:
+        while change is not None:
             if change[1] is not None:
                 yield change
+            change = next(changes, None)
 
     def abort(self):
         try:
-            if self.db is not None:
-                self.db.close()
+            self.db.close()
         finally:
             _remove(self.stage_db)
             super().abort()
