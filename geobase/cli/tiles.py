@@ -79,6 +79,14 @@ def tiles() -> None:
 @click.option("--dask", "dask_addr", default=None, help="Dask scheduler address tcp://HOST:PORT.")
 @click.option("--block", type=click.IntRange(min=1), default=None, help="Window size in tiles.")
 @click.option(
+    "--max-memory",
+    "max_memory",
+    type=click.IntRange(min=256),
+    default=None,
+    metavar="MIB",
+    help="Peak memory of the build, all processes (default: [tiles] max_memory_mb, none).",
+)
+@click.option(
     "--name",
     default=None,
     callback=name_callback("pyramid name"),
@@ -86,8 +94,8 @@ def tiles() -> None:
 )
 @overwrite_option
 @workspace_option
-def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, name, overwrite,
-          workspace_dir) -> None:  # fmt: skip
+def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, max_memory, name,
+          overwrite, workspace_dir) -> None:  # fmt: skip
     """Build the pyramid of SOURCE: a raster file, a product code or a dataset id.
 
     In a workspace the build is recorded (and served by `geobase serve`). Outside one,
@@ -112,7 +120,7 @@ def build(source, tms, zoom, fmt, mode, out, update, workers, dask_addr, block, 
         ws = None
         info(f"no workspace: writing {out} only, nothing recorded")
     options = dict(tms=tms, zoom=zoom, fmt=fmt, mode=mode, overwrite=overwrite, workers=workers,
-                   dask=dask_addr, block=block, name=name)  # fmt: skip
+                   dask=dask_addr, block=block, max_memory_mb=max_memory, name=name)  # fmt: skip
     if ws is not None:
         from geobase.tiles.build import check_recordable, recordable
 

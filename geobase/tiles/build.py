@@ -276,6 +276,7 @@ def build_tiles(
     workers: int | None = None,
     dask: str | None = None,
     block: int | None = None,
+    max_memory_mb: int | None = None,
     name: str | None = None,
     progress: Progress | None = None,
 ) -> dict:
@@ -293,7 +294,10 @@ def build_tiles(
             last build of ``out``; settings default to that build's.
         overwrite: replace an existing ``out`` (a full build).
         workers: processes (default: CPU count); ``dask``: a scheduler address instead.
-        block: window size in base tiles (power of two; default 8, ``[tiles] block``).
+        block: window size in base tiles (power of two; default 8, ``[tiles] block``; on
+            update: the last build's).
+        max_memory_mb: peak resident memory of the build, MiB (default ``[tiles]
+            max_memory_mb``; none: no limit); see :func:`geobase.tiles.pyramid.memory_plan`.
         name: pyramid name (default: the output's stem).
         progress: ``progress(done, total, rate=...)``.
 
@@ -371,9 +375,13 @@ def build_tiles(
         block=block,
         workers=workers,
         dask=dask,
+        max_memory_mb=max_memory_mb or tiles_cfg.max_memory_mb,
         progress=progress,
         before_swap=publishing,
     )
+    if stats.cache_bytes:
+        logger.info("overview cache: %d bytes (%.1f%% of the pyramid)", stats.cache_bytes,
+                    100 * stats.cache_bytes / max(stats.bytes, 1))  # fmt: skip
     row = {**row, **_stats_values(stats), "cache": cache_rel.as_posix()}
     fid = _insert(ws, row, resolved, guard=False)
     return {
@@ -382,6 +390,7 @@ def build_tiles(
         "written_bytes": stats.written_bytes,
         "deleted_tiles": stats.deleted_tiles,
         "base_tiles_rendered": stats.base_tiles_rendered,
+        "cache_bytes": stats.cache_bytes,
     }
 
 
@@ -397,6 +406,7 @@ def build_file(
     workers: int | None = None,
     dask: str | None = None,
     block: int | None = None,
+    max_memory_mb: int | None = None,
     name: str | None = None,
     progress: Progress | None = None,
 ) -> dict:
@@ -430,6 +440,7 @@ def build_file(
         block=int(block or defaults.block),
         workers=workers,
         dask=dask,
+        max_memory_mb=max_memory_mb,
         progress=progress,
     )
     return {

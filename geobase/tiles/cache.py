@@ -5,9 +5,9 @@ A build renders the base zoom in windows of ``block x block`` tiles, each with t
 windows' top level are made in the main process from their four children. An incremental
 update re-renders the windows that hold changed base tiles and rebuilds their ancestors;
 the quadrants of children that did not change come from the parents the last build made,
-held here exactly (losslessly compressed), so the update's tiles are byte-identical to a
+held here exactly (lossless WebP), so the update's tiles are byte-identical to a
 full rebuild's. Only those zooms are held: about ``1 / (3 * block**2)`` of the base
-tiles (1/192 at the default block of 8), each ~2 to 3 times smaller than its raw pixels.
+tiles (1/192 at the default block of 8), each about a third of its raw pixels.
 
 The cache is a SQLite file. A full build writes a new one next to it and renames it into
 place on commit. An update changes the existing file in place inside one transaction
@@ -20,6 +20,7 @@ build, so a pyramid and a cache left out of step by a killed build are never mix
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -32,7 +33,7 @@ import numpy as np
 RawTile = tuple[np.ndarray, np.ndarray]
 
 #: names the cache's tile codec in its fingerprint (an update never reads another codec)
-CODEC = "delta-zlib6"
+CODEC = "webp-lossless-1"
 _SIDE = 256
 
 _SCHEMA = """
@@ -161,30 +162,39 @@ class RawCache:
 
 
 def encode_raw(data: np.ndarray, mask: np.ndarray) -> bytes:
-    """A raw tile losslessly compressed: uint8 bands as differences along rows (what
-    PNG's Sub filter does; imagery's neighbours are alike), float32 as its four byte
-    planes, then zlib level 6, with the packed mask."""
-    data = np.ascontiguousarray(data)
+    """A raw tile losslessly compressed: uint8 bands as a lossless WebP (the mask as its
+    alpha, the pixels under it kept exactly; method 1: ~7 ms a tile, a third of the raw
+    bytes of imagery, half of what zlib gives), float32 as its four byte planes through
+    zlib, with the packed mask."""
+    from PIL import Image
+
     if data.dtype == np.uint8:
-        body = np.diff(data, axis=-1, prepend=np.uint8(0))  # uint8: wraps modulo 256
-    else:
-        body = data.astype("<f4").view(np.uint8).reshape(*data.shape, 4)
-        body = np.moveaxis(body, -1, 0)
+        bands = data if data.shape[0] == 3 else np.repeat(data[:1], 3, axis=0)
+        alpha = mask.astype(np.uint8) * np.uint8(255)
+        pixels = np.ascontiguousarray(np.concatenate([bands, alpha[None]]).transpose(1, 2, 0))
+        out = io.BytesIO()
+        Image.fromarray(pixels, "RGBA").save(
+            out, "WEBP", lossless=True, quality=0, method=1, exact=True
+        )
+        return out.getvalue()
+    body = np.moveaxis(data.astype("<f4").view(np.uint8).reshape(*data.shape, 4), -1, 0)
     payload = np.ascontiguousarray(body).tobytes() + np.packbits(mask).tobytes()
     return zlib.compress(payload, 6)
 
 
 def decode_raw(blob: bytes, channels: int, dtype) -> RawTile:
     """The (data, mask) that :func:`encode_raw` compressed."""
+    from PIL import Image
+
     dtype = np.dtype(dtype)
-    raw = zlib.decompress(blob)
-    n = channels * _SIDE * _SIDE * dtype.itemsize
-    body = np.frombuffer(raw[:n], dtype=np.uint8)
     if dtype == np.uint8:
-        data = np.cumsum(body.reshape(channels, _SIDE, _SIDE), axis=-1, dtype=np.uint8)
-    else:
-        planes = body.reshape(4, channels, _SIDE, _SIDE)
-        data = np.ascontiguousarray(np.moveaxis(planes, 0, -1)).view("<f4")[..., 0]
-        data = data.astype(dtype)
+        with Image.open(io.BytesIO(blob)) as image:
+            pixels = np.asarray(image.convert("RGBA"))
+        data = np.ascontiguousarray(pixels[..., :channels].transpose(2, 0, 1))
+        return data, pixels[..., 3] > 0
+    raw = zlib.decompress(blob)
+    n = channels * _SIDE * _SIDE * 4
+    planes = np.frombuffer(raw[:n], dtype=np.uint8).reshape(4, channels, _SIDE, _SIDE)
+    data = np.ascontiguousarray(np.moveaxis(planes, 0, -1)).view("<f4")[..., 0].astype(dtype)
     mask = np.unpackbits(np.frombuffer(raw[n:], dtype=np.uint8))[: _SIDE * _SIDE]
     return data, mask.reshape(_SIDE, _SIDE).astype(bool)

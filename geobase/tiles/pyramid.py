@@ -191,10 +191,68 @@ def plan_update(
 
 _SETTINGS: RenderSettings | None = None
 
+MiB = 1 << 20
+#: resident memory of a process before it renders (Python, numpy, rasterio and GDAL,
+#: pyproj, shapely), measured on bench/bench_tiles_disk.py's builds
+PROCESS_BASE = 200 * MiB
+#: the warp's transient arrays at most (a gather of GATHER_SAMPLES, ~8 bytes a sample)
+WARP_PEAK = 8 * (1 << 24)
+#: GDAL's block cache in each worker under a memory limit (its default is 5% of the RAM)
+GDAL_CACHE = 64 * MiB
 
-def _init_worker(settings: RenderSettings) -> None:
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How a build stays within a memory limit: workers, windows handed out at once, and
+    GDAL's block cache per worker (bytes; None: GDAL's default)."""
+
+    workers: int
+    in_flight: int
+    gdal_cache: int | None
+
+
+def memory_plan(
+    settings: RenderSettings, block: int, workers: int | None, max_memory_mb: int | None
+) -> MemoryPlan:
+    """The workers and windows in flight that keep a build's peak resident memory (the
+    main process and its workers together) within ``max_memory_mb`` MiB.
+
+    Each worker: :data:`PROCESS_BASE`, GDAL's cache (:data:`GDAL_CACHE`), the warp's
+    transients (:data:`WARP_PEAK`) and its window three times over (pixels, mask, the
+    zooms above and their encoding); the main process: :data:`PROCESS_BASE`, the
+    quadrants it keeps (:data:`KEEP_QUADRANTS`) and the results of the windows in flight.
+    None: no limit (workers as asked, twice as many windows in flight, GDAL's default).
+
+    Raises:
+        TileSettingsError: the limit is below what the main process and one worker need.
+    """
+    n = _pool_size(workers)
+    if max_memory_mb is None:
+        return MemoryPlan(n, 2 * n, None)
+    pixel = settings.channels * np.dtype(settings.dtype).itemsize + 1
+    window = block * block * TILE * TILE * pixel
+    worker = PROCESS_BASE + GDAL_CACHE + WARP_PEAK + 3 * window
+    result = window // 8  # encoded tiles of a window and its top tile's quadrant, at most
+    main = PROCESS_BASE + KEEP_QUADRANTS * (TILE // 2) ** 2 * pixel
+    limit = max_memory_mb * MiB
+    fit = (limit - main - 2 * result) // (worker + 2 * result)
+    if fit < 1:
+        need = (main + worker + 4 * result) / MiB
+        raise TileSettingsError(
+            f"max memory {max_memory_mb} MiB is below what a build with windows of {block} "
+            f"tiles needs with one worker (~{need:.0f} MiB); raise it or lower the block"
+        )
+    n = min(n, int(fit))
+    return MemoryPlan(n, 2 * n, GDAL_CACHE)
+
+
+def _init_worker(settings: RenderSettings, gdal_cache: int | None = None) -> None:
     global _SETTINGS
     _SETTINGS = settings
+    if gdal_cache is not None:
+        from rasterio.env import set_gdal_config
+
+        set_gdal_config("GDAL_CACHEMAX", gdal_cache)  # rasterio resizes GDAL's cache
 
 
 def render_window(settings: RenderSettings, job: BlockJob) -> BlockResult:
@@ -226,18 +284,23 @@ def run_jobs(
     workers: int | None = None,
     dask: str | None = None,
     in_flight: int | None = None,
+    gdal_cache: int | None = None,
 ) -> Iterator[BlockResult]:
     """Render jobs inline, on a process pool or on a Dask cluster; yields results as done.
 
     ``in_flight``: jobs handed out at once at most (default: twice the workers); the next
     one is handed out as a result comes back, so results never pile up in this process.
+    ``gdal_cache``: GDAL's block cache in each worker process, bytes (None: as it is).
     """
-    started = _start_jobs(settings, jobs, workers=workers, dask=dask, in_flight=in_flight)
+    started = _start_jobs(settings, jobs, workers=workers, dask=dask, in_flight=in_flight,
+                          gdal_cache=gdal_cache)  # fmt: skip
     next(started)
     yield from started
 
 
-def _start_jobs(settings, jobs, *, workers, dask, in_flight=None) -> Iterator[BlockResult | None]:
+def _start_jobs(
+    settings, jobs, *, workers, dask, in_flight=None, gdal_cache=None
+) -> Iterator[BlockResult | None]:
     """Like :func:`run_jobs`, but first yields None once the first jobs are handed to the
     pool (or cluster), so that the caller can do its own set-up while they run."""
     if dask:
@@ -247,8 +310,12 @@ def _start_jobs(settings, jobs, *, workers, dask, in_flight=None) -> Iterator[Bl
     workers = _pool_size(workers)
     if workers <= 1 or len(jobs) <= 1:
         yield None
-        for job in jobs:
-            yield render_window(settings, job)
+        import rasterio
+
+        options = {} if gdal_cache is None else {"GDAL_CACHEMAX": gdal_cache}
+        with rasterio.Env(**options):
+            for job in jobs:
+                yield render_window(settings, job)
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -267,7 +334,7 @@ def _start_jobs(settings, jobs, *, workers, dask, in_flight=None) -> Iterator[Bl
         max_workers=workers,
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(settings,),
+        initargs=(settings, gdal_cache),
     ) as pool:
         pending: set = set()
 
@@ -368,7 +435,7 @@ def build_pyramid(
     block: int = 8,
     workers: int | None = None,
     dask: str | None = None,
-    in_flight: int | None = None,
+    max_memory_mb: int | None = None,
     progress: Progress | None = None,
     before_swap: Callable[[BuildStats], None] | None = None,
 ) -> BuildStats:
@@ -386,7 +453,9 @@ def build_pyramid(
         cache_path: where the overview cache lives (needed for later updates); None: a
             temporary cache, removed afterwards.
         block: window size in tiles (a power of two; 8 = 2048 px).
-        workers, dask, in_flight: see :func:`run_jobs`.
+        workers, dask: see :func:`run_jobs`.
+        max_memory_mb: keep the build's peak resident memory (this process and its
+            workers) within this many MiB (:func:`memory_plan`); None: no limit.
         progress: ``progress(done, total, rate=tiles_per_second)``.
         before_swap: called with the build's statistics once every tile is staged and
             before anything at ``out`` changes (to record what is about to be published);
@@ -404,6 +473,8 @@ def build_pyramid(
     if cache_path is None:
         temp_dir = tempfile.TemporaryDirectory(prefix="geobase-tiles-")
         cache_path = Path(temp_dir.name) / "cache.sqlite"
+    plan = memory_plan(settings, block, workers, max_memory_mb)
+    workers = plan.workers
     zlow = settings.maxzoom - window_levels(settings, block)
     if update:
         jobs = plan_update(settings, sources, dirty_base_tiles(settings, region), block)
@@ -417,7 +488,9 @@ def build_pyramid(
     # changes no byte. The stores open while the first windows render.
     order = sorted(jobs, key=lambda j: _morton(j.x0, j.y0))
     prepare_transformers(sources, settings.tms.rasterio_crs)
-    results = _start_jobs(settings, order, workers=workers, dask=dask, in_flight=in_flight)
+    results = _start_jobs(settings, order, workers=workers, dask=dask,
+                          in_flight=None if dask else plan.in_flight,
+                          gdal_cache=plan.gdal_cache)  # fmt: skip
     writer = cache = None
     done = written = deleted = rendered = 0
     total = _estimate(jobs, settings)

@@ -19,7 +19,12 @@ class TilesSettings(BaseModel):
     Attributes:
         jpeg_fill: the RGB colour JPEG tiles show where the source has no data
             (JPEG has no transparency), three integers 0..255.
-        block: the build window in base tiles, a power of two (1..64).
+        block: the build window in base tiles, a power of two (1..64); it also sets
+            what an update re-renders (whole windows) and the overview cache's size
+            (about ``1 / (3 * block**2)`` of the base tiles).
+        max_memory_mb: keep a build's peak resident memory (the main process and its
+            workers) within this many MiB: fewer workers, fewer windows in flight and
+            a smaller GDAL block cache (``--max-memory``); unset: no limit.
     """
 
     # strict per field: a TOML array is a list, which a strict tuple would refuse
@@ -27,6 +32,7 @@ class TilesSettings(BaseModel):
 
     jpeg_fill: tuple[Channel, Channel, Channel] = (255, 255, 255)
     block: int = Field(default=8, ge=1, le=MAX_BLOCK, strict=True)
+    max_memory_mb: int | None = Field(default=None, ge=256, strict=True)
 
     @field_validator("block")
     @classmethod
