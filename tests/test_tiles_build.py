@@ -553,9 +553,16 @@ def test_dask_local_cluster(workspace, ortho, tmp_path):
     ):
         rec = build_tiles(workspace, str(ortho), tmp_path / "d.pmtiles", fmt="png",
                           dask=cluster.scheduler_address, block=2)  # fmt: skip
+        # a directory: the workers write the tiles into its staging folder themselves
+        folder = build_tiles(workspace, str(ortho), tmp_path / "d_dir", fmt="png",
+                             dask=cluster.scheduler_address, block=2)  # fmt: skip
     build_tiles(workspace, str(ortho), tmp_path / "p.pmtiles", fmt="png", workers=1, block=2)
+    pool = build_tiles(workspace, str(ortho), tmp_path / "p_dir", fmt="png", workers=2, block=2)
     assert rec["tile_count"] > 0
     assert all_tiles(tmp_path / "d.pmtiles") == all_tiles(tmp_path / "p.pmtiles")
+    assert all_tiles(tmp_path / "d_dir") == all_tiles(tmp_path / "p.pmtiles")
+    assert all_tiles(tmp_path / "p_dir") == all_tiles(tmp_path / "p.pmtiles")
+    assert folder["written_bytes"] == pool["written_bytes"] == folder["bytes"] > 0
     with pytest.raises(TileBuildError, match="cannot reach the Dask scheduler"):
         build_tiles(workspace, str(ortho), tmp_path / "x.pmtiles", dask="tcp://127.0.0.1:9")
     assert not (tmp_path / "x.pmtiles").exists()

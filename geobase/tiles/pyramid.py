@@ -60,7 +60,7 @@ from geobase.tiles.render import (
     render_block,
     unpack_raw,
 )
-from geobase.tiles.stores import open_writer
+from geobase.tiles.stores import open_writer, store_kind, write_tile_file
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +190,7 @@ def plan_update(
 # --- execution ------------------------------------------------------------------------
 
 _SETTINGS: RenderSettings | None = None
+_STORE: tuple[str, str] | None = None
 
 MiB = 1 << 20
 #: resident memory of a process before it renders (Python, numpy, rasterio and GDAL,
@@ -246,20 +247,34 @@ def memory_plan(
     return MemoryPlan(n, 2 * n, GDAL_CACHE)
 
 
-def _init_worker(settings: RenderSettings, gdal_cache: int | None = None) -> None:
-    global _SETTINGS
-    _SETTINGS = settings
+def _init_worker(
+    settings: RenderSettings, gdal_cache: int | None = None, store: tuple[str, str] | None = None
+) -> None:
+    global _SETTINGS, _STORE
+    _SETTINGS, _STORE = settings, store
     if gdal_cache is not None:
         from rasterio.env import set_gdal_config
 
         set_gdal_config("GDAL_CACHEMAX", gdal_cache)  # rasterio resizes GDAL's cache
 
 
-def render_window(settings: RenderSettings, job: BlockJob) -> BlockResult:
+def render_window(
+    settings: RenderSettings, job: BlockJob, store: tuple[str, str] | None = None
+) -> BlockResult:
     """:func:`render_block`, with what the main process needs of the window's raw tiles
     only: the quadrant of its top tile (``quadrants``: (x, y) at the window's top zoom),
-    computed where the pixels are, so that no raw tile travels back to the caller."""
+    computed where the pixels are, so that no raw tile travels back to the caller.
+
+    ``store``: (staging folder, extension) of a directory pyramid: the tiles are written
+    there by this worker and reported by size (an int in place of their bytes).
+    """
     result = render_block(settings, job)
+    if store is not None:
+        root, ext = store
+        result.tiles = [
+            (z, x, y, data if data is None else write_tile_file(root, ext, z, x, y, data))
+            for z, x, y, data in result.tiles
+        ]  # type: ignore[misc]
     if job.levels > 0:
         top = settings.maxzoom - job.levels
         result.quadrants = [
@@ -274,7 +289,7 @@ def render_window(settings: RenderSettings, job: BlockJob) -> BlockResult:
 
 def _run_job(job: BlockJob) -> BlockResult:
     assert _SETTINGS is not None
-    return render_window(_SETTINGS, job)
+    return render_window(_SETTINGS, job, _STORE)
 
 
 def run_jobs(
@@ -285,27 +300,29 @@ def run_jobs(
     dask: str | None = None,
     in_flight: int | None = None,
     gdal_cache: int | None = None,
+    store: tuple[str, str] | None = None,
 ) -> Iterator[BlockResult]:
     """Render jobs inline, on a process pool or on a Dask cluster; yields results as done.
 
     ``in_flight``: jobs handed out at once at most (default: twice the workers); the next
     one is handed out as a result comes back, so results never pile up in this process.
     ``gdal_cache``: GDAL's block cache in each worker process, bytes (None: as it is).
+    ``store``: workers write a directory pyramid's tiles themselves (:func:`render_window`).
     """
     started = _start_jobs(settings, jobs, workers=workers, dask=dask, in_flight=in_flight,
-                          gdal_cache=gdal_cache)  # fmt: skip
+                          gdal_cache=gdal_cache, store=store)  # fmt: skip
     next(started)
     yield from started
 
 
 def _start_jobs(
-    settings, jobs, *, workers, dask, in_flight=None, gdal_cache=None
+    settings, jobs, *, workers, dask, in_flight=None, gdal_cache=None, store=None
 ) -> Iterator[BlockResult | None]:
     """Like :func:`run_jobs`, but first yields None once the first jobs are handed to the
     pool (or cluster), so that the caller can do its own set-up while they run."""
     if dask:
         yield None
-        yield from _run_dask(settings, jobs, dask, in_flight)
+        yield from _run_dask(settings, jobs, dask, in_flight, store)
         return
     workers = _pool_size(workers)
     if workers <= 1 or len(jobs) <= 1:
@@ -315,7 +332,7 @@ def _start_jobs(
         options = {} if gdal_cache is None else {"GDAL_CACHEMAX": gdal_cache}
         with rasterio.Env(**options):
             for job in jobs:
-                yield render_window(settings, job)
+                yield render_window(settings, job, store)
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -334,7 +351,7 @@ def _start_jobs(
         max_workers=workers,
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(settings, gdal_cache),
+        initargs=(settings, gdal_cache, store),
     ) as pool:
         pending: set = set()
 
@@ -364,7 +381,7 @@ def _pool_size(workers: int | None) -> int:
     return workers if workers is not None else (os.cpu_count() or 1)
 
 
-def _run_dask(settings, jobs, address, in_flight=None) -> Iterator[BlockResult]:
+def _run_dask(settings, jobs, address, in_flight=None, store=None) -> Iterator[BlockResult]:
     """Jobs on a Dask cluster: the settings sent to every worker once (not with every
     task), at most ``in_flight`` tasks handed to the scheduler at a time (default: twice
     the cluster's threads), each result released as soon as it is read."""
@@ -386,13 +403,13 @@ def _run_dask(settings, jobs, address, in_flight=None) -> Iterator[BlockResult]:
         with client.as_current():  # as_completed looks the client up
             done = as_completed()
         for job in itertools.islice(todo, limit):
-            done.add(client.submit(render_window, shared, job, pure=False))
+            done.add(client.submit(render_window, shared, job, store, pure=False))
         for future in done:
             result = future.result()
             future.release()
             job = next(todo, None)
             if job is not None:
-                done.add(client.submit(render_window, shared, job, pure=False))
+                done.add(client.submit(render_window, shared, job, store, pure=False))
             yield result
     finally:
         client.close()
@@ -488,15 +505,22 @@ def build_pyramid(
     # changes no byte. The stores open while the first windows render.
     order = sorted(jobs, key=lambda j: _morton(j.x0, j.y0))
     prepare_transformers(sources, settings.tms.rasterio_crs)
+    writer = cache = None
+    store = None
+    if store_kind(out) == "directory":
+        # the workers write the tiles into the staging folder themselves (shared with
+        # them: the same machine, or a folder a cluster mounts at the same path)
+        writer = open_writer(out, settings.tms, settings.fmt, update=update)
+        store = (str(writer.staging), writer.ext)
     results = _start_jobs(settings, order, workers=workers, dask=dask,
                           in_flight=None if dask else plan.in_flight,
-                          gdal_cache=plan.gdal_cache)  # fmt: skip
-    writer = cache = None
+                          gdal_cache=plan.gdal_cache, store=store)  # fmt: skip
     done = written = deleted = rendered = 0
     total = _estimate(jobs, settings)
     try:
         next(results)
-        writer = open_writer(out, settings.tms, settings.fmt, update=update)
+        if writer is None:
+            writer = open_writer(out, settings.tms, settings.fmt, update=update)
         cache = RawCache(
             Path(cache_path), fingerprint, update=update, build_id=tilejson.get("build_id")
         )
@@ -506,6 +530,9 @@ def build_pyramid(
                 if data is None:
                     writer.delete(z, x, y)
                     deleted += 1
+                elif isinstance(data, int):  # written by the worker (a directory)
+                    writer.stored(data)
+                    written += 1
                 else:
                     writer.put(z, x, y, data)
                     written += 1

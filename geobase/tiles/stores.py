@@ -204,12 +204,11 @@ class DirectoryWriter(TileWriter):
         return self.staging / str(z) / str(x) / f"{y}.{self.ext}"
 
     def put(self, z, x, y, data):
-        path = self._tile(z, x, y)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.unlink()  # may be a hard link to the live pyramid: never write through it
-        path.write_bytes(data)
-        self.written += len(data)
+        self.written += write_tile_file(self.staging, self.ext, z, x, y, data)
+
+    def stored(self, size: int) -> None:
+        """Count a tile a worker wrote into :attr:`staging` itself (:func:`write_tile_file`)."""
+        self.written += size
 
     def delete(self, z, x, y):
         path = self._tile(z, x, y)
@@ -227,6 +226,17 @@ class DirectoryWriter(TileWriter):
         (self.staging / "tilejson.json").write_text(
             json.dumps(tilejson, indent=2, ensure_ascii=False), encoding="utf-8"
         )
+
+
+def write_tile_file(root: str | Path, ext: str, z: int, x: int, y: int, data: bytes) -> int:
+    """Write one tile of a directory pyramid staged at ``root`` (by the build's process or
+    by a worker, on a folder they share); returns its size."""
+    path = Path(root) / str(z) / str(x) / f"{y}.{ext}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()  # may be a hard link to the live pyramid: never write through it
+    path.write_bytes(data)
+    return len(data)
 
 
 class MBTilesWriter(TileWriter):
