@@ -628,6 +628,8 @@ for cid, table, expect in [
     ("block-3", {"block": 3}, "power of two"),
     ("block-0", {"block": 0}, "block"),
     ("block-text", {"block": "8"}, "block"),
+    ("max-memory-small", {"max_memory_mb": 64}, "max_memory_mb"),
+    ("max-memory-text", {"max_memory_mb": "2GB"}, "max_memory_mb"),
     ("unknown-key", {"jpg_fill": [0, 0, 0]}, "unknown key"),
 ]:
     config_case(f"tiles-{cid}", {"tiles": table}, TILES, expect=expect)
@@ -1075,6 +1077,21 @@ for cid, make in [
     ("workspace-missing", cli_args("catalog", "list", "--workspace", "{out}/no-workspace")),
 ]:
     case(cid, make)
+for cid, limit in [("below-one-worker", "300"), ("tiny", "10")]:
+    case(
+        f"tiles-max-memory-{cid}",
+        lambda folder, limit=limit: [
+            "tiles",
+            "build",
+            write_tif(folder / "t.tif", width=16, height=16),
+            "--max-memory",
+            limit,
+            "-o",
+            "{ws}/tiles/m.pmtiles",
+            "--workspace",
+            "{ws}",
+        ],
+    )
 for cid, zoom in [("reversed", "5-2"), ("letters", "abc"), ("beyond", "0-40")]:
     case(
         f"tiles-zoom-{cid}",
