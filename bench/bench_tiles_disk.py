@@ -48,12 +48,13 @@ import bench_city as city  # noqa: E402  (tilesperf's mosaic and measuring helpe
 
 OUT = city.OUT / "disk"
 ZOOM = "12-21"
+BLOCK: list[str] = []  # --block N for every build (default: geobase's)
 DASK = shutil.which("dask") or str(Path(sys.executable).with_name("dask"))
 
 
 def build_cmd(ws: Path, out: Path, fmt: str, *extra: str) -> list[str]:
     return [*city.GEOBASE, "-q", "tiles", "build", "dom005", "--zoom", ZOOM, "--format", fmt,
-            "-o", str(out), "--workspace", str(ws), *extra]  # fmt: skip
+            "-o", str(out), "--workspace", str(ws), *BLOCK, *extra]  # fmt: skip
 
 
 def fresh(path: Path) -> None:
@@ -150,7 +151,7 @@ def bench_update(ws: Path, files: list[Path], env: dict, repeat: int) -> dict:
         fresh(alone)
         m2 = city.run_measured([[*city.GEOBASE, "-q", "tiles", "build", str(new), "--zoom", ZOOM,
                                  "--format", "jpeg", "--workers", "2", "-o", str(alone),
-                                 "--workspace", str(ws)]], env)  # fmt: skip
+                                 "--workspace", str(ws), *BLOCK]], env)  # fmt: skip
         m2["tiles"] = len(pyramid_tiles(alone))
         runs["alone"].append(m2)
         print(f"update v{version}: {m['cpu']:.1f} s CPU ({m['wall']:.1f} s wall); that file "
@@ -288,8 +289,8 @@ def _list(runs, key) -> str:
 
 def report(res: dict, args, command: str) -> str:
     lines = [f"{res['files']} files of bench_city.py's mosaic ({res['files']} x 4096 x 4096 px "
-             f"at 0.05 m), z{ZOOM} Web Mercator, PMTiles, 2 processes; medians of "
-             f"{args.repeat} runs.", ""]  # fmt: skip
+             f"at 0.05 m), z{ZOOM} Web Mercator, PMTiles, 2 processes, windows of "
+             f"{args.block or 8} tiles; medians of {args.repeat} runs.", ""]  # fmt: skip
     ok = True
     if "cache" in res:
         lines += ["| build | pyramid bytes | overview cache on disk | cache / pyramid | "
@@ -356,11 +357,14 @@ def main() -> int:
                         default=["cache", "memory", "update", "dask", "pmtiles"])  # fmt: skip
     parser.add_argument("--max-memory", type=int, nargs="+", default=[1024])
     parser.add_argument("--entries", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--block", type=int, default=None)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
+    if args.block:
+        BLOCK.extend(["--block", str(args.block)])
     files = city.mosaic(args.files)
     OUT.mkdir(parents=True, exist_ok=True)
-    ws = OUT / f"ws{args.files}"
+    ws = OUT / f"ws{args.files}{f'_b{args.block}' if args.block else ''}"
     shutil.rmtree(ws, ignore_errors=True)
     subprocess.run([*city.GEOBASE, "init", str(ws)], check=True, capture_output=True)
     city.insert_product(ws, files)
@@ -385,7 +389,9 @@ def main() -> int:
     if args.write:
         from results import update_section
 
-        update_section("tiles-disk", "tiles: bounded disk and memory, Dask, incremental", text)
+        name = "tiles-disk" if not args.block else f"tiles-disk-block{args.block}"
+        update_section(name, f"tiles: bounded disk and memory, Dask, incremental"
+                       f"{'' if not args.block else f' (--block {args.block})'}", text)  # fmt: skip
     return 0 if res["ok"] else 1
 
 
