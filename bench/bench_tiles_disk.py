@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import resource
@@ -149,8 +150,9 @@ def bench_update(ws: Path, files: list[Path], env: dict, repeat: int) -> dict:
         runs["update"].append(m)
         alone = ws / "tiles" / "alone.pmtiles"
         fresh(alone)
-        m2 = city.run_measured([[*city.GEOBASE, "-q", "tiles", "build", str(new), "--zoom", ZOOM,
-                                 "--format", "jpeg", "--workers", "2", "-o", str(alone),
+        # the new version by its dataset id: the same catalogue path and start-up as --update
+        m2 = city.run_measured([[*city.GEOBASE, "-q", "tiles", "build", original.stem, "--zoom",
+                                 ZOOM, "--format", "jpeg", "--workers", "2", "-o", str(alone),
                                  "--workspace", str(ws), *BLOCK]], env)  # fmt: skip
         m2["tiles"] = len(pyramid_tiles(alone))
         runs["alone"].append(m2)
@@ -382,6 +384,15 @@ def main() -> int:
     if "update" in args.parts:
         res["update"] = bench_update(ws, files, env, args.repeat)
     del before
+    # parts not run now keep their last saved results (JSON keys are text)
+    saved = OUT / f"results{args.files}{f'_b{args.block}' if args.block else ''}.json"
+    if saved.exists():
+        old = json.loads(saved.read_text(encoding="utf-8"))
+        res = {**old, **res}
+    saved.write_text(json.dumps(res), encoding="utf-8")
+    for key in ("pmtiles", "memory"):
+        if key in res:
+            res[key] = {int(k): v for k, v in res[key].items()}
     argv = [a for a in sys.argv[1:] if a != "--write"]
     text = report(res, args, " ".join([".venv/bin/python bench/bench_tiles_disk.py", *argv,
                                        "--write"]))  # fmt: skip

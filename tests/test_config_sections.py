@@ -44,7 +44,7 @@ def test_valid_tables_as_toml_gives_them():
         (
             tiles_settings,
             {"blocks": 8},
-            "[tiles] blocks: unknown key (known keys: jpeg_fill, block)",
+            "[tiles] blocks: unknown key (known keys: jpeg_fill, block, max_memory_mb)",
         ),
         (control_settings, {"inspection_cycle_days": "365"}, "inspection_cycle_days = '365'"),
         (control_settings, {"restricted_grades": ["A", "Z"]}, "unknown grade codes ['Z']"),
