@@ -27,7 +27,7 @@ import shutil
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from pmtiles.tile import Compression, serialize_header, tileid_to_zxy
@@ -236,12 +236,12 @@ def write_archive(path: Path, tiles: Tiles, header: dict, metadata: dict) -> tup
             first = tile_id if first is None else first
             last = tile_id
         runs.close()
-        if first is None:
+        if first is None or last is None:
             raise TileStoreError(f"{path}: no tiles to write (the source is blank)")
         root, _ = build_directories(spill, leaves_path)
         meta = gzip.compress(json.dumps(metadata).encode(), mtime=0)
         leaves_length = leaves_path.stat().st_size
-        h = dict(header)
+        h: Any = dict(header)  # pmtiles' HeaderDict
         h.update(
             addressed_tiles_count=runs.addressed,
             tile_entries_count=spill.count,

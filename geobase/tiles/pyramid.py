@@ -31,9 +31,10 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -139,15 +140,15 @@ def dirty_base_tiles(
     span = g.res * TILE
     found: set[tuple[int, int]] = set()
     for geom in region:
-        if geom is None or geom.is_empty:
+        if geom is None or shapely.is_empty(geom):
             continue
         geom = shapely.buffer(geom, 2 * g.res)  # average resampling reaches past the edge
         rng = g.tile_range(geom.bounds)
         if rng is None:
             continue
         x0, y0, x1, y1 = rng
-        xs, ys = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
-        xs, ys = xs.ravel(), ys.ravel()
+        grid_x, grid_y = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
+        xs, ys = grid_x.ravel(), grid_y.ravel()
         boxes = shapely.box(
             g.left + xs * span, g.top - (ys + 1) * span, g.left + (xs + 1) * span, g.top - ys * span
         )
@@ -271,10 +272,11 @@ def render_window(
     result = render_block(settings, job)
     if store is not None:
         root, ext = store
-        result.tiles = [
+        stored: list[Any] = [
             (z, x, y, data if data is None else write_tile_file(root, ext, z, x, y, data))
             for z, x, y, data in result.tiles
-        ]  # type: ignore[misc]
+        ]
+        result.tiles = stored
     if job.levels > 0:
         top = settings.maxzoom - job.levels
         result.quadrants = [
@@ -312,12 +314,14 @@ def run_jobs(
     started = _start_jobs(settings, jobs, workers=workers, dask=dask, in_flight=in_flight,
                           gdal_cache=gdal_cache, store=store)  # fmt: skip
     next(started)
-    yield from started
+    for result in started:
+        assert result is not None  # only the first item is None
+        yield result
 
 
 def _start_jobs(
     settings, jobs, *, workers, dask, in_flight=None, gdal_cache=None, store=None
-) -> Iterator[BlockResult | None]:
+) -> Generator[BlockResult | None, None, None]:
     """Like :func:`run_jobs`, but first yields None once the first jobs are handed to the
     pool (or cluster), so that the caller can do its own set-up while they run."""
     if dask:
@@ -340,7 +344,7 @@ def _start_jobs(
     if sys.version_info < (3, 12) and "fork" in mp.get_all_start_methods():
         # cheapest (no re-import) and the workers are the caller's children, so their CPU
         # time shows in its rusage; from 3.12 fork warns in threaded processes
-        ctx = mp.get_context("fork")
+        ctx: Any = mp.get_context("fork")
     else:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["geobase.tiles.render"])
@@ -493,7 +497,7 @@ def build_pyramid(
     plan = memory_plan(settings, block, workers, max_memory_mb)
     workers = plan.workers
     zlow = settings.maxzoom - window_levels(settings, block)
-    if update:
+    if region is not None:
         jobs = plan_update(settings, sources, dirty_base_tiles(settings, region), block)
         if sum((j.x1 - j.x0) * (j.y1 - j.y0) for j in jobs) <= INLINE_UPDATE_TILES:
             workers = 1
@@ -526,6 +530,7 @@ def build_pyramid(
         )
         upper = _UpperZooms(settings, writer, cache, low, zlow, update)
         for result in results:
+            assert result is not None  # only the first item is None
             for z, x, y, data in result.tiles:
                 if data is None:
                     writer.delete(z, x, y)
@@ -673,7 +678,7 @@ class _UpperZooms:
             if child in self.quadrants:
                 quadrant = self.quadrants.pop(child)
             elif z + 1 == self.zlow:  # a window not rendered now (update) or blank
-                quadrant = None if old is None else _quarter(*old, dx, dy)
+                quadrant = None if old is None else _quarter(old[0], old[1], dx, dy)
             else:
                 raw = self._raw(*child)
                 quadrant = None if raw is None else downsample(*raw)
@@ -747,4 +752,4 @@ def settings_for(
         )
     if mode == "terrain-rgb" and fmt == "jpeg":
         raise TileSettingsError("terrain-RGB needs a lossless format (png or webp), not jpeg")
-    return RenderSettings(tms, fmt, mode, channels, minzoom, maxzoom, tuple(fill))
+    return RenderSettings(tms, fmt, mode, channels, minzoom, maxzoom, (fill[0], fill[1], fill[2]))
