@@ -27,7 +27,6 @@ from rasterio import features
 
 from geobase.change import detect_changes
 from geobase.change.epochs import resolve_epoch
-from geobase.change.register import block_shift
 from geobase.change.sheets import sheet_priorities
 from geobase.sheets import rect_sheet_bounds, rect_sheet_codes
 from tests.change_support import (
@@ -124,16 +123,6 @@ def test_compiled_kernel_agrees_with_the_numpy_reference(pair, monkeypatch):
     assert sum(p.score_sum for p in fast.pieces) == pytest.approx(
         sum(p.score_sum for p in slow.pieces), rel=0.01
     )
-
-
-def test_phase_correlation_recovers_a_subpixel_shift():
-    from scipy import ndimage
-
-    rng = np.random.default_rng(3)
-    a = ndimage.gaussian_filter(rng.normal(size=(300, 300)), 2)
-    b = ndimage.shift(a, (-0.3, 0.6), order=3)  # content moved by dx +0.6, dy -0.3
-    dx, dy, _ = block_shift(a[22:278, 22:278], b[22:278, 22:278])
-    assert (dx, dy) == pytest.approx((0.6, -0.3), abs=0.06)
 
 
 def test_elevation_buildings_and_excavation_found_bias_ignored(tmp_path):

@@ -471,19 +471,6 @@ def test_cell_reductions_agree_with_a_plain_loop(h, w, k, seed):
             assert sums[i, j] == (block > 100).sum() and maxs[i, j] == block.max()
 
 
-@settings(max_examples=15, deadline=None)
-@given(dx=st.integers(-12, 12), dy=st.integers(-12, 12), seed=st.integers(0, 2**16))
-def test_phase_correlation_recovers_a_shift(dx, dy, seed):
-    from geobase.qc.seams import phase_correlation
-
-    img = f.texture(160, 160, seed)[0].astype(np.float64)
-    a = img[20:148, 20:148]
-    b = img[20 - dy : 148 - dy, 20 - dx : 148 - dx]  # a's content moved (dx, dy) px
-    found_dx, found_dy, peak = phase_correlation(a, b)
-    # the shift that moves b back onto a
-    assert (found_dx, found_dy) == pytest.approx((-dx, -dy), abs=0.25) and peak > 0.2
-
-
 @pytest.mark.parametrize(("shift", "reported"), [(0.35, False), (0.75, True)])
 def test_sub_pixel_seam_offsets(tmp_path, delivery, shift, reported):
     other = f.ortho(tmp_path / "s.tif", col0=150, shift_m=shift)

@@ -1,6 +1,6 @@
 """Seams between orthophotos: the geometric offset in the overlap of two images, measured
-by phase correlation (sub-pixel, in pixels and metres), and the radiometric jump across
-it (the relative difference of their mean brightness there).
+by phase correlation (:mod:`geobase.registration`; sub-pixel, in pixels and metres), and
+the radiometric jump across it (the relative difference of their mean brightness there).
 
 Both images of a pair are read over one window of the overlap, the neighbour resampled
 (bilinear) onto the checked image's grid, so images in other CRSs or resolutions are
@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from geobase.qc import rasters
 from geobase.qc.context import Context
 from geobase.qc.places import LONLAT, to_lonlat
+from geobase.registration import phase_correlation
 
 WINDOW_PX = 512  # the overlap window measured, at most, on each side
 MIN_PEAK = 0.03  # a correlation peak lower than this measures nothing (no shared texture)
@@ -49,35 +50,6 @@ class Offset:
     @property
     def px(self) -> float:
         return math.hypot(self.dx, self.dy)
-
-
-def phase_correlation(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """The shift (dx, dy) in pixels that moves ``b`` onto ``a``, with the height of the
-    normalised correlation peak (1: identical up to the shift, ~0: unrelated).
-
-    Hann-windowed, sub-pixel by a parabola through the peak and its neighbours.
-    """
-    h, w = a.shape
-    win = np.outer(np.hanning(h), np.hanning(w))
-    fa = np.fft.fft2((a - a.mean()) * win)
-    fb = np.fft.fft2((b - b.mean()) * win)
-    cross = fa * np.conj(fb)
-    cross /= np.maximum(np.abs(cross), 1e-12)
-    r = np.real(np.fft.ifft2(cross))
-    iy, ix = np.unravel_index(int(np.argmax(r)), r.shape)
-    peak = float(r[iy, ix])
-
-    def _sub(m1: float, c: float, p1: float) -> float:
-        den = m1 - 2 * c + p1
-        return 0.0 if den == 0 else 0.5 * (m1 - p1) / den
-
-    dy = iy + _sub(r[(iy - 1) % h, ix], r[iy, ix], r[(iy + 1) % h, ix])
-    dx = ix + _sub(r[iy, (ix - 1) % w], r[iy, ix], r[iy, (ix + 1) % w])
-    if dy > h / 2:
-        dy -= h
-    if dx > w / 2:
-        dx -= w
-    return float(dx), float(dy), peak
 
 
 def _probe_band(ds) -> int:
@@ -126,7 +98,10 @@ def measure(item: rasters.Opened, other: Path, overlap_local: BaseGeometry) -> O
         return None
     a = np.where(both, a, a[both].mean())
     b = np.where(both, b, b[both].mean())
+    # the neighbour's content lies (dx, dy) from the image's; the seam's offset is the
+    # shift that moves the neighbour back onto the image
     dx, dy, peak = phase_correlation(a, b)
+    dx, dy = -dx, -dy
     ma, mb = float(a[both].mean()), float(b[both].mean())
     jump = abs(ma - mb) / max(ma, mb, 1.0)
     return Offset(dx, dy, peak, jump)
