@@ -166,6 +166,33 @@ class DefectError(GeobaseError, ValueError):
     """A QC defect record is malformed: an unknown severity, a bad check id or no place."""
 
 
+# --- change discovery -----------------------------------------------------------------
+
+
+class ChangeInputError(GeobaseError, ValueError):
+    """The two epochs of a change detection cannot be compared as given."""
+
+
+class EpochSpecError(ChangeInputError):
+    """An epoch is not a raster file, a dataset id or PRODUCT@DATE."""
+
+
+class NoOverlapError(ChangeInputError):
+    """The two epochs share no area."""
+
+
+class NoTransformError(ChangeInputError):
+    """The epochs' CRSs have no usable transformation between them."""
+
+
+class EmptyEpochError(ChangeInputError):
+    """An epoch has no valid pixel in the common area."""
+
+
+class RegistrationError(ChangeInputError):
+    """The epochs are shifted against each other beyond what can be corrected."""
+
+
 # --- control network (registry, inspections, datasheets) -----------------------------
 
 

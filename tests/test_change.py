@@ -267,8 +267,7 @@ def test_cli_writes_geopackage_html_and_json(pair, tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(spec=st.text(min_size=0, max_size=40))
 def test_epoch_specs_that_name_nothing_are_one_clear_error(spec, tmp_path_factory):
-    from geobase.change.errors import EpochSpecError
-    from geobase.errors import GeobaseError
+    from geobase.errors import EpochSpecError, GeobaseError
 
     folder = tmp_path_factory.mktemp("specs", numbered=True)
     try:

@@ -24,17 +24,17 @@ import shapely
 
 from geobase.change.elevation import fit_heights
 from geobase.change.epochs import KINDS, Epoch, Source
-from geobase.change.errors import (
-    ChangeInputError,
-    EmptyEpochError,
-    NoOverlapError,
-    RegistrationError,
-)
 from geobase.change.grid import Grid, close_all, common_grid, lattice, read_epoch
 from geobase.change.merge import epoch_provenance, fuse, merge_pieces
 from geobase.change.radiometry import fit_normalisation, threshold
 from geobase.change.register import Shift, estimate_shift
 from geobase.change.windows import Modality, Piece, WindowResult, run_window, windows
+from geobase.errors import (
+    ChangeInputError,
+    EmptyEpochError,
+    NoOverlapError,
+    RegistrationError,
+)
 
 logger = logging.getLogger(__name__)
 

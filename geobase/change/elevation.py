@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm  # type: ignore[import-untyped]
 
-from geobase.change.errors import ChangeInputError
+from geobase.errors import ChangeInputError
 
 MAD_TO_SIGMA = 1.4826
 

@@ -19,8 +19,7 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
 
-from geobase.change.errors import EpochSpecError
-from geobase.errors import SourceReadError
+from geobase.errors import EpochSpecError, SourceReadError
 
 Kind = Literal["imagery", "elevation"]
 KINDS: tuple[Kind, ...] = ("imagery", "elevation")

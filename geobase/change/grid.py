@@ -24,8 +24,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from geobase.change.epochs import Source
-from geobase.change.errors import NoOverlapError, NoTransformError
-from geobase.errors import GeobaseError
+from geobase.errors import GeobaseError, NoOverlapError, NoTransformError
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from scipy import linalg  # type: ignore[import-untyped]
 from scipy.special import chdtrc  # type: ignore[import-untyped]
 from scipy.stats import chi2  # type: ignore[import-untyped]
 
-from geobase.change.errors import ChangeInputError
+from geobase.errors import ChangeInputError
 
 DEGREE = 3  # the polynomial that maps a BEFORE band to the AFTER band
 
