@@ -146,6 +146,21 @@ def test_handwritten_file_read_from_disk_gbk_and_json(tmp_path):
     assert back.parameters == params.parameters and back.proj_pipeline == params.proj_pipeline
 
 
+def test_a_parameter_file_neither_utf8_nor_gbk_is_refused(tmp_path):
+    from tests.conftest import run_cli
+
+    path = tmp_path / "x80.txt"
+    path.write_bytes(seven_text("coordinate_frame", description="广东省").encode("utf-16"))
+    with pytest.raises(ParameterFileError, match=r"x80\.txt: text is neither UTF-8 nor GBK"):
+        read_parameters(path)
+    points = tmp_path / "points.csv"
+    points.write_text("x,y\n2600000,38500000\n", encoding="utf-8")
+    result = run_cli(["crs", "apply", path, points, tmp_path / "out.csv"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "x80.txt" in result.stderr and "neither UTF-8 nor GBK" in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -135,6 +135,22 @@ def test_acquisition_from_tiff_tag_and_sidecar(tmp_path, workspace):
     assert meta["acquired_source"] == "TIFF tag ACQUISITIONDATETIME"
 
 
+def test_gbk_sidecar_is_read_exactly_and_another_encoding_refused(tmp_path, workspace):
+    gbk = write_tif(tmp_path / "gbk.tif")
+    text = json.dumps({"acquired": "2020-10-01", "owner": "汕头市测绘院"}, ensure_ascii=False)
+    (tmp_path / "gbk.json").write_bytes(text.encode("gbk"))
+    [r] = ingest(workspace, [gbk])
+    assert (r.record["acquired_start"], r.record["owner"]) == ("2020-10-01", "汕头市测绘院")
+    # UTF-16 (Notepad's "Unicode"): refused by name, never read with replaced characters
+    wide = write_tif(tmp_path / "wide.tif")
+    (tmp_path / "wide.txt").write_bytes(("采集日期 2021-03-04 " + text).encode("utf-16"))
+    result = run_cli(["ingest", wide, "--workspace", workspace.root])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "wide.txt" in result.stderr
+    assert "neither UTF-8 nor GBK" in result.stderr
+    assert list(current_datasets(workspace.store)["dataset_id"]) == ["gbk"]
+
+
 def test_tiff_datetime_is_the_file_date_never_the_acquisition(tmp_path, workspace):
     # DateTime is when the file was written: a 2019 flight exported in 2023 says 2023
     exported = write_tif(

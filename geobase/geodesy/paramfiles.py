@@ -88,7 +88,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 from pyproj import CRS
 
-from geobase.errors import ParameterFileError
+from geobase.errors import ParameterFileError, SourceReadError
 from geobase.geodesy.fit import (
     FORMAT,
     FORMAT_VERSION,
@@ -99,6 +99,7 @@ from geobase.geodesy.fit import (
     proj_pipeline,
 )
 from geobase.geodesy.zones import crs_label, resolve_crs
+from geobase.tabular import decode
 
 __all__ = [
     "LOCAL",
@@ -191,13 +192,10 @@ def read_parameters(path: str | Path) -> TransformParameters:
         raise ParameterFileError(f"{path}: no such parameter file") from None
     except OSError as exc:
         raise ParameterFileError(f"{path}: cannot be read ({exc})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:  # hand-written files from Chinese offices are often GBK
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ParameterFileError(f"{path}: neither UTF-8 nor GBK text ({exc})") from None
+    try:  # hand-written files from Chinese offices are often GBK
+        text, _ = decode(raw, str(path))
+    except SourceReadError as err:
+        raise ParameterFileError(str(err)) from err
     return parse_parameters(text, source=str(path))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from geobase import dates
+from geobase import dates, tabular
 from geobase.errors import DateRangeError, InvalidDate, MissingAcquisitionDate, UnsupportedInput
 
 logger = logging.getLogger(__name__)
@@ -273,13 +273,16 @@ def sidecars(path: Path) -> list[Path]:
 
 def read_sidecar(path: Path) -> dict[str, Any]:
     """What a sidecar states: ``acquired`` (Acquired), ``owner``, ``title``, ``vertical_datum``,
-    ``sensor``, ``producer``."""
+    ``sensor``, ``producer``.
+
+    Raises:
+        SourceReadError: a sidecar is neither UTF-8 nor GBK text (see :mod:`geobase.tabular`).
+    """
     out: dict[str, Any] = {}
     for sidecar in sidecars(path):
-        try:
-            text = sidecar.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            text = sidecar.read_text(encoding="gbk", errors="replace")
+        # UTF-8 (with or without BOM) or GBK, strictly: a sidecar in another encoding is
+        # refused by name, never read with replaced characters
+        text, _ = tabular.decode(sidecar.read_bytes(), f"sidecar {sidecar}")
         if sidecar.suffix == ".json":
             try:
                 data = json.loads(text)
