@@ -205,3 +205,90 @@ def test_demo_control_csvs_follow_the_policy(tmp_path):
         data = (tmp_path / name).read_bytes()
         assert data.startswith(codecs.BOM_UTF8 + "点号,".encode()), name
         assert read_csv(tmp_path / name).attrs["encoding"] == "utf-8"
+
+
+# --- stdout: --format csv --encoding, offered by every command that writes CSV there --------
+
+# every command whose --format offers csv (the walk below must find these at least)
+STDOUT_CSV = {
+    "catalog list", "catalog search", "catalog show", "coverage sheets", "coverage show",
+    "coverage plan", "crs zone", "crs fit", "publish log", "publish check", "token list",
+    "store copy", "control search", "control overdue", "control stats",
+}  # fmt: skip
+
+
+def _commands(group, prefix=()):
+    import click
+
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name)), command
+
+
+def test_every_stdout_csv_command_offers_encoding():
+    import click
+
+    from geobase.cli import cli
+
+    found = set()
+    for name, command in _commands(cli):
+        params = {p.name: p for p in command.params}
+        fmt = params.get("fmt")
+        if fmt is None or "csv" not in getattr(fmt.type, "choices", ()):
+            continue
+        found.add(name)
+        options = [p for p in command.params if "--encoding" in getattr(p, "opts", ())]
+        assert len(options) == 1, name
+        assert isinstance(options[0].type, click.Choice), name
+        assert set(options[0].type.choices) == {"utf-8", "utf-8-sig", "gbk"}, name
+    assert found >= STDOUT_CSV, STDOUT_CSV - found
+
+
+def _control_ws_with(control_ws, tmp_path, name):
+    from tests.control_helpers import good_row
+    from tests.control_helpers import write_csv as write_rows
+
+    path = write_rows(tmp_path / "points.csv", [good_row("C001", 点名=name)])
+    result = run_cli(["control", "import", path, "--workspace", control_ws.root])
+    assert result.exit_code == 0, result.stderr
+    return ["--workspace", control_ws.root]
+
+
+def test_gbk_round_trip_through_stdout(control_ws, tmp_path):
+    ws = _control_ws_with(control_ws, tmp_path, "礐石观测墩")
+    search = ["control", "search", "--format", "csv", *ws]
+    result = run_cli([*search, "--encoding", "gbk"])
+    assert result.exit_code == 0, result.stderr
+    data = result.stdout_bytes
+    assert "礐石观测墩".encode("gbk") in data and not data.startswith(codecs.BOM_UTF8)
+    saved = tmp_path / "search.csv"
+    saved.write_bytes(data)
+    frame = read_csv(saved)
+    assert frame.attrs["encoding"] == "gbk" and frame.loc[0, "name"] == "礐石观测墩"
+    # the same records, byte for byte, as the default UTF-8 output re-encoded
+    plain = run_cli(search).stdout_bytes
+    assert data == plain.decode("utf-8").encode("gbk")
+    # utf-8-sig adds the BOM Excel wants; crs zone takes the option too
+    result = run_cli(
+        ["crs", "zone", "116.682", "23.354", "--format", "csv", "--encoding", "utf-8-sig"]
+    )
+    assert result.exit_code == 0 and result.stdout_bytes.startswith(
+        codecs.BOM_UTF8 + b"width,zone,"
+    )
+
+
+def test_stdout_encoding_refusals_are_one_line(control_ws, tmp_path):
+    ws = _control_ws_with(control_ws, tmp_path, "汕头 €站")
+    # a character GBK lacks: refused by row and column, nothing written to stdout
+    result = run_cli(["control", "search", "--format", "csv", "--encoding", "gbk", *ws])
+    assert result.exit_code == 2 and result.stdout_bytes == b""
+    assert result.stderr.count("\n") == 1 and "'汕头 €站'" in result.stderr
+    assert "GBK cannot encode" in result.stderr
+    # --encoding with another format: a usage error before any work
+    result = run_cli(["crs", "zone", "116.682", "23.354", "--encoding", "gbk"])
+    assert result.exit_code == 2 and result.stdout_bytes == b""
+    assert "--encoding gbk applies to --format csv only" in result.stderr

@@ -6,6 +6,7 @@ Commands stay thin: they parse input, call the library and hand the result to
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -44,16 +45,52 @@ def open_workspace(workspace_dir: Path | None):
     return Workspace.find(Path.cwd())
 
 
+#: where :func:`format_option` leaves ``--encoding`` for :func:`emit` (click's ``ctx.meta``)
+_CSV_ENCODING = "geobase.csv_encoding"
+
+
 def format_option(default: str = "table", choices: Iterable[str] = FORMATS) -> Callable:
-    """``--format`` with the given choices, validated by click."""
-    return click.option(
+    """``--format`` with the given choices, validated by click.
+
+    Where ``csv`` is a choice, ``--encoding`` comes with it (the one place every command
+    writing CSV to stdout gets it): :func:`emit` writes ``--format csv`` in that encoding,
+    under :mod:`geobase.tabular`'s policy. Given with another format, it is refused
+    (exit 2) before the command runs.
+    """
+    choices = list(choices)
+    option = click.option(
         "--format",
         "fmt",
-        type=click.Choice(list(choices)),
+        type=click.Choice(choices),
         default=default,
         show_default=True,
         help="Output format.",
     )
+    if "csv" not in choices:
+        return option
+
+    def decorator(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def wrapper(*args: Any, csv_encoding: str | None = None, **kwargs: Any) -> Any:
+            if csv_encoding is not None and kwargs.get("fmt") != "csv":
+                raise click.UsageError(
+                    f"--encoding {csv_encoding} applies to --format csv only "
+                    f"(the format is {kwargs.get('fmt')})"
+                )
+            click.get_current_context().meta[_CSV_ENCODING] = csv_encoding
+            return f(*args, **kwargs)
+
+        wrapper = click.option(
+            "--encoding",
+            "csv_encoding",
+            type=click.Choice(["utf-8", "utf-8-sig", "gbk"]),
+            default=None,
+            help="Encoding of --format csv on stdout: utf-8 (the default), utf-8-sig (with "
+            "a BOM, for Excel) or gbk (a character GBK lacks is refused).",
+        )(wrapper)
+        return option(wrapper)
+
+    return decorator
 
 
 def encoding_option(same: bool = False) -> Callable:
@@ -172,12 +209,19 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
+def emit(
+    records: Any, fmt: str, out: io.TextIOBase | None = None, encoding: str | None = None
+) -> None:
     """Write records (a GeoDataFrame, DataFrame, list of dicts or one dict) to stdout.
 
     ``table`` is for people, ``json``/``csv`` for scripts, ``geojson`` needs geometries.
+    ``csv`` is written under :mod:`geobase.tabular`'s policy in ``encoding``, by default
+    the command's ``--encoding`` (see :func:`format_option`), else plain UTF-8.
     """
     out = out or sys.stdout
+    if encoding is None:
+        ctx = click.get_current_context(silent=True)
+        encoding = ctx.meta.get(_CSV_ENCODING) if ctx is not None else None
     import pandas as pd
 
     if isinstance(records, Mapping):
@@ -208,7 +252,7 @@ def emit(records: Any, fmt: str, out: io.TextIOBase | None = None) -> None:
         from geobase.tabular import write_csv
 
         text = pd.DataFrame({c: [cell_text(v) for v in frame[c]] for c in frame.columns})
-        write_csv(text if len(frame.columns) else frame, out)
+        write_csv(text if len(frame.columns) else frame, out, encoding)
     else:
         _table(frame, out)
 
