@@ -7,7 +7,6 @@ Commands stay thin: they parse input, call the library and hand the result to
 from __future__ import annotations
 
 import functools
-import io
 import json
 import math
 import os
@@ -15,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -209,16 +208,14 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def emit(
-    records: Any, fmt: str, out: io.TextIOBase | None = None, encoding: str | None = None
-) -> None:
+def emit(records: Any, fmt: str, out: TextIO | None = None, encoding: str | None = None) -> None:
     """Write records (a GeoDataFrame, DataFrame, list of dicts or one dict) to stdout.
 
     ``table`` is for people, ``json``/``csv`` for scripts, ``geojson`` needs geometries.
     ``csv`` is written under :mod:`geobase.tabular`'s policy in ``encoding``, by default
     the command's ``--encoding`` (see :func:`format_option`), else plain UTF-8.
     """
-    out = out or sys.stdout
+    stream: TextIO = out if out is not None else sys.stdout
     if encoding is None:
         ctx = click.get_current_context(silent=True)
         encoding = ctx.meta.get(_CSV_ENCODING) if ctx is not None else None
@@ -226,7 +223,7 @@ def emit(
 
     if isinstance(records, Mapping):
         if fmt == "json":
-            out.write(json.dumps(cell_value(records), ensure_ascii=False, indent=2) + "\n")
+            stream.write(json.dumps(cell_value(records), ensure_ascii=False, indent=2) + "\n")
             return
         records = [records]
     frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
@@ -236,7 +233,7 @@ def emit(
 
         if fmt == "geojson":
             gdf = frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
-            out.write(gdf.to_json(ensure_ascii=False, default=cell_value) + "\n")
+            stream.write(gdf.to_json(ensure_ascii=False, default=cell_value) + "\n")
             return
         geometry = frame.geometry
         frame = pd.DataFrame(frame.drop(columns="geometry"))
@@ -247,14 +244,14 @@ def emit(
         if geometry is not None:
             for row, geom in zip(rows, geometry, strict=True):
                 row["geometry"] = None if geom is None else geom.wkt
-        out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        stream.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
         from geobase.tabular import write_csv
 
         text = pd.DataFrame({c: [cell_text(v) for v in frame[c]] for c in frame.columns})
-        write_csv(text if len(frame.columns) else frame, out, encoding)
+        write_csv(text if len(frame.columns) else frame, stream, encoding)
     else:
-        _table(frame, out)
+        _table(frame, stream)
 
 
 def _table(frame, out) -> None:
