@@ -297,7 +297,8 @@ def test_bounded_reads_and_gathers_give_the_same_pixels(tmp_path, monkeypatch, z
     warp allocates follows the output, not the source."""
     import tracemalloc
 
-    import geobase.tiles.render as render
+    import geobase.tiles.gather as gather
+    import geobase.tiles.sources as sources
 
     dtype = "uint8" if mode == "rgb" else "float32"
     src = make_raster(tmp_path / "big.tif", size=(2048, 2048), res=0.5, dtype=dtype)
@@ -310,16 +311,16 @@ def test_bounded_reads_and_gathers_give_the_same_pixels(tmp_path, monkeypatch, z
             3 if mode == "rgb" else 1)  # fmt: skip
     whole, whole_mask = warp_block(*args, anchor=(g.left, g.top))
     assert whole_mask.sum() > 500
-    render.close_sources()  # a cold block cache: GDAL's own memory is not traced anyway
-    monkeypatch.setattr(render, "READ_PIXELS", 1 << 16)
-    monkeypatch.setattr(render, "GATHER_SAMPLES", 1 << 12)
+    sources.close_sources()  # a cold block cache: GDAL's own memory is not traced anyway
+    monkeypatch.setattr(sources, "READ_PIXELS", 1 << 16)
+    monkeypatch.setattr(gather, "GATHER_SAMPLES", 1 << 12)
     tracemalloc.start()
     try:
         parts, parts_mask = warp_block(*args, anchor=(g.left, g.top))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-        render.close_sources()
+        sources.close_sources()
     assert np.array_equal(parts_mask, whole_mask)
     assert np.array_equal(parts, whole)
     # the source is 2048 x 2048 px (12 MB of RGB, 16 MB of float32): one read of it, and
@@ -475,8 +476,10 @@ def test_update_without_a_usable_cache_rebuilds_whole(workspace, catalogue, tmp_
     if cache == "lost":
         path.unlink()
     else:
+        from geobase.tiles.warp import WARP_VERSION
+
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE meta SET value = replace(value, 'gather', 'older')")
+            db.execute("UPDATE meta SET value = replace(value, ?, 'older')", (WARP_VERSION,))
     patch2 = make_raster(tmp_path / "patch2.tif", size=(140, 140), res=1.0, seed=7,
                          origin=(E0 + 600, N0 - 600), collar=False)  # fmt: skip
     add_dataset(workspace, "patch", 2, patch2, acquired="2025-05-01")

@@ -46,7 +46,6 @@ from geobase.tiles.cache import RawCache
 from geobase.tiles.render import (
     TILE,
     WARP_CHUNK,
-    WARP_VERSION,
     BlockJob,
     BlockResult,
     Quadrant,
@@ -60,6 +59,7 @@ from geobase.tiles.render import (
     prepare_transformers,
     render_block,
     unpack_raw,
+    warp_version,
 )
 from geobase.tiles.stores import open_writer, store_kind, write_tile_file
 
@@ -441,7 +441,7 @@ def cache_fingerprint(settings: RenderSettings, block: int = 8) -> dict:
         "channels": settings.channels,
         "fill": list(settings.fill),
         "chunk": WARP_CHUNK,
-        "warp": WARP_VERSION,
+        "warp": warp_version(settings.warp),
     }
 
 
