@@ -85,12 +85,21 @@ def source_ref(path: str, crs: Any) -> SourceRef:
         # across datums, e.g. CGCS2000 and WGS 84, costs PROJ another ~70 ms search)
         bounds = tuple(
             transformer(crs, src.crs).transform_bounds(
-                *src.bounds, densify_pts=21, direction="INVERSE"
+                *raster_bounds(src), densify_pts=21, direction="INVERSE"
             )
         )
         wkt = src.crs.to_wkt()
     BOUNDS.put(key, (bounds, wkt))
     return SourceRef(str(path), bounds, wkt)
+
+
+def raster_bounds(src: Any) -> tuple[float, float, float, float]:
+    """(w, s, e, n) of a raster's four corners in its CRS: rasterio's ``bounds`` takes
+    two corners only (wrong for a rotated raster) and multiplies with ``*`` (affine >= 3.1
+    warns)."""
+    t = src.transform
+    xs, ys = zip(*(t @ (c, r) for c in (0, src.width) for r in (0, src.height)), strict=True)
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def open_raster(path: str) -> Any:
