@@ -184,17 +184,15 @@ def area_warp_source(src: Any, bands: list[int], crs: Any, anchor: tuple[float, 
     if window is None:
         return data, valid
     c0, r0, c1, r1 = window
+    h, w = r1 - r0 + 2, c1 - c0 + 2
     if dtype == np.uint8:
-        table = (
-            packed_table(src, bands, window, 1).view(np.uint16).reshape(r1 - r0 + 2, c1 - c0 + 2, 4)
-        )
-        if nb < 3:
-            table = np.ascontiguousarray(table[..., [*range(nb), 3]])
+        # every band and the validity in one 8-byte pixel (unused bands zero)
+        table = packed_table(src, bands, window, 1).view(np.uint16).reshape(h, w, 4)
     else:
         pix, ok = read_reduced(src, bands, window, 1, dtype)
-        table = np.zeros((r1 - r0 + 2, c1 - c0 + 2, nb + 1), np.float64)
+        table = np.zeros((h, w, 4), np.float64)
         table[1:-1, 1:-1, :nb] = np.moveaxis(pix, 0, -1)
-        table[1:-1, 1:-1, nb] = ok
+        table[1:-1, 1:-1, 3] = ok
     # node coordinates in table units: the table's column 0 is source column c0 - 1
     col = nodes.col - c0
     row = nodes.row - r0

@@ -50,7 +50,6 @@ from geobase.tiles.sources import (
     channels_for,
     close_sources,
     open_raster,
-    prepare_transformers,
     source_ref,
     transform_bounds,
     transformer,
@@ -61,6 +60,7 @@ from geobase.tiles.warp import (
     WARP_VERSION,
     WARPS,
     oversample,
+    prepare_warp,
     warp_block,
     warp_mode,
     warp_version,
@@ -113,6 +113,8 @@ MODES: tuple[str, ...] = ("rgb", "terrain-rgb", "hillshade")
 TILE = 256
 #: base tiles per side of one warp request at most (memory); the bytes never depend on it
 WARP_CHUNK = 4
+#: what a build calls before it forks its workers (the name it has always had)
+prepare_transformers = prepare_warp
 
 
 # --- grid arithmetic ---------------------------------------------------------------
