@@ -150,3 +150,24 @@ def test_the_switch(monkeypatch):
     monkeypatch.setenv("GEOBASE_WARP", "gdal")
     with pytest.raises(TileSettingsError, match="GEOBASE_WARP='gdal' is not a warp"):
         warp_mode()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    bands=st.sampled_from([1, 3]),
+    share=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_downsample_is_the_numpy_one(h, w, bands, share, seed):
+    """The compiled 2 x 2 mean gives the numpy reference's bytes and mask, any mask."""
+    from geobase.tiles.render import downsample, downsample_reference
+
+    rng = np.random.default_rng(seed)
+    mask = rng.random((2 * h, 2 * w)) < share
+    data = rng.integers(0, 256, (bands, 2 * h, 2 * w), dtype=np.uint8) * mask
+    got, got_mask = downsample(data, mask)
+    want, want_mask = downsample_reference(data, mask)
+    assert np.array_equal(got_mask, want_mask)
+    assert np.array_equal(got, want)
