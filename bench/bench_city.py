@@ -560,6 +560,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--zoom", default=f"{ZMIN}-{ZMAX}")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the saved results of the sizes not run now (each size's "
+                        "sides still run together)")  # fmt: skip
     parser.add_argument("--from-json", action="store_true",
                         help="report the last run's saved bench/out/city/results.json")  # fmt: skip
     args = parser.parse_args()
@@ -575,9 +578,16 @@ def main() -> int:
     else:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()  # fmt: skip
-        argv = [a for a in sys.argv[1:] if a != "--write"]
-        state = {"results": [run_size(n, args.repeat, args.zoom) for n in args.files],
-                 "command": " ".join(["bench/bench_city.py", *argv, "--write"]),
+        argv = [a for a in sys.argv[1:] if a not in ("--write", "--merge")]
+        results = [run_size(n, args.repeat, args.zoom) for n in args.files]
+        command = " ".join(["bench/bench_city.py", *argv, "--write"])
+        if args.merge and saved.exists():
+            before = json.loads(saved.read_text(encoding="utf-8"))
+            results += [r for r in before["results"] if r["files"] not in args.files]
+            results.sort(key=lambda r: r["files"])
+            command = f"{before['command']}` then `.venv/bin/python {command} --merge"
+        state = {"results": results,
+                 "command": command,
                  "repeat": args.repeat, "zoom": args.zoom, "commit": commit,
                  "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}", "load": os.getloadavg()}  # fmt: skip
         saved.write_text(json.dumps(state), encoding="utf-8")
