@@ -401,7 +401,7 @@ def run_size(n_files: int, repeat: int, zoom: str) -> dict:
     z0, z1 = zoom.split("-")
 
     def geobase(fmt):
-        out = work / f"gb_{fmt}"
+        out = ws_dir / "tiles" / f"gb_{fmt}"  # a recorded build's output lies in the workspace
         cache = ws_dir / "tiles" / ".cache"
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)

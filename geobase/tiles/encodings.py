@@ -72,7 +72,9 @@ def decode_terrain_rgb(rgb: np.ndarray) -> np.ndarray:
     return -10000.0 + (r * 65536 + g * 256 + b) * 0.1
 
 
-def ground_pixel_size(tms: TileMatrixSet, g: Grid, rows_y: np.ndarray) -> tuple[np.ndarray, float]:
+def ground_pixel_size(
+    tms: TileMatrixSet, g: Grid, rows_y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | float]:
     """Ground pixel sizes (dx per row, dy) in metres for hillshading at northings ``rows_y``."""
     crs = tms.rasterio_crs
     if crs.is_geographic:

@@ -240,7 +240,7 @@ def gather_warp(src: Any, bands: list[int], crs: Any, anchor: tuple[float, float
     if dtype == np.uint8:
         table = packed_table(src, bands, window, f)
         for i0, i1, rows in lat.strips():
-            total = None
+            total: Any = None
             for idx in indices(i0, i1, rows):
                 if total is None:
                     total = table[idx]
@@ -262,23 +262,24 @@ def gather_warp(src: Any, bands: list[int], crs: Any, anchor: tuple[float, float
         return data, valid
     pix, ok = read_reduced(src, bands, window, f, dtype)
     w, h = c1 - c0, r1 - r0
-    vals = np.zeros((nb, h + 2, w + 2), np.float64)
-    vals[:, 1:-1, 1:-1] = pix
-    vals = vals.reshape(nb, -1)
-    okp = np.zeros((h + 2, w + 2), np.uint16)  # counts reach k * k = 256
-    okp[1:-1, 1:-1] = ok
-    okp = okp.ravel()
+    padded = np.zeros((nb, h + 2, w + 2), np.float64)
+    padded[:, 1:-1, 1:-1] = pix
+    vals = padded.reshape(nb, -1)
+    okp2 = np.zeros((h + 2, w + 2), np.uint16)  # counts reach k * k = 256
+    okp2[1:-1, 1:-1] = ok
+    okp = okp2.ravel()
     for i0, i1, rows in lat.strips():
-        total = count = None
+        ftotal: Any = None
+        fcount: Any = None
         for idx in indices(i0, i1, rows):
-            if total is None:
-                total, count = vals[:, idx], okp[idx]
+            if ftotal is None:
+                ftotal, fcount = vals[:, idx], okp[idx]
             else:
-                total += vals[:, idx]
-                count += okp[idx]
-        ok_rows = count > 0
+                ftotal += vals[:, idx]
+                fcount += okp[idx]
+        ok_rows = fcount > 0
         valid[rows] = ok_rows
-        part = (total / np.maximum(count, 1)).astype(np.float32)
+        part = (ftotal / np.maximum(fcount, 1)).astype(np.float32)
         part[:, ~ok_rows] = 0
         data[:, rows] = part
     return data, valid

@@ -153,7 +153,7 @@ def open_source(path: str) -> Any:
         handles.pid = os.getpid()
     try:
         stat = os.stat(path)
-        key = (path, stat.st_size, stat.st_mtime_ns)
+        key: tuple[str, int | None, int | None] = (path, stat.st_size, stat.st_mtime_ns)
     except OSError:
         key = (path, None, None)
     src = handles.open.get(key)
