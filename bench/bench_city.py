@@ -387,7 +387,7 @@ def insert_product(ws_dir: Path, files: list[Path]) -> None:
                 "geom": tx.geom(shapely.MultiPolygon([geom]), 4490)})  # fmt: skip
 
 
-def run_size(n_files: int, repeat: int, zoom: str) -> dict:
+def run_size(n_files: int, repeat: int, zoom: str, lossless: bool = True) -> dict:
     files = mosaic(n_files)
     work = OUT / f"run{n_files}"
     shutil.rmtree(work, ignore_errors=True)
@@ -440,7 +440,7 @@ def run_size(n_files: int, repeat: int, zoom: str) -> dict:
     tiles: dict[str, dict] = {}
     for i in range(repeat):  # sides alternate; every run is timed
         for name, fn in sides.items():
-            if name == LOSSLESS and i > 0:
+            if name == LOSSLESS and (i > 0 or not lossless):
                 continue  # the warp's own quality: once is enough
             m, t = fn()
             if name.startswith("libvips"):
@@ -455,6 +455,7 @@ def run_size(n_files: int, repeat: int, zoom: str) -> dict:
             tiles[name] = t
             print(f"{n_files} files  {name}: {m['tiles']} tiles, {m['wall']:.1f} s wall, "
                   f"{m['cpu']:.1f} s CPU, {m['rss'] / 2**20:.0f} MB", flush=True)  # fmt: skip
+    runs = {k: v for k, v in runs.items() if v}
     common = set.intersection(*(set(t) for t in tiles.values()))
     refs = sample_keys({k: None for k in common}, vrt, work, seed=n_files)
     quality = {}
@@ -475,6 +476,32 @@ def median_run(runs: list[dict]) -> dict:
     """The run of median CPU time (the lower middle one of an even count)."""
     ordered = sorted(runs, key=lambda m: m["cpu"])
     return ordered[(len(ordered) - 1) // 2]
+
+
+def ratios(res: dict) -> str:
+    """The issue's targets, from the median runs: tiles per CPU-second and bytes."""
+
+    def side(prefix: str) -> dict | None:
+        name = next((n for n in res["runs"] if n.startswith(prefix)), None)
+        return median_run(res["runs"][name]) if name else None
+
+    def tput(m: dict) -> float:
+        return m["tiles"] / m["cpu"]
+
+    gj, gw = side("geobase JPEG"), side("geobase WebP")
+    g2t, vj, vw = side("gdal2tiles WebP"), side("libvips JPEG"), side("libvips WebP")
+    parts = []
+    if gj:
+        parts.append(f"geobase JPEG {tput(gj):.0f} tiles per CPU-s (target 300)")
+    if gw and g2t:
+        parts.append(f"geobase WebP / gdal2tiles WebP {tput(gw) / tput(g2t):.2f}x tiles per "
+                     f"CPU-s (target 5x at equal bytes) at {gw['bytes'] / g2t['bytes']:.2f}x "
+                     "the bytes")  # fmt: skip
+    if gj and vj:
+        parts.append(f"geobase JPEG / libvips JPEG {tput(gj) / tput(vj):.2f}x")
+    if gw and vw:
+        parts.append(f"geobase WebP / libvips WebP {tput(gw) / tput(vw):.2f}x")
+    return "Ratios: " + "; ".join(parts) + "."
 
 
 def report(results: list[dict], repeat: int, zoom: str, command: str, commit: str,
@@ -503,6 +530,8 @@ def report(results: list[dict], repeat: int, zoom: str, command: str, commit: st
                          f"{best['rss'] / 2**20:,.0f} MB | {best['cache'] / 2**20:,.1f} MB | "
                          f"{city_h:.1f} h |")  # fmt: skip
         lines.append("")
+        lines.append(ratios(res))
+        lines.append("")
         z21 = ", ".join(f"{k.split(' (')[0]} {v:,}" for k, v in res["z21"].items())
         lines.append(f"z21 tiles per side: {z21}; PSNR on {res['samples']} sampled tiles "
                      f"(up to {PSNR_SAMPLES} a zoom, among those every side made).")  # fmt: skip
@@ -515,7 +544,7 @@ def report(results: list[dict], repeat: int, zoom: str, command: str, commit: st
             return best["cpu"] / best["tiles"]
 
         growth = ", ".join(f"{name.split(' (')[0]} {per_tile(large, name) / per_tile(small, name):.2f}"
-                           for name in large["runs"])  # fmt: skip
+                           for name in large["runs"] if name in small["runs"])  # fmt: skip
         lines.append(f"CPU per tile, {large['files']} files / {small['files']} files "
                      f"(1.00: cost grows with the tiles only): {growth}.")  # fmt: skip
         lines.append("")
@@ -560,6 +589,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--zoom", default=f"{ZMIN}-{ZMAX}")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--skip-lossless", action="store_true",
+                        help=f"no {LOSSLESS!r} side (its PNG encoding costs more than the "
+                        "other sides together)")  # fmt: skip
     parser.add_argument("--merge", action="store_true",
                         help="keep the saved results of the sizes not run now (each size's "
                         "sides still run together)")  # fmt: skip
@@ -579,7 +611,7 @@ def main() -> int:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()  # fmt: skip
         argv = [a for a in sys.argv[1:] if a not in ("--write", "--merge")]
-        results = [run_size(n, args.repeat, args.zoom) for n in args.files]
+        results = [run_size(n, args.repeat, args.zoom, not args.skip_lossless) for n in args.files]
         command = " ".join(["bench/bench_city.py", *argv, "--write"])
         if args.merge and saved.exists():
             before = json.loads(saved.read_text(encoding="utf-8"))
