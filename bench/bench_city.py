@@ -431,7 +431,7 @@ def run_size(n_files: int, repeat: int, zoom: str, lossless: bool = True) -> dic
     sides = {
         LOSSLESS: lambda: geobase("png"),
         "geobase JPEG (q75)": lambda: geobase("jpeg"),
-        "geobase WebP (q75)": lambda: geobase("webp"),
+        "geobase WebP (q60, equal bytes)": lambda: geobase("webp"),
         "gdal2tiles WebP (q75)": lambda: gdal2tiles("webp"),
         "libvips JPEG (gdalwarp + dzsave, Q75)": lambda: vips("jpeg"),
         "libvips WebP (gdalwarp + dzsave, Q75)": lambda: vips("webp"),
