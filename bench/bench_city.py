@@ -9,7 +9,8 @@ fractal value noise at several scales and sensor noise. Made once under bench/ou
 
 Sides, at each size, Web Mercator, the same zooms and 2 processes each, in one run:
 
-- geobase ``tiles build`` (the CLI) of the product that holds the files, JPEG and WebP;
+- geobase ``tiles build`` (the CLI) of the product that holds the files, JPEG (q75) and
+  WebP (q60, gdal2tiles' bytes);
 - gdal2tiles 3.6 (``-r average --xyz -x --processes=2``, WebP; 3.6 cannot write JPEG) on a
   gdalbuildvrt of the same files;
 - libvips (pyvips, the ``pyvips-binary`` wheel): ``gdalwarp -r average`` of the VRT to
@@ -23,7 +24,11 @@ of the same tile's area (a seeded sample of tiles per zoom), and the city's time
 cores extrapolated from tiles per CPU-second (16.7 M tiles: 12.5 M at z21 and the pyramid
 above, the urban area of issue 17).
 
-Run: ``.venv/bin/python bench/bench_city.py [--files 4 16] [--repeat 3] [--write]``.
+Also a lossless geobase side (PNG): the PSNR of the warp and pyramid before encoding.
+
+Run: ``.venv/bin/python bench/bench_city.py [--files 4 16] [--repeat 3] [--write]``
+(``--skip-lossless``, ``--merge`` to add sizes run separately, ``--from-json`` to report
+the last run again).
 """
 
 from __future__ import annotations
@@ -572,7 +577,12 @@ def report(results: list[dict], repeat: int, zoom: str, command: str, commit: st
         "side 3-6 dB at z16-18 in earlier runs), over the pixels fully covered by data; "
         "tiles less than a quarter covered are not sampled (here all of z12-15). The "
         f"lossless side ({LOSSLESS}) measures the warp and pyramid alone; the JPEG and "
-        "WebP sides add their encoding's loss.",
+        "WebP sides add their encoding's loss, which at z16-18 (texture finer than q75 "
+        "JPEG or q60 WebP keep) caps every side, libvips' gdalwarp average included, "
+        "below 38 dB.",
+        "- geobase's warp: the exact area-weighted average of the source pixels under each "
+        "base pixel (a numba kernel, tiles/kernels.py); `GEOBASE_WARP=reference` makes the "
+        "same pyramid with rasterio's reproject (not benched here).",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPUs visible, load average "
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the end (shared with other "
         "sessions' jobs: wall times are noisy, compare CPU seconds); "
