@@ -193,6 +193,10 @@ class RegistrationError(ChangeInputError):
     """The epochs are shifted against each other beyond what can be corrected."""
 
 
+class ChangeResultError(GeobaseError, ValueError):
+    """A file is not a readable change result (no ``changes`` layer of change polygons)."""
+
+
 # --- control network (registry, inspections, datasheets) -----------------------------
 
 

@@ -1218,6 +1218,26 @@ case(
 )
 
 
+def _serve_changes(content) -> Callable[[Path], list]:
+    """``geobase serve --changes FILE`` with FILE written by ``content`` (bytes or a
+    function of the path)."""
+
+    def make(folder: Path) -> list:
+        path = folder / "changes.gpkg"
+        content(path) if callable(content) else path.write_bytes(content)
+        return ["serve", "--workspace", "{ws}", "--changes", path]
+
+    return make
+
+
+case("serve-changes-not-a-geopackage", _serve_changes(b"GIF89a"), expect="not a readable")
+case(
+    "serve-changes-no-changes-layer",
+    _serve_changes(lambda p: _vector(p)),
+    expect="no 'changes' layer",
+)
+
+
 def _vector(path: Path) -> None:
     import geopandas as gpd
     import shapely

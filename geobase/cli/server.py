@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import click
 
@@ -66,6 +67,15 @@ PUBLICATION_KINDS = (
     "--emit-nginx). 0 asks for every tile; more is cheaper, but for that long after a "
     "stricter rebuild of a folder pyramid nginx may still send its tiles.",
 )
+@click.option(
+    "--changes",
+    "change_paths",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A change result (geobase change detect's GeoPackage) or a folder of them, for the "
+    "viewer to show over its two epochs (repeatable; besides [server] changes, by default "
+    "the workspace's changes/ folder).",
+)
 def serve(
     workspace_dir,
     host,
@@ -76,6 +86,7 @@ def serve(
     nginx_path,
     nginx_listen,
     nginx_auth_cache,
+    change_paths,
 ):
     """Serve the workspace: viewer at /, tiles, WMTS, TileJSON and /api/ (OpenAPI at
     /api/openapi.json), health at /health."""
@@ -83,9 +94,14 @@ def serve(
 
     import uvicorn
 
-    from geobase.server.app import WORKSPACE_ENV, create_app
+    from geobase.server.app import CHANGES_ENV, WORKSPACE_ENV, create_app
     from geobase.server.settings import ServerSettings
 
+    for path in change_paths:
+        if path.is_file():  # a folder's files are looked at while serving (and logged)
+            from geobase.change.results import read_result
+
+            read_result(path)  # ChangeResultError: not a change result (exit 2)
     ws = open_workspace(workspace_dir)
     root = ws.root
     if nginx_path is not None:
@@ -113,12 +129,16 @@ def serve(
         return
     ws.close()
     settings = ServerSettings.for_workspace(root, public_url=public_url)
+    extra = [p.resolve() for p in change_paths]
+    settings = settings.model_copy(update={"changes": [*settings.changes, *extra]})
     info(f"serving {root} at http://{host}:{port}/ (Ctrl-C stops)")
     options = {"host": host, "port": port, "log_level": log_level, "server_header": False}
     if workers > 1:
         os.environ[WORKSPACE_ENV] = str(root)
         if public_url:
             os.environ["GEOBASE_SERVER_PUBLIC_URL"] = public_url
+        if extra:
+            os.environ[CHANGES_ENV] = os.pathsep.join(str(p) for p in extra)
         uvicorn.run("geobase.server.app:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)

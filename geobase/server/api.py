@@ -309,6 +309,7 @@ def index(
             {"rel": "tiles", "href": f"{base}/tiles"},
             {"rel": "wmts", "href": f"{base}/wmts/1.0.0/WMTSCapabilities.xml"},
             {"rel": "publications", "href": f"{base}/api/publications"},
+            {"rel": "changes", "href": f"{base}/api/changes"},
         ],
     }
     return service.json(request, doc, private=clearance != "public")

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +33,7 @@ from geobase.store import Workspace
 logger = logging.getLogger(__name__)
 
 WORKSPACE_ENV = "GEOBASE_WORKSPACE"
+CHANGES_ENV = "GEOBASE_SERVER_CHANGES"
 
 
 class GeobaseApp(FastAPI):
@@ -102,11 +104,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, problems.http_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
 
-    from geobase.server import api, nginx, ogcapi, tiles, viewer, wmts
+    from geobase.server import api, changes, nginx, ogcapi, tiles, viewer, wmts
 
     # uvicorn's access log prints query strings, which may hold ?token=
     redact_logs("uvicorn.access", "uvicorn.error")
     app.include_router(api.router)
+    app.include_router(changes.router)
     app.include_router(tiles.router)
     app.include_router(wmts.router)
     app.include_router(ogcapi.router)
@@ -142,4 +145,8 @@ def app_from_env() -> FastAPI:
     overrides = {}
     if os.environ.get("GEOBASE_SERVER_PUBLIC_URL"):
         overrides["public_url"] = os.environ["GEOBASE_SERVER_PUBLIC_URL"]
-    return create_app(ServerSettings.for_workspace(root, **overrides))
+    settings = ServerSettings.for_workspace(root, **overrides)
+    if os.environ.get(CHANGES_ENV):  # geobase serve --changes, with several workers
+        extra = [Path(p) for p in os.environ[CHANGES_ENV].split(os.pathsep) if p]
+        settings = settings.model_copy(update={"changes": [*settings.changes, *extra]})
+    return create_app(settings)

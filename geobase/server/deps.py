@@ -30,6 +30,8 @@ class Service:
         self.products = products_for(ws.config.products)
         self.tokens = TokenChecker(ws.store, ttl_s=settings.token_cache_s)
         self.layers = LayerRegistry(ws, cache_bytes=settings.tile_cache_mb * 2**20)
+        #: the change results served (geobase.server.changes.ChangeRegistry), made on first use
+        self.changes: Any = None
         if settings.nginx_public_marks is not None:
             from geobase.server.nginx import refresh_public_marks
 

@@ -49,6 +49,7 @@ class Layer:
         build: the id of the build ``read`` reads (None: built before builds had ids).
         read: ``read(z, x, y) -> bytes | None``.
         encoding: how terrain-RGB pixels encode heights (``mapbox``); None for pictures.
+        datasets: the catalogue datasets its build painted (ids).
     """
 
     name: str
@@ -64,6 +65,7 @@ class Layer:
     close: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
     build: str | None = None
     encoding: str | None = None
+    datasets: tuple[str, ...] = ()
 
     @property
     def media_type(self) -> str:
@@ -366,6 +368,7 @@ def _layer_values(rec: dict[str, Any], path: Path) -> dict[str, Any]:
         "classification": rec["classification"],
         "path": path,
         "encoding": rec.get("encoding"),
+        "datasets": tuple(rec.get("datasets") or ()),
     }
 
 

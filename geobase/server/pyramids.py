@@ -22,7 +22,7 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
     """The registered pyramids, each with name, title, tms (a TileMatrixSet), minzoom,
     maxzoom, format, bounds (degrees), classification, path (relative to the workspace),
     build_id (of the build the record describes; None before builds had ids),
-    publishing (True while a build's files are being swapped in, or if that was
+    datasets (the dataset ids the build painted), publishing (True while a build's files are being swapped in, or if that was
     interrupted: the classification then covers the old and the new build) and
     encoding (of heights in terrain-RGB tiles, else None).
 
@@ -37,7 +37,7 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
         rows = tx.query(
             """
             SELECT fid, name, path, store, source, tms, minzoom, maxzoom, format,
-                   classification, tilejson, build_id, state
+                   classification, tilejson, build_id, state, sources
             FROM pyramids p
             WHERE fid = (SELECT max(fid) FROM pyramids q WHERE q.path = p.path)
             ORDER BY path
@@ -82,9 +82,21 @@ def records(ws: Workspace) -> list[dict[str, Any]]:
                 "build_id": row["build_id"],
                 "publishing": row["state"] == "publishing",
                 "encoding": encoding(doc),
+                "datasets": painted(row["sources"]),
             }
         )
     return out
+
+
+def painted(sources: str | None) -> tuple[str, ...]:
+    """The dataset ids a build painted, from its record's ``sources`` (JSON list of
+    ``dataset_id@version``; files, ``file:...``, are left out)."""
+    try:
+        items = json.loads(sources or "[]")
+    except ValueError:
+        return ()
+    ids = (str(s).rpartition("@")[0] for s in items if isinstance(s, str) and "@" in s)
+    return tuple(dict.fromkeys(i for i in ids if i and not i.startswith("file:")))
 
 
 def encoding(tilejson: dict[str, Any]) -> str | None:

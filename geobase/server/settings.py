@@ -36,6 +36,10 @@ class ServerSettings(BaseModel):
             those pyramids' anonymous tiles without asking the server for each
             (:func:`geobase.server.nginx.refresh_public_marks`). Relative to the
             workspace. Default: none (nginx asks for every tile).
+        changes: change results (``geobase change detect`` GeoPackages) the viewer shows
+            over their two epochs: files, or folders whose ``*.gpkg`` files are results;
+            relative to the workspace. Default: the workspace's ``changes/`` folder
+            (:mod:`geobase.server.changes`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -52,6 +56,7 @@ class ServerSettings(BaseModel):
     public_url: str | None = None
     tile_fast_path: bool = True
     nginx_public_marks: Path | None = None
+    changes: list[Path] = Field(default_factory=lambda: [Path("changes")])
 
     @classmethod
     def for_workspace(cls, workspace: Path | str, **overrides: Any) -> ServerSettings:

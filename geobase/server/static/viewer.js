@@ -58,9 +58,11 @@
     }).catch(function () { tile.setState(3); });
   }
 
-  function tileLayer(p) {
+  // counter: the tilesLoaded key (default the grid); view: the projection of the map it
+  // is drawn in, when another than its grid's (OpenLayers then reprojects its tiles)
+  function tileLayer(p, counter, view) {
     var grid = GRIDS[p.tileMatrixSet];
-    var extent = ol.proj.transformExtent(p.bounds, 'EPSG:4326', grid.projection);
+    var extent = ol.proj.transformExtent(p.bounds, 'EPSG:4326', view || grid.projection);
     var options = {
       url: p.tiles, projection: grid.projection, crossOrigin: null,
       minZoom: p.minzoom, maxZoom: p.maxzoom, transition: 0
@@ -71,9 +73,21 @@
         resolutions: cgcsResolutions(p.maxzoom), minZoom: p.minzoom
       });
     }
+    if (view && view !== grid.projection) {
+      // reprojected: its grid bounded by its bounds, so that no tile beyond is asked for
+      var mercator = p.tileMatrixSet === 'WebMercatorQuad';
+      var half = 20037508.342789244;
+      options.tileGrid = new ol.tilegrid.TileGrid({
+        origin: mercator ? [-half, half] : [-180, 90], tileSize: 256, minZoom: p.minzoom,
+        extent: ol.proj.transformExtent(p.bounds, 'EPSG:4326', grid.projection),
+        resolutions: mercator ? Array.apply(null, Array(p.maxzoom + 1)).map(function (_, z) {
+          return 2 * half / 256 / Math.pow(2, z);
+        }) : cgcsResolutions(p.maxzoom)
+      });
+    }
     if (state.token && p.classification !== 'public') { options.tileLoadFunction = tokenLoader; }
     var source = new ol.source.XYZ(options);
-    var key = p.tileMatrixSet;
+    var key = counter || p.tileMatrixSet;
     source.on('tileloadend', function () { viewer.tilesLoaded[key] = (viewer.tilesLoaded[key] || 0) + 1; });
     source.on('tileloaderror', function () { viewer.tileErrors[key] = (viewer.tileErrors[key] || 0) + 1; });
     return new ol.layer.Tile({ source: source, extent: extent, minZoom: p.minzoom - 1 });
@@ -177,10 +191,143 @@
       }
       startView(map, grid, mine[0] || pyramids[0]);
     });
+    showChanges(pyramids, index);
     viewer.ready = true;
     status(pyramids.length + ' 个瓦片金字塔 pyramids · ' + (index.coverage || []).length +
       ' 个覆盖图层 coverage layers' + (index.control ? ' · 控制点 control points' : ''));
   }
+
+  // --- change results over their two epochs, side by side: the two maps share one view,
+  // so they pan and zoom together; the change polygons are drawn on both
+  var KINDS = {
+    'new/raised': ['新增/抬升 new/raised', '#2b8a3e'],
+    'removed/lowered': ['拆除/降低 removed/lowered', '#c92a2a'],
+    changed: ['变化 changed', '#e67700']
+  };
+  var changeStyles = {};
+  function changeStyle(feature) {
+    var kind = feature.get('kind');
+    if (!changeStyles[kind]) {
+      var colour = (KINDS[kind] || KINDS.changed)[1];
+      changeStyles[kind] = new ol.style.Style({
+        stroke: new ol.style.Stroke({ color: colour, width: 2 }),
+        fill: new ol.style.Fill({ color: 'rgba(255, 255, 255, 0.08)' })
+      });
+    }
+    return changeStyles[kind];
+  }
+  var pair = { results: [], pyramids: [], maps: {}, epochs: {}, polygons: [] };
+  viewer.changes = { result: null, features: 0, before: null, after: null };
+
+  function fillSelect(select, items, chosen) {
+    select.textContent = '';
+    items.forEach(function (item) {
+      var option = document.createElement('option');
+      option.value = item[0];
+      option.textContent = item[1];
+      option.selected = item[0] === chosen;
+      select.appendChild(option);
+    });
+  }
+
+  function setEpoch(side) {
+    var map = pair.maps[side];
+    var name = document.getElementById('change-' + side).value;
+    if (pair.epochs[side]) { map.removeLayer(pair.epochs[side]); }
+    var p = pair.pyramids.filter(function (q) { return q.name === name; })[0];
+    viewer.changes[side] = p ? p.name : null;
+    viewer.tilesLoaded[side] = 0;
+    pair.epochs[side] = p ? tileLayer(p, side, map.getView().getProjection()) : null;
+    if (p) { map.getLayers().insertAt(0, pair.epochs[side]); }  // under the polygons
+  }
+
+  function describe(feature) {
+    var f = feature.getProperties();
+    return f.change_id + ' · ' + (KINDS[f.kind] || [f.kind])[0] + ' · ' +
+      Number(f.area_m2).toFixed(1) + ' m² · 证据 evidence ' + f.evidence +
+      (f.height_m === null || f.height_m === undefined ? '' : ' · ' + Number(f.height_m).toFixed(2) + ' m') +
+      ' · ' + f.before_date + ' → ' + f.after_date;
+  }
+
+  function showResult() {
+    var r = pair.results[document.getElementById('change-result').selectedIndex];
+    var byName = {};
+    pair.pyramids.forEach(function (p) { byName[p.name] = p; });
+    var lead = byName[r.pyramids.before[0]] || byName[r.pyramids.after[0]];
+    var key = lead ? lead.tileMatrixSet : 'WebMercatorQuad';
+    var grid = GRIDS[key];
+    // a pyramid on the other grid is reprojected by OpenLayers into this view's
+    var choices = [['', '无 none']].concat(pair.pyramids.map(function (p) {
+      return [p.name, p.title + ' (' + p.name + ', ' + p.tileMatrixSet + ')'];
+    }));
+    ['before', 'after'].forEach(function (side) {
+      var first = r.pyramids[side].filter(function (n) { return byName[n]; })[0];
+      fillSelect(document.getElementById('change-' + side), choices, first || '');
+    });
+    var viewOptions = { projection: grid.projection, zoom: OVERVIEW.zoom,
+      center: ol.proj.transform(OVERVIEW.center, 'EPSG:4326', grid.projection) };
+    if (key === 'CGCS2000Quad') {
+      viewOptions.resolutions = cgcsResolutions(grid.maxzoom);
+      viewOptions.constrainResolution = true;
+    }
+    var view = new ol.View(viewOptions);
+    var polygons = new ol.source.Vector();
+    viewer.changes = { result: r.id, features: 0, before: null, after: null };
+    getJSON(r.href).then(function (doc) {
+      var features = new ol.format.GeoJSON().readFeatures(doc,
+        { dataProjection: 'EPSG:4326', featureProjection: grid.projection });
+      polygons.addFeatures(features);
+      if (viewer.changes.result === r.id) { viewer.changes.features = features.length; }
+    }).catch(function (err) { status(String(err)); });
+    pair.polygons = [];
+    ['before', 'after'].forEach(function (side) {
+      if (pair.maps[side]) { pair.maps[side].setTarget(null); }
+      pair.epochs[side] = null;
+      var target = document.getElementById('map-' + side);
+      target.textContent = '';
+      var layer = new ol.layer.Vector({ source: polygons, style: changeStyle });
+      layer.setVisible(document.getElementById('change-show').checked);
+      pair.polygons.push(layer);
+      var map = new ol.Map({ target: target, layers: [layer], view: view });
+      map.on('singleclick', function (event) {
+        var hit = map.forEachFeatureAtPixel(event.pixel, function (f) { return f; });
+        if (hit) { document.getElementById('change-info').textContent = describe(hit); }
+      });
+      pair.maps[side] = map;
+      setEpoch(side);
+    });
+    if (r.bounds) {
+      view.fit(ol.proj.transformExtent(r.bounds, 'EPSG:4326', grid.projection),
+        { size: pair.maps.before.getSize() || [400, 400], padding: [20, 20, 20, 20],
+          maxZoom: lead ? lead.maxzoom : 18 });
+    }
+    var kinds = Object.keys(r.by_kind).map(function (k) { return (KINDS[k] || [k])[0] + ' ' + r.by_kind[k]; });
+    document.getElementById('change-info').textContent = r.changes + ' 处变化 changes, ' +
+      r.changed_m2 + ' m² (' + kinds.join(', ') + ') · 前期 before ' + r.before_dates.join('/') +
+      ' → 后期 after ' + r.after_dates.join('/') + ' · 点击图斑查看 click a polygon for details';
+  }
+
+  function showChanges(pyramids, index) {
+    var section = document.getElementById('changes');
+    if (!index.links || !index.links.some(function (l) { return l.rel === 'changes'; })) { return; }
+    getJSON('api/changes').then(function (doc) {
+      pair.results = doc.changes;
+      pair.pyramids = pyramids;
+      section.hidden = !doc.changes.length;
+      if (!doc.changes.length) { return; }
+      fillSelect(document.getElementById('change-result'),
+        doc.changes.map(function (r) { return [r.id, r.title]; }), doc.changes[0].id);
+      showResult();
+    }).catch(function (err) { status('变化结果加载失败 Change results failed: ' + err.message); });
+  }
+
+  document.getElementById('change-result').addEventListener('change', showResult);
+  ['before', 'after'].forEach(function (side) {
+    document.getElementById('change-' + side).addEventListener('change', function () { setEpoch(side); });
+  });
+  document.getElementById('change-show').addEventListener('change', function (event) {
+    pair.polygons.forEach(function (layer) { layer.setVisible(event.target.checked); });
+  });
 
   function load() {
     viewer.ready = false;
