@@ -9,9 +9,8 @@ from pathlib import Path
 
 import click
 
-from geobase.catalog.access import CLASSIFICATIONS
-from geobase.catalog.records import INTEGER_COLUMNS
 from geobase.cli.options import (
+    CLASSIFICATIONS,
     as_of_option,
     emit,
     format_option,
@@ -37,12 +36,16 @@ LIST_COLUMNS = [
 
 
 def _bbox(ctx, param, value):
+    if value is None:  # click calls back for options not given too
+        return None
     from geobase.geodesy.lonlat import parse_bbox
 
-    return None if value is None else parse_bbox(value, "--bbox")
+    return parse_bbox(value, "--bbox")
 
 
 def _frame(frame, fmt):
+    from geobase.catalog.records import INTEGER_COLUMNS
+
     for col in sorted(INTEGER_COLUMNS):
         if col in frame.columns:
             frame[col] = frame[col].astype("Int64")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 
-from geobase.areas import read_polygon
 from geobase.cli.options import (
     as_of_option,
     check_output,
@@ -64,16 +63,22 @@ def _report_problems(f):
     return wrapper
 
 
+# click calls back for options not given too: geobase.geodesy (pyproj, numpy, pandas) is
+# imported only for a value to parse
 def _lonlat(ctx, param, value):
+    if value is None:
+        return None
     from geobase.geodesy.lonlat import parse_lonlat
 
-    return None if value is None else parse_lonlat(value, param.opts[0])
+    return parse_lonlat(value, param.opts[0])
 
 
 def _pair(ctx, param, value):
+    if value is None:
+        return None
     from geobase.geodesy.lonlat import parse_numbers
 
-    return None if value is None else parse_numbers(value, param.opts[0], 2)
+    return parse_numbers(value, param.opts[0], 2)
 
 
 @click.group()
@@ -186,7 +191,11 @@ def search(fmt: str, workspace_dir: Path | None, polygon: Path | None, **criteri
     from geobase.control.registry import search as run_search
 
     with open_workspace(workspace_dir) as ws:
-        area = read_polygon(polygon, "polygon file") if polygon is not None else None
+        area = None
+        if polygon is not None:
+            from geobase.areas import read_polygon
+
+            area = read_polygon(polygon, "polygon file")
         frame = run_search(ws, polygon=area, **criteria)
     frame = _with_grade(frame)
     if fmt == "table":

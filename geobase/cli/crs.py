@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
 from geobase.cli.options import (
     check_output,
@@ -23,7 +23,13 @@ from geobase.cli.options import (
 )
 from geobase.cli.options import encoding_option as options_encoding_option
 from geobase.errors import ValidationError
-from geobase.geodesy.raster import RESAMPLING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# geobase.geodesy.raster.RESAMPLING, listed here so that `geobase --help` does not import
+# geobase.geodesy (pyproj, numpy, pandas); tests/test_cli_startup.py checks they agree
+RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode")
 
 xy_option = click.option(
     "--xy",

@@ -9,9 +9,15 @@ from pathlib import Path
 
 import click
 
-from geobase.cli.options import emit, format_option, info, open_workspace, workspace_option
+from geobase.cli.options import (
+    CLASSIFICATIONS,
+    emit,
+    format_option,
+    info,
+    open_workspace,
+    workspace_option,
+)
 
-CLASSIFICATIONS = ("public", "internal", "restricted")
 # geobase.catalog.publications.KINDS (listed here so that --help stays fast)
 PUBLICATION_KINDS = (
     "catalogue",

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from geobase import sheets as lib
-from geobase.areas import read_vector
 from geobase.cli.options import (
     check_output,
     emit,
@@ -23,7 +21,11 @@ from geobase.cli.options import (
     overwrite_option,
 )
 from geobase.errors import SheetCodeError
-from geobase.geodesy import resolve_crs
+
+# the sheet math, geodesy and area readers (numpy, pyproj, geopandas) are imported by the
+# commands that use them: `geobase --help` lists this group without them
+if TYPE_CHECKING:
+    from geobase import sheets as lib
 
 OUTPUT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
 _NUMBER = r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*"
@@ -33,6 +35,8 @@ _BBOX_RE = re.compile(",".join([_NUMBER] * 4))
 def _scale(ctx: click.Context, param: click.Parameter, value: Any) -> int | None:
     if value is None:
         return None
+    from geobase import sheets as lib
+
     try:
         return lib.parse_scale(value)
     except SheetCodeError as exc:
@@ -70,6 +74,8 @@ def _record(code: str, scale: int, bounds: lib.Bounds, crs: str | None = None) -
 
 
 def _national_record(code: str) -> dict:
+    from geobase import sheets as lib
+
     parsed = lib.parse_sheet_code(code)
     record = _record(parsed.code, parsed.scale, lib.sheet_bounds(parsed.code))
     exact = lib.sheet_bounds(parsed.code, exact=True)
@@ -104,6 +110,9 @@ def code_command(
 
         geobase sheets code 116.682 23.354 --scale 1:10000
     """
+    from geobase import sheets as lib
+    from geobase.geodesy import resolve_crs
+
     if scale is None:
         raise click.UsageError("missing option '--scale' (e.g. --scale 1:10000)")
     if kind == "national":
@@ -148,6 +157,9 @@ def bounds_command(code: str, scale: int | None, crs_spec: str, fmt: str) -> Non
 
     National bounds are lon/lat degrees (with D°M'S"), rectangular ones metres in --crs.
     """
+    from geobase import sheets as lib
+    from geobase.geodesy import resolve_crs
+
     text = code.strip()
     if text[:1].isdigit():
         crs = lib.require_gk_crs(resolve_crs(crs_spec))
@@ -168,6 +180,8 @@ def _read_area(area: str):
     """A GeoDataFrame from a 'W,S,E,N' lon/lat box or a vector file GDAL reads."""
     import geopandas as gpd
     import shapely
+
+    from geobase.areas import read_vector
 
     if _BBOX_RE.fullmatch(area):
         from geobase.geodesy.lonlat import parse_bbox
@@ -251,6 +265,9 @@ def grid_command(
                 param_hint="'-o'",
             )
         check_output(out, overwrite)
+    from geobase import sheets as lib
+    from geobase.geodesy import resolve_crs
+
     frame = _read_area(area)
     if kind == "rect":
         result = lib.rect_sheets_covering(

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from geobase.control.records import ControlPoint, parse_date
 from geobase.control.settings import control_settings
 from geobase.errors import (
@@ -447,6 +445,8 @@ def record_move(
         "route": old.route,
         "notes": f"replaces {point_id} (moved, found {day})",
     }
+    import pandas as pd  # only a move makes a table: one inspection imports none
+
     frame = pd.DataFrame([row], dtype=object)
     records, _, problems = validate_rows(frame, ["new position"], ws)
     if problems:

@@ -13,9 +13,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import shapely
+if TYPE_CHECKING:  # in annotations only: opening a store imports no geometry library
+    import shapely
 
 
 def utc_now() -> str:

@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import shapely
+from typing import TYPE_CHECKING, Any
 
 from geobase.errors import StoreError, WorkspaceError
 from geobase.store import gpkg
 from geobase.store.base import BBox, Params, Store, Transaction
+
+if TYPE_CHECKING:
+    import shapely
 
 logger = logging.getLogger(__name__)
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-import shapely
-from pyproj import CRS
-from pyproj.enums import WktVersion
+# numpy, shapely and pyproj are imported where geometries or reference systems are made:
+# opening a store and writing plain records (one CLI command per record) need none
+if TYPE_CHECKING:
+    import numpy as np
+    import shapely
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10300  # GeoPackage 1.3.0
@@ -34,6 +36,8 @@ DEFAULT_SRS = (4326, 4490, 4548, 4527, 4479, 3857)
 
 def encode(geom: shapely.Geometry | None, srs_id: int) -> bytes | None:
     """A shapely geometry as a GeoPackage geometry blob (little-endian, XY envelope)."""
+    import shapely
+
     if geom is None:
         return None
     if geom.is_empty:
@@ -50,6 +54,9 @@ def encode(geom: shapely.Geometry | None, srs_id: int) -> bytes | None:
 
 def encode_many(geoms: Sequence[shapely.Geometry] | np.ndarray, srs_id: int) -> list[bytes]:
     """Vectorised :func:`encode` for an array of non-empty geometries."""
+    import numpy as np
+    import shapely
+
     geoms = np.asarray(geoms, dtype=object)
     if len(geoms) == 0:
         return []
@@ -69,6 +76,8 @@ def _wkb_offset(blob: bytes) -> int:
 
 def decode(blob: bytes | None) -> shapely.Geometry | None:
     """A GeoPackage geometry blob as a shapely geometry."""
+    import shapely
+
     if blob is None:
         return None
     return shapely.from_wkb(bytes(blob[_wkb_offset(blob) :]))
@@ -76,6 +85,9 @@ def decode(blob: bytes | None) -> shapely.Geometry | None:
 
 def decode_many(blobs: Iterable[bytes | None]) -> np.ndarray:
     """Vectorised :func:`decode`."""
+    import numpy as np
+    import shapely
+
     wkbs = [None if b is None else bytes(b[_wkb_offset(b) :]) for b in blobs]
     return shapely.from_wkb(np.array(wkbs, dtype=object))
 
@@ -189,6 +201,9 @@ def ensure_srs(conn: sqlite3.Connection, epsg: int) -> int:
     """Add an EPSG reference system to gpkg_spatial_ref_sys if missing; return its srs_id."""
     if conn.execute("SELECT 1 FROM gpkg_spatial_ref_sys WHERE srs_id = ?", (epsg,)).fetchone():
         return epsg
+    from pyproj import CRS
+    from pyproj.enums import WktVersion
+
     crs = CRS.from_epsg(epsg)
     conn.execute(
         "INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, 'EPSG', ?, ?, ?)",
