@@ -478,3 +478,35 @@ def test_sub_pixel_seam_offsets(tmp_path, delivery, shift, reported):
     assert bool(defects) == reported
     if reported:
         assert defects[0].value == pytest.approx(shift, abs=0.1)
+
+
+def test_a_file_in_another_crs_warns_of_no_crs_option_the_user_did_not_give(
+    real_data, tmp_path, monkeypatch, caplog
+):
+    # outside a workspace the required CRS is EPSG:4548 by default: a file stating
+    # another is a crs_zone defect, not an ignored --crs (none was given)
+    import logging
+
+    from pyproj import CRS
+
+    from geobase.ingest.raster import read_info
+
+    monkeypatch.chdir(tmp_path)
+    for args in ([], ["--crs", "EPSG:4548"]):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="geobase"):
+            result = run_cli(
+                ["qc", real_data / "RGB.byte.tif", "--product", "dom05", "--format", "json", *args]
+            )
+        assert result.exit_code == 3, result.stderr
+        assert "is ignored" not in caplog.text + result.stderr, args
+        checks = {d["check"]: d for d in json.loads(result.stdout)["defects"]}
+        assert checks["dom.crs_zone"]["severity"] == "blocking"
+        assert checks["dom.crs_zone"]["value"] == "EPSG:32618"
+    # where a user's --crs is overridden by the file's own CRS (ingest), it is said
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="geobase"):
+        info = read_info(real_data / "RGB.byte.tif", CRS.from_epsg(4548))
+    assert info.crs.to_epsg() == 32618
+    assert "RGB.byte.tif states WGS 84 / UTM zone 18N; --crs" in caplog.text
+    assert "is ignored" in caplog.text

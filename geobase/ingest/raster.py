@@ -319,12 +319,16 @@ def _tiff_acquired(ds) -> Acquired | None:
     return None
 
 
-def read_info(path: Path, crs: CRS | None = None) -> RasterInfo:
+def read_info(path: Path, crs: CRS | None = None, *, warn_ignored: bool = True) -> RasterInfo:
     """Metadata of a GeoTIFF or an SRTM tile (checked against its name first).
 
     Args:
         path: the file.
         crs: a CRS to use when the file states none (``--crs``).
+        warn_ignored: log a warning when the file states another CRS than ``crs`` (the
+            user's ``--crs`` is then ignored); False where ``crs`` is no user's choice
+            but an assumption the caller reports on itself (acceptance checks place a
+            file without CRS in the required one and report the file's CRS).
 
     Raises:
         SourceReadError: the file cannot be opened; an SRTM tile whose size or archive
@@ -358,7 +362,7 @@ def read_info(path: Path, crs: CRS | None = None) -> RasterInfo:
             pcrs = crs
         else:
             pcrs = CRS.from_wkt(src_crs.to_wkt())
-            if crs is not None and not pcrs.equals(crs, ignore_axis_order=True):
+            if warn_ignored and crs is not None and not pcrs.equals(crs, ignore_axis_order=True):
                 logger.warning("%s states %s; --crs %s is ignored", path.name, pcrs.name, crs.name)
         try:
             acquired = _tiff_acquired(ds)

@@ -49,7 +49,9 @@ def open_delivery(ctx: Context, given: str, path: Path) -> Opened:
     Raises:
         SourceReadError, UnsupportedInput: the file cannot be read as a raster.
     """
-    info = raster.read_info(path, crs=ctx.required_crs)
+    # the required CRS only places a file stating none; a file stating another is
+    # reported by check_crs (crs_zone), not warned about as an ignored --crs
+    info = raster.read_info(path, crs=ctx.required_crs, warn_ignored=False)
     with raster.open_raster(path) as ds:
         b = ds.bounds
     local = shapely.box(b.left, b.bottom, b.right, b.top)
