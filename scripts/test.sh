@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: install (with test tools, at the versions of
-# constraints.txt), lint, format check, the tests; then the smoke tests against today's
+# constraints.txt), the pre-commit hooks (ruff lint, ruff format check, mypy: see
+# .pre-commit-config.yaml), the tests; then the smoke tests against today's
 # newest releases in a second environment (scripts/test-newest.sh).
 # Arguments go to pytest in both environments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
-.venv/bin/ruff check geobase tests bench scripts datasets
-.venv/bin/ruff format --check geobase tests bench scripts datasets
+# the hooks run the tools of .venv (local hooks: nothing is fetched); pre-commit needs a
+# git checkout, so a copy without .git runs the same three tools directly
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  PATH="$PWD/.venv/bin:$PATH" .venv/bin/pre-commit run --all-files --show-diff-on-failure
+else
+  .venv/bin/ruff check geobase tests bench scripts datasets
+  .venv/bin/ruff format --check geobase tests bench scripts datasets
+  .venv/bin/mypy
+fi
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
