@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geobase.errors import EmptyInputError, GeometryError, SourceReadError, ValidationError
 
@@ -121,12 +122,16 @@ def check_geometries(
 
 def to_cgcs2000(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Reproject to EPSG:4490, densifying projected edges first (they curve in lon/lat)."""
+    if frame.crs is None:
+        raise ValidationError(
+            "the polygons have no CRS; state it in the file (a .prj or GeoPackage)"
+        )
     if not frame.crs.is_geographic:
         frame = frame.set_geometry(frame.geometry.segmentize(DENSIFY_M))
     return frame.to_crs(4490)
 
 
-def read_polygon(path: str | Path, what: str = "area file") -> shapely.Geometry:
+def read_polygon(path: str | Path, what: str = "area file") -> BaseGeometry:
     """The union of a file's polygons, in EPSG:4490 (other geometries are ignored).
 
     Raises:

@@ -20,9 +20,12 @@ import logging
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geobase.errors import FontNotFound
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ def cjk_family(configured: str | Path | None = None) -> str | None:
     return register_font(path)
 
 
-def chart_rc(family: str | None) -> dict[str, Any]:
+def chart_rc(family: str | None) -> dict[RcKeyType, Any]:
     """matplotlib settings for a chart in ``family`` (CJK), DejaVu Sans for the rest."""
     from matplotlib import font_manager
 

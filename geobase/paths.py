@@ -104,7 +104,7 @@ def remove_abandoned_temporaries(path: str | Path) -> list[Path]:
 
     path = Path(path)
     prefix = f".{path.name}."
-    removed = []
+    removed: list[Path] = []
     try:
         names = [e.name for e in os.scandir(path.parent) if e.name.startswith(prefix)]
     except OSError:

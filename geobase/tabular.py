@@ -278,20 +278,20 @@ def write_csv(frame: pd.DataFrame, path: str | Path | TextIO, encoding: str | No
     Raises:
         UnencodableText: a value holds a character the encoding cannot write.
     """
-    stream = not isinstance(path, str | Path)
-    chosen = encoding or (STREAM_ENCODING if stream else FILE_ENCODING)
-    if stream:
+    if not isinstance(path, str | Path):
+        chosen = encoding or STREAM_ENCODING
         name = getattr(path, "name", None)
         data = encode_csv(frame, chosen, name if isinstance(name, str) else "stdout")
         binary = getattr(path, "buffer", None)
         if chosen == "utf-8" or binary is None:
             bom = "\ufeff" if chosen == "utf-8-sig" else ""
-            path.write(bom + data.decode(chosen))  # type: ignore[union-attr]
+            path.write(bom + data.decode(chosen))
         else:
-            path.flush()  # type: ignore[union-attr]
+            path.flush()
             binary.write(data)
             binary.flush()
         return
+    chosen = encoding or FILE_ENCODING
     data = encode_csv(frame, chosen, str(path))
     from geobase.paths import atomic_output
 

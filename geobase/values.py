@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["plain", "plain_record"]
 
@@ -42,7 +45,7 @@ def plain(value: Any) -> Any:
 
 
 def plain_record(
-    row: Mapping[str, Any],
+    row: Mapping[str, Any] | pd.Series,
     fields: Iterable[str] | None = None,
     *,
     integers: Collection[str] = (),
@@ -50,7 +53,7 @@ def plain_record(
     """A record's ``fields`` (default all) as plain values (see :func:`plain`), the
     columns named in ``integers`` as ``int`` (a whole-number float from a column with
     gaps). A non-whole value in an integer column is kept as it is, never rounded."""
-    out = {}
+    out: dict[str, Any] = {}
     for key in row.keys() if fields is None else fields:
         value = plain(row.get(key))
         if key in integers and isinstance(value, float) and value.is_integer():

@@ -50,7 +50,7 @@ def rank(classification: str | None) -> int:
     more secret than ``restricted`` and is never shown.
     """
     try:
-        return CLASSIFICATIONS.index(classification)  # type: ignore[arg-type]
+        return CLASSIFICATIONS.index(classification)
     except ValueError:
         return len(CLASSIFICATIONS)
 

@@ -229,7 +229,7 @@ class CadenceStatus:
 
 def _intervals(start: dt.date, end: dt.date, months: int) -> list[tuple[dt.date, dt.date]]:
     """Calendar intervals of ``months`` (aligned to January) that overlap [start, end]."""
-    out = []
+    out: list[tuple[dt.date, dt.date]] = []
     year, month = start.year, ((start.month - 1) // months) * months + 1
     while True:
         first = dt.date(year, month, 1)

@@ -132,6 +132,8 @@ def validate(root: str | Path) -> dict[str, Any]:
         SchemaNotShipped: an object names an extension schema geobase does not ship.
     """
     catalog = pystac.read_file(str(root))
+    if not isinstance(catalog, pystac.Catalog):
+        raise StacInvalid(f"{root}: a {catalog.STAC_OBJECT_TYPE.value} is not a catalogue")
     objects: list[pystac.STACObject] = [catalog]
     for child in catalog.get_children():
         objects.append(child)

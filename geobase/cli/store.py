@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -35,7 +36,12 @@ def store() -> None:
 )
 @format_option(default="table", choices=("table", "json", "csv"))
 def copy(
-    src: str, dst: str, overwrite: bool, files: str | None, data_root: Path | None, fmt: str
+    src: str,
+    dst: str,
+    overwrite: bool,
+    files: Literal["link", "copy", "none"] | None,  # the click.Choice above
+    data_root: Path | None,
+    fmt: str,
 ) -> None:
     """Copy every record of the store at SRC to DST, GeoPackage <-> PostGIS.
 

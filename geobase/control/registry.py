@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import shapely
 from pyproj import Geod
+from shapely.geometry.base import BaseGeometry
 
 from geobase.control.records import ControlPoint, parse_date, parse_grade, parse_kind
 from geobase.errors import InvalidCoordinates, NotFoundError, ValidationError
@@ -368,7 +369,7 @@ def search(
     near_id: str | None = None,
     radius: float | None = None,
     district: str | None = None,
-    polygon: shapely.Geometry | None = None,
+    polygon: BaseGeometry | None = None,
     kind: str | None = None,
     grade: str | None = None,
     usability: str | None = None,

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from geobase.catalog import current_datasets, products_for
 from geobase.coverage.settings import CoverageSettings, age_years, coverage_settings, parse_as_of
@@ -137,7 +138,7 @@ def to_geographic(frame: gpd.GeoDataFrame, simplify_m: float | None = None) -> g
     return out.set_geometry(valid_polygons(out.geometry.values), crs=out.crs)
 
 
-def valid_polygons(geoms) -> list[shapely.Geometry]:
+def valid_polygons(geoms) -> list[BaseGeometry]:
     """Each geometry made valid (``shapely.make_valid``), keeping only its polygonal part.
 
     A self-intersecting footprint (a bow-tie) becomes the polygons it encloses; parts
@@ -216,7 +217,7 @@ def load_footprints(
 # --- the computation on plain data -----------------------------------------------------
 
 
-def _union(geoms) -> shapely.Geometry:
+def _union(geoms) -> BaseGeometry:
     geoms = np.asarray(geoms, dtype=object)
     if len(geoms) == 0:
         return shapely.Polygon()
@@ -225,7 +226,7 @@ def _union(geoms) -> shapely.Geometry:
 
 def cumulative_unions(
     footprints: gpd.GeoDataFrame, thresholds: Sequence[float]
-) -> tuple[dict[float, shapely.Geometry], shapely.Geometry, shapely.Geometry]:
+) -> tuple[dict[float, BaseGeometry], BaseGeometry, BaseGeometry]:
     """Unions of the footprints younger than each threshold, of all dated ones, and of all.
 
     Returns:
@@ -236,8 +237,8 @@ def cumulative_unions(
     geoms = np.asarray(footprints.geometry.values, dtype=object)
     known = ~np.isnan(ages)
     order = np.argsort(np.where(known, ages, np.inf), kind="stable")
-    cum: dict[float, shapely.Geometry] = {}
-    current = shapely.Polygon()
+    cum: dict[float, BaseGeometry] = {}
+    current: BaseGeometry = shapely.Polygon()
     done = 0
     sorted_ages = ages[order]
     for t in sorted(thresholds):
@@ -334,7 +335,7 @@ def age_pieces(
     classes = age_classes(bins)
     cum, all_known, everything = cumulative_unions(footprints, [float(b) for b in bins])
     rows, geoms = [], []
-    below: shapely.Geometry = shapely.Polygon()
+    below: BaseGeometry = shapely.Polygon()
     for c in classes:
         if c.key == "unknown":
             piece = shapely.difference(everything, all_known)

@@ -312,7 +312,7 @@ def sheet_statuses(
     newest_text = np.where(
         newest >= 0,
         (np.datetime64("1970-01-01") + newest.astype("timedelta64[D]")).astype(str),
-        None,
+        "",
     ).astype(object)
     newest_text[newest < 0] = None
     reference = as_of or dt.date.today()

@@ -18,6 +18,7 @@ from geobase.geodesy.lonlat import check_lonlat
 from geobase.geodesy.transform import CRSLike, check_coordinates, transform
 from geobase.geodesy.zones import (
     GKZone,
+    Width,
     crs_label,
     gk_system_of,
     gk_zone_of,
@@ -83,7 +84,7 @@ def describe_crs(spec: CRSLike) -> dict[str, Any]:
             }
         )
     if zone is not None:
-        other = zone.with_prefix(not zone.prefixed)
+        twin = zone.with_prefix(not zone.prefixed)
         record.update(
             {
                 "gauss_kruger": f"{zone.width}-degree zone {zone.number}",
@@ -93,7 +94,7 @@ def describe_crs(spec: CRSLike) -> dict[str, Any]:
                 "short_name": zone.short_name,
                 "zone_west": zone.west,
                 "zone_east": zone.east,
-                "counterpart": f"EPSG:{other.epsg} ({'with' if other.prefixed else 'without'} "
+                "counterpart": f"EPSG:{twin.epsg} ({'with' if twin.prefixed else 'without'} "
                 "zone prefix)",
                 "survey_axes": "x = north, y = east",
                 "proj4": zone.proj4,
@@ -125,8 +126,9 @@ def zones_at(lon: float, lat: float) -> list[dict[str, Any]]:
         check_lonlat(lon, lat, "point")  # refuses NaN / Infinity in one line
     check_coordinates([lon], [lat], 4490)
     rows = []
-    for width in (3, 6):
-        zone = zone_for(lon, width)  # type: ignore[arg-type]
+    widths: tuple[Width, ...] = (3, 6)
+    for width in widths:
+        zone = zone_for(lon, width)
         for prefixed in (True, False):
             system = GKZone(zone.width, zone.number, prefixed)
             east, north = transform([lon], [lat], 4490, system, check=False)

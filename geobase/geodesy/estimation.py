@@ -138,7 +138,7 @@ def least_squares(
     rank = int((sv > sv[0] * 1e-12).sum()) if sv.size and sv[0] > 0 else 0
     if rank < u:
         raise FitError(f"the common points do not determine the {what} (rank {rank} of {u})")
-    x = np.linalg.lstsq(design, obs, rcond=None)[0]
+    x = np.linalg.lstsq(design, obs, rcond=None)[0].astype(np.float64, copy=False)
     ninv = np.linalg.inv(design.T @ design)
     v = y - np.einsum("ndu,u->nd", a, x)
     h = np.einsum("ndu,uv,nev->nde", a, ninv, a)

@@ -478,7 +478,7 @@ class _FeatureLabels(Sequence[str]):
     def __len__(self) -> int:
         return len(self._index)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return f"feature {self._first + int(self._index[i]) + 1}"
 
 
@@ -494,7 +494,7 @@ def _file_crs(collection: Any) -> CRS | None:
 
 class _Layer(NamedTuple):
     name: str
-    count: int
+    features: int
     crs: CRS | None
 
 
@@ -522,7 +522,7 @@ def _open_layers(path: Path, layer: str | None, driver: str) -> list[_Layer]:
             f"{path} holds {len(layers)} layers ({', '.join(names)}) and a {driver} file holds "
             "one; write to a .gpkg file or name the layer"
         )
-    if not any(item.count for item in layers):
+    if not any(item.features for item in layers):
         raise EmptyInputError(f"{path}: no features")
     return layers
 
@@ -702,7 +702,11 @@ def transform_vector_file(
         def fn(x, y, z=None):
             return transformer.transform(x, y) if z is None else transformer.transform(x, y, z)
 
-        return shapely.transform(geoms, fn, include_z=None, interleaved=False)
+        # the stubs know neither include_z=None (keep Z where present) nor the
+        # three-argument function of interleaved=False
+        return shapely.transform(  # type: ignore[call-overload]
+            geoms, fn, include_z=None, interleaved=False
+        )
 
     for item in layers:  # fail on a ballpark or unknown transformation before writing
         get_transformer(sources[item.name], target, allow_ballpark=allow_ballpark)
@@ -788,7 +792,9 @@ def apply_vector_file(
         if check:
             check_apply_input(params, coords[:, 0], coords[:, 1], labels)
         hull.add(coords[:, 0], coords[:, 1], labels)
-        out = shapely.transform(geoms, fn, include_z=None, interleaved=False)
+        out = shapely.transform(  # type: ignore[call-overload]  # as in _transform_layer
+            geoms, fn, include_z=None, interleaved=False
+        )
         if check:
             moved = shapely.get_coordinates(out)  # the same vertices in the same order
             check_apply_output(params, moved[:, 0], moved[:, 1], labels)

@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -87,11 +87,11 @@ MIN_POINTS: dict[str, int] = {"4p": 2, "7p": 3, "affine": 3, "poly2": 6}
 _UNKNOWNS: dict[str, int] = {"4p": 4, "7p": 7, "affine": 6, "poly2": 12}
 _DIMS: dict[str, int] = {"4p": 2, "7p": 3, "affine": 2, "poly2": 2}
 
-FORMAT = "geobase-transform-parameters"
+FORMAT: Final = "geobase-transform-parameters"
 #: The CRS name of a city grid without any CRS definition (``--from local``).
 LOCAL = "local"
 #: Version of the parameter file format this geobase writes and reads.
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 
 ARCSEC = math.pi / (180.0 * 3600.0)
 
@@ -372,9 +372,12 @@ def poly2_values(
     horner pipeline, and what the fit computed)."""
     u = (east - p.origin[0]) / p.unit
     v = (north - p.origin[1]) / p.unit
-    terms = (1.0, u, v, u * u, u * v, v * v)
-    out_e = sum(c * t for c, t in zip(p.cx, terms, strict=True)) + np.zeros_like(u)
-    out_n = sum(c * t for c, t in zip(p.cy, terms, strict=True)) + np.zeros_like(u)
+    terms: tuple[float | NDArray[np.float64], ...] = (1.0, u, v, u * u, u * v, v * v)
+    # from zeros: 0 + c0 is c0 exactly, so this sums in the order of the fit
+    out_e, out_n = np.zeros_like(u), np.zeros_like(u)
+    for ce, cn, t in zip(p.cx, p.cy, terms, strict=True):
+        out_e = out_e + ce * t
+        out_n = out_n + cn * t
     return out_e, out_n
 
 
@@ -577,6 +580,7 @@ def _apply(
 ) -> tuple[NDArray[np.float64], ...]:
     p = params.parameters
     transformer = _pipeline_transformer(proj_pipeline(params))
+    out: tuple[Any, ...]
     if isinstance(p, BursaWolf) and h is not None:
         z = np.atleast_1d(np.asarray(h, dtype=np.float64))
         if z.shape != e.shape:
@@ -990,8 +994,8 @@ def _hull(points: NDArray[np.float64]) -> list[tuple[float, float]] | None:
     """The convex hull of the fit points (source side), as a closed ring."""
     import shapely
 
-    hull = shapely.convex_hull(shapely.multipoints(points[:, :2]))
-    if hull.geom_type != "Polygon":
+    hull = shapely.MultiPoint(points[:, :2]).convex_hull
+    if not isinstance(hull, shapely.Polygon):
         return None
     return [(float(x), float(y)) for x, y in shapely.get_coordinates(hull.exterior)]
 
@@ -1543,6 +1547,8 @@ def _to_geocentric(coords: NDArray, h: NDArray | None, crs: CRS) -> NDArray:
 def _to_enu(delta: NDArray, xyz: NDArray, crs: CRS) -> NDArray:
     """Rotate geocentric residual vectors to local east/north/up at the target points."""
     ellipsoid = crs.ellipsoid
+    if ellipsoid is None:
+        raise FitError(f"{crs_label(crs)} has no ellipsoid to turn residuals east/north/up")
     transformer = _pipeline_transformer(
         f"+proj=pipeline +step +inv +proj=cart +a={ellipsoid.semi_major_metre!r} "
         f"+b={ellipsoid.semi_minor_metre!r} +step +proj=unitconvert +xy_in=rad +xy_out=deg"

@@ -426,7 +426,11 @@ def parse_handwritten(text: str, source: str = "parameters") -> TransformParamet
 def _handwritten(data: dict, source: str) -> TransformParameters:
     """A hand-written 4p/7p file's data (:func:`_load`) as parameters."""
     model = data.get("model")
-    schema = {"7p": _SevenParameters, "4p": _FourParameters}.get(model)  # type: ignore[arg-type]
+    schemas: dict[object, type[_SevenParameters | _FourParameters]] = {
+        "7p": _SevenParameters,
+        "4p": _FourParameters,
+    }
+    schema = schemas.get(model)
     if model is None:
         raise ParameterFileError(
             f'{source}: not a geobase parameter file (no "format": "{FORMAT}") nor a '

@@ -170,11 +170,13 @@ def transform(
     if e.ndim == 0:
         e, n = e.reshape(1), n.reshape(1)
         z = None if z is None else z.reshape(1)
-        out = transform(e, n, src_crs, dst_crs, z, check=False, errors=errors, labels=labels)
+        one = transform(e, n, src_crs, dst_crs, z, check=False, errors=errors, labels=labels)
         if check:
-            check_target(out[0], out[1], dst_crs, labels=labels)
-        return tuple(np.asarray(a).reshape(()) for a in out)
-    out = transformer.transform(e, n) if z is None else transformer.transform(e, n, z)
+            check_target(one[0], one[1], dst_crs, labels=labels)
+        return tuple(np.asarray(a).reshape(()) for a in one)
+    out: tuple[Any, ...] = (
+        transformer.transform(e, n) if z is None else transformer.transform(e, n, z)
+    )
     out_e, out_n = out[0], out[1]
     if not (np.isfinite(out_e).all() and np.isfinite(out_n).all()):
         failed = ~(np.isfinite(out_e) & np.isfinite(out_n))
@@ -215,7 +217,11 @@ def transform_geometries(
     def fn(x: NDArray, y: NDArray, z: NDArray | None = None):
         return transform(x, y, src, dst, z, check=False, allow_ballpark=allow_ballpark)
 
-    out = shapely.transform(geometries, fn, include_z=None, interleaved=False)
+    # the stubs know neither include_z=None (keep Z where present) nor the three-argument
+    # function of interleaved=False
+    out = shapely.transform(  # type: ignore[call-overload]
+        geometries, fn, include_z=None, interleaved=False
+    )
     if check:
         coords = shapely.get_coordinates(out)
         if len(coords):

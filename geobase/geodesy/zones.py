@@ -57,10 +57,10 @@ from geobase.geodesy.constants import (
 Width = Literal[3, 6]
 
 #: Zone numbers that have a CGCS2000 EPSG code, per zone width.
-ZONE_NUMBERS: dict[int, range] = {3: range(25, 46), 6: range(13, 24)}
+ZONE_NUMBERS: dict[Width, range] = {3: range(25, 46), 6: range(13, 24)}
 
 # First EPSG code of each family: (width, prefixed) -> code of the lowest zone.
-_EPSG_BASE: dict[tuple[int, bool], int] = {
+_EPSG_BASE: dict[tuple[Width, bool], int] = {
     (3, True): 4513,
     (3, False): 4534,
     (6, True): 4491,
@@ -164,7 +164,7 @@ class GKZone(_ZoneGeometry):
         for (width, prefixed), base in _EPSG_BASE.items():
             zones = ZONE_NUMBERS[width]
             if base <= code < base + len(zones):
-                return cls(width, zones.start + code - base, prefixed)  # type: ignore[arg-type]
+                return cls(width, zones.start + code - base, prefixed)
         raise UnknownCRS(
             f"EPSG:{code} is not a CGCS2000 Gauss-Kruger system: expected EPSG:4491..4554"
         )
@@ -365,7 +365,7 @@ def all_zones() -> list[GKZone]:
             for w, zones in ZONE_NUMBERS.items()
             for n in zones
             for p in (True, False)
-        ),  # type: ignore[arg-type]
+        ),
         key=lambda z: z.epsg,
     )
 
@@ -488,12 +488,12 @@ def gk_system_of(crs: CRS) -> GKSystem | None:
     k = _param(op, "Scale factor at natural origin")
     fe = _param(op, "False easting")
     fn = _param(op, "False northing")
-    if None in (lat0, cm, k, fe, fn) or lat0 != 0 or k != 1 or fn != 0:
+    if cm is None or fe is None or lat0 != 0 or k != 1 or fn != 0:
         return None
-    prefix, rest = divmod(fe, ZONE_PREFIX_UNIT)  # type: ignore[arg-type]
-    if rest != FALSE_EASTING or cm != int(cm):  # type: ignore[arg-type]
+    prefix, rest = divmod(fe, ZONE_PREFIX_UNIT)
+    if rest != FALSE_EASTING or cm != int(cm):
         return None
-    cm_int = int(cm)  # type: ignore[arg-type]
+    cm_int = int(cm)
     if prefix:
         number = int(prefix)
         if number in ZONE_NUMBERS[3] and cm_int == central_meridian_of(3, number):

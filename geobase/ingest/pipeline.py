@@ -173,10 +173,11 @@ def cleanup(ws: Workspace) -> list[Path]:
     base = ws.data_path(DATA_DIR, STAGING)
     try:  # never clean a folder elsewhere that a link names
         inside(base, ws.data_path(DATA_DIR), "staging folder")
+        staging_ours = True
     except OutsideWorkspace as exc:
         logger.warning("staging leftovers not removed: %s", exc)
-        base = None
-    if base is not None and base.is_dir():
+        staging_ours = False
+    if staging_ours and base.is_dir():
         for folder in base.iterdir():
             if _creator_alive(folder):
                 continue  # made by a running ingest, perhaps not locked yet
@@ -246,7 +247,7 @@ def _keep(
         SourceReadError: the files changed between their checksum and their copy (a
             delivery still being written).
     """
-    entries = []
+    entries: list[dict[str, Any]] = []
     for f in files:
         name = f.relative_to(root).as_posix() if root is not None else f.name
         sha, size = _archive(f, stage / name)

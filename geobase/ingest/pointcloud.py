@@ -154,10 +154,10 @@ def read_header(path: Path, crs: CRS | None = None) -> PointCloudInfo:
             version=str(h.version),
             point_format=h.point_format.id,
             point_count=int(h.point_count),
-            mins=tuple(float(v) for v in h.mins),
-            maxs=tuple(float(v) for v in h.maxs),
-            scales=tuple(float(v) for v in h.scales),
-            offsets=tuple(float(v) for v in h.offsets),
+            mins=_xyz(h.mins),
+            maxs=_xyz(h.maxs),
+            scales=_xyz(h.scales),
+            offsets=_xyz(h.offsets),
             creation_date=_plausible_creation_date(path, raw.creation_date),
             adjusted_gps=bool(h.global_encoding.gps_time_type),
             has_gps="gps_time" in names,
@@ -289,6 +289,12 @@ def local_footprint(stats: PointCloudStats, *, fill_holes_cells: float = 4.0):
     return shapely.MultiPolygon(polys)
 
 
+def _xyz(values: Any) -> tuple[float, float, float]:
+    """A header's x, y, z triple (mins, maxs, scales, offsets) as floats."""
+    x, y, z = (float(v) for v in values)
+    return x, y, z
+
+
 def gps_time_type(info: PointCloudInfo, stats: PointCloudStats) -> str | None:
     """``"week"`` or ``"adjusted standard"`` as the header's flag says, None without times.
 
@@ -322,7 +328,7 @@ def acquired_from(info: PointCloudInfo, stats: PointCloudStats) -> Acquired | No
     warning), never dated to a wrong year.
     """
     kind = gps_time_type(info, stats)
-    if kind is None:
+    if kind is None or stats.gps_range is None:
         if stats.gps_range is not None:
             logger.warning("%s: GPS times are not finite numbers; no date taken", info.path.name)
         return None

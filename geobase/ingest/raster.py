@@ -89,7 +89,7 @@ class RasterInfo:
         return self.count == 1 and np.issubdtype(np.dtype(self.dtype), np.floating)
 
     def metadata(self) -> dict[str, Any]:
-        meta = {
+        meta: dict[str, Any] = {
             "width": self.width,
             "height": self.height,
             "transform": list(self.transform)[:6],

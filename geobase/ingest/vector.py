@@ -19,6 +19,7 @@ import numpy as np
 import pyogrio
 import shapely
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from geobase.areas import check_geometries
 from geobase.errors import MissingCRS, SourceReadError, UnsupportedInput
@@ -196,7 +197,7 @@ def footprint(
     return to_cgcs2000(local, info.crs), local
 
 
-def _shape(geometry) -> shapely.Geometry | None:
+def _shape(geometry) -> BaseGeometry | None:
     if geometry is None:
         return None
     with warnings.catch_warnings():

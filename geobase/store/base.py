@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # in annotations only: opening a store imports no geometry library
-    import shapely
+    from shapely.geometry.base import BaseGeometry
 
 
 def utc_now() -> str:
@@ -149,11 +149,11 @@ class Transaction(ABC):
         )
 
     @abstractmethod
-    def geom(self, geometry: shapely.Geometry | None, srs_id: int) -> Any:
+    def geom(self, geometry: BaseGeometry | None, srs_id: int) -> Any:
         """A geometry as a parameter value for this backend."""
 
     @abstractmethod
-    def geoms(self, geometries: Sequence[shapely.Geometry], srs_id: int) -> list[Any]:
+    def geoms(self, geometries: Sequence[BaseGeometry], srs_id: int) -> list[Any]:
         """Vectorised :meth:`geom`."""
 
     @abstractmethod
@@ -212,7 +212,7 @@ class Store(ABC):
         return self.transaction(write=False)
 
     @abstractmethod
-    def read_geom(self, value: Any) -> shapely.Geometry | None:
+    def read_geom(self, value: Any) -> BaseGeometry | None:
         """A geometry column value as a shapely geometry."""
 
     @abstractmethod

@@ -190,6 +190,8 @@ def next_fid(store: Store, tx: Transaction, table: TableInfo) -> int | None:
     if sequence is None:
         return top + 1
     row = tx.query_one(f"SELECT last_value, is_called FROM {sequence}")
+    if row is None:
+        raise StoreError(f"{table.name}: its sequence {sequence} cannot be read")
     following = row["last_value"] + 1 if row["is_called"] else row["last_value"]
     return max(following, top + 1)
 
@@ -548,7 +550,8 @@ def copy_between(
             "files stay where they are and the store records that folder"
         )
     mode: FileMode = files or ("link" if holds_files else "none")
-    src_config = WorkspaceConfig.read(src.root / CONFIG_NAME) if src.kind == "workspace" else None
+    src_root = src.root if src.kind == "workspace" else None
+    src_config = WorkspaceConfig.read(src_root / CONFIG_NAME) if src_root is not None else None
     new_file = None
     if dst.kind == "gpkg" and not Path(dst.store).exists():
         new_file = Path(dst.store)
@@ -557,12 +560,13 @@ def copy_between(
     moved: TransferResult | None = None
     try:
         with open_store(src.store, src.root) as src_store:
+            source_root: Path | None
             if data_root is not None:
-                source_root: Path | None = Path(data_root).absolute()
+                source_root = Path(data_root).absolute()
                 if not source_root.is_dir():
                     raise CopyRefused(f"--data-root {data_root}: no such folder")
-            elif src_config is not None:
-                source_root = resolve_data_root(src.root, src_config.data_root)
+            elif src_root is not None and src_config is not None:
+                source_root = resolve_data_root(src_root, src_config.data_root)
             else:
                 recorded = recorded_data_root(src_store)
                 source_root = Path(recorded) if recorded else None

@@ -11,6 +11,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geobase.areas import read_vector, to_cgcs2000
 from geobase.errors import NotFoundError, ValidationError
@@ -75,7 +76,7 @@ def load_districts(
     loaded_at = utc_now()
     with store.transaction() as tx:
         tx.execute("DELETE FROM districts")
-        geoms = tx.geoms(frame.geometry.values, 4490)
+        geoms = tx.geoms(list(frame.geometry), 4490)
         tx.insert_many(
             "districts",
             [
@@ -104,8 +105,9 @@ def list_districts(store: Store) -> gpd.GeoDataFrame:
 def district_of(store: Store, lon, lat) -> np.ndarray:
     """The district name holding each point (None outside every district). Vectorised."""
     districts = list_districts(store)
-    points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    result = np.full(len(points), None, dtype=object)
+    lons = np.atleast_1d(np.asarray(lon, dtype=float))
+    points = shapely.points(lons, np.atleast_1d(np.asarray(lat, dtype=float)))
+    result = np.array([None] * len(lons), dtype=object)
     if districts.empty:
         return result
     tree = shapely.STRtree(districts.geometry.values)
@@ -114,7 +116,7 @@ def district_of(store: Store, lon, lat) -> np.ndarray:
     return result
 
 
-def district_geometry(store: Store, name: str) -> shapely.Geometry:
+def district_geometry(store: Store, name: str) -> BaseGeometry:
     """One district's boundary (EPSG:4490)."""
     with store.read() as tx:
         row = tx.query_one("SELECT geom FROM districts WHERE name = :name", {"name": name})
@@ -127,4 +129,7 @@ def district_geometry(store: Store, name: str) -> shapely.Geometry:
         raise NotFoundError(
             f"no district {name!r}; known districts: {', '.join(known) or '(none loaded)'}"
         )
-    return store.read_geom(row["geom"])
+    geometry = store.read_geom(row["geom"])
+    if geometry is None:
+        raise NotFoundError(f"district {name!r} has no boundary; load the districts again")
+    return geometry

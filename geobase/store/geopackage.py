@@ -24,7 +24,7 @@ from geobase.store import gpkg
 from geobase.store.base import BBox, Params, Store, Transaction
 
 if TYPE_CHECKING:
-    import shapely
+    from shapely.geometry.base import BaseGeometry
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +46,15 @@ class GeoPackageTransaction(Transaction):
         self.conn.executemany(sql, rows)
 
     def _insert_returning_fid(self, sql: str, row: Mapping[str, Any]) -> int:
-        return self.conn.execute(sql, row).lastrowid
+        fid = self.conn.execute(sql, row).lastrowid
+        if fid is None:
+            raise StoreError(f"no row was inserted by {sql.split('(')[0].strip()!r}")
+        return fid
 
-    def geom(self, geometry: shapely.Geometry | None, srs_id: int) -> bytes | None:
+    def geom(self, geometry: BaseGeometry | None, srs_id: int) -> bytes | None:
         return gpkg.encode(geometry, srs_id)
 
-    def geoms(self, geometries: Sequence[shapely.Geometry], srs_id: int) -> list[bytes]:
+    def geoms(self, geometries: Sequence[BaseGeometry], srs_id: int) -> list[bytes]:
         return gpkg.encode_many(geometries, srs_id)
 
     def bbox_filter(
@@ -201,7 +204,7 @@ class GeoPackageStore(Store):
         else:
             conn.execute("COMMIT")
 
-    def read_geom(self, value: Any) -> shapely.Geometry | None:
+    def read_geom(self, value: Any) -> BaseGeometry | None:
         return gpkg.decode(value)
 
     def read_geoms(self, values: Sequence[Any]):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 # opening a store and writing plain records (one CLI command per record) need none
 if TYPE_CHECKING:
     import numpy as np
-    import shapely
+    from shapely.geometry.base import BaseGeometry
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10300  # GeoPackage 1.3.0
@@ -34,7 +34,7 @@ _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 DEFAULT_SRS = (4326, 4490, 4548, 4527, 4479, 3857)
 
 
-def encode(geom: shapely.Geometry | None, srs_id: int) -> bytes | None:
+def encode(geom: BaseGeometry | None, srs_id: int) -> bytes | None:
     """A shapely geometry as a GeoPackage geometry blob (little-endian, XY envelope)."""
     import shapely
 
@@ -52,7 +52,7 @@ def encode(geom: shapely.Geometry | None, srs_id: int) -> bytes | None:
     )
 
 
-def encode_many(geoms: Sequence[shapely.Geometry] | np.ndarray, srs_id: int) -> list[bytes]:
+def encode_many(geoms: Sequence[BaseGeometry] | np.ndarray, srs_id: int) -> list[bytes]:
     """Vectorised :func:`encode` for an array of non-empty geometries."""
     import numpy as np
     import shapely
@@ -74,7 +74,7 @@ def _wkb_offset(blob: bytes) -> int:
     return 8 + _ENVELOPE_SIZES[(flags >> 1) & 0b111]
 
 
-def decode(blob: bytes | None) -> shapely.Geometry | None:
+def decode(blob: bytes | None) -> BaseGeometry | None:
     """A GeoPackage geometry blob as a shapely geometry."""
     import shapely
 
@@ -107,6 +107,8 @@ def envelope(blob: bytes) -> tuple[float, float, float, float] | None:
     if (flags >> 1) & 0b111:
         return _ENVELOPE_XY.unpack_from(blob, 8)
     geom = decode(blob)
+    if geom is None:
+        return None
     minx, miny, maxx, maxy = geom.bounds
     return (minx, maxx, miny, maxy)
 

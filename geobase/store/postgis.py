@@ -55,6 +55,7 @@ import psycopg_pool
 import shapely
 from psycopg import errors as pgerrors
 from psycopg.adapt import Dumper, Loader
+from shapely.geometry.base import BaseGeometry
 
 from geobase.errors import ConflictError, StoreError, WorkspaceError
 from geobase.store.base import BBox, Params, Store, Transaction
@@ -411,6 +412,13 @@ CREATE OR REPLACE FUNCTION geobase_compat_version() RETURNS integer
 # --- transactions ----------------------------------------------------------------------
 
 
+def _first(row: tuple[Any, ...] | None) -> Any:
+    """The first value of a row a query always returns."""
+    if row is None:
+        raise StoreError("PostgreSQL returned no row where one is always returned")
+    return row[0]
+
+
 class PostGISTransaction(Transaction):
     dialect = "postgis"
 
@@ -419,7 +427,7 @@ class PostGISTransaction(Transaction):
         self.conn = conn
         self.write = write
 
-    def execute(self, sql: str, params: Params = ()) -> psycopg.RawCursor:
+    def execute(self, sql: str, params: Params = ()) -> psycopg.Cursor:
         pg_sql, names = convert(sql)
         values = bind(names, params)
         cursor = self.conn.cursor()
@@ -442,14 +450,14 @@ class PostGISTransaction(Transaction):
             raise _translate_error(exc, self.store) from exc
 
     def _insert_returning_fid(self, sql: str, row: Mapping[str, Any]) -> int:
-        return self.execute(sql + " RETURNING fid", row).fetchone()[0]
+        return _first(self.execute(sql + " RETURNING fid", row).fetchone())
 
-    def geom(self, geometry: shapely.Geometry | None, srs_id: int) -> EWKB | None:
+    def geom(self, geometry: BaseGeometry | None, srs_id: int) -> EWKB | None:
         if geometry is None:
             return None
         return EWKB(shapely.to_wkb(shapely.set_srid(geometry, srs_id), hex=True, include_srid=True))
 
-    def geoms(self, geometries: Sequence[shapely.Geometry], srs_id: int) -> list[EWKB]:
+    def geoms(self, geometries: Sequence[BaseGeometry], srs_id: int) -> list[EWKB | None]:
         geoms = np.asarray(geometries, dtype=object)
         if len(geoms) == 0:
             return []
@@ -637,12 +645,14 @@ class PostGISStore(Store):
                             f"cannot be enabled ({_first_line(exc, self)}); ask an "
                             "administrator to run CREATE EXTENSION postgis"
                         ) from exc
-                version = conn.execute(
-                    "SELECT CASE WHEN to_regprocedure('geobase_compat_version()') IS NULL "
-                    "THEN 0 ELSE 1 END"
-                ).fetchone()[0]
+                version = _first(
+                    conn.execute(
+                        "SELECT CASE WHEN to_regprocedure('geobase_compat_version()') IS NULL "
+                        "THEN 0 ELSE 1 END"
+                    ).fetchone()
+                )
                 if version:
-                    version = conn.execute("SELECT geobase_compat_version()").fetchone()[0]
+                    version = _first(conn.execute("SELECT geobase_compat_version()").fetchone())
                 if version != COMPAT_VERSION:
                     conn.execute(COMPAT_SQL)
                 if not create:
@@ -655,10 +665,12 @@ class PostGISStore(Store):
                             f"{self.url} holds no geobase workspace; "
                             "create one with 'geobase init DIR --store URL'"
                         )
-                key = conn.execute(
-                    "SELECT hashtextextended('geobase-write:' || current_schema(), 0)"
-                ).fetchone()[0]
-                oid = conn.execute("SELECT 'geometry'::regtype::oid").fetchone()[0]
+                key = _first(
+                    conn.execute(
+                        "SELECT hashtextextended('geobase-write:' || current_schema(), 0)"
+                    ).fetchone()
+                )
+                oid = _first(conn.execute("SELECT 'geometry'::regtype::oid").fetchone())
                 conn.execute("COMMIT")
             except psycopg.Error as exc:
                 raise StoreUnavailable(
@@ -759,7 +771,7 @@ class PostGISStore(Store):
 
     # --- geometry ----------------------------------------------------------------------
 
-    def read_geom(self, value: Any) -> shapely.Geometry | None:
+    def read_geom(self, value: Any) -> BaseGeometry | None:
         if value is None:
             return None
         return shapely.from_wkb(value)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import shapely
 from rasterio.warp import calculate_default_transform
+from shapely.geometry.base import BaseGeometry
 
 from geobase.errors import (
     InvalidName,
@@ -83,7 +84,7 @@ class ResolvedSource:
 
     key: str  # dataset_id@version, or file:<path>@<size>-<mtime>
     path: Path
-    footprint: shapely.Geometry  # EPSG:4490
+    footprint: BaseGeometry  # EPSG:4490
     classification: str
     kind: str  # imagery | dem
 

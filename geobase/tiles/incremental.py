@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import shapely
 from rasterio.warp import transform
+from shapely.geometry.base import BaseGeometry
 
 
 def changed_keys(old: Mapping[str, object], new: Sequence) -> tuple[set[str], set[str]]:
@@ -22,8 +23,8 @@ def changed_keys(old: Mapping[str, object], new: Sequence) -> tuple[set[str], se
 
 
 def changed_region(
-    old: Mapping[str, shapely.Geometry | None], new: Sequence, crs
-) -> list[shapely.Geometry]:
+    old: Mapping[str, BaseGeometry | None], new: Sequence, crs
+) -> list[BaseGeometry]:
     """Footprints (EPSG:4490) of the changed datasets, transformed to ``crs``.
 
     Args:
@@ -34,11 +35,11 @@ def changed_region(
     gone, added = changed_keys(old, new)
     footprints = [old[k] for k in sorted(gone)]
     footprints += [r.footprint for r in new if r.key in added]
-    footprints = [f for f in footprints if f is not None and not f.is_empty]
-    if not footprints:
+    kept = [f for f in footprints if f is not None and not f.is_empty]
+    if not kept:
         return []
     out = []
-    for geom in footprints:
+    for geom in kept:
         # about 100 m steps: straight edges in degrees bend a little in Web Mercator
         dense = shapely.segmentize(geom, 0.001)
         out.append(shapely.transform(dense, lambda xy: _xy(crs, xy)))

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import shapely
 from morecantile.models import TileMatrixSet
+from shapely.geometry.base import BaseGeometry
 
 from geobase.errors import TileBuildError, TileSettingsError
 from geobase.tiles.cache import CODEC as CACHE_CODEC
@@ -133,7 +134,7 @@ def _job(g, x0, y0, x1, y1, levels, sources, only, quadrants) -> BlockJob:
 
 
 def dirty_base_tiles(
-    settings: RenderSettings, region: Sequence[shapely.Geometry]
+    settings: RenderSettings, region: Sequence[BaseGeometry]
 ) -> set[tuple[int, int]]:
     """Base-zoom tiles (x, y) meeting any of the region's geometries (in the TMS's CRS)."""
     g = grid(settings.tms, settings.maxzoom)
@@ -451,7 +452,7 @@ def build_pyramid(
     settings: RenderSettings,
     tilejson: dict,
     *,
-    region: Sequence[shapely.Geometry] | None = None,
+    region: Sequence[BaseGeometry] | None = None,
     cache_path: str | Path | None = None,
     block: int = 8,
     workers: int | None = None,

@@ -86,6 +86,8 @@ class TMSRegistry:
 
     def register(self, tms: TileMatrixSet, *, overwrite: bool = False) -> TMSRegistry:
         """A new registry with ``tms`` added under its id."""
+        if tms.id is None:
+            raise TileSettingsError("a tile matrix set needs an id to be registered")
         if tms.id in self.sets and not overwrite:
             raise TileSettingsError(f"tile matrix set {tms.id!r} is already registered")
         return TMSRegistry({**self.sets, tms.id: tms})
