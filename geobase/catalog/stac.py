@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import math
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,11 @@ from pystac.extensions.raster import RasterExtension
 
 from geobase.catalog.access import check_classification, may_see
 from geobase.catalog.products import products_for
-from geobase.catalog.records import INTEGER_COLUMNS
+from geobase.catalog.records import DatasetRecord, iter_records
 from geobase.catalog.search import search
 from geobase.errors import OutputExistsError, StoreError
 from geobase.paths import atomic_folder
 from geobase.store import Workspace
-from geobase.values import plain_record
 
 logger = logging.getLogger(__name__)
 
@@ -75,15 +74,14 @@ def multihash_sha256(hex_digest: str) -> str:
     return "1220" + hex_digest
 
 
-def _date_time(day: str | None, end: bool = False) -> dt.datetime | None:
-    if not day:
+def _date_time(day: dt.date | None, end: bool = False) -> dt.datetime | None:
+    if day is None:
         return None
-    d = dt.date.fromisoformat(day)
     t = dt.time(23, 59, 59) if end else dt.time(0, 0, 0)
-    return dt.datetime.combine(d, t, dt.UTC)
+    return dt.datetime.combine(day, t, dt.UTC)
 
 
-def _media_type(kind: str, path: str, metadata: dict[str, Any]) -> str:
+def _media_type(kind: str, path: str, metadata: Mapping[str, Any]) -> str:
     suffix = Path(path).suffix.lower()
     if kind in ("imagery", "dem") and not metadata.get("stored", {}).get("cog", True):
         return _delivery_type(metadata)
@@ -94,30 +92,30 @@ def _media_type(kind: str, path: str, metadata: dict[str, Any]) -> str:
     return MEDIA_TYPES.get(kind, "application/octet-stream")
 
 
-def _item(ws: Workspace, row: dict[str, Any], geom, folder: Path, link: bool) -> pystac.Item:
+def _item(ws: Workspace, record: DatasetRecord, folder: Path, link: bool) -> pystac.Item:
     """The Item of one dataset; its files are copied (or linked) into ``folder``."""
-    row = plain_record(row, integers=INTEGER_COLUMNS)
-    metadata = json.loads(row["metadata"]) if row.get("metadata") else {}
-    start = _date_time(row.get("acquired_start"))
-    end = _date_time(row.get("acquired_end"), end=True)
+    metadata = record.metadata
+    start = _date_time(record.acquired_start)
+    end = _date_time(record.acquired_end, end=True)
+    geom = record.footprint
     geometry = shapely.geometry.mapping(geom) if geom is not None and not geom.is_empty else None
-    bbox = list(geom.bounds) if geometry else None
+    bbox = list(geom.bounds) if geom is not None and geometry else None
     properties: dict[str, Any] = {
-        "title": row.get("title"),
-        "geobase:product": row["product"],
-        "geobase:kind": row["kind"],
-        "geobase:version": int(row["version"]),
-        "geobase:classification": row["classification"],
-        "created": row["ingested_at"],
+        "title": record.title,
+        "geobase:product": record.product,
+        "geobase:kind": record.kind,
+        "geobase:version": record.version,
+        "geobase:classification": record.classification,
+        "created": record.ingested_at,
     }
-    if row.get("owner"):
-        properties["geobase:owner"] = row["owner"]
-    if row.get("derived_from"):
-        properties["geobase:derived_from"] = json.loads(row["derived_from"])
-    if row.get("resolution") is not None:
-        properties["gsd"] = float(row["resolution"])
+    if record.owner:
+        properties["geobase:owner"] = record.owner
+    if record.derived_from:
+        properties["geobase:derived_from"] = list(record.derived_from)
+    if record.resolution is not None:
+        properties["gsd"] = record.resolution
     item = pystac.Item(
-        id=row["dataset_id"],
+        id=record.dataset_id,
         geometry=geometry,
         bbox=bbox,
         datetime=None,
@@ -126,40 +124,40 @@ def _item(ws: Workspace, row: dict[str, Any], geom, folder: Path, link: bool) ->
         properties=properties,
     )
     proj = ProjectionExtension.ext(item, add_if_missing=True)
-    if row.get("epsg") is not None:
-        proj.code = f"EPSG:{int(row['epsg'])}"
+    version = {"id": record.dataset_id, "v": record.version}
+    if record.epsg is not None:
+        proj.code = f"EPSG:{record.epsg}"
     else:
         proj.code = None
         with ws.store.read() as tx:
             proj.wkt2 = tx.scalar(
-                "SELECT crs_wkt FROM datasets WHERE dataset_id = :id AND version = :v",
-                {"id": row["dataset_id"], "v": int(row["version"])},
+                "SELECT crs_wkt FROM datasets WHERE dataset_id = :id AND version = :v", version
             )
-    stored = ws.file(row["path"], must_exist=True)
-    archive_dir, copy_dir = _copy_version(stored, int(row["version"]), folder, link)
+    stored = ws.file(record.path, must_exist=True)
+    archive_dir, copy_dir = _copy_version(stored, record.version, folder, link)
     rel = copy_dir.relative_to(folder) / stored.relative_to(archive_dir)
     asset = pystac.Asset(
         href=f"./{rel.as_posix()}",
-        title=Path(row["path"]).name,
-        media_type=_media_type(row["kind"], row["path"], metadata),
+        title=Path(record.path).name,
+        media_type=_media_type(record.kind, record.path, metadata),
         roles=["data"],
     )
     item.add_asset("data", asset)
     _file_fields(asset, folder / rel)
-    if row["kind"] in ("imagery", "dem"):
-        _raster_fields(item, asset, folder / rel, row)
-    elif row["kind"] == "pointcloud":
-        _pointcloud_fields(item, folder / rel, row, metadata)
+    if record.kind in ("imagery", "dem"):
+        _raster_fields(item, asset, folder / rel, record)
+    elif record.kind == "pointcloud":
+        _pointcloud_fields(item, folder / rel, record, metadata)
     with ws.store.read() as tx:
         files = tx.query(
             "SELECT role, path, size, sha256 FROM dataset_files "
             "WHERE dataset_id = :id AND version = :v ORDER BY fid",
-            {"id": row["dataset_id"], "v": int(row["version"])},
+            version,
         )
     recorded = {f["path"]: f["sha256"] for f in files}
-    if row["path"] in recorded:
-        _check_recorded(asset, recorded[row["path"]], row["path"])
-    _add_delivery(ws, item, row, files, archive_dir, copy_dir)
+    if record.path in recorded:
+        _check_recorded(asset, recorded[record.path], record.path)
+    _add_delivery(ws, item, record, files, archive_dir, copy_dir)
     return item
 
 
@@ -191,7 +189,7 @@ def _copy_version(stored: Path, version: int, folder: Path, link: bool) -> tuple
     return version_dir, target
 
 
-def _delivery_type(metadata: dict[str, Any]) -> str:
+def _delivery_type(metadata: Mapping[str, Any]) -> str:
     """The media type of a raster delivery: GeoTIFF, unless ingest recorded another (an
     SRTM ``.hgt`` tile, bare or zipped)."""
     return (metadata.get("srtm") or {}).get("media_type") or pystac.MediaType.GEOTIFF
@@ -200,15 +198,15 @@ def _delivery_type(metadata: dict[str, Any]) -> str:
 def _add_delivery(
     ws: Workspace,
     item: pystac.Item,
-    row: dict[str, Any],
+    record: DatasetRecord,
     files: list[dict[str, Any]],
     archive_dir: Path,
     copy_dir: Path,
 ) -> None:
     """The delivery as delivered, an asset with role ``source``, where the data asset is
     a file derived from it (a raster's web-optimised COG)."""
-    delivered = [f for f in files if f["role"] == "delivery" and f["path"] != row["path"]]
-    if len(delivered) != 1 or row["kind"] not in ("imagery", "dem"):
+    delivered = [f for f in files if f["role"] == "delivery" and f["path"] != record.path]
+    if len(delivered) != 1 or record.kind not in ("imagery", "dem"):
         return
     f = delivered[0]
     source = ws.file(f["path"], must_exist=True)
@@ -218,13 +216,13 @@ def _add_delivery(
     asset = pystac.Asset(
         href=f"./{exported.relative_to(copy_dir.parent).as_posix()}",
         title=f"{Path(f['path']).name} (as delivered)",
-        media_type=_delivery_type(json.loads(row["metadata"]) if row.get("metadata") else {}),
+        media_type=_delivery_type(record.metadata),
         roles=["source"],
     )
     item.add_asset("delivery", asset)
     _file_fields(asset, exported)
     _check_recorded(asset, f["sha256"], f["path"])
-    _raster_fields(item, asset, exported, row, grid=False)
+    _raster_fields(item, asset, exported, record, grid=False)
 
 
 def _link_or_copy(src: str | Path, dst: str | Path) -> None:
@@ -266,7 +264,12 @@ def _nodata(value: float | None) -> float | str | None:
 
 
 def _raster_fields(
-    item: pystac.Item, asset: pystac.Asset, path: Path, row: dict, *, grid: bool = True
+    item: pystac.Item,
+    asset: pystac.Asset,
+    path: Path,
+    record: DatasetRecord,
+    *,
+    grid: bool = True,
 ) -> None:
     """raster:bands (and eo:bands for imagery) on the asset and, with ``grid``, the
     proj shape/transform/bbox on the Item, from the exported file's header."""
@@ -289,12 +292,12 @@ def _raster_fields(
             band["nodata"] = _nodata(nodata)
         if sampling and sampling.lower() in ("area", "point"):
             band["sampling"] = sampling.lower()
-        if row.get("resolution") is not None:
-            band["spatial_resolution"] = float(row["resolution"])
+        if record.resolution is not None:
+            band["spatial_resolution"] = record.resolution
         bands.append(band)
     asset.extra_fields["raster:bands"] = bands
     RasterExtension.add_to(item)
-    if row["kind"] == "imagery":
+    if record.kind == "imagery":
         eo = []
         for i, interp in enumerate(colorinterp, start=1):
             band = {"name": interp if interp in _EO_NAMES or interp == "alpha" else f"b{i}"}
@@ -317,7 +320,9 @@ _PC_KINDS = {
 }
 
 
-def _pointcloud_fields(item: pystac.Item, path: Path, row: dict, metadata: dict) -> None:
+def _pointcloud_fields(
+    item: pystac.Item, path: Path, record: DatasetRecord, metadata: Mapping[str, Any]
+) -> None:
     """pc: fields and proj:bbox from the record and the exported file's LAS header.
 
     ``pc:schemas`` lists the dimensions as readers (PDAL, laspy) present them: X, Y, Z
@@ -340,7 +345,9 @@ def _pointcloud_fields(item: pystac.Item, path: Path, row: dict, metadata: dict)
             schemas.append({"name": dim.name, "size": size, "type": _PC_KINDS[dim.kind]})
     returns = {int(k) for k in (metadata.get("returns") or {})}
     pc = PointcloudExtension.ext(item, add_if_missing=True)
-    pc.count = int(row["point_count"])
+    if record.point_count is None:
+        raise StoreError(f"{record.key}: a point cloud recorded without its point count")
+    pc.count = record.point_count
     pc.type = "lidar" if any(r > 1 for r in returns) else "other"
     pc.encoding = "LASzip" if metadata.get("compressed") else "binary"
     pc.schemas = [Schema(s) for s in schemas]
@@ -425,10 +432,8 @@ def _catalog(ws, frame, registry, folder: Path, title: str | None, link: bool) -
     for code, group in frame.groupby("product", sort=True):
         product = registry.get(code) if code in registry else None
         items = [
-            _item(ws, row, geom, folder / str(code) / row["dataset_id"], link)
-            for row, geom in zip(
-                group.drop(columns="geometry").to_dict("records"), group.geometry, strict=True
-            )
+            _item(ws, record, folder / str(code) / record.dataset_id, link)
+            for record in iter_records(group)
         ]
         bounds = [i.bbox for i in items if i.bbox]
         spatial = (
