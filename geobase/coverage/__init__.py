@@ -24,16 +24,19 @@ from geobase.coverage.plan import Plan, check_plan, load_plan
 from geobase.coverage.report import CoverageReport, build_report, report_json, write_json
 from geobase.coverage.settings import CoverageSettings, coverage_settings, parse_as_of
 from geobase.coverage.sheets import product_sheets, sheet_statuses, sheet_summary
+from geobase.coverage.years import YearCoverage, coverage_by_year
 
 __all__ = [
     "CITY",
     "CoverageReport",
     "CoverageSettings",
     "Plan",
+    "YearCoverage",
     "age_classes",
     "age_pieces",
     "build_report",
     "check_plan",
+    "coverage_by_year",
     "coverage_layers",
     "coverage_settings",
     "coverage_table",

@@ -330,35 +330,27 @@ def coverage(
     """
     import shapely
 
+    from geobase.catalog.records import dataset_records
+    from geobase.coverage.years import coverage_by_year
+
     if product not in service.products:
         raise NotFoundError(f"no product {product[:40]!r}")
     frame = _visible(service.datasets(product=product, as_of=as_of), clearance)
-    groups: dict[str, list] = {}
-    for rec in frame.to_dict("records"):
-        year = str(rec.get("acquired_end") or rec.get("acquired_start") or "unknown")[:4]
-        groups.setdefault(year, []).append(rec)
-    features = []
-    for year in sorted(groups, reverse=True):
-        recs = groups[year]
-        geoms = [r["geometry"] for r in recs if r.get("geometry") is not None]
-        area = shapely.union_all(geoms) if geoms else None
-        ends = sorted(str(r.get("acquired_end") or "") for r in recs)
-        features.append(
-            {
-                "type": "Feature",
-                "id": f"{product}-{year}",
-                "geometry": None
-                if area is None or area.is_empty
-                else shapely.geometry.mapping(area),
-                "properties": {
-                    "product": product,
-                    "year": year,
-                    "datasets": len(recs),
-                    "acquired_latest": ends[-1] or None,
-                    "acquired_earliest": ends[0] or None,
-                },
-            }
-        )
+    features = [
+        {
+            "type": "Feature",
+            "id": f"{product}-{year.label}",
+            "geometry": None if year.area is None else shapely.geometry.mapping(year.area),
+            "properties": {
+                "product": product,
+                "year": year.label,
+                "datasets": year.datasets,
+                "acquired_latest": plain(year.acquired_latest),
+                "acquired_earliest": plain(year.acquired_earliest),
+            },
+        }
+        for year in coverage_by_year(dataset_records(frame))
+    ]
     doc = {"type": "FeatureCollection", "product": product, "features": features}
     return service.json(
         request, doc, private=clearance != "public", media_type="application/geo+json"

@@ -84,7 +84,7 @@ class ResolvedSource:
 
     key: str  # dataset_id@version, or file:<path>@<size>-<mtime>
     path: Path
-    footprint: BaseGeometry  # EPSG:4490
+    footprint: BaseGeometry | None  # EPSG:4490; None where not recorded
     classification: str
     kind: str  # imagery | dem
 
@@ -96,37 +96,34 @@ def resolve_sources(ws: Workspace, source: str) -> list[ResolvedSource]:
         if path.is_file():
             return [_file_source(path.resolve())]
     from geobase.catalog.products import products_for
-    from geobase.catalog.records import current_datasets
+    from geobase.catalog.records import current_records
 
     registry = products_for(ws.config.products)
     if source in registry:
-        frame = current_datasets(ws.store, product=source)
-        if frame.empty:
+        records = current_records(ws.store, product=source)
+        if not records:
             raise NotFoundError(f"product {source!r} has no current datasets to publish")
     else:
-        frame = current_datasets(ws.store)
-        frame = frame[frame["dataset_id"] == source]
-        if frame.empty:
+        records = [r for r in current_records(ws.store) if r.dataset_id == source]
+        if not records:
             raise NotFoundError(
                 f"SOURCE {source!r} is not a raster file, a product code or a current dataset "
                 "id; see 'geobase catalog list'"
             )
-    bad = sorted(set(frame["kind"]) - {"imagery", "dem"})
+    bad = sorted({r.kind for r in records} - {"imagery", "dem"})
     if bad:
         raise TileSettingsError(f"SOURCE {source!r} holds {', '.join(bad)} datasets; only imagery "
                          "and DEMs are published as tiles")  # fmt: skip
-    # current_datasets is newest first; paint the oldest first so the newest ends on top
-    frame = frame.iloc[::-1]
     out = []
-    for row in frame.itertuples(index=False):
-        path = ws.file(row.path, must_exist=True)
+    # current_records is newest first; paint the oldest first so the newest ends on top
+    for record in reversed(records):
         out.append(
             ResolvedSource(
-                key=f"{row.dataset_id}@{row.version}",
-                path=path,
-                footprint=row.geometry,
-                classification=row.classification,
-                kind=row.kind,
+                key=record.key,
+                path=ws.file(record.path, must_exist=True),
+                footprint=record.footprint,
+                classification=record.classification,
+                kind=record.kind,
             )
         )
     return out
@@ -338,7 +335,7 @@ def build_tiles(
     block = int(block or tiles_cfg.block)
     name = tilejson["name"]
     region = None
-    if update:
+    if update and last is not None:  # last is known when updating (checked above)
         on_disk = _build_on_disk(out)
         if on_disk != last.get("build_id"):
             # a build stopped between its files' move and its record: the files are not
@@ -354,7 +351,7 @@ def build_tiles(
             # build replaces the pyramid (and writes a new cache), recorded as such
             logger.warning("no usable overview cache for %s; rebuilding it whole", out)
             update = False
-    if update:
+    if update and last is not None:
         region = incremental.changed_region(
             last["source_footprints"], resolved, settings.tms.rasterio_crs
         )
@@ -594,11 +591,11 @@ def _stats_values(stats: BuildStats) -> dict:
 
 def _footprint(resolved) -> shapely.MultiPolygon:
     footprint = shapely.union_all([r.footprint for r in resolved if r.footprint is not None])
-    if footprint.geom_type == "Polygon":
+    if isinstance(footprint, shapely.Polygon):
         return shapely.MultiPolygon([footprint])
-    if footprint.geom_type != "MultiPolygon":
+    if not isinstance(footprint, shapely.MultiPolygon):
         return shapely.MultiPolygon(
-            [g for g in getattr(footprint, "geoms", []) if g.geom_type == "Polygon"]
+            [g for g in getattr(footprint, "geoms", []) if isinstance(g, shapely.Polygon)]
         )
     return footprint
 
