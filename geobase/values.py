@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["plain", "plain_record"]
+__all__ = ["json_default", "plain", "plain_record"]
 
 
 def plain(value: Any) -> Any:
@@ -60,3 +60,13 @@ def plain_record(
             value = int(value)
         out[key] = value
     return out
+
+
+def json_default(value: Any) -> Any:
+    """:func:`plain` as ``json.dumps``' ``default`` hook, for what json cannot write itself
+    (dates, numpy scalars, ``pd.NA``): a value :func:`plain` leaves as it is raises
+    TypeError, as json expects."""
+    converted = plain(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return converted

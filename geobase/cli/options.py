@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import click
 
-from geobase.values import plain
+from geobase.values import json_default, plain
 
 FORMATS = ("table", "json", "csv", "geojson")
 # geobase.catalog.access.CLASSIFICATIONS, listed here so that `geobase --help` need not
@@ -187,23 +187,12 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
         yield update
 
 
-def cell_value(value: Any) -> Any:
-    """One output cell as a plain JSON value: the one rule every format (table, csv, json,
-    geojson) uses, :func:`geobase.values.plain` (which the service's JSON uses too).
-
-    Missing values of any kind (None, ``pd.NA``, NaN, ``NaT``) become None; dates and
-    times their ISO text; numpy scalars the Python number; mappings and lists are
-    converted item by item; anything else is kept. Infinities, which JSON cannot hold,
-    are None here and ``inf`` in text (:func:`cell_text`).
-    """
-    return plain(value)
-
-
 def cell_text(value: Any) -> str:
-    """One output cell as text for a table or CSV: empty when missing (see :func:`cell_value`)."""
+    """One output cell as text for a table or CSV: empty when missing (the one rule of
+    :func:`geobase.values.plain`, which the service's JSON uses too)."""
     if isinstance(value, float) and math.isinf(value):  # numpy floats are floats
         return str(float(value))
-    value = cell_value(value)
+    value = plain(value)
     if value is None:
         return ""
     if isinstance(value, dict | list):
@@ -226,7 +215,7 @@ def emit(records: Any, fmt: str, out: TextIO | None = None, encoding: str | None
 
     if isinstance(records, Mapping):
         if fmt == "json":
-            stream.write(json.dumps(cell_value(records), ensure_ascii=False, indent=2) + "\n")
+            stream.write(json.dumps(plain(records), ensure_ascii=False, indent=2) + "\n")
             return
         records = [records]
     frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
@@ -236,14 +225,14 @@ def emit(records: Any, fmt: str, out: TextIO | None = None, encoding: str | None
 
         if fmt == "geojson":
             gdf = frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
-            stream.write(gdf.to_json(ensure_ascii=False, default=cell_value) + "\n")
+            stream.write(gdf.to_json(ensure_ascii=False, default=json_default) + "\n")
             return
         geometry = frame.geometry
         frame = pd.DataFrame(frame.drop(columns="geometry"))
     elif fmt == "geojson":
         raise click.UsageError("--format geojson needs records with geometries")
     if fmt == "json":
-        rows = [cell_value(row) for row in frame.to_dict("records")]
+        rows = [plain(row) for row in frame.to_dict("records")]
         if geometry is not None:
             for row, geom in zip(rows, geometry, strict=True):
                 row["geometry"] = None if geom is None else geom.wkt

@@ -35,11 +35,11 @@ from shapely.geometry.base import BaseGeometry
 
 from geobase.control.records import ControlPoint, parse_date, parse_grade, parse_kind
 from geobase.errors import InvalidCoordinates, NotFoundError, ValidationError
+from geobase.geodesy.constants import CGCS2000
 from geobase.store import Workspace
 from geobase.store.base import Store, Transaction
 
-# the CGCS2000 ellipsoid (DOMAIN.md section 2)
-GEOD = Geod(a=6378137.0, f=1 / 298.257222101)
+GEOD = Geod(a=CGCS2000.a, f=CGCS2000.f)
 _AZIMUTHS = np.arange(0.0, 360.0, 10.0)
 # sampling the circle every 10 degrees underestimates its extent by at most 1 - cos(5°)
 _PAD = 1.01
@@ -109,8 +109,8 @@ def coordinate_history(ws: Workspace, point_id: str) -> list[dict[str, Any]]:
 # the ellipsoid's radii of curvature give the box analytically; beyond this radius (or
 # near a pole) the geodesic circle is sampled instead
 _ANALYTIC_MAX_M = 300_000.0
-_A = 6378137.0
-_E2 = (1 / 298.257222101) * (2 - 1 / 298.257222101)
+_A = CGCS2000.a
+_E2 = CGCS2000.e2
 
 
 def radius_bbox(lon: float, lat: float, radius: float) -> tuple[float, float, float, float]:

@@ -87,7 +87,7 @@ CHINA_DATUMS = ("China 2000", *LEGACY_DATUMS)
 #: (a, 1/f) of their ellipsoids: CGCS2000 (= GRS 1980 to 0.1 mm), Krassowsky 1940
 #: (Beijing 1954, New Beijing), IAG 1975 (Xian 1980).
 CHINA_ELLIPSOIDS = (
-    (6378137.0, 298.257222101),
+    (CGCS2000.a, CGCS2000.inverse_flattening),
     (6378245.0, 298.3),
     (6378140.0, 298.257),
 )

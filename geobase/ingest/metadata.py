@@ -104,15 +104,6 @@ def vertical_datum(crs: CRS) -> str | None:
 EARLIEST_PLAUSIBLE = dt.date(1990, 1, 1)
 
 
-def parse_date(text: str) -> dt.date:
-    """A date from ``YYYY-MM-DD`` (also ``YYYY:MM:DD`` as TIFF writes it, with a time).
-
-    Raises:
-        InvalidDate (a ValueError): see :func:`geobase.dates.parse_date`.
-    """
-    return dates.parse_date(text, "date")
-
-
 def parse_window(text: str, source: str = "--acquired", *, allow_future: bool = True) -> Acquired:
     """``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD`` as an acquisition window.
 

@@ -51,6 +51,7 @@ from geobase.names import check_name
 from geobase.paths import inside
 from geobase.store import Transaction, Workspace, utc_now
 from geobase.store.leftovers import abandoned
+from geobase.values import json_default
 
 logger = logging.getLogger(__name__)
 
@@ -632,7 +633,7 @@ def _record(
                     derived_from=json.dumps([f"{derived_of}@{versions[derived_of]}"])
                     if derived_of
                     else None,
-                    metadata=json.dumps(row["metadata"], ensure_ascii=False, default=str),
+                    metadata=json.dumps(row["metadata"], ensure_ascii=False, default=json_default),
                     geom=tx.geom(item.footprint, 4490),
                 )
                 tx.insert("datasets", row)

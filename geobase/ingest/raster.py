@@ -28,6 +28,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 from rasterio.windows import Window
 
 from geobase.catalog.products import COG_COMPRESSIONS
+from geobase.dates import parse_date
 from geobase.errors import (
     InvalidDate,
     MissingCRS,
@@ -37,7 +38,7 @@ from geobase.errors import (
 )
 from geobase.ingest import srtm
 from geobase.ingest.footprint import polygonize, to_cgcs2000
-from geobase.ingest.metadata import Acquired, parse_date, vertical_datum
+from geobase.ingest.metadata import Acquired, vertical_datum
 
 logger = logging.getLogger(__name__)
 

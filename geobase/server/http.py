@@ -24,7 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from geobase.values import plain
+from geobase.values import json_default
 
 COMPRESSIBLE = (
     "application/json",
@@ -161,17 +161,8 @@ def _gzip(body: bytes, tag: str) -> bytes:
 def dump_json(data: Any) -> bytes:
     """Compact UTF-8 JSON (Chinese kept as is); dates as ISO strings."""
     return json.dumps(
-        data, ensure_ascii=False, separators=(",", ":"), default=_jsonable, allow_nan=False
+        data, ensure_ascii=False, separators=(",", ":"), default=json_default, allow_nan=False
     ).encode("utf-8")
-
-
-def _jsonable(value: Any) -> Any:
-    """``json.dumps``' hook for what it cannot write (dates, numpy scalars): see
-    :func:`geobase.values.plain`."""
-    converted = plain(value)
-    if converted is value:
-        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-    return converted
 
 
 class CORS(CORSMiddleware):
