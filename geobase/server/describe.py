@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from geobase.catalog.access import rank
+from geobase.catalog.records import DatasetRecord
+from geobase.errors import StoreError
+from geobase.geodesy.constants import CGCS2000
 from geobase.server.layers import Layer
 
 logger = logging.getLogger(__name__)
@@ -88,7 +91,7 @@ def _describe(service, layers: list[Layer]) -> dict[str, LayerText]:
         # is not named: whoever may see the layer may not see that dataset's record
         level = rank(layer.classification)
         found = [datasets[k] for k in keys[layer.name] if k in datasets]
-        sources = [d for d in found if rank(d["classification"]) <= level]
+        sources = [d for d in found if rank(d.classification) <= level]
         source = row.get("source")
         if len(sources) < len(found) and source not in service.products:
             source = None  # what the build was asked for may be a withheld dataset's id
@@ -112,7 +115,7 @@ def _dataset_keys(text: str | None) -> list[tuple[str, int]]:
     return out
 
 
-def _datasets(ws, keys: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+def _datasets(ws, keys: set[tuple[str, int]]) -> dict[tuple[str, int], DatasetRecord]:
     if not keys:
         return {}
     ids = sorted({k[0] for k in keys})
@@ -121,8 +124,9 @@ def _datasets(ws, keys: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str,
     try:
         with ws.store.read() as tx:
             rows = tx.query(
-                "SELECT dataset_id, version, product, title, acquired_start, acquired_end, "
-                f"resolution, classification FROM datasets WHERE dataset_id IN ({marks})",
+                "SELECT dataset_id, version, product, kind, path, title, acquired_start, "
+                "acquired_end, resolution, classification FROM datasets "
+                f"WHERE dataset_id IN ({marks})",
                 params,
             )
     except Exception as exc:
@@ -130,25 +134,22 @@ def _datasets(ws, keys: set[tuple[str, int]]) -> dict[tuple[str, int], dict[str,
         return {}
     out = {}
     for row in rows:
-        key = (row["dataset_id"], int(row["version"]))
-        if key in keys:
-            out[key] = dict(row)
+        try:
+            record = DatasetRecord.from_row(row)
+        except StoreError as exc:  # the layer is still described, without this source
+            logger.warning("cannot read a catalogue record for layer titles: %s", exc)
+            continue
+        if (record.dataset_id, record.version) in keys:
+            out[record.dataset_id, record.version] = record
     return out
 
 
-def _date(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return text[:10] or None
-
-
-def _interval(sources: list[dict[str, Any]]) -> tuple[str, str] | None:
-    starts = [d for s in sources if (d := _date(s["acquired_start"] or s["acquired_end"]))]
-    ends = [d for s in sources if (d := _date(s["acquired_end"] or s["acquired_start"]))]
+def _interval(sources: list[DatasetRecord]) -> tuple[str, str] | None:
+    starts = [d for s in sources if (d := s.acquired_start or s.acquired_end)]
+    ends = [d for s in sources if (d := s.acquired_end or s.acquired_start)]
     if not starts or not ends:
         return None
-    return min(starts), max(ends)
+    return min(starts).isoformat(), max(ends).isoformat()
 
 
 def _metres(value: float) -> str:
@@ -167,13 +168,13 @@ def ground_resolution(layer: Layer) -> float:
     tile = layer.tms.tile(lon, lat, layer.maxzoom)
     bounds = layer.tms.bounds(tile)  # degrees
     width = layer.tms.matrix(layer.maxzoom).tileWidth
-    _, _, metres = Geod(ellps="GRS80").inv(bounds.left, lat, bounds.right, lat)
+    _, _, metres = Geod(a=CGCS2000.a, f=CGCS2000.f).inv(bounds.left, lat, bounds.right, lat)
     return metres / width
 
 
-def _text(service, layer: Layer, source: str | None, sources: list[dict[str, Any]]) -> LayerText:
+def _text(service, layer: Layer, source: str | None, sources: list[DatasetRecord]) -> LayerText:
     products = service.products
-    codes = {s["product"] for s in sources}
+    codes = {s.product for s in sources}
     code = source if source in products else (codes.pop() if len(codes) == 1 else None)
     product = products.get(code) if code in products else None
     interval = _interval(sources)
@@ -182,8 +183,8 @@ def _text(service, layer: Layer, source: str | None, sources: list[dict[str, Any
         when = interval[0] if interval[0] == interval[1] else f"{interval[0]}/{interval[1]}"
     if product is not None:
         names = f"{product.name_zh} {product.name_en}"
-    elif len(sources) == 1 and sources[0]["title"]:
-        names = f"{sources[0]['title']} tiles"
+    elif len(sources) == 1 and sources[0].title:
+        names = f"{sources[0].title} tiles"
     else:
         names = f"瓦片 tiles of {source or layer.name}"
     title = " ".join(p for p in (names, when, f"({layer.name})") if p)
@@ -192,11 +193,11 @@ def _text(service, layer: Layer, source: str | None, sources: list[dict[str, Any
     if sources:
         listed = []
         for s in sources:
-            bits = [d for d in (_date(s["acquired_start"]), _date(s["acquired_end"])) if d]
+            bits = [d.isoformat() for d in (s.acquired_start, s.acquired_end) if d]
             detail = bits[0] if len(set(bits)) == 1 else "/".join(bits)
-            if s["resolution"]:
-                detail = ", ".join(p for p in (detail, _metres(float(s["resolution"]))) if p)
-            listed.append(f"{s['dataset_id']} v{s['version']}" + (f" ({detail})" if detail else ""))
+            if s.resolution:
+                detail = ", ".join(p for p in (detail, _metres(s.resolution)) if p)
+            listed.append(f"{s.dataset_id} v{s.version}" + (f" ({detail})" if detail else ""))
         parts.append("数据来源 Sources: " + "; ".join(listed) + ".")
     elif source:
         parts.append(f"数据来源 Source: {source}.")
