@@ -8,6 +8,7 @@ names them (``integers``) and :func:`plain_record` gives them back as ``int``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,9 @@ __all__ = ["json_default", "plain", "plain_record"]
 
 def plain(value: Any) -> Any:
     """A value as plain JSON: missing values of any kind (None, ``pd.NA``, NaN, ``NaT``,
-    infinities) None; dates and times ISO text; numpy scalars Python numbers; mappings
-    and sequences item by item; anything else as it is."""
+    infinities) None; dates and times ISO text; numpy scalars Python numbers; mappings,
+    records (dataclass instances: their fields) and sequences item by item; anything else
+    as it is."""
     import numpy as np
     import pandas as pd
 
@@ -29,6 +31,8 @@ def plain(value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple | np.ndarray):
         return [plain(v) for v in value]
     if pd.api.types.is_scalar(value) and pd.isna(value):

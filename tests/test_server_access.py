@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -62,7 +63,9 @@ def release(store, **kwargs):
 
 def test_record_publication_checks_the_review(workspace):
     row = release(workspace.store, released_at="2021-01-06T09:30:00+08:00", notes="首次发布")
-    assert row["released_at"] == "2021-01-06T01:30:00.000Z"
+    assert row.released_at == "2021-01-06T01:30:00.000Z"
+    assert row.review_date == dt.date(2021, 1, 5) and row.notes == "首次发布"
+    assert publications.publication_log(workspace.store) == [row]  # stored as returned
     with pytest.raises(ValidationError, match="does not allow a release"):
         release(workspace.store, review_decision="rejected")
     with pytest.raises(ValidationError, match="after the release"):

@@ -15,11 +15,13 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from geobase import dates
 from geobase.catalog.access import check_classification, visible_levels
-from geobase.errors import ValidationError
+from geobase.errors import StoreError, ValidationError
 from geobase.store import Store, utc_now
 
 PLAN_PERIOD: tuple[dt.date, dt.date] = (dt.date(2021, 1, 1), dt.date(2025, 12, 31))
@@ -73,6 +75,44 @@ _COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Publication:
+    """One release in the publication log (a row of ``publications``)."""
+
+    fid: int
+    subject: str  # catalogue, pyramid:<name>, dataset:<id>, or a short label
+    kind: str  # one of KINDS
+    classification: str  # the level the review assigned
+    reviewer: str
+    review_decision: str  # approved
+    review_date: dt.date
+    released_by: str
+    released_at: str  # UTC, ISO 8601 with milliseconds, as stored
+    notes: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Publication:
+        """The record of a row of ``publications``."""
+        try:
+            return cls(
+                fid=int(row["fid"]),
+                subject=str(row["subject"]),
+                kind=str(row["kind"]),
+                classification=str(row["classification"]),
+                reviewer=str(row["reviewer"]),
+                review_decision=str(row["review_decision"]),
+                review_date=dt.date.fromisoformat(str(row["review_date"])[:10]),
+                released_by=str(row["released_by"]),
+                released_at=str(row["released_at"]),
+                notes=row.get("notes"),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise StoreError(
+                f"publication #{row.get('fid')}: {err!r} is not what the log records; "
+                "the workspace's store is damaged"
+            ) from err
+
+
 def _as_date(value: dt.date | str, what: str) -> dt.date:
     return dates.parse_date(value, what)
 
@@ -107,8 +147,8 @@ def record_publication(
     released_by: str,
     released_at: dt.datetime | dt.date | str | None = None,
     notes: str | None = None,
-) -> dict:
-    """Record one release in the publication log; returns the stored row.
+) -> Publication:
+    """Record one release in the publication log; returns the stored record.
 
     Args:
         subject: what was released: ``catalogue``, ``pyramid:<name>``,
@@ -162,7 +202,7 @@ def record_publication(
     }
     with store.transaction() as tx:
         fid = tx.insert("publications", row)
-    return {"fid": fid, **row}
+    return Publication.from_row({"fid": fid, **row})
 
 
 def publication_log(
@@ -172,7 +212,7 @@ def publication_log(
     since: dt.date | str | None = None,
     until: dt.date | str | None = None,
     clearance: str = "restricted",
-) -> list[dict]:
+) -> list[Publication]:
     """The publication log, newest first.
 
     Args:
@@ -200,11 +240,12 @@ def publication_log(
     where.append(f"classification IN ({', '.join(names)})")
     params.update({f"c{i}": level for i, level in enumerate(levels)})
     with store.read() as tx:
-        return tx.query(
+        rows = tx.query(
             f"SELECT {_COLUMNS} FROM publications WHERE {' AND '.join(where)} "
             "ORDER BY released_at DESC, fid DESC",
             params,
         )
+    return [Publication.from_row(row) for row in rows]
 
 
 @dataclass(frozen=True)

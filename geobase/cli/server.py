@@ -17,6 +17,7 @@ from geobase.cli.options import (
     open_workspace,
     workspace_option,
 )
+from geobase.values import plain
 
 # geobase.catalog.publications.KINDS (listed here so that --help stays fast)
 PUBLICATION_KINDS = (
@@ -202,11 +203,12 @@ def publish_record(workspace_dir, fmt, **fields):
     from geobase.catalog.publications import record_publication
 
     with open_workspace(workspace_dir) as ws:
-        row = record_publication(ws.store, **fields)
+        release = record_publication(ws.store, **fields)
     info(
-        f"recorded release #{row['fid']}: {row['subject']} ({row['kind']}, {row['classification']})"
+        f"recorded release #{release.fid}: {release.subject} ({release.kind}, "
+        f"{release.classification})"
     )
-    emit(row, fmt)
+    emit(plain(release), fmt)
 
 
 @publish.command("log")
@@ -220,8 +222,8 @@ def publish_log(workspace_dir, kind, since, until, fmt):
     from geobase.catalog.publications import publication_log
 
     with open_workspace(workspace_dir) as ws:
-        rows = publication_log(ws.store, kind=kind, since=since, until=until)
-    emit(rows, fmt)
+        releases = publication_log(ws.store, kind=kind, since=since, until=until)
+    emit(plain(releases), fmt)
 
 
 @publish.command("check")

@@ -246,11 +246,13 @@ def publications(
     """Releases the caller may see, newest first."""
     from geobase.catalog.publications import publication_log
 
-    rows = publication_log(
+    releases = publication_log(
         service.ws.store, kind=kind, since=since, until=until, clearance=clearance
     )
     return service.json(
-        request, {"publications": rows, "count": len(rows)}, private=clearance != "public"
+        request,
+        {"publications": plain(releases), "count": len(releases)},
+        private=clearance != "public",
     )
 
 
