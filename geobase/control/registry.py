@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 import numpy as np
 import shapely
-from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from geobase.control.records import ControlPoint, parse_date, parse_grade, parse_kind
@@ -39,7 +38,7 @@ from geobase.geodesy.constants import CGCS2000
 from geobase.store import Workspace
 from geobase.store.base import Store, Transaction
 
-GEOD = Geod(a=CGCS2000.a, f=CGCS2000.f)
+GEOD = CGCS2000.geod()
 _AZIMUTHS = np.arange(0.0, 360.0, 10.0)
 # sampling the circle every 10 degrees underestimates its extent by at most 1 - cos(5°)
 _PAD = 1.01

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyproj import Geod
 
 from geobase.errors import InvalidEllipsoid
 
@@ -60,6 +64,12 @@ class Ellipsoid:
     def proj_params(self) -> str:
         """The ellipsoid as PROJ parameters (``+a=... +rf=...``)."""
         return f"+a={self.a!r} +rf={self.inverse_flattening!r}"
+
+    def geod(self) -> Geod:
+        """Geodesics on this ellipsoid (pyproj's ``Geod``: distances, azimuths)."""
+        from pyproj import Geod
+
+        return Geod(a=self.a, f=self.f)
 
 
 #: The CGCS2000 ellipsoid (DOMAIN.md section 2).

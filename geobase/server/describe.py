@@ -161,14 +161,13 @@ def _metres(value: float) -> str:
 
 def ground_resolution(layer: Layer) -> float:
     """Metres per pixel of the finest level along the parallel through the layer's centre."""
-    from pyproj import Geod
 
     west, south, east, north = layer.bounds
     lon, lat = (west + east) / 2, (south + north) / 2
     tile = layer.tms.tile(lon, lat, layer.maxzoom)
     bounds = layer.tms.bounds(tile)  # degrees
     width = layer.tms.matrix(layer.maxzoom).tileWidth
-    _, _, metres = Geod(a=CGCS2000.a, f=CGCS2000.f).inv(bounds.left, lat, bounds.right, lat)
+    _, _, metres = CGCS2000.geod().inv(bounds.left, lat, bounds.right, lat)
     return metres / width
 
 
