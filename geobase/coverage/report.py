@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from geobase.catalog import products_for
@@ -45,6 +44,7 @@ from geobase.coverage.plan import (
 from geobase.coverage.settings import coverage_settings, parse_as_of, plan_path
 from geobase.coverage.sheets import sheet_statuses, sheet_summary
 from geobase.paths import atomic_output
+from geobase.values import plain
 
 logger = logging.getLogger(__name__)
 
@@ -247,28 +247,14 @@ def _progress_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 # --- JSON -----------------------------------------------------------------------------
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     frame = frame.drop(columns="geometry", errors="ignore")
-    return [_clean(r) for r in frame.astype(object).where(frame.notna(), None).to_dict("records")]
+    return [plain(r) for r in frame.to_dict("records")]
 
 
 def report_json(report: CoverageReport) -> dict[str, Any]:
-    """The report's numbers as plain JSON-ready data."""
-    out = {
+    """The report's numbers as plain JSON-ready data (:func:`geobase.values.plain`)."""
+    out: dict[str, Any] = {
         "as_of": report.as_of,
         "reference_date": report.reference_date,
         "generated_at": report.generated_at,
@@ -304,7 +290,7 @@ def report_json(report: CoverageReport) -> dict[str, Any]:
             "progress": _records(report.progress),
             "sheets": report.sheets,
         }
-    return _clean(out)
+    return plain(out)
 
 
 def write_json(report: CoverageReport, path: str | Path) -> Path:

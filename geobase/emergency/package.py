@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import shapely.geometry
 
 from geobase import __version__
 from geobase.catalog.access import LABELS_ZH, may_see, rank
-from geobase.catalog.records import current_datasets
+from geobase.catalog.records import DatasetRecord, current_datasets, iter_records
 from geobase.emergency.area import AreaOfInterest
 from geobase.emergency.clip import clip_to_cog, clip_vector
 from geobase.emergency.offline import build_tiles, extract_tiles
@@ -43,6 +42,7 @@ from geobase.emergency.viewer import viewer_html
 from geobase.errors import AreaOfInterestError, OutputExistsError
 from geobase.paths import atomic_folder, atomic_output
 from geobase.store import Workspace
+from geobase.values import json_default, plain
 
 Progress = Callable[[str], None]
 MAX_AREA_KM2 = 2_500.0
@@ -68,27 +68,25 @@ def check_outputs(out: Path, zip_path: Path, overwrite: bool) -> None:
         raise AreaOfInterestError(f"output folder {out.parent} does not exist")
 
 
-def _source_entry(row: Any, file: str | None) -> dict[str, Any]:
-    def val(v: Any) -> Any:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return None
-        return v.item() if hasattr(v, "item") else v
-
-    return {
-        "dataset_id": row.dataset_id,
-        "version": int(row.version),
-        "product": row.product,
-        "kind": row.kind,
-        "title": val(row.title),
-        "acquired_start": val(row.acquired_start),
-        "acquired_end": val(row.acquired_end),
-        "resolution_m": val(row.resolution),
-        "classification": row.classification,
-        "classification_zh": LABELS_ZH.get(row.classification, row.classification),
-        "owner": val(row.owner),
-        "checksum_sha256": row.checksum,
-        "file": file,
-    }
+def _source_entry(record: DatasetRecord, file: str | None) -> dict[str, Any]:
+    """A dataset in the manifest, as plain JSON values."""
+    return plain(
+        {
+            "dataset_id": record.dataset_id,
+            "version": record.version,
+            "product": record.product,
+            "kind": record.kind,
+            "title": record.title,
+            "acquired_start": record.acquired_start,
+            "acquired_end": record.acquired_end,
+            "resolution_m": record.resolution,
+            "classification": record.classification,
+            "classification_zh": LABELS_ZH.get(record.classification, record.classification),
+            "owner": record.owner,
+            "checksum_sha256": record.checksum,
+            "file": file,
+        }
+    )
 
 
 def build_package(
@@ -152,7 +150,7 @@ def build_package(
         )  # fmt: skip
         manifest["package"]["name"] = out.name
         (stage / "manifest.json").write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n",
+            json.dumps(manifest, ensure_ascii=False, indent=2, default=json_default) + "\n",
             encoding="utf-8",
         )
         say("zip")
@@ -205,17 +203,17 @@ def _fill(
     for kind, folder in (("imagery", "imagery"), ("dem", "dem")):
         chosen = best_datasets(visible[visible["kind"] == kind], aoi.geometry)
         (stage / folder).mkdir()
-        for row in chosen.itertuples(index=False):
-            say(f"{kind}: {row.dataset_id}")
-            name = f"{folder}/{row.dataset_id}_v{row.version}.tif"
-            src = ws.file(row.path, must_exist=True)
+        for record in iter_records(chosen):
+            say(f"{kind}: {record.dataset_id}")
+            name = f"{folder}/{record.dataset_id}_v{record.version}.tif"
+            src = ws.file(record.path, must_exist=True)
             facts = clip_to_cog(src, aoi, stage / name, scratch)
-            entry = _source_entry(row, name)
+            entry = _source_entry(record, name)
             entry["clipped"] = facts
             sources.append(entry)
             files[folder].append(name)
             if kind == "imagery":
-                cogs.append((stage / name, float(row.resolution or facts["resolution_m"])))
+                cogs.append((stage / name, float(record.resolution or facts["resolution_m"])))
 
     say("topographic sheets")
     maps = found[found["product"].isin(["dlg500", "dlg1000", "dlg2000"])]
@@ -223,13 +221,13 @@ def _fill(
     (stage / "topographic").mkdir()
     sheets = sheets_over(aoi, maps, visible_maps)
     sheets.to_file(stage / "topographic" / "sheets.geojson", driver="GeoJSON", engine="pyogrio")
-    for row in visible_maps.itertuples(index=False):
-        name = f"topographic/{row.dataset_id}_v{row.version}.gpkg"
-        src = ws.file(row.path, must_exist=True)
+    for record in iter_records(visible_maps):
+        name = f"topographic/{record.dataset_id}_v{record.version}.gpkg"
+        src = ws.file(record.path, must_exist=True)
         if src.is_dir():
             src = next(src.glob("*.gpkg"), src)
         if clip_vector(src, aoi, stage / name):
-            sources.append(_source_entry(row, name))
+            sources.append(_source_entry(record, name))
             files["topographic"].append(name)
 
     say("control points")

@@ -68,10 +68,10 @@ def best_datasets(frame: gpd.GeoDataFrame, aoi: BaseGeometry) -> gpd.GeoDataFram
         ["_res", "acquired_end"], ascending=[True, False], kind="stable"
     )
     keep: list[int] = []
-    covered = shapely.Polygon()
+    covered: BaseGeometry = shapely.Polygon()
     area = aoi.area
-    for i, row in zip(frame.index, frame.itertuples(index=False), strict=True):
-        part = shapely.intersection(row.geometry, aoi)
+    for i, footprint in zip(frame.index, frame.geometry, strict=True):
+        part = shapely.intersection(footprint, aoi)
         if shapely.difference(part, covered).area > 0.005 * area:
             keep.append(i)
             covered = shapely.union(covered, part)
