@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from geobase.areas import read_polygon
@@ -18,9 +17,10 @@ from geobase.errors import (
     SourceReadError,
     ValidationError,
 )
+from geobase.geodesy.constants import CGCS2000
 from geobase.geodesy.lonlat import check_bbox, check_lonlat, parse_numbers
 
-GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid differs from GRS80 by 0.1 mm in b
+GEOD = CGCS2000.geod()
 MAX_RADIUS_M = 50_000.0
 
 
