@@ -111,6 +111,9 @@ class _Prepared:
     # the files of the version: role (delivery | derived), name (relative to the
     # version folder), size, sha256, description
     files: list[dict[str, Any]] = field(default_factory=list)
+    order: float = 0.0  # where its result goes among the results (a derived DEM: +0.5)
+    derived_from: str | None = None  # the dataset id a derived dataset is made from
+    cloud: pointcloud.PointCloudInfo | None = None  # a point cloud's header, for its DEM
 
 
 # --- staging and cleanup ----------------------------------------------------------------
@@ -433,9 +436,7 @@ def _prepare_pointcloud(
         metadata=meta,
         stored_name=path.name,
     )
-    prepared = _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
-    prepared.row["_pc_info"] = info
-    return prepared
+    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files, cloud=info)
 
 
 def _prepare_vector(
@@ -544,7 +545,9 @@ _PREPARE = {
 
 def _prepare_dem(src: _Prepared, stage: Path, resolution: float, registry) -> _Prepared:
     """A DEM from the ground points of a prepared point cloud (a derived dataset)."""
-    info: pointcloud.PointCloudInfo = src.row["_pc_info"]
+    info = src.cloud
+    if info is None:  # an invariant: ingest derives DEMs from point clouds only
+        raise AssertionError(f"{src.source}: a DEM is derived from a point cloud only")
     name = f"{src.row['dataset_id']}-dem.tif"
     grid = pointcloud.ground_dem(info, stage / name, resolution)
     rinfo = raster.read_info(stage / name)
@@ -577,10 +580,17 @@ def _prepare_dem(src: _Prepared, stage: Path, resolution: float, registry) -> _P
         "metadata": meta,
         "stored_name": name,
         "dataset_id": f"{src.row['dataset_id']}-dem",
-        "_derived_from": src.row["dataset_id"],
     }
     files = [_derived(stage / name, name, f"DEM {resolution:g} m, COG, deflate, lossless")]
-    return _Prepared(row=row, footprint=geom, staged=stage, source=src.source, files=files)
+    return _Prepared(
+        row=row,
+        footprint=geom,
+        staged=stage,
+        source=src.source,
+        files=files,
+        order=src.order + 0.5,
+        derived_from=src.row["dataset_id"],
+    )
 
 
 # --- recording ------------------------------------------------------------------------
@@ -599,9 +609,7 @@ def _record(
             for item in prepared:
                 row = dict(item.row)
                 dataset_id = row.pop("dataset_id")
-                derived_of = row.pop("_derived_from", None)
-                row.pop("_pc_info", None)
-                row.pop("_order", None)
+                derived_of = item.derived_from
                 stored_name = row.pop("stored_name")
                 current = tx.query_one(_CURRENT_SQL, {"id": dataset_id})
                 if current is not None and current["checksum"] == row["checksum"]:
@@ -800,14 +808,12 @@ def ingest(
             (stage / "files").mkdir()
             item = _PREPARE[fmt](path, stage / "files", opts, registry, digest)
             item.row["dataset_id"] = did
-            item.row["_order"] = i
+            item.order = i
             prepared.append(item)
             if fmt == "pointcloud" and dem_resolution is not None:
                 dem_stage = stack.enter_context(_staging(ws))
                 (dem_stage / "files").mkdir()
-                dem = _prepare_dem(item, dem_stage / "files", dem_resolution, registry)
-                dem.row["_order"] = i + 0.5
-                prepared.append(dem)
+                prepared.append(_prepare_dem(item, dem_stage / "files", dem_resolution, registry))
             if progress is not None:
                 progress(i + 1, total)
         for item in prepared:
@@ -816,7 +822,7 @@ def ingest(
         recorded = _record(ws, prepared, on_record)
         if progress is not None:
             progress(total, total)
-    order = [item.row["_order"] for item in prepared]
+    order = [item.order for item in prepared]
     merged = sorted([*zip(order, recorded, strict=True), *unchanged.items()], key=lambda p: p[0])
     results = [r for _, r in merged]
     for r in results:
