@@ -36,6 +36,7 @@ from geobase.errors import (
     StoreError,
     UnsupportedInput,
 )
+from geobase.geodesy.constants import CGCS2000
 from geobase.ingest import srtm
 from geobase.ingest.footprint import polygonize, to_cgcs2000
 from geobase.ingest.metadata import Acquired, vertical_datum
@@ -48,7 +49,6 @@ FOOTPRINT_CACHE_BYTES = 16 << 20  # the footprint's read passes over each block 
 STRIP_ROWS = 512  # full-resolution mask read a window of STRIP_ROWS x STRIP_COLS at a time
 STRIP_COLS = 4096  # (no overviews), so the window's blocks fit the footprint's GDAL cache
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtif", ".gtiff")
-EARTH_RADIUS = 6378137.0
 
 
 @dataclass
@@ -290,7 +290,7 @@ def _resolution_m(crs: CRS, transform: Affine, width: int, height: int) -> float
     yres = math.hypot(transform.b, transform.e)
     if crs.is_geographic:
         lat = (transform @ (width / 2, height / 2))[1]
-        metre = math.pi / 180 * EARTH_RADIUS
+        metre = math.pi / 180 * CGCS2000.a  # a degree on the sphere of radius a
         return max(xres * metre * math.cos(math.radians(lat)), yres * metre)
     factor = 1.0
     for axis in crs.axis_info:
