@@ -109,6 +109,19 @@ def tms_json(tms: TileMatrixSet) -> str:
     )
 
 
+def tms_id(tms: TileMatrixSet) -> str:
+    """The id of a tile matrix set geobase uses: every registered set has one
+    (:meth:`TMSRegistry.register` refuses a set without), so that it names the set in
+    URLs, records and capabilities.
+
+    Raises:
+        TileSettingsError: the set has no id.
+    """
+    if tms.id is None:
+        raise TileSettingsError(f"tile matrix set {tms.title!r} has no id; give it one")
+    return tms.id
+
+
 def minzoom(tms: TileMatrixSet) -> int:
     return int(tms.tileMatrices[0].id)
 
