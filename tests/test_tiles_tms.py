@@ -12,7 +12,7 @@ from pyproj import Transformer
 
 from geobase.errors import NotFoundError, TileSettingsError
 from geobase.tiles.render import grid
-from geobase.tiles.tms import TMS, cgcs2000_quad, tms_json
+from geobase.tiles.tms import TMS, TMSRegistry, cgcs2000_quad, tms_id, tms_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHANTOU = (116.40, 23.00, 117.10, 23.65)  # lon/lat bbox of the city
@@ -102,3 +102,13 @@ def test_registry_is_a_value():
     assert bigger.register(extra, overwrite=True).get("CGCS2000Quad20").maxzoom == 20
     with pytest.raises(NotFoundError, match="known: WebMercatorQuad, CGCS2000Quad"):
         TMS.get("GoogleCRS84Quad")
+
+
+def test_a_set_without_an_id_is_refused_and_tms_id_is_a_str():
+    quad = TMS.get("CGCS2000Quad")
+    assert tms_id(quad) == "CGCS2000Quad"
+    anonymous = quad.model_copy(update={"id": None})
+    with pytest.raises(TileSettingsError, match="needs an id"):
+        TMSRegistry().register(anonymous)
+    with pytest.raises(TileSettingsError, match="has no id"):
+        tms_id(anonymous)
