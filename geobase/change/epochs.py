@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import rasterio
@@ -20,6 +20,9 @@ from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
 
 from geobase.errors import EpochSpecError, SourceReadError
+
+if TYPE_CHECKING:
+    from geobase.catalog.records import DatasetRecord
 
 Kind = Literal["imagery", "elevation"]
 KINDS: tuple[Kind, ...] = ("imagery", "elevation")
@@ -138,40 +141,42 @@ def open_source(path: Path, *, kind: Kind | None = None, **extra: Any) -> Source
         )
 
 
-def _catalogue_sources(ws: Any, frame: Any) -> list[Source]:
+def _catalogue_sources(ws: Any, records: list[DatasetRecord]) -> list[Source]:
     from geobase.catalog.search import version_files
-    from geobase.dates import parse_date
 
     out = []
-    for row in frame.itertuples(index=False):
-        if row.kind not in ("imagery", "dem", "pointcloud"):
+    for record in records:
+        if record.kind not in ("imagery", "dem", "pointcloud"):
             raise EpochSpecError(
-                f"dataset {row.dataset_id!r} is {row.kind}; change detection compares "
+                f"dataset {record.dataset_id!r} is {record.kind}; change detection compares "
                 "imagery and elevation (DEMs, DSMs, point clouds gridded by ingest)"
             )
-        stored = row.path
-        if row.kind == "pointcloud":
-            record = {"dataset_id": row.dataset_id, "version": row.version, "path": row.path}
+        stored = record.path
+        if record.kind == "pointcloud":
+            version = {
+                "dataset_id": record.dataset_id,
+                "version": record.version,
+                "path": record.path,
+            }
             grids = [
                 f["path"]
-                for f in version_files(ws.store, record)
+                for f in version_files(ws.store, version)
                 if str(f["path"]).lower().endswith((".tif", ".tiff"))
             ]
             if not grids:
                 raise EpochSpecError(
-                    f"point cloud {row.dataset_id!r} has no gridded DEM; ingest it with a DEM "
-                    "resolution to compare its heights"
+                    f"point cloud {record.dataset_id!r} has no gridded DEM; ingest it with a "
+                    "DEM resolution to compare its heights"
                 )
             stored = grids[0]
-        date = parse_date(row.acquired_end, "acquired_end") if row.acquired_end else None
         out.append(
             open_source(
                 ws.file(stored, must_exist=True),
-                kind="imagery" if row.kind == "imagery" else "elevation",
-                date=date,
-                dataset_id=row.dataset_id,
-                product=row.product,
-                footprint=row.geometry,
+                kind="imagery" if record.kind == "imagery" else "elevation",
+                date=record.acquired_end,
+                dataset_id=record.dataset_id,
+                product=record.product,
+                footprint=record.footprint,
             )
         )
     return out
@@ -187,7 +192,7 @@ def _part_sources(part: str, ws: Any, cwd: Path) -> list[Source]:
             "dataset id or PRODUCT@DATE (pass --workspace DIR)"
         )
     from geobase.catalog.products import products_for
-    from geobase.catalog.records import current_datasets
+    from geobase.catalog.records import current_records
     from geobase.dates import parse_date
 
     if "@" in part:
@@ -199,20 +204,19 @@ def _part_sources(part: str, ws: Any, cwd: Path) -> list[Source]:
                 f"{', '.join(registry)}"
             )
         day = parse_date(when, f"date of epoch {part!r}")
-        frame = current_datasets(ws.store, product=product, as_of=day)
-        if frame.empty:
+        records = current_records(ws.store, product=product, as_of=day)
+        if not records:
             raise EpochSpecError(
                 f"epoch {part!r}: product {product} had no dataset acquired by {day}"
             )
-        return _catalogue_sources(ws, frame)
-    frame = current_datasets(ws.store)
-    frame = frame[frame["dataset_id"] == part]
-    if frame.empty:
+        return _catalogue_sources(ws, records)
+    records = [r for r in current_records(ws.store) if r.dataset_id == part]
+    if not records:
         raise EpochSpecError(
             f"epoch {part!r} is not a raster file, a current dataset id or PRODUCT@DATE "
             "(e.g. dom02@2023-12-31); see 'geobase catalog list'"
         )
-    return _catalogue_sources(ws, frame)
+    return _catalogue_sources(ws, records)
 
 
 def resolve_epoch(
