@@ -295,5 +295,5 @@ def write_csv(frame: pd.DataFrame, path: str | Path | TextIO, encoding: str | No
     data = encode_csv(frame, chosen, str(path))
     from geobase.paths import atomic_output
 
-    with atomic_output(path) as tmp:  # type: ignore[arg-type]  # a path here, not a stream
+    with atomic_output(path) as tmp:
         Path(tmp).write_bytes(data)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -25,10 +24,6 @@ from geobase.cli.options import (
     workspace_option,
 )
 from geobase.errors import ValidationError
-
-if TYPE_CHECKING:
-    from geobase.control.importer import ImportResult
-    from geobase.control.inspections import InspectionImport
 
 MAX_PROBLEMS_SHOWN = 50
 

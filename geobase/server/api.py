@@ -302,7 +302,7 @@ def index(
             }
         )
     doc = {
-        "title": service.settings.title,
+        "title": service.title,
         "coverage": coverage,
         "control": f"{base}/api/control/public",
         "links": [

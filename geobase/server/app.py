@@ -81,7 +81,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         service.close()
 
     app = GeobaseApp(
-        title=settings.title,
+        title=service.title,
         version=__version__,
         description=(
             "Tiles (XYZ, OGC API - Tiles, WMTS 1.0.0, TileJSON 3.0), the resource catalogue, "

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from geobase.server.auth import PUBLIC, TokenChecker, query_tokens
 from geobase.server.http import dump_json, respond
-from geobase.server.settings import ServerSettings
+from geobase.server.settings import ServerSettings, default_title
 from geobase.store import Workspace
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ class Service:
 
         self.settings = settings
         self.ws = ws
+        #: the service's title: ``[server] title``, else the workspace's name
+        self.title: str = settings.title or default_title(ws.config.name)
         self.products = products_for(ws.config.products)
         self.tokens = TokenChecker(ws.store, ttl_s=settings.token_cache_s)
         self.layers = LayerRegistry(ws, cache_bytes=settings.tile_cache_mb * 2**20)

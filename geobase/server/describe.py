@@ -204,9 +204,9 @@ def _text(service, layer: Layer, source: str | None, sources: list[DatasetRecord
         finest = f", 最细 finest ≈{_metres(ground_resolution(layer))}/px"
     except Exception:  # the description must not fail on an odd grid
         finest = ""
-    crs = CRS_LABELS.get(layer.tms.id, str(layer.tms.crs))
+    crs = CRS_LABELS.get(layer.tms_id, str(layer.tms.crs))
     parts.append(
-        f"瓦片矩阵集 Tile matrix set: {layer.tms.id} ({crs}); "
+        f"瓦片矩阵集 Tile matrix set: {layer.tms_id} ({crs}); "
         f"级别 levels {layer.minzoom}-{layer.maxzoom}{finest}; 格式 format: {layer.format}."
     )
     label = CLASSIFICATION_LABELS.get(layer.classification, layer.classification)

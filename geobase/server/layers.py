@@ -29,6 +29,7 @@ from geobase.errors import NotFoundError
 from geobase.names import is_name
 from geobase.server.http import MEDIA_TYPES, etag_for
 from geobase.store import Workspace
+from geobase.tiles.tms import tms_id
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ class Layer:
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.format]
+
+    @property
+    def tms_id(self) -> str:
+        """The id of its tile matrix set (every set geobase serves has one)."""
+        return tms_id(self.tms)
 
     def cache_key(self, z: int, x: int, y: int) -> tuple:
         """The tile cache's key of a tile of this layer (by path and build)."""
@@ -201,7 +207,7 @@ class LayerRegistry:
         cols, rows = layer.matrix_size(z)
         if not (0 <= x < cols and 0 <= y < rows):
             raise NotFoundError(
-                f"tile {z}/{x}/{y} is outside the {layer.tms.id} matrix ({cols} x {rows})"
+                f"tile {z}/{x}/{y} is outside the {layer.tms_id} matrix ({cols} x {rows})"
             )
         key = layer.cache_key(z, x, y)
         hit = self.cache.get(key)

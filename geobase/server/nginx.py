@@ -155,7 +155,7 @@ def nginx_config(
                 "file_ext": layer.ext,
                 "media_type": layer.media_type,
                 "format": layer.format,
-                "tms": layer.tms.id,
+                "tms": layer.tms_id,
                 "path": str(layer.path),
             }
         )

@@ -211,11 +211,11 @@ def limits(layer: Layer) -> list[dict[str, Any]]:
 
 def tileset_summary(links: Links, layer: Layer, prefix: str, title: str) -> dict[str, Any]:
     """An entry of a tileset list."""
-    path = f"/collections/{layer.name}/{prefix}/{layer.tms.id}"
+    path = f"/collections/{layer.name}/{prefix}/{layer.tms_id}"
     doc: dict[str, Any] = {
-        "title": f"{title} — {layer.tms.id}",
+        "title": f"{title} — {layer.tms_id}",
         "dataType": "map",
-        "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
+        "crs": CRS_URI.get(layer.tms_id, str(layer.tms.crs)),
     }
     if tms_uri(layer):
         doc["tileMatrixSetURI"] = tms_uri(layer)
@@ -223,7 +223,7 @@ def tileset_summary(links: Links, layer: Layer, prefix: str, title: str) -> dict
         links.link(path, "self", JSON, "this tileset (JSON)"),
         links.link(path, "alternate", HTML, "this tileset (HTML)"),
         links.link(
-            f"/tileMatrixSets/{layer.tms.id}", OGC_REL + "tiling-scheme", JSON, layer.tms.id
+            f"/tileMatrixSets/{layer.tms_id}", OGC_REL + "tiling-scheme", JSON, layer.tms_id
         ),
     ]
     return doc
@@ -231,13 +231,13 @@ def tileset_summary(links: Links, layer: Layer, prefix: str, title: str) -> dict
 
 def tileset_doc(links: Links, layer: Layer, prefix: str, text, fmt: str) -> dict[str, Any]:
     """The tileset metadata (OGC TMS 2.0 TileSetMetadata) of a pyramid."""
-    path = f"/collections/{layer.name}/{prefix}/{layer.tms.id}"
+    path = f"/collections/{layer.name}/{prefix}/{layer.tms_id}"
     west, south, east, north = layer.bounds
     doc: dict[str, Any] = {
-        "title": f"{text.title} — {layer.tms.id}",
+        "title": f"{text.title} — {layer.tms_id}",
         "description": text.abstract,
         "dataType": "map",
-        "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
+        "crs": CRS_URI.get(layer.tms_id, str(layer.tms.crs)),
     }
     if tms_uri(layer):
         doc["tileMatrixSetURI"] = tms_uri(layer)
@@ -248,7 +248,7 @@ def tileset_doc(links: Links, layer: Layer, prefix: str, text, fmt: str) -> dict
     doc["links"] = [
         *links.self_and_alternate(path, fmt, "this tileset"),
         links.link(
-            f"/tileMatrixSets/{layer.tms.id}", OGC_REL + "tiling-scheme", JSON, layer.tms.id
+            f"/tileMatrixSets/{layer.tms_id}", OGC_REL + "tiling-scheme", JSON, layer.tms_id
         ),
         links.link(f"/collections/{layer.name}", OGC_REL + "geodata", JSON, "the collection"),
         {
@@ -283,7 +283,7 @@ def collection_doc(links: Links, layer: Layer, text, fmt: str | None) -> dict[st
         "description": text.abstract,
         "dataType": "map",
         "extent": extent,
-        "crs": [CRS_URI.get(layer.tms.id, str(layer.tms.crs))],
+        "crs": [CRS_URI.get(layer.tms_id, str(layer.tms.crs))],
         "links": [
             *own,
             links.link(f"{path}/map/tiles", OGC_REL + "tilesets-map", JSON, "map tilesets (JSON)"),
@@ -295,7 +295,7 @@ def collection_doc(links: Links, layer: Layer, text, fmt: str | None) -> dict[st
 
 def landing_doc(links: Links, service: Service, fmt: str) -> dict[str, Any]:
     return {
-        "title": service.settings.title,
+        "title": service.title,
         "description": (
             "OGC API - Tiles and OGC API - Common over the workspace's tile pyramids "
             "(WebMercatorQuad, CGCS2000Quad). 瓦片服务 (OGC API - Tiles); "
@@ -365,9 +365,9 @@ def _tms(tms_id: str):
 
 def _layer_on(service: Service, clearance: str, cid: str, tms_id: str | None = None) -> Layer:
     layer = service.layers.get(check_name(cid), clearance)
-    if tms_id is not None and tms_id != layer.tms.id:
+    if tms_id is not None and tms_id != layer.tms_id:
         raise NotFoundError(
-            f"collection {layer.name!r} is tiled on {layer.tms.id} only, not {tms_id[:40]!r}"
+            f"collection {layer.name!r} is tiled on {layer.tms_id} only, not {tms_id[:40]!r}"
         )
     return layer
 
@@ -421,7 +421,7 @@ def tile_matrix_sets(request: Request, service: ServiceDep, clearance: Clearance
     rows = []
     for tms_id in TMS.list():
         tms = TMS.get(tms_id)
-        row = {"id": tms_id, "title": tms.title}
+        row: dict[str, Any] = {"id": tms_id, "title": tms.title}
         if tms.uri:
             row["uri"] = str(tms.uri)
         row["crs"] = CRS_URI.get(tms_id, str(tms.crs))

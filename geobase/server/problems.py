@@ -102,14 +102,21 @@ async def error_handler(request: Request, exc: Exception) -> Response:
     return problem(status, detail)
 
 
-async def http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's HTTP errors (404 of an unknown route, 405...) as problem+json; Starlette
+    registers handlers for any exception type, so anything else goes to the one boundary."""
+    if not isinstance(exc, StarletteHTTPException):
+        return await error_handler(request, exc)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no resource at {request.url.path[:200]!r}"
     return problem(exc.status_code, detail, headers=dict(exc.headers or {}))
 
 
-async def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    """A request FastAPI cannot validate: 400 naming the first bad parameter."""
+    if not isinstance(exc, RequestValidationError):
+        return await error_handler(request, exc)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path"))
     received = first.get("input")

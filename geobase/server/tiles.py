@@ -137,8 +137,8 @@ def tilejson(layer: Layer, base: str, attribution: str | None = None) -> dict[st
         "bounds": [west, south, east, north],
         "center": [(west + east) / 2, (south + north) / 2, center_zoom],
         # not part of TileJSON (which assumes Web Mercator): the grid the tiles are on
-        "tileMatrixSet": layer.tms.id,
-        "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
+        "tileMatrixSet": layer.tms_id,
+        "crs": CRS_URI.get(layer.tms_id, str(layer.tms.crs)),
         "classification": layer.classification,
     }
     if attribution:
@@ -202,8 +202,8 @@ def layer_summary(layer: Layer, base: str) -> dict[str, Any]:
     return {
         "name": layer.name,
         "title": layer.title,
-        "tileMatrixSet": layer.tms.id,
-        "crs": CRS_URI.get(layer.tms.id, str(layer.tms.crs)),
+        "tileMatrixSet": layer.tms_id,
+        "crs": CRS_URI.get(layer.tms_id, str(layer.tms.crs)),
         "minzoom": layer.minzoom,
         "maxzoom": layer.maxzoom,
         "format": layer.format,

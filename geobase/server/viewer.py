@@ -56,7 +56,7 @@ def index(request: Request, service: Service) -> Response:
     which answers JSON clients with the OGC API landing page instead)."""
     from html import escape
 
-    page = _read(INDEX).decode("utf-8").replace("{{title}}", escape(service.settings.title))
+    page = _read(INDEX).decode("utf-8").replace("{{title}}", escape(service.title))
     return respond(
         request,
         page.encode("utf-8"),

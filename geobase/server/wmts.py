@@ -161,13 +161,13 @@ def capabilities_xml(
     zooms: dict[str, tuple[int, int]] = {}
     sets = {}
     for layer in layers:
-        sets[layer.tms.id] = layer.tms
-        lo, hi = zooms.get(layer.tms.id, (layer.minzoom, layer.maxzoom))
-        zooms[layer.tms.id] = (min(lo, layer.minzoom), max(hi, layer.maxzoom))
+        sets[layer.tms_id] = layer.tms
+        lo, hi = zooms.get(layer.tms_id, (layer.minzoom, layer.maxzoom))
+        zooms[layer.tms_id] = (min(lo, layer.minzoom), max(hi, layer.maxzoom))
         el = _el(contents, "Layer")
         text = texts.get(layer.name)
         _el(el, "ows:Title", text.title if text else layer.title)
-        abstract = f"{layer.tms.id}, zoom {layer.minzoom}-{layer.maxzoom}"
+        abstract = f"{layer.tms_id}, zoom {layer.minzoom}-{layer.maxzoom}"
         _el(el, "ows:Abstract", text.abstract if text else abstract)
         west, south, east, north = layer.bounds
         bbox = _el(el, "ows:WGS84BoundingBox")
@@ -178,7 +178,7 @@ def capabilities_xml(
         _el(style, "ows:Identifier", "default")
         _el(el, "Format", layer.media_type)
         link = _el(el, "TileMatrixSetLink")
-        _el(link, "TileMatrixSet", layer.tms.id)
+        _el(link, "TileMatrixSet", layer.tms_id)
         limits = _el(link, "TileMatrixSetLimits")
         for z in range(layer.minzoom, layer.maxzoom + 1):
             mincol, minrow, maxcol, maxrow = layer.tile_limits(z)
@@ -267,9 +267,7 @@ def _capabilities_made(request: Request, service: Service, clearance: str) -> Re
     base, query = key[1], key[2]
 
     def make() -> tuple[bytes, str]:
-        body = capabilities_xml(
-            layers, base, service.settings.title, describe(service, layers), query
-        )
+        body = capabilities_xml(layers, base, service.title, describe(service, layers), query)
         return body, etag_for(body)
 
     body, etag = service.layers.documents.get(key, make)
@@ -313,10 +311,10 @@ def _tile(
         ) from None
     if style not in ("", "default"):
         raise OWSException("InvalidParameterValue", f"unknown style {style[:40]!r}", "STYLE")
-    if tms_id != layer.tms.id:
+    if tms_id != layer.tms_id:
         raise OWSException(
             "InvalidParameterValue",
-            f"layer {layer.name!r} is on {layer.tms.id}, not {tms_id[:40]!r}",
+            f"layer {layer.name!r} is on {layer.tms_id}, not {tms_id[:40]!r}",
             "TILEMATRIXSET",
         )
     if media_type is not None and media_type != layer.media_type:

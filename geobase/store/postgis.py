@@ -687,11 +687,13 @@ class PostGISStore(Store):
             "current_schema() AND table_name = 'geobase_migrations'), "
             "hashtextextended('geobase-write:' || current_schema(), 0), current_schema()"
         ).fetchone()
+        if row is None:
+            raise StoreError(f"{self.url}: PostgreSQL returned no row where one is always returned")
         if not (row[0] and row[1] and row[2]) or (self.schema and row[4] != self.schema):
             return None
-        if conn.execute("SELECT geobase_compat_version()").fetchone()[0] != COMPAT_VERSION:
+        if _first(conn.execute("SELECT geobase_compat_version()").fetchone()) != COMPAT_VERSION:
             return None
-        oid = conn.execute("SELECT 'geometry'::regtype::oid").fetchone()[0]
+        oid = _first(conn.execute("SELECT 'geometry'::regtype::oid").fetchone())
         return int(row[3]), int(oid)
 
     def _check(self, conn: psycopg.Connection) -> None:
