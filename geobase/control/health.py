@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 
 from geobase.control.inspections import cycle_days
-from geobase.control.records import parse_date
+from geobase.dates import parse_date
 from geobase.errors import ValidationError
 from geobase.store import Workspace
 
@@ -71,14 +71,15 @@ def overdue(
         point_id, name, kind, grade columns, district, last_inspected, condition,
         due (date), days_overdue; most overdue first.
     """
-    day = parse_date(as_of, "as-of date") if as_of is not None else dt.date.today()
+    day = parse_date(as_of, "as-of date", partial=True) if as_of is not None else dt.date.today()
     cycle = cycle if cycle is not None else cycle_days(ws)
     if cycle <= 0:
         raise ValidationError(f"inspection cycle {cycle} days: expected > 0")
     marks = _latest(ws, day)
     start = [
         parse_date(
-            last if isinstance(last, str) else (est if isinstance(est, str) else created[:10])
+            last if isinstance(last, str) else (est if isinstance(est, str) else created[:10]),
+            partial=True,
         )
         for last, est, created in zip(
             marks["last_inspected"], marks["established"], marks["created_at"], strict=True
@@ -86,7 +87,10 @@ def overdue(
     ]
     marks["due"] = [s + dt.timedelta(days=cycle) for s in start]
     marks["days_overdue"] = [(day - d).days for d in marks["due"]]
-    exists = [not isinstance(est, str) or parse_date(est) <= day for est in marks["established"]]
+    exists = [
+        not isinstance(est, str) or parse_date(est, partial=True) <= day
+        for est in marks["established"]
+    ]
     keep = (marks["days_overdue"] > 0) & (marks["condition"] != "destroyed") & pd.Series(exists)
     out = marks[keep].drop(columns=["created_at", "established"])
     out = out.sort_values(["days_overdue", "point_id"], ascending=[False, True])
@@ -103,7 +107,7 @@ def district_stats(
     120 marks with 21 usable gives 17.5%). The last row (``district`` = 全市 total) sums
     the city.
     """
-    day = parse_date(as_of, "as-of date") if as_of is not None else dt.date.today()
+    day = parse_date(as_of, "as-of date", partial=True) if as_of is not None else dt.date.today()
     cycle = cycle if cycle is not None else cycle_days(ws)
     marks = _latest(ws, day)
     since = (day - dt.timedelta(days=cycle)).isoformat()

@@ -24,7 +24,7 @@ from geobase.control.inspections import (
     parse_condition,
     parse_usability,
 )
-from geobase.control.records import parse_date
+from geobase.dates import parse_date
 from geobase.errors import GeobaseError, InspectionError, ValidationError
 from geobase.store import Workspace
 
@@ -145,7 +145,7 @@ def import_inspections(
             date_text = get("date")
             if not date_text:
                 raise InspectionError("missing inspection date")
-            day = parse_date(date_text, "inspection date")
+            day = parse_date(date_text, "inspection date", partial=True)
             condition = parse_condition(get("condition") or "")
             if condition == "moved":
                 raise InspectionError(

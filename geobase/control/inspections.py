@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from geobase.control.records import ControlPoint, parse_date
+from geobase.control.records import ControlPoint
 from geobase.control.settings import control_settings
+from geobase.dates import parse_date
 from geobase.errors import (
     EvidenceRequired,
     InspectionError,
@@ -188,7 +189,7 @@ def _check(
         raise InspectionError(
             f"inspection of {point_id} dated {date}, which is in the future (today is {today})"
         )
-    if mark.get("established") and date < parse_date(mark["established"]):
+    if mark.get("established") and date < parse_date(mark["established"], partial=True):
         raise InspectionError(
             f"inspection of {point_id} dated {date}, before the mark was established "
             f"({mark['established']})"
@@ -351,7 +352,7 @@ def record_inspection(
             "--new-position LON,LAT)"
         )
     usability = parse_usability(usability) if usability is not None else None
-    day = parse_date(date, "inspection date")
+    day = parse_date(date, "inspection date", partial=True)
     files = _check_files(evidence)
     today = today or dt.date.today()
     with ws.store.read() as tx:
@@ -411,7 +412,7 @@ def record_move(
     from geobase.control.importer import validate_rows, write_records
     from geobase.control.registry import get_point
 
-    day = parse_date(date, "inspection date")
+    day = parse_date(date, "inspection date", partial=True)
     files = _check_files(evidence)
     today = today or dt.date.today()
     with ws.store.read() as tx:
@@ -512,7 +513,7 @@ def inspection_history(ws: Workspace, point_id: str) -> list[Inspection]:
     return [
         Inspection(
             point_id=r["point_id"],
-            inspected_on=parse_date(r["inspected_on"]),
+            inspected_on=parse_date(r["inspected_on"], partial=True),
             inspector=r["inspector"],
             condition=r["condition"],
             usability=r["usability"],

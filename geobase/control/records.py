@@ -289,17 +289,6 @@ def parse_mark_type(text: str) -> str:
     )
 
 
-def parse_date(text: str | dt.date, what: str = "date") -> dt.date:
-    """A date from ``YYYY-MM-DD`` (also ``YYYY/MM/DD``, ``YYYY年MM月DD日``, ``YYYY-MM``, ``YYYY``).
-
-    A month or a year alone stands for its first day (see :func:`geobase.dates.parse_date`).
-
-    Raises:
-        ValidationError: not a date.
-    """
-    return dates.parse_date(text, what, partial=True)
-
-
 def parse_epoch(text: Any) -> float:
     """An epoch as a decimal year (``2000.0``, ``"2021.5"``, or a date ``"2021-07-01"``).
 
@@ -310,7 +299,7 @@ def parse_epoch(text: Any) -> float:
         value = float(text)
     except (TypeError, ValueError):
         try:
-            date = parse_date(text, "epoch")
+            date = dates.parse_date(text, "epoch", partial=True)
         except ValidationError:
             raise ValidationError(
                 f"epoch {text!r} is not a decimal year (2000.0) or a date"

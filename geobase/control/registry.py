@@ -32,7 +32,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geobase.control.records import ControlPoint, parse_date, parse_grade, parse_kind
+from geobase.control.records import ControlPoint, parse_grade, parse_kind
+from geobase.dates import parse_date
 from geobase.errors import InvalidCoordinates, NotFoundError, ValidationError
 from geobase.geodesy.constants import CGCS2000
 from geobase.store import Workspace
@@ -73,7 +74,7 @@ def row_to_point(row: dict[str, Any]) -> ControlPoint:
     values = {k: _none(row.get(k)) for k in POINT_COLUMNS.replace(" ", "").split(",")}
     for name in ("established", "retired_on"):
         if values[name] is not None:
-            values[name] = parse_date(values[name])
+            values[name] = parse_date(values[name], partial=True)
     values["cors"] = bool(values["cors"])
     values["gk_epsg"] = int(values["gk_epsg"])
     values["version"] = int(values["version"])

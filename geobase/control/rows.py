@@ -28,13 +28,13 @@ from geobase.control.columns import COLUMN_ALIASES
 from geobase.control.records import (
     GRADE_CODES,
     KIND_SCHEME,
-    parse_date,
     parse_epoch,
     parse_grades,
     parse_kind,
     parse_mark_type,
     parse_source,
 )
+from geobase.dates import parse_date
 from geobase.errors import GeobaseError, ValidationError
 from geobase.geodesy.zones import GKZone, gk_zone_of, resolve_crs
 from geobase.sheets import parse_angle
@@ -231,7 +231,9 @@ def provenance(texts: tuple, today: dt.date) -> tuple:
     sources = [parse_source(t) if t else common_source for t in sources_epochs[:3]]
     epochs = [parse_epoch(t) if t else common_epoch for t in sources_epochs[3:]]
     mark_type = parse_mark_type(mark) if mark else None
-    established = parse_date(established_text, "date established") if established_text else None
+    established = (
+        parse_date(established_text, "date established", partial=True) if established_text else None
+    )
     if established is not None and established > today:
         raise ValidationError(f"date established {established} is in the future")
     return (*sources, *epochs, mark_type, established)
