@@ -38,7 +38,7 @@ import re
 import shutil
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -109,7 +109,7 @@ def remove_leftovers(folder: str | Path, name: str | None = None) -> list[Path]:
     the output called ``name`` are looked at (an output folder that is not geobase's).
     """
     folder = Path(folder)
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except (FileNotFoundError, NotADirectoryError):
@@ -318,7 +318,11 @@ def gpkg_table(path: str | Path) -> str:
     return name if name[:1].isalpha() else f"t_{name}"
 
 
-def gpkg_matrices(tms: TileMatrixSet) -> tuple[int, tuple[float, float, float, float], list]:
+def gpkg_matrices(
+    tms: TileMatrixSet,
+) -> tuple[
+    int, tuple[float, float, float, float], list[tuple[int, int, int, int, int, float, float]]
+]:
     """(EPSG code, extent, rows of gpkg_tile_matrix for every level) of a tile matrix set.
 
     A GeoPackage tile matrix set has one extent that every level's matrix covers exactly;
@@ -329,7 +333,8 @@ def gpkg_matrices(tms: TileMatrixSet) -> tuple[int, tuple[float, float, float, f
     epsg = tms.crs.to_epsg()
     if epsg is None:
         raise TileStoreError(f"GeoPackage needs an EPSG CRS; {tms.id} is on {tms.crs}")
-    rows, extent = [], None
+    rows: list[tuple[int, int, int, int, int, float, float]] = []
+    extent: tuple[float, float, float, float] | None = None
     for m in tms.tileMatrices:
         z = int(m.id)
         if getattr(m, "variableMatrixWidths", None):
@@ -351,6 +356,8 @@ def gpkg_matrices(tms: TileMatrixSet) -> tuple[int, tuple[float, float, float, f
         px = (extent[2] - extent[0]) / (w * m.tileWidth)
         py = (extent[3] - extent[1]) / (h * m.tileHeight)
         rows.append((z, w, h, m.tileWidth, m.tileHeight, px, py))
+    if extent is None:
+        raise TileStoreError(f"{tms.id} has no tile matrices")
     return epsg, extent, rows
 
 
@@ -538,17 +545,17 @@ class PMTilesWriter(TileWriter):
             last = tile_id
             while change is not None and change[0] < tile_id:
                 if change[1] is not None:
-                    yield change
+                    yield change[0], change[1]
                 change = next(changes, None)
             if change is not None and change[0] == tile_id:
                 if change[1] is not None:
-                    yield change
+                    yield change[0], change[1]
                 change = next(changes, None)
                 continue
             yield tile_id, data
         while change is not None:
             if change[1] is not None:
-                yield change
+                yield change[0], change[1]
             change = next(changes, None)
 
     def abort(self):
@@ -577,7 +584,8 @@ def _pm_tiles_by_id(get) -> Iterator[tuple[int, bytes]]:
     return walk(header["root_offset"], header["root_length"])
 
 
-WRITERS = {
+#: the writer of each store kind: ``WRITERS[kind](path, tms, fmt, update=...)``
+WRITERS: dict[str, Callable[..., TileWriter]] = {
     "directory": DirectoryWriter,
     "mbtiles": MBTilesWriter,
     "pmtiles": PMTilesWriter,
