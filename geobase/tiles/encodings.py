@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from morecantile.models import TileMatrixSet
 
+from geobase.geodesy.constants import CGCS2000
+
 if TYPE_CHECKING:
     from geobase.tiles.render import Grid
 
@@ -79,14 +81,14 @@ def ground_pixel_size(
     crs = tms.rasterio_crs
     if crs.is_geographic:
         lat = np.radians(rows_y)
-        a, e2 = 6378137.0, 0.00669438002290
+        a, e2 = CGCS2000.a, CGCS2000.e2
         w = np.sqrt(1 - e2 * np.sin(lat) ** 2)
         n_rad = a / w
         m_rad = a * (1 - e2) / w**3
         deg = math.pi / 180.0
         return g.res * deg * n_rad * np.cos(lat), g.res * deg * m_rad
-    # Web Mercator: scale factor 1 / cos(lat) at every point
-    lat = np.arctan(np.sinh(rows_y / 6378137.0))
+    # Web Mercator (a sphere of radius a): scale factor 1 / cos(lat) at every point
+    lat = np.arctan(np.sinh(rows_y / CGCS2000.a))
     dx = g.res * np.cos(lat)
     return dx, dx
 
