@@ -22,7 +22,7 @@ from geobase.catalog import current_datasets
 from geobase.catalog.search import history, remove, search, show
 from geobase.catalog.stac import ArchiveChanged, export
 from geobase.catalog.stac_validation import SchemaNotShipped, StacInvalid, validate
-from geobase.errors import NotFoundError, UnsupportedInput
+from geobase.errors import NotFoundError, UnknownClassification, UnsupportedInput
 from geobase.ingest import ingest
 from tests.conftest import run_cli
 from tests.ingest_factories import (
@@ -93,7 +93,7 @@ def test_search_by_bbox_product_dates_classification(filled):
     assert search(filled.store, bbox=(0, 0, 1, 1)).empty
     with pytest.raises(UnsupportedInput):
         search(filled.store, start="2023-01-01", end="2022-01-01")
-    with pytest.raises(UnsupportedInput):
+    with pytest.raises(UnknownClassification):
         search(filled.store, classification="secret")
 
 

@@ -84,10 +84,7 @@ def test_one_inspection_records_without_tables_geometry_or_geodesy(tmp_path):
 
 
 def test_option_lists_kept_in_the_cli_agree_with_the_library():
-    from geobase.catalog.access import CLASSIFICATIONS
     from geobase.cli.crs import RESAMPLING
-    from geobase.cli.options import CLASSIFICATIONS as CLI_CLASSIFICATIONS
     from geobase.geodesy.raster import RESAMPLING as LIB_RESAMPLING
 
-    assert CLI_CLASSIFICATIONS == CLASSIFICATIONS
     assert RESAMPLING == LIB_RESAMPLING

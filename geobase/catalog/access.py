@@ -1,16 +1,10 @@
-"""Classification levels (分类分级) and the bearer tokens that unlock them.
+"""The bearer tokens that unlock classification levels (分类分级).
 
-Every dataset and pyramid carries a classification: ``public`` (公开), ``internal``
-(内部) or ``restricted`` (涉密), in that order. Anything above public is served only to
-a caller holding a token whose clearance (``max_classification``) reaches it
-(DOMAIN.md section 8). The store keeps the SHA-256 hash of each token, never the token:
-:func:`create_token` returns the token once and it cannot be recovered afterwards.
-
-Example:
-    >>> may_see("internal", "public")
-    False
-    >>> may_see("public", "restricted")
-    True
+Anything above public is served only to a caller holding a token whose clearance
+(``max_classification``) reaches it (DOMAIN.md section 8; the levels and their order are
+in :mod:`geobase.classification`). The store keeps the SHA-256 hash of each token, never
+the token: :func:`create_token` returns the token once and it cannot be recovered
+afterwards.
 """
 
 from __future__ import annotations
@@ -19,50 +13,15 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Literal
 
-from geobase.errors import InvalidToken, NotFoundError, UnknownClassification, ValidationError
+from geobase.classification import check_classification
+from geobase.errors import InvalidToken, NotFoundError, ValidationError
 from geobase.names import check_name
 from geobase.store import Store, utc_now
-
-Classification = Literal["public", "internal", "restricted"]
-CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted")
-LABELS_ZH = {"public": "公开", "internal": "内部", "restricted": "涉密"}
 
 TOKEN_PREFIX = "gbt_"
 # gbt_ + 43 url-safe base64 characters (32 random bytes)
 _TOKEN_RE = re.compile(r"^gbt_[A-Za-z0-9_-]{43}$")
-
-
-def check_classification(value: str) -> str:
-    """``value`` if it is a known classification level, else :class:`UnknownClassification`."""
-    if value not in CLASSIFICATIONS:
-        raise UnknownClassification(
-            f"classification {value!r} is not one of {', '.join(CLASSIFICATIONS)}"
-        )
-    return value
-
-
-def rank(classification: str | None) -> int:
-    """The order of a classification level; unknown or missing levels rank above all.
-
-    Failing closed: a record whose classification is missing or misspelt is treated as
-    more secret than ``restricted`` and is never shown.
-    """
-    try:
-        return CLASSIFICATIONS.index(classification)
-    except ValueError:
-        return len(CLASSIFICATIONS)
-
-
-def may_see(classification: str | None, clearance: str) -> bool:
-    """Whether a caller with ``clearance`` may see a record of ``classification``."""
-    return rank(classification) <= rank(check_classification(clearance))
-
-
-def visible_levels(clearance: str) -> list[str]:
-    """The classification levels a caller with ``clearance`` may see, lowest first."""
-    return list(CLASSIFICATIONS[: rank(check_classification(clearance)) + 1])
 
 
 @dataclass(frozen=True)

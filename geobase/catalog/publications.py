@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geobase import dates
-from geobase.catalog.access import check_classification, visible_levels
+from geobase.classification import check_classification, visible_levels
 from geobase.errors import StoreError, ValidationError
 from geobase.store import Store, utc_now
 

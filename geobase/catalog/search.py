@@ -20,6 +20,7 @@ import shapely
 from geobase import dates
 from geobase.catalog.quality import qc_result
 from geobase.catalog.records import COLUMNS, INTEGER_COLUMNS, current_datasets, current_sql
+from geobase.classification import check_classifications
 from geobase.errors import InvalidDate, NotFoundError, OutsideWorkspace, UnsupportedInput
 from geobase.names import check_existing_name
 from geobase.paths import inside
@@ -28,7 +29,6 @@ from geobase.values import plain_record
 
 logger = logging.getLogger(__name__)
 
-CLASSIFICATIONS = ("public", "internal", "restricted")
 _HISTORY_COLUMNS = (
     "fid, dataset_id, version, product, kind, title, acquired_start, acquired_end, "
     "ingested_at, classification, owner, crs_wkt, epsg, resolution, bands, dtype, nodata, "
@@ -61,12 +61,7 @@ def _checked(
             raise UnsupportedInput(f"bbox {bbox} is not (west, south, east, north)")
     wanted = None
     if classification is not None:
-        wanted = [classification] if isinstance(classification, str) else list(classification)
-        bad = [c for c in wanted if c not in CLASSIFICATIONS]
-        if bad:
-            raise UnsupportedInput(
-                f"classification {bad[0]!r} is not one of {', '.join(CLASSIFICATIONS)}"
-            )
+        wanted = check_classifications(classification)
     return start_s, end_s, wanted
 
 

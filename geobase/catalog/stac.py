@@ -39,10 +39,10 @@ from pystac.extensions.pointcloud import PointcloudExtension, Schema, Statistic
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterExtension
 
-from geobase.catalog.access import check_classification, may_see
 from geobase.catalog.products import products_for
 from geobase.catalog.records import DatasetRecord, iter_records
 from geobase.catalog.search import search
+from geobase.classification import check_classification, may_see
 from geobase.errors import OutputExistsError, StoreError
 from geobase.paths import atomic_folder
 from geobase.store import Workspace

@@ -116,7 +116,7 @@ def read_result(path: str | Path) -> ChangeLayer:
 def source_classification(store: Store, ids: tuple[str, ...]) -> str:
     """The strictest classification of the catalogue datasets ``ids`` (any version);
     ``restricted`` if one is not in the catalogue (a raster file) or ``ids`` is empty."""
-    from geobase.catalog.access import CLASSIFICATIONS, rank
+    from geobase.classification import CLASSIFICATIONS, rank
 
     if not ids:
         return STRICTEST
@@ -130,5 +130,5 @@ def source_classification(store: Store, ids: tuple[str, ...]) -> str:
     if {r["dataset_id"] for r in rows} != set(ids):
         return STRICTEST
     worst = max(rank(r["classification"]) for r in rows)
-    # a misspelt level ranks above all: nobody sees it (geobase.catalog.access.rank)
+    # a misspelt level ranks above all: nobody sees it (geobase.classification.rank)
     return CLASSIFICATIONS[worst] if worst < len(CLASSIFICATIONS) else "unknown"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
+from geobase.classification import CLASSIFICATIONS
 from geobase.cli.options import (
-    CLASSIFICATIONS,
     as_of_option,
     emit,
     format_option,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from geobase.classification import CLASSIFICATIONS
 from geobase.cli.options import (
     emit,
     format_option,
@@ -18,8 +19,6 @@ from geobase.cli.options import (
     progress_bar,
     workspace_option,
 )
-
-CLASSIFICATION_CHOICES = ("public", "internal", "restricted")
 
 
 @click.command("ingest")
@@ -39,7 +38,7 @@ CLASSIFICATION_CHOICES = ("public", "internal", "restricted")
 @click.option("--crs", default=None, help="CRS of data that state none (EPSG:4548, gk3:39, WKT).")
 @click.option(
     "--classification",
-    type=click.Choice(CLASSIFICATION_CHOICES),
+    type=click.Choice(CLASSIFICATIONS),
     default="internal",
     show_default=True,
     help="Release classification (分类分级).",

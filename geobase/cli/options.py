@@ -21,9 +21,6 @@ import click
 from geobase.values import json_default, plain
 
 FORMATS = ("table", "json", "csv", "geojson")
-# geobase.catalog.access.CLASSIFICATIONS, listed here so that `geobase --help` need not
-# import the catalogue (geopandas); tests/test_cli_startup.py checks that they agree
-CLASSIFICATIONS = ("public", "internal", "restricted")
 
 
 def workspace_option(f: Callable) -> Callable:

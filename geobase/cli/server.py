@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
+from geobase.classification import CLASSIFICATIONS
 from geobase.cli.options import (
-    CLASSIFICATIONS,
     emit,
     format_option,
     info,

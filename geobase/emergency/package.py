@@ -25,8 +25,8 @@ import geopandas as gpd
 import shapely.geometry
 
 from geobase import __version__
-from geobase.catalog.access import LABELS_ZH, may_see, rank
 from geobase.catalog.records import DatasetRecord, current_datasets, iter_records
+from geobase.classification import LABELS_ZH, may_see, rank
 from geobase.emergency.area import AreaOfInterest
 from geobase.emergency.clip import clip_to_cog, clip_vector
 from geobase.emergency.offline import build_tiles, extract_tiles

@@ -10,7 +10,8 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from geobase.catalog.access import rank, verify_token
+from geobase.catalog.access import verify_token
+from geobase.classification import rank
 from geobase.emergency.area import GEOD, AreaOfInterest
 from geobase.errors import AccessDenied, AreaOfInterestError
 from geobase.store import Workspace

@@ -36,6 +36,7 @@ from pyproj import CRS
 
 from geobase import dates
 from geobase.catalog.products import products_for
+from geobase.classification import check_classification
 from geobase.errors import OutsideWorkspace, SourceReadError, UnsupportedInput
 from geobase.geodesy import resolve_crs
 from geobase.ingest import detect, model3d, pointcloud, raster, srtm, vector
@@ -55,8 +56,6 @@ from geobase.values import json_default
 
 logger = logging.getLogger(__name__)
 
-Classification = Literal["public", "internal", "restricted"]
-CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted")
 DEFAULT_CLASSIFICATION = "internal"  # nothing is public until someone says so
 DATA_DIR = "data"
 STAGING = ".staging"
@@ -754,10 +753,7 @@ def ingest(
     Example:
         >>> ingest(ws, ["ortho_2023.tif"], acquired="2023-11-02")  # doctest: +SKIP
     """
-    if classification not in CLASSIFICATIONS:
-        raise UnsupportedInput(
-            f"classification {classification!r} is not one of {', '.join(CLASSIFICATIONS)}"
-        )
+    check_classification(classification)
     if dataset_id is not None and len(paths) != 1:
         raise UnsupportedInput("--dataset-id names one delivery; give one path with it")
     if dataset_id is not None:

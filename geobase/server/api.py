@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from geobase import dates
-from geobase.catalog.access import may_see, visible_levels
 from geobase.catalog.records import INTEGER_COLUMNS
+from geobase.classification import may_see, visible_levels
 from geobase.errors import NotFoundError, ValidationError
 from geobase.geodesy import lonlat
 from geobase.server.deps import Service, clearance_of, get, service_of

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
-from geobase.catalog.access import may_see
+from geobase.classification import may_see
 from geobase.errors import NotFoundError
 from geobase.names import check_name, is_name
 from geobase.server.deps import Service, clearance_of, get, service_of

@@ -16,8 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from geobase.catalog.access import rank
 from geobase.catalog.records import DatasetRecord
+from geobase.classification import rank
 from geobase.errors import StoreError
 from geobase.geodesy.constants import CGCS2000
 from geobase.server.layers import Layer

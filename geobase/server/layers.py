@@ -24,7 +24,7 @@ from typing import Any
 
 from morecantile.models import TileMatrixSet
 
-from geobase.catalog.access import may_see
+from geobase.classification import may_see
 from geobase.errors import NotFoundError
 from geobase.names import is_name
 from geobase.server.http import MEDIA_TYPES, etag_for

@@ -39,7 +39,7 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
-from geobase.catalog.access import may_see
+from geobase.classification import may_see
 from geobase.errors import ValidationError
 from geobase.server.deps import Service, service_of
 from geobase.server.fastpath import TILE_PATH

@@ -38,6 +38,7 @@ import shapely
 from rasterio.warp import calculate_default_transform
 from shapely.geometry.base import BaseGeometry
 
+from geobase.classification import most_restrictive
 from geobase.errors import (
     InvalidName,
     NotFoundError,
@@ -74,7 +75,6 @@ if TYPE_CHECKING:  # geopandas (with pandas) costs ~0.4 s to import: only list_p
 
 logger = logging.getLogger(__name__)
 
-CLASSIFICATIONS = ("public", "internal", "restricted")
 PUBLISHING, PUBLISHED = "publishing", "published"
 
 
@@ -166,11 +166,6 @@ def default_zooms(tms, sources: list[SourceRef]) -> tuple[int, int]:
     lo = int(tms.tileMatrices[0].id)
     minz = max(lo, maxz - math.ceil(math.log2(max(size, 1.0))))
     return minz, maxz
-
-
-def _most_restrictive(levels) -> str:
-    ranks = [CLASSIFICATIONS.index(c) if c in CLASSIFICATIONS else 1 for c in levels]
-    return CLASSIFICATIONS[max(ranks, default=1)]
 
 
 def _rel(ws: Workspace, path: Path) -> str:
@@ -573,7 +568,7 @@ def _row(name, rel, out, source, resolved, settings, tilejson, update) -> dict:
         "maxzoom": settings.maxzoom,
         "format": settings.fmt,
         "mode": settings.mode,
-        "classification": _most_restrictive(r.classification for r in resolved),
+        "classification": most_restrictive(r.classification for r in resolved),
         "build": "update" if update else "full",
         "build_id": tilejson["build_id"],
         "tilejson": json.dumps(tilejson, ensure_ascii=False),
@@ -615,7 +610,7 @@ def _insert(ws: Workspace, row: dict, resolved, *, guard: bool) -> int:
                 {"p": row["path"]},
             )
             if newest is not None:
-                row["classification"] = _most_restrictive(
+                row["classification"] = most_restrictive(
                     [newest["classification"], row["classification"]]
                 )
         fid = tx.insert("pyramids", {**row, "geom": tx.geom(_footprint(resolved), 4490)})
