@@ -43,7 +43,7 @@ def _edges(ncol, nrow, cy, cx, u0, u1, uc, v0, v1, vc):  # pragma: no cover - co
     return xl, xr, yt, yb
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def area_warp(
     ncol, nrow, ok, nx0, ny0, step, px0, py0, table, out, valid, rounded
 ):  # pragma: no cover
@@ -56,6 +56,11 @@ def area_warp(
     the validity (0 or 1), invalid pixels zero. ``out``: (bands, h, w), uint8 (rounded
     half up, ``rounded`` True) or float32; ``valid``: (h, w) bool. Pixels in a cell with
     an untransformed node stay invalid.
+
+    Where every table pixel inside its one-pixel border is valid (the usual case), a
+    footprint within that border takes its weight from the column and row weights alone
+    (the same products and sums as the validity lane gives: the same bits), which skips
+    a quarter of the inner loop.
     """
     nb = out.shape[0]
     h = out.shape[1]
@@ -64,6 +69,14 @@ def area_warp(
     tw = table.shape[1]
     inv = 1.0 / step
     wx = np.empty(tw, np.float64)
+    full = True
+    for r in range(1, th - 1):
+        for c in range(1, tw - 1):
+            if table[r, c, 3] != 1:
+                full = False
+                break
+        if not full:
+            break
     for y in range(h):
         gy = py0 + y
         cy = gy // step - ny0
@@ -71,12 +84,17 @@ def area_warp(
         v0 = fy * inv
         v1 = (fy + 1) * inv
         vc = (fy + 0.5) * inv
+        # the cell and the place in it, stepped along the row (no division per pixel)
+        cx = px0 // step - nx0 - 1
+        fx = px0 % step - 1
         for x in range(w):
-            gx = px0 + x
-            cx = gx // step - nx0
+            fx += 1
+            if x == 0 or fx == step:
+                if x > 0:
+                    fx = 0
+                cx += 1
             if not (ok[cy, cx] and ok[cy, cx + 1] and ok[cy + 1, cx] and ok[cy + 1, cx + 1]):
                 continue
-            fx = gx % step
             xl, xr, yt, yb = _edges(ncol, nrow, cy, cx, fx * inv, (fx + 1) * inv,
                                     (fx + 0.5) * inv, v0, v1, vc)  # fmt: skip
             area = (xr - xl) * (yb - yt)
@@ -86,28 +104,49 @@ def area_warp(
             c_hi = min(math.ceil(xr), tw)
             r_lo = max(math.floor(yt), 0)
             r_hi = min(math.ceil(yb), th)
-            for c in range(c_lo, c_hi):
-                wx[c - c_lo] = min(xr, c + 1.0) - max(xl, float(c))
             s0 = 0.0
             s1 = 0.0
             s2 = 0.0
             weight = 0.0
-            for r in range(r_lo, r_hi):
-                wy = min(yb, r + 1.0) - max(yt, float(r))
-                t0 = 0.0
-                t1 = 0.0
-                t2 = 0.0
-                tv = 0.0
+            if full and c_lo >= 1 and r_lo >= 1 and c_hi <= tw - 1 and r_hi <= th - 1:
+                sx = 0.0
                 for c in range(c_lo, c_hi):
-                    a = wx[c - c_lo]
-                    t0 += a * table[r, c, 0]
-                    t1 += a * table[r, c, 1]
-                    t2 += a * table[r, c, 2]
-                    tv += a * table[r, c, 3]
-                s0 += wy * t0
-                s1 += wy * t1
-                s2 += wy * t2
-                weight += wy * tv
+                    a = min(xr, c + 1.0) - max(xl, float(c))
+                    wx[c - c_lo] = a
+                    sx += a
+                for r in range(r_lo, r_hi):
+                    wy = min(yb, r + 1.0) - max(yt, float(r))
+                    t0 = 0.0
+                    t1 = 0.0
+                    t2 = 0.0
+                    for c in range(c_lo, c_hi):
+                        a = wx[c - c_lo]
+                        t0 += a * table[r, c, 0]
+                        t1 += a * table[r, c, 1]
+                        t2 += a * table[r, c, 2]
+                    s0 += wy * t0
+                    s1 += wy * t1
+                    s2 += wy * t2
+                    weight += wy * sx
+            else:
+                for c in range(c_lo, c_hi):
+                    wx[c - c_lo] = min(xr, c + 1.0) - max(xl, float(c))
+                for r in range(r_lo, r_hi):
+                    wy = min(yb, r + 1.0) - max(yt, float(r))
+                    t0 = 0.0
+                    t1 = 0.0
+                    t2 = 0.0
+                    tv = 0.0
+                    for c in range(c_lo, c_hi):
+                        a = wx[c - c_lo]
+                        t0 += a * table[r, c, 0]
+                        t1 += a * table[r, c, 1]
+                        t2 += a * table[r, c, 2]
+                        tv += a * table[r, c, 3]
+                    s0 += wy * t0
+                    s1 += wy * t1
+                    s2 += wy * t2
+                    weight += wy * tv
             if weight < MIN_COVER * area:
                 continue
             valid[y, x] = True
