@@ -25,24 +25,6 @@ from numba import njit
 MIN_COVER = 0.5
 
 
-@njit(cache=True, nogil=True)
-def _edges(ncol, nrow, cy, cx, u0, u1, uc, v0, v1, vc):  # pragma: no cover - compiled
-    """(xl, xr, yt, yb): a pixel's footprint from its cell's four nodes."""
-    a = ncol[cy, cx] + (ncol[cy + 1, cx] - ncol[cy, cx]) * vc
-    b = ncol[cy, cx + 1] + (ncol[cy + 1, cx + 1] - ncol[cy, cx + 1]) * vc
-    xl = a + (b - a) * u0
-    xr = a + (b - a) * u1
-    a = nrow[cy, cx] + (nrow[cy, cx + 1] - nrow[cy, cx]) * uc
-    b = nrow[cy + 1, cx] + (nrow[cy + 1, cx + 1] - nrow[cy + 1, cx]) * uc
-    yt = a + (b - a) * v0
-    yb = a + (b - a) * v1
-    if xl > xr:
-        xl, xr = xr, xl
-    if yt > yb:
-        yt, yb = yb, yt
-    return xl, xr, yt, yb
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def area_warp(
     ncol, nrow, ok, nx0, ny0, step, px0, py0, table, out, valid, rounded
@@ -87,16 +69,43 @@ def area_warp(
         # the cell and the place in it, stepped along the row (no division per pixel)
         cx = px0 // step - nx0 - 1
         fx = px0 % step - 1
+        cell_ok = False
+        ca = 0.0
+        cb = 0.0
+        n00 = 0.0
+        n01 = 0.0
+        n10 = 0.0
+        n11 = 0.0
         for x in range(w):
             fx += 1
             if x == 0 or fx == step:
                 if x > 0:
                     fx = 0
                 cx += 1
-            if not (ok[cy, cx] and ok[cy, cx + 1] and ok[cy + 1, cx] and ok[cy + 1, cx + 1]):
+                # the footprint's terms that depend on the cell alone, once a cell
+                cell_ok = ok[cy, cx] and ok[cy, cx + 1] and ok[cy + 1, cx] and ok[cy + 1, cx + 1]
+                ca = ncol[cy, cx] + (ncol[cy + 1, cx] - ncol[cy, cx]) * vc
+                cb = ncol[cy, cx + 1] + (ncol[cy + 1, cx + 1] - ncol[cy, cx + 1]) * vc
+                n00 = nrow[cy, cx]
+                n01 = nrow[cy, cx + 1]
+                n10 = nrow[cy + 1, cx]
+                n11 = nrow[cy + 1, cx + 1]
+            if not cell_ok:
                 continue
-            xl, xr, yt, yb = _edges(ncol, nrow, cy, cx, fx * inv, (fx + 1) * inv,
-                                    (fx + 0.5) * inv, v0, v1, vc)  # fmt: skip
+            u0 = fx * inv
+            u1 = (fx + 1) * inv
+            uc = (fx + 0.5) * inv
+            xl = ca + (cb - ca) * u0
+            xr = ca + (cb - ca) * u1
+            a = n00 + (n01 - n00) * uc
+            b = n10 + (n11 - n10) * uc
+            yt = a + (b - a) * v0
+            yb = a + (b - a) * v1
+            # (xl, xr, yt, yb): the footprint, bilinear between the cell's four nodes
+            if xl > xr:
+                xl, xr = xr, xl
+            if yt > yb:
+                yt, yb = yb, yt
             area = (xr - xl) * (yb - yt)
             if not area > 0.0:
                 continue
