@@ -16,7 +16,7 @@ import shapely
 from rio_cogeo.cogeo import cog_validate
 
 from geobase.errors import SourceReadError
-from geobase.ingest import ingest, pipeline
+from geobase.ingest import ingest, prepare
 from geobase.tiles.build import resolve_sources
 from tests.conftest import INTEGRITY_ERRORS, run_cli
 from tests.ingest_factories import EAST0, NORTH0, disc, write_las, write_tif
@@ -170,14 +170,14 @@ def test_files_are_append_only(tmp_path, workspace):
 
 def test_delivery_changed_while_ingested_is_refused(tmp_path, workspace, monkeypatch):
     path = write_tif(tmp_path / "ortho.tif")
-    read_sidecar = pipeline.read_sidecar
+    read_sidecar = prepare.read_sidecar
 
     def still_uploading(p):
         with open(path, "ab") as f:  # more bytes arrive after the checksum was taken
             f.write(b"\0" * 16)
         return read_sidecar(p)
 
-    monkeypatch.setattr(pipeline, "read_sidecar", still_uploading)
+    monkeypatch.setattr(prepare, "read_sidecar", still_uploading)
     with pytest.raises(SourceReadError, match="changed while being ingested"):
         ingest(workspace, [path], acquired="2024-02-02")
     with workspace.store.read() as tx:

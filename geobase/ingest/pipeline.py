@@ -13,57 +13,80 @@ transaction, before it commits. A failure removes the staging folder and rolls b
 process killed mid-way leaves either a staging folder nobody holds a lock on or a
 version folder no record names; :func:`cleanup` (run at the start of every ingest)
 removes both.
+
+Staging and cleanup are :mod:`geobase.ingest.staging`, preparing each kind of delivery
+:mod:`geobase.ingest.prepare`; this module records them and runs an ingest.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import shapely
 from pyproj import CRS
 
 from geobase import dates
 from geobase.catalog.products import products_for
 from geobase.classification import check_classification
-from geobase.errors import OutsideWorkspace, SourceReadError, UnsupportedInput
+from geobase.errors import UnsupportedInput
 from geobase.geodesy import resolve_crs
-from geobase.ingest import detect, model3d, pointcloud, raster, srtm, vector
+from geobase.ingest import detect
 from geobase.ingest.metadata import (
     Acquired,
-    choose_acquired,
-    crs_fields,
     parse_window,
-    read_sidecar,
     sha256_files,
+)
+from geobase.ingest.prepare import (
+    _CURRENT_SQL,
+    _PREPARE,
+    COG_SUFFIX,
+    UNKNOWN_DATE,
+    Progress,
+    _Options,
+    _prepare_dem,
+    _Prepared,
+    source_files,
+)
+from geobase.ingest.staging import (
+    ARCHIVE_CHUNK,
+    DATA_DIR,
+    STAGING,
+    _fsync_dir,
+    _fsync_tree,
+    _staging,
+    cleanup,
 )
 from geobase.names import check_name
 from geobase.paths import inside
 from geobase.store import Transaction, Workspace, utc_now
-from geobase.store.leftovers import abandoned
 from geobase.values import json_default
+
+__all__ = [
+    "ARCHIVE_CHUNK",
+    "COG_SUFFIX",
+    "DATA_DIR",
+    "DEFAULT_CLASSIFICATION",
+    "STAGING",
+    "UNKNOWN_DATE",
+    "IngestResult",
+    "OnRecord",
+    "Progress",
+    "cleanup",
+    "ingest",
+    "source_files",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CLASSIFICATION = "internal"  # nothing is public until someone says so
-DATA_DIR = "data"
-STAGING = ".staging"
-_VERSION_DIR = re.compile(r"^v\d+$")
-COG_SUFFIX = ".cog.tif"  # the derived COG beside a raster delivery: ortho.tif -> ortho.cog.tif
-ARCHIVE_CHUNK = 1 << 22
 
-Progress = Callable[[int, int | None], None]
 OnRecord = Callable[[Transaction, list["IngestResult"]], None]
 
 
@@ -97,499 +120,6 @@ class IngestResult:
             "acquired_start": self.record.get("acquired_start"),
             "acquired_end": self.record.get("acquired_end"),
         }
-
-
-@dataclass
-class _Prepared:
-    """A delivery read, checked and staged, ready to be recorded."""
-
-    row: dict[str, Any]
-    footprint: shapely.MultiPolygon
-    staged: Path  # folder with the files to store
-    source: Path
-    # the files of the version: role (delivery | derived), name (relative to the
-    # version folder), size, sha256, description
-    files: list[dict[str, Any]] = field(default_factory=list)
-    order: float = 0.0  # where its result goes among the results (a derived DEM: +0.5)
-    derived_from: str | None = None  # the dataset id a derived dataset is made from
-    cloud: pointcloud.PointCloudInfo | None = None  # a point cloud's header, for its DEM
-
-
-# --- staging and cleanup ----------------------------------------------------------------
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(path: Path) -> None:
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(folder))
-
-
-@contextlib.contextmanager
-def _staging(ws: Workspace) -> Iterator[Path]:
-    """A locked staging folder, removed when the block ends (whatever happens)."""
-    base = ws.data_path(DATA_DIR, STAGING)
-    base.mkdir(parents=True, exist_ok=True)
-    inside(base, ws.data_path(DATA_DIR), "staging folder")
-    folder = base / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    folder.mkdir()
-    lock = open(folder / ".lock", "w")  # noqa: SIM115 - held for the whole block
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        lock.close()
-
-
-def _creator_alive(folder: Path) -> bool:
-    """Whether the process named in a staging folder's name (``<pid>-<id>``) runs: a
-    folder exists for a moment before its lock is taken, and must not be taken for a
-    killed ingest's in that moment. This process's own folders are decided by their lock."""
-    pid = folder.name.split("-", 1)[0]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    return not abandoned(int(pid))
-
-
-def cleanup(ws: Workspace) -> list[Path]:
-    """Remove what killed ingests left behind; returns the removed paths.
-
-    A staging folder whose lock no living process holds is removed. A version folder
-    under ``data/<product>/<dataset_id>/`` that no catalogue record names is removed too;
-    this is decided inside a write transaction, when no other ingest can be between its
-    rename and its commit.
-    """
-    removed: list[Path] = []
-    base = ws.data_path(DATA_DIR, STAGING)
-    try:  # never clean a folder elsewhere that a link names
-        inside(base, ws.data_path(DATA_DIR), "staging folder")
-        staging_ours = True
-    except OutsideWorkspace as exc:
-        logger.warning("staging leftovers not removed: %s", exc)
-        staging_ours = False
-    if staging_ours and base.is_dir():
-        for folder in base.iterdir():
-            if _creator_alive(folder):
-                continue  # made by a running ingest, perhaps not locked yet
-            lock_path = folder / ".lock"
-            try:
-                with open(lock_path, "a") as lock:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    shutil.rmtree(folder, ignore_errors=True)
-            except BlockingIOError:
-                continue  # a live ingest holds it
-            except (FileNotFoundError, NotADirectoryError):
-                if folder.exists():
-                    shutil.rmtree(
-                        folder, ignore_errors=True
-                    ) if folder.is_dir() else folder.unlink()
-            removed.append(folder)
-    data = ws.data_path(DATA_DIR)
-    if not data.is_dir():
-        return removed
-    with ws.store.transaction() as tx:
-        known = {row["path"] for row in tx.query("SELECT path FROM datasets")}
-        known_dirs = {str(Path(p).parent) for p in known} | known
-        for product_dir in data.iterdir():
-            if product_dir.name.startswith(".") or not product_dir.is_dir():
-                continue
-            for dataset_dir in product_dir.iterdir():
-                if not dataset_dir.is_dir():
-                    continue
-                for version_dir in dataset_dir.iterdir():
-                    if not _VERSION_DIR.match(version_dir.name):
-                        continue
-                    rel = ws.stored_path(version_dir)
-                    if rel not in known_dirs:
-                        try:  # never delete through a link that leads out of data/
-                            inside(version_dir, data, "left version folder")
-                        except OutsideWorkspace as exc:
-                            logger.warning("not removed: %s", exc)
-                            continue
-                        shutil.rmtree(version_dir, ignore_errors=True)
-                        removed.append(version_dir)
-    for path in removed:
-        logger.info("removed what an interrupted ingest left: %s", path)
-    return removed
-
-
-def _archive(src: Path, dst: Path) -> tuple[str, int]:
-    """Copy a delivered file byte for byte; returns the sha256 and size of what was written."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while block := fin.read(ARCHIVE_CHUNK):
-            digest.update(block)
-            fout.write(block)
-            size += len(block)
-    shutil.copystat(src, dst)
-    return digest.hexdigest(), size
-
-
-def _keep(
-    files: Sequence[Path], stage: Path, root: Path | None, digest: tuple[str, int]
-) -> list[dict[str, Any]]:
-    """Archive a delivery's files under ``stage`` (names relative to ``root``, else their
-    own names) and check the copies against the delivery's checksum.
-
-    Raises:
-        SourceReadError: the files changed between their checksum and their copy (a
-            delivery still being written).
-    """
-    entries: list[dict[str, Any]] = []
-    for f in files:
-        name = f.relative_to(root).as_posix() if root is not None else f.name
-        sha, size = _archive(f, stage / name)
-        entries.append(
-            {"role": "delivery", "name": name, "size": size, "sha256": sha, "description": None}
-        )
-    if len(files) == 1:
-        kept = (entries[0]["sha256"], entries[0]["size"])
-    else:
-        kept = sha256_files([stage / e["name"] for e in entries], stage)
-    if kept != tuple(digest):
-        raise SourceReadError(
-            f"{files[0].name}: changed while being ingested (sha256 {digest[0][:12]}... "
-            f"before the copy, {kept[0][:12]}... after); likely still being written"
-        )
-    return entries
-
-
-def _derived(path: Path, name: str, description: str) -> dict[str, Any]:
-    sha, size = sha256_files([path])
-    return {
-        "role": "derived",
-        "name": name,
-        "size": size,
-        "sha256": sha,
-        "description": description,
-    }
-
-
-# --- preparing each kind ----------------------------------------------------------------
-
-
-@dataclass
-class _Options:
-    product: str | None
-    acquired: Acquired | None
-    crs: CRS | None
-    classification: str
-    owner: str | None
-    dataset_id: str | None
-    cog: bool
-    dem_resolution: float | None
-    progress: Progress | None
-
-
-def _file_digest(path: Path) -> dict[str, Any]:
-    digest, size = sha256_files([path])
-    return {"sha256": digest, "size": size}
-
-
-def _base_row(path: Path, opts: _Options, sidecar: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "title": sidecar.get("title") or path.name,
-        "classification": opts.classification,
-        "owner": opts.owner or sidecar.get("owner"),
-        "source_path": str(path.absolute()),
-    }
-
-
-UNKNOWN_DATE = "unknown: no date in the data or a sidecar; set it with --acquired"
-
-
-def _set_acquired(row: dict[str, Any], acquired: Acquired | None, meta: dict[str, Any]) -> None:
-    row["acquired_start"] = acquired.start.isoformat() if acquired else None
-    row["acquired_end"] = acquired.end.isoformat() if acquired else None
-    meta["acquired_source"] = acquired.source if acquired else UNKNOWN_DATE
-
-
-def _prepare_raster(
-    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
-) -> _Prepared:
-    info = raster.read_info(path, opts.crs)
-    sidecar = read_sidecar(path)
-    acquired = choose_acquired(opts.acquired, [sidecar.get("acquired"), info.acquired], path.name)
-    if opts.product is not None:
-        kind = registry.get(opts.product).kind
-        if kind not in ("imagery", "dem"):
-            raise UnsupportedInput(
-                f"{path.name}: product {opts.product} holds {kind} data, this is a raster"
-            )
-        if kind == "imagery" and info.srtm_tile is not None:
-            raise UnsupportedInput(
-                f"{path.name}: an SRTM tile holds heights, product {opts.product} holds "
-                "imagery; give a DEM product"
-            )
-        if kind == "dem" and info.count != 1:
-            raise UnsupportedInput(
-                f"{path.name}: a DEM has one band, this raster has {info.count}; "
-                "likely imagery given --product dem"
-            )
-    else:
-        kind = "dem" if info.looks_like_dem else "imagery"
-    product = detect.choose_product(
-        registry,
-        kind,
-        given=opts.product,
-        resolution_m=info.resolution_m,
-        name=path.name,
-        label=path.name,
-    )
-    meta = info.metadata()
-    files = _keep([path], stage, None, digest)
-    if opts.cog:
-        # the web-optimised COG is derived beside the delivery, never in its place
-        stem = srtm.stem(path.name) if info.srtm_tile else Path(path.name).stem
-        stored_name = f"{stem}{COG_SUFFIX}"
-        meta["stored"] = raster.write_cog(
-            info, stage / stored_name, kind, compression=product.cog_compression
-        )
-        stored = meta["stored"]
-        cog = _derived(
-            stage / stored_name,
-            stored_name,
-            f"web-optimised COG, {stored['compression']}, "
-            + ("lossless" if stored["lossless"] else "lossy"),
-        )
-        meta["stored_file"] = {"sha256": cog["sha256"], "size": cog["size"]}
-        files.append(cog)
-        # the COG's mask overviews make the decimated read cheap
-        geom = raster.footprint(raster.read_info(stage / stored_name))
-    else:
-        geom = raster.footprint(info)
-        raster.validate_pixels(info)
-        stored_name = path.name
-        meta["stored"] = {"cog": False}
-    checksum, size = digest
-    meta["footprint"] = "decimated valid-data mask" if not info.all_valid else "raster bounds"
-    row = _base_row(path, opts, sidecar, kind)
-    _set_acquired(row, acquired, meta)
-    if acquired is None and info.srtm_tile is not None:
-        meta["acquired_source"] = srtm.UNKNOWN_DATE
-    row.update(
-        product=product.code,
-        **crs_fields(info.crs),
-        resolution=info.resolution_m,
-        bands=info.count,
-        dtype=info.dtype,
-        nodata=info.nodata,
-        vertical_datum=sidecar.get("vertical_datum") or info.vertical_datum,
-        checksum=checksum,
-        size=size,
-        metadata=meta,
-        stored_name=stored_name,
-    )
-    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
-
-
-def _prepare_pointcloud(
-    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
-) -> _Prepared:
-    info = pointcloud.read_header(path, opts.crs)
-    sidecar = read_sidecar(path)
-    stats = pointcloud.scan(info, progress=None)
-    acquired = choose_acquired(
-        opts.acquired, [sidecar.get("acquired"), pointcloud.acquired_from(info, stats)], path.name
-    )
-    geom, local = pointcloud.footprint(info, stats)
-    described = pointcloud.describe(info, stats, local)
-    product = detect.choose_product(
-        registry,
-        "pointcloud",
-        given=opts.product,
-        resolution_m=described["resolution"],
-        name=path.name,
-        label=path.name,
-    )
-    files = _keep([path], stage, None, digest)
-    checksum, size = digest
-    meta = described["metadata"]
-    meta["footprint"] = "occupancy grid"
-    row = _base_row(path, opts, sidecar, "pointcloud")
-    _set_acquired(row, acquired, meta)
-    row.update(
-        product=product.code,
-        **crs_fields(info.crs),
-        resolution=described["resolution"],
-        point_count=described["point_count"],
-        vertical_datum=sidecar.get("vertical_datum") or info.vertical_datum,
-        checksum=checksum,
-        size=size,
-        metadata=meta,
-        stored_name=path.name,
-    )
-    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files, cloud=info)
-
-
-def _prepare_vector(
-    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
-) -> _Prepared:
-    info = vector.read_info(path, opts.crs)
-    sidecar = read_sidecar(path)
-    acquired = choose_acquired(opts.acquired, [sidecar.get("acquired")], path.name)
-    product = detect.choose_product(
-        registry, "vector", given=opts.product, resolution_m=None, name=path.name, label=path.name
-    )
-    is_model = product.kind == "model3d"
-    geom, _local = vector.footprint(info, union_polygons=is_model)
-    kept, root = source_files(path, "vector")
-    files = _keep(kept, stage, root, digest)
-    checksum, size = digest
-    described = vector.describe(info)
-    meta = described["metadata"]
-    meta["footprint"] = "union of footprint polygons" if is_model else "convex hull of features"
-    kind = "model3d" if is_model else "vector"
-    row = _base_row(path, opts, sidecar, kind)
-    _set_acquired(row, acquired, meta)
-    row.update(
-        product=product.code,
-        **crs_fields(info.crs),
-        vertical_datum=sidecar.get("vertical_datum") or described["vertical_datum"],
-        checksum=checksum,
-        size=size,
-        metadata=meta,
-        stored_name=path.name,
-    )
-    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
-
-
-def _prepare_tileset(
-    path: Path, stage: Path, opts: _Options, registry, digest: tuple[str, int]
-) -> _Prepared:
-    info = model3d.read_info(path)
-    sidecar = read_sidecar(info.root_dir) if path.is_dir() else read_sidecar(info.path)
-    if not sidecar:
-        sidecar = read_sidecar(info.root_dir)
-    geom = model3d.footprint(info)
-    acquired = choose_acquired(opts.acquired, [sidecar.get("acquired")], info.path.name)
-    product = detect.choose_product(
-        registry, "model3d", given=opts.product, resolution_m=None, name=path.name, label=path.name
-    )
-    files = _keep(info.files, stage / "tileset", info.root_dir, digest)
-    # one entry for the delivered folder (a tileset may hold thousands of tiles)
-    files = [
-        {
-            "role": "delivery",
-            "name": "tileset",
-            "size": digest[1],
-            "sha256": digest[0],
-            "description": f"3D Tiles folder, {len(files)} files",
-        }
-    ]
-    checksum, size = digest
-    meta = model3d.describe(info)["metadata"]
-    meta["stored_file"] = _file_digest(info.path)
-    meta["footprint"] = "root bounding volume"
-    row = _base_row(info.path, opts, sidecar, "model3d")
-    row["source_path"] = str(info.root_dir.absolute())
-    _set_acquired(row, acquired, meta)
-    row.update(
-        product=product.code,
-        **crs_fields(CRS.from_epsg(4490)),
-        checksum=checksum,
-        size=size,
-        metadata=meta,
-        stored_name="tileset/tileset.json",
-    )
-    return _Prepared(row=row, footprint=geom, staged=stage, source=path, files=files)
-
-
-def source_files(path: Path, fmt: str) -> tuple[list[Path], Path | None]:
-    """The files of a delivery, and the folder their names are hashed relative to (several)."""
-    if fmt == "vector":
-        files = vector.delivery_files(path)
-        return files, (path.parent if len(files) > 1 else None)
-    if fmt == "tileset":
-        info = model3d.read_info(path)
-        return info.files, info.root_dir
-    return [path], None
-
-
-# the newest version of a dataset, unless it was removed (as catalog.current_datasets)
-_CURRENT_SQL = """
-    SELECT d.version, d.checksum, d.path, d.product, d.kind, d.acquired_start, d.acquired_end
-    FROM datasets d
-    WHERE d.dataset_id = :id
-      AND d.version = (SELECT max(d2.version) FROM datasets d2 WHERE d2.dataset_id = :id)
-      AND NOT EXISTS (
-        SELECT 1 FROM dataset_events e WHERE e.dataset_id = d.dataset_id
-          AND e.version = d.version AND e.event = 'removed')
-"""
-
-
-_PREPARE = {
-    "raster": _prepare_raster,
-    "pointcloud": _prepare_pointcloud,
-    "vector": _prepare_vector,
-    "tileset": _prepare_tileset,
-}
-
-
-def _prepare_dem(src: _Prepared, stage: Path, resolution: float, registry) -> _Prepared:
-    """A DEM from the ground points of a prepared point cloud (a derived dataset)."""
-    info = src.cloud
-    if info is None:  # an invariant: ingest derives DEMs from point clouds only
-        raise AssertionError(f"{src.source}: a DEM is derived from a point cloud only")
-    name = f"{src.row['dataset_id']}-dem.tif"
-    grid = pointcloud.ground_dem(info, stage / name, resolution)
-    rinfo = raster.read_info(stage / name)
-    geom = raster.footprint(rinfo)
-    checksum, size = sha256_files([stage / name])
-    meta = {
-        "derivation": "mean height of ground points (class 2) per cell",
-        "grid": grid,
-        "stored": {"cog": True, "compression": "deflate"},
-        "footprint": "decimated valid-data mask",
-        "acquired_source": src.row["metadata"].get("acquired_source"),
-    }
-    row = {
-        "kind": "dem",
-        "title": f"DEM {resolution:g} m from {src.row['title']}",
-        "classification": src.row["classification"],
-        "owner": src.row["owner"],
-        "source_path": src.row["source_path"],
-        "acquired_start": src.row["acquired_start"],
-        "acquired_end": src.row["acquired_end"],
-        "product": registry.generic("dem").code,
-        **crs_fields(info.crs),
-        "resolution": resolution,
-        "bands": 1,
-        "dtype": "float32",
-        "nodata": grid["nodata"],
-        "vertical_datum": src.row.get("vertical_datum"),
-        "checksum": checksum,
-        "size": size,
-        "metadata": meta,
-        "stored_name": name,
-        "dataset_id": f"{src.row['dataset_id']}-dem",
-    }
-    files = [_derived(stage / name, name, f"DEM {resolution:g} m, COG, deflate, lossless")]
-    return _Prepared(
-        row=row,
-        footprint=geom,
-        staged=stage,
-        source=src.source,
-        files=files,
-        order=src.order + 0.5,
-        derived_from=src.row["dataset_id"],
-    )
 
 
 # --- recording ------------------------------------------------------------------------
