@@ -61,3 +61,10 @@ def test_no_other_module_spells_out_the_levels():
         or 'Literal["public", "internal", "restricted"]' in path.read_text(encoding="utf-8")
     ]
     assert spelled == ["geobase/classification.py"]
+
+
+def test_every_lazily_exported_ingest_name_resolves():
+    import geobase.ingest as ingest
+
+    for name in ingest.__all__:
+        assert getattr(ingest, name) is not None

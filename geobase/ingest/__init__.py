@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CLASSIFICATIONS", "DEFAULT_CLASSIFICATION", "IngestResult", "cleanup", "ingest"]
+__all__ = ["DEFAULT_CLASSIFICATION", "IngestResult", "cleanup", "ingest"]
 
 
 def __getattr__(name: str) -> Any:
