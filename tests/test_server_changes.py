@@ -21,8 +21,9 @@ SECRET = "dom005-2024-secret"  # restricted
 def write_result(path, before_ids: str, after_ids: str, boxes) -> gpd.GeoDataFrame:
     """A change result as ``geobase change detect`` writes it (its writer and its sheet
     ranking), with polygons ``boxes`` given in degrees (EPSG:4490)."""
-    from geobase.change.detect import COLUMNS, ChangeResult
+    from geobase.change.detect import ChangeResult
     from geobase.change.output import write_geopackage
+    from geobase.change.results import COLUMNS
     from geobase.change.sheets import sheet_priorities
 
     kinds = ["new/raised", "removed/lowered", "changed"]

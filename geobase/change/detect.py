@@ -42,26 +42,13 @@ Progress = Callable[..., None]
 SAMPLE_BLOCK = 512
 SAMPLE_PIXELS = 40_000
 REGISTER_BLOCK = 256
-COLUMNS = [
-    "change_id",
-    "kind",
-    "direction",
-    "evidence",
-    "area_m2",
-    "score",
-    "height_m",
-    "before_date",
-    "after_date",
-    "before_ids",
-    "after_ids",
-]
 
 
 @dataclass
 class ChangeResult:
     """What :func:`detect_changes` found."""
 
-    changes: gpd.GeoDataFrame  # COLUMNS + geometry, in the grid CRS
+    changes: gpd.GeoDataFrame  # results.COLUMNS + geometry, in the grid CRS
     summary: dict[str, Any]
     modalities: dict[str, Modality] = field(default_factory=dict)
     before: Epoch | None = None

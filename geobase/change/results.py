@@ -19,6 +19,20 @@ from geobase.errors import ChangeResultError
 from geobase.store import Store
 
 LAYER = "changes"
+# the columns of that layer, as geobase.change.detect writes them (besides the geometry)
+COLUMNS = (
+    "change_id",
+    "kind",
+    "direction",
+    "evidence",
+    "area_m2",
+    "score",
+    "height_m",
+    "before_date",
+    "after_date",
+    "before_ids",
+    "after_ids",
+)
 # what a viewer needs of each change (the columns geobase.change.detect writes)
 REQUIRED = ("change_id", "kind", "evidence", "area_m2", "before_ids", "after_ids")
 STRICTEST = "restricted"

@@ -35,20 +35,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api")
 
-PROPERTIES = (
-    "change_id",
-    "kind",
-    "direction",
-    "evidence",
-    "area_m2",
-    "score",
-    "height_m",
-    "before_date",
-    "after_date",
-    "before_ids",
-    "after_ids",
-)
-
 
 class ChangeRegistry:
     """The change results named by the settings, read once per version of each file."""
@@ -190,7 +176,9 @@ def change_polygons(
     if found is None:
         raise NotFoundError(f"no change result {result[:80]!r}")
     frame, level = found[0].changes, found[1]
-    columns = [c for c in PROPERTIES if c in frame.columns]
+    from geobase.change.results import COLUMNS
+
+    columns = [c for c in COLUMNS if c in frame.columns]
     features = [
         {
             "type": "Feature",
