@@ -152,6 +152,60 @@ def test_the_switch(monkeypatch):
         warp_mode()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    ratio=st.floats(0.5, 16.0),
+    rotation=st.floats(-2.0, 2.0),
+    share=st.sampled_from([1.0, 1.0, 0.9, 0.5]),
+    offset=st.tuples(st.floats(-6.0, 6.0), st.floats(-6.0, 6.0)),
+    px0=st.integers(0, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_packed_kernel_is_the_exact_area_average(ratio, rotation, share, offset, px0, seed):
+    """Imagery's integer kernel (footprint edges on 1/64 source pixel) against the float
+    kernel's exact area average of the same footprints, on the worst texture (independent
+    uniform noise, 0-255 between neighbours): within the bound that moving each edge by
+    1/128 pixel allows, 45 dB at least (measured 49 dB at the least over 300 cases: on
+    the city mosaic's imagery 67 dB, one grey level at most), and the same validity but
+    where the valid share under a footprint is about a half; any scale from 0.5 to 16
+    source pixels a base pixel (footprints of 1 to 17 columns), rotated, partly outside
+    the table, with invalid pixels, the lattice's cells not aligned to the request."""
+    from geobase.tiles.kernels import area_warp, area_warp_packed
+
+    rng = np.random.default_rng(seed)
+    th, tw = 40 + int(24 * ratio), 36 + int(24 * ratio)
+    ok_src = rng.random((th - 2, tw - 2)) < share
+    pix = rng.integers(0, 256, (3, th - 2, tw - 2), dtype=np.uint16) * ok_src
+    lanes = np.zeros((th, tw, 4), np.uint16)
+    lanes[1:-1, 1:-1, :3] = np.moveaxis(pix, 0, -1)
+    lanes[1:-1, 1:-1, 3] = ok_src
+    step, h, w = 16, 20, 24
+    nx0, ny0 = px0 // step, 0
+    ny, nx = np.mgrid[0:3, nx0 : -(-(px0 + w) // step) + 1].astype(np.float64)
+    t = np.radians(rotation)
+    gx, gy = nx * step, ny * step
+    col = offset[0] + 1 + ratio * (np.cos(t) * (gx - px0) - np.sin(t) * gy)
+    row = offset[1] + 1 + ratio * (np.sin(t) * (gx - px0) + np.cos(t) * gy)
+    finite = np.ones(col.shape, bool)
+    want = np.zeros((3, h, w), np.uint8)
+    want_ok = np.zeros((h, w), bool)
+    area_warp(col, row, finite, nx0, ny0, step, px0, 0, lanes.astype(np.float64), want, want_ok,
+              True)  # fmt: skip
+    got = np.zeros((3, h, w), np.uint8)
+    got_ok = np.zeros((h, w), bool)
+    packed = lanes.view(np.int64).reshape(th, tw)
+    area_warp_packed(col, row, finite, nx0, ny0, step, px0, 0, packed, got, got_ok)
+    both_ok = got_ok & want_ok
+    assert not got[:, ~got_ok].any()
+    if both_ok.any():
+        diff = np.abs(got.astype(int) - want.astype(int))[:, both_ok]
+        # each of the footprint's four edges moves by 1/128 pixel at most: its weights by
+        # 2 / (128 * extent) an axis, extents at least the scale; one more for rounding
+        assert diff.max() <= 1 + 255 * 2 * (2 / 128) / min(ratio, 1.0)
+        assert psnr(got, want, both_ok) >= 45.0
+    assert (got_ok ^ want_ok).sum() <= max(2, 0.05 * (got_ok | want_ok).sum())
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     h=st.integers(1, 40),

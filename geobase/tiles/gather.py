@@ -172,7 +172,7 @@ def area_warp_source(src: Any, bands: list[int], crs: Any, anchor: tuple[float, 
                      dtype: Any) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The exact area-weighted average of one source's pixels under each output pixel
     (see :mod:`geobase.tiles.kernels`). Returns (data, valid)."""
-    from geobase.tiles.kernels import area_warp
+    from geobase.tiles.kernels import area_warp, area_warp_packed
 
     nb = len(bands)
     data = np.zeros((nb, height, width), dtype)
@@ -185,19 +185,21 @@ def area_warp_source(src: Any, bands: list[int], crs: Any, anchor: tuple[float, 
         return data, valid
     c0, r0, c1, r1 = window
     h, w = r1 - r0 + 2, c1 - c0 + 2
-    if dtype == np.uint8:
-        # every band and the validity in one 8-byte pixel (unused bands zero)
-        table = packed_table(src, bands, window, 1).view(np.uint16).reshape(h, w, 4)
-    else:
-        pix, ok = read_reduced(src, bands, window, 1, dtype)
-        table = np.zeros((h, w, 4), np.float64)
-        table[1:-1, 1:-1, :nb] = np.moveaxis(pix, 0, -1)
-        table[1:-1, 1:-1, 3] = ok
     # node coordinates in table units: the table's column 0 is source column c0 - 1
     col = nodes.col - c0
     row = nodes.row - r0
+    if dtype == np.uint8:
+        # every band and the validity in one 8-byte pixel (unused bands zero)
+        packed = packed_table(src, bands, window, 1).view(np.int64).reshape(h, w)
+        area_warp_packed(col, row, nodes.finite, nodes.nx0, nodes.ny0, COORD_STEP, px0, py0,
+                         packed, data, valid)  # fmt: skip
+        return data, valid
+    pix, ok = read_reduced(src, bands, window, 1, dtype)
+    table = np.zeros((h, w, 4), np.float64)
+    table[1:-1, 1:-1, :nb] = np.moveaxis(pix, 0, -1)
+    table[1:-1, 1:-1, 3] = ok
     area_warp(col, row, nodes.finite, nodes.nx0, nodes.ny0, COORD_STEP, px0, py0, table, data,
-              valid, dtype == np.uint8)  # fmt: skip
+              valid, False)  # fmt: skip
     return data, valid
 
 

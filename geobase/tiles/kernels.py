@@ -10,6 +10,16 @@ every ``step`` pixels): a pixel depends only on its cell's nodes and its place i
 cell, never on the request it is warped in. IEEE arithmetic throughout (no fastmath), so
 the bytes are the same on every run and in every worker.
 
+Imagery (uint8) takes :func:`area_warp_packed`: the same footprints with their edges on a
+grid of 1/``QUANTA`` source pixel, summed in integers, every band and the validity at once
+in the 16-bit lanes of one 64-bit word per source pixel (the packed table of
+:func:`geobase.tiles.sources.packed_table`), three source columns and rows a pixel without
+a branch where the footprint spans at most three: ~1.7x faster than :func:`area_warp` on
+the city bench's mosaic, within one grey level of it (the edges move by 1/128 source pixel
+at most, against up to 1/8 for GDAL's approximate transformer). Elevations keep the float
+kernel, :func:`area_warp`, which is also the exact reference the packed one is tested
+against.
+
 Compiled once and cached on disk beside this file (numba's ``cache=True``); importing this
 module costs ~0.3 s (numba) and the first call per process loads the cached machine code.
 """
@@ -23,6 +33,12 @@ from numba import njit
 
 #: share of a pixel's footprint that valid source pixels must cover for it to be valid
 MIN_COVER = 0.5
+#: footprint edges of :func:`area_warp_packed` per source pixel (a power of two): its
+#: 16-bit lanes hold a row of three source pixels, 3 * QUANTA * 255 < 2**16
+QUANTA = 64
+_QSHIFT = 6
+_LANES_02 = np.int64(0x0000FFFF0000FFFF)  # lanes 0 and 2 of four 16-bit lanes
+_LOW32 = np.int64(0xFFFFFFFF)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -172,6 +188,171 @@ def area_warp(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def area_warp_packed(
+    ncol, nrow, ok, nx0, ny0, step, px0, py0, table, out, valid
+):  # pragma: no cover
+    """:func:`area_warp` of uint8 imagery from its packed table, in integers.
+
+    ``table``: (H, W) int64, a source pixel's bands in 16-bit lanes 0-2 (unused ones
+    zero) and its validity (0 or 1) in lane 3, invalid pixels zero. ``out``: (bands, h,
+    w) uint8 and ``valid`` (h, w) bool, every pixel written. The footprint is
+    :func:`area_warp`'s, its edges rounded to the nearest 1/``QUANTA`` source pixel
+    (half up). Lane arithmetic: a row's columns weighted by their overlap (in quanta)
+    sum all four lanes in one multiply-add a pixel (each lane < 2**16); the rows,
+    weighted likewise, sum lanes 0 and 2 and lanes 1 and 3 in two words of 32-bit lanes.
+    The value is the sum over the valid area rounded half up: (2 s + a) // (2 a), exact
+    in float64 (both below 2**53, and a quotient's distance to the next integer is at
+    least 1 / (2 a), far above its rounding).
+    """
+    nb = out.shape[0]
+    h = out.shape[1]
+    w = out.shape[2]
+    th = table.shape[0]
+    tw = table.shape[1]
+    tab = table.reshape(th * tw)
+    inv = 1.0 / step
+    q = float(QUANTA)
+    # per output column: its lattice cell and its place in the cell (the same every row)
+    jx = np.empty(w, np.int64)
+    u0 = np.empty(w, np.float64)
+    u1 = np.empty(w, np.float64)
+    uc = np.empty(w, np.float64)
+    for x in range(w):
+        g = px0 + x
+        jx[x] = g // step - nx0
+        fx = g % step
+        u0[x] = fx * inv
+        u1[x] = (fx + 1) * inv
+        uc[x] = (fx + 0.5) * inv
+    ncell = ncol.shape[1]
+    centre = np.empty(ncell, np.float64)  # column coordinates of the nodes on this row
+    top = np.empty(w, np.float64)  # row coordinates on the pixels' centre columns
+    bottom = np.empty(w, np.float64)
+    cell_ok = np.empty(w, np.bool_)
+    xl = np.empty(w, np.int64)  # the footprints' edges, in quanta
+    xr = np.empty(w, np.int64)
+    yt = np.empty(w, np.int64)
+    yb = np.empty(w, np.int64)
+    even = np.empty(w, np.int64)  # sums of lanes 0 and 2, and of lanes 1 and 3
+    odd = np.empty(w, np.int64)
+    last_cy = -1
+    for y in range(h):
+        gy = py0 + y
+        cy = gy // step - ny0
+        fy = gy % step
+        v0 = fy * inv
+        v1 = (fy + 1) * inv
+        vc = (fy + 0.5) * inv
+        if cy != last_cy:
+            last_cy = cy
+            for x in range(w):
+                j = jx[x]
+                n00 = nrow[cy, j]
+                n01 = nrow[cy, j + 1]
+                n10 = nrow[cy + 1, j]
+                n11 = nrow[cy + 1, j + 1]
+                top[x] = n00 + (n01 - n00) * uc[x]
+                bottom[x] = n10 + (n11 - n10) * uc[x]
+                cell_ok[x] = ok[cy, j] and ok[cy, j + 1] and ok[cy + 1, j] and ok[cy + 1, j + 1]
+        for j in range(ncell):
+            centre[j] = ncol[cy, j] + (ncol[cy + 1, j] - ncol[cy, j]) * vc
+        for x in range(w):
+            j = jx[x]
+            ca = centre[j]
+            cb = centre[j + 1]
+            e0 = math.floor((ca + (cb - ca) * u0[x]) * q + 0.5)
+            e1 = math.floor((ca + (cb - ca) * u1[x]) * q + 0.5)
+            xl[x] = min(e0, e1)
+            xr[x] = max(e0, e1)
+            a = top[x]
+            b = bottom[x]
+            e0 = math.floor((a + (b - a) * v0) * q + 0.5)
+            e1 = math.floor((a + (b - a) * v1) * q + 0.5)
+            yt[x] = min(e0, e1)
+            yb[x] = max(e0, e1)
+        for x in range(w):
+            left = xl[x]
+            right = xr[x]
+            upper = yt[x]
+            lower = yb[x]
+            c0 = left >> _QSHIFT
+            r0 = upper >> _QSHIFT
+            if not (c0 >= 0 and r0 >= 0 and c0 + 3 <= tw and r0 + 3 <= th
+                    and right <= (c0 + 3) * QUANTA and lower <= (r0 + 3) * QUANTA):  # fmt: skip
+                even[x], odd[x] = _packed_sums(left, right, upper, lower, tab, tw, th)
+                continue
+            # the usual footprint: three columns and rows, zero weights past it
+            e1 = (c0 + 1) * QUANTA
+            e2 = e1 + QUANTA
+            a0 = min(right, e1) - left
+            a1 = max(0, min(right, e2) - e1)
+            a2 = max(0, right - e2)
+            e1 = (r0 + 1) * QUANTA
+            e2 = e1 + QUANTA
+            b0 = min(lower, e1) - upper
+            b1 = max(0, min(lower, e2) - e1)
+            b2 = max(0, lower - e2)
+            i = r0 * tw + c0
+            t = a0 * tab[i] + a1 * tab[i + 1] + a2 * tab[i + 2]
+            se = b0 * (t & _LANES_02)
+            so = b0 * ((t >> 16) & _LANES_02)
+            i += tw
+            t = a0 * tab[i] + a1 * tab[i + 1] + a2 * tab[i + 2]
+            se += b1 * (t & _LANES_02)
+            so += b1 * ((t >> 16) & _LANES_02)
+            i += tw
+            t = a0 * tab[i] + a1 * tab[i + 1] + a2 * tab[i + 2]
+            se += b2 * (t & _LANES_02)
+            so += b2 * ((t >> 16) & _LANES_02)
+            even[x] = se
+            odd[x] = so
+        for x in range(w):
+            area = (xr[x] - xl[x]) * (yb[x] - yt[x])
+            se = even[x]
+            so = odd[x]
+            cover = so >> 32
+            good = cell_ok[x] and area > 0 and 2 * cover >= area  # MIN_COVER
+            d = 2.0 * max(cover, 1)
+            valid[y, x] = good
+            out[0, y, x] = _level((2 * (se & _LOW32) + cover) / d, good)
+            if nb > 1:
+                out[1, y, x] = _level((2 * (so & _LOW32) + cover) / d, good)
+                out[2, y, x] = _level((2 * (se >> 32) + cover) / d, good)
+
+
+@njit(cache=True, inline="always")
+def _level(value, good):  # pragma: no cover - compiled
+    """floor(value) as a grey level where ``good``, else 0 (a select, no branch)."""
+    return np.uint8(min(255.0, math.floor(value)) if good else 0.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _packed_sums(left, right, upper, lower, tab, tw, th):  # pragma: no cover - compiled
+    """The lane sums (lanes 0 and 2, lanes 1 and 3) of :func:`area_warp_packed` for a
+    footprint of any size (edges in quanta), clipped to the table. Summed in 32-bit lanes
+    from the start: up to 16 source pixels a side (the fast warp's widest footprint) stay
+    below 17 * 17 * QUANTA**2 * 255 < 2**32."""
+    c_lo = max(left >> _QSHIFT, 0)
+    c_hi = min(-((-right) >> _QSHIFT), tw)
+    r_lo = max(upper >> _QSHIFT, 0)
+    r_hi = min(-((-lower) >> _QSHIFT), th)
+    se = 0
+    so = 0
+    for r in range(r_lo, r_hi):
+        wy = min(lower, (r + 1) * QUANTA) - max(upper, r * QUANTA)
+        te = 0
+        to = 0
+        for c in range(c_lo, c_hi):
+            a = min(right, (c + 1) * QUANTA) - max(left, c * QUANTA)
+            v = tab[r * tw + c]
+            te += a * (v & _LANES_02)
+            to += a * ((v >> 16) & _LANES_02)
+        se += wy * te
+        so += wy * to
+    return se, so
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def downsample_u8(data, mask, out, out_mask):  # pragma: no cover - compiled
     """2 x 2 mean of the valid pixels of uint8 ``data`` (bands, 2h, 2w) with ``mask``
     (2h, 2w) into ``out`` (bands, h, w) and ``out_mask`` (h, w): (2 * sum + n) // (2 * n)
@@ -207,16 +388,16 @@ def downsample_u8(data, mask, out, out_mask):  # pragma: no cover - compiled
 
 
 def load() -> None:
-    """Compile (or load from the cache) both variants of :func:`area_warp` and
-    :func:`downsample_u8` in this process
+    """Compile (or load from the cache) the elevations' :func:`area_warp`,
+    :func:`area_warp_packed` and :func:`downsample_u8` in this process
     (~0.3 s from the cache), so that forked workers inherit them instead of each paying it."""
     nodes = np.zeros((2, 2), np.float64)
     ok = np.zeros((2, 2), np.bool_)
     valid = np.zeros((1, 1), np.bool_)
-    for table, out in (
-        (np.zeros((1, 1, 4), np.uint16), np.zeros((3, 1, 1), np.uint8)),
-        (np.zeros((1, 1, 4), np.float64), np.zeros((1, 1, 1), np.float32)),
-    ):
-        area_warp(nodes, nodes, ok, 0, 0, 16, 0, 0, table, out, valid, out.dtype == np.uint8)
+    table = np.zeros((1, 1, 4), np.float64)  # elevations (imagery takes the packed kernel)
+    area_warp(nodes, nodes, ok, 0, 0, 16, 0, 0, table, np.zeros((1, 1, 1), np.float32), valid,
+              False)  # fmt: skip
+    area_warp_packed(nodes, nodes, ok, 0, 0, 16, 0, 0, np.zeros((1, 1), np.int64),
+                     np.zeros((3, 1, 1), np.uint8), valid)  # fmt: skip
     block = np.zeros((3, 2, 2), np.uint8)
     downsample_u8(block, np.zeros((2, 2), np.bool_), np.zeros((3, 1, 1), np.uint8), valid)

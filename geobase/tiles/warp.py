@@ -44,7 +44,7 @@ MAX_OVERSAMPLE = 4
 WARPS: tuple[str, ...] = ("fast", "reference")
 #: names each warp's arithmetic in the overview cache's fingerprint: bump it whenever
 #: base pixels change, so that an update never mixes old cached pixels with new ones
-WARP_VERSIONS = {"fast": "area-lattice-3", "reference": "rasterio-reproject-average-1"}
+WARP_VERSIONS = {"fast": "area-lattice-4", "reference": "rasterio-reproject-average-1"}
 WARP_VERSION = WARP_VERSIONS["fast"]
 ENV = "GEOBASE_WARP"
 
