@@ -718,11 +718,11 @@ def test_failed_or_killed_update_keeps_pyramid_and_cache(workspace, catalogue, t
 def _fingerprint(out, ws):
     rec = last_pyramid(ws, out)
     from geobase.tiles.cache import CODEC
-    from geobase.tiles.render import WARP_CHUNK, WARP_VERSION
+    from geobase.tiles.render import WARP_CHUNK, warp_version
 
     return {"tms": rec["tms"], "minzoom": rec["minzoom"], "maxzoom": rec["maxzoom"],
             "mode": rec["mode"], "channels": 3, "fill": [255, 255, 255],
-            "chunk": WARP_CHUNK, "warp": WARP_VERSION, "block": 4, "levels": 2,
+            "chunk": WARP_CHUNK, "warp": warp_version("fast"), "block": 4, "levels": 2,
             "codec": CODEC}  # fmt: skip
 
 

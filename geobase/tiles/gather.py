@@ -169,9 +169,10 @@ def _window(
 
 def area_warp_source(src: Any, bands: list[int], crs: Any, anchor: tuple[float, float],
                      res: float, px0: int, py0: int, width: int, height: int,
-                     dtype: Any) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                     dtype: Any, decoder: str = "gdal") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The exact area-weighted average of one source's pixels under each output pixel
-    (see :mod:`geobase.tiles.kernels`). Returns (data, valid)."""
+    (see :mod:`geobase.tiles.kernels`); ``decoder``: see :func:`packed_table`. Returns
+    (data, valid)."""
     from geobase.tiles.kernels import area_warp, area_warp_packed
 
     nb = len(bands)
@@ -190,7 +191,7 @@ def area_warp_source(src: Any, bands: list[int], crs: Any, anchor: tuple[float, 
     row = nodes.row - r0
     if dtype == np.uint8:
         # every band and the validity in one 8-byte pixel (unused bands zero)
-        packed = packed_table(src, bands, window, 1).view(np.int64).reshape(h, w)
+        packed = packed_table(src, bands, window, 1, decoder).view(np.int64).reshape(h, w)
         area_warp_packed(col, row, nodes.finite, nodes.nx0, nodes.ny0, COORD_STEP, px0, py0,
                          packed, data, valid)  # fmt: skip
         return data, valid

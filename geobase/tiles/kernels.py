@@ -212,23 +212,26 @@ def area_warp_packed(
     tab = table.reshape(th * tw)
     inv = 1.0 / step
     q = float(QUANTA)
-    # per output column: its lattice cell and its place in the cell (the same every row)
-    jx = np.empty(w, np.int64)
-    u0 = np.empty(w, np.float64)
-    u1 = np.empty(w, np.float64)
-    uc = np.empty(w, np.float64)
-    for x in range(w):
+    # edge x (0 <= x <= w) is the left of pixel x; an edge is a function of its place on
+    # the zoom's grid alone (its lattice cell and place in it), so that neighbours share
+    # it exactly and no request sees other bytes than another
+    jx = np.empty(w + 1, np.int64)
+    fx = np.empty(w + 1, np.int64)
+    for x in range(w + 1):
         g = px0 + x
         jx[x] = g // step - nx0
-        fx = g % step
-        u0[x] = fx * inv
-        u1[x] = (fx + 1) * inv
-        uc[x] = (fx + 0.5) * inv
+        fx[x] = g % step
+    uc = np.empty(w, np.float64)  # the pixels' centres in their cells
+    for x in range(w):
+        uc[x] = (fx[x] + 0.5) * inv
     ncell = ncol.shape[1]
-    centre = np.empty(ncell, np.float64)  # column coordinates of the nodes on this row
-    top = np.empty(w, np.float64)  # row coordinates on the pixels' centre columns
-    bottom = np.empty(w, np.float64)
+    centre = np.empty(ncell, np.float64)  # column coordinates of the nodes on a row
+    top = np.empty(w, np.float64)  # row coordinates on the pixels' centre columns, on
+    bottom = np.empty(w, np.float64)  # the cell's top and bottom node rows
     cell_ok = np.empty(w, np.bool_)
+    cols = np.empty(w + 1, np.int64)  # a row's column edges and
+    rows_top = np.empty(w, np.int64)  # its top and bottom edges, in quanta
+    rows_bottom = np.empty(w, np.int64)
     xl = np.empty(w, np.int64)  # the footprints' edges, in quanta
     xr = np.empty(w, np.int64)
     yt = np.empty(w, np.int64)
@@ -240,36 +243,42 @@ def area_warp_packed(
         gy = py0 + y
         cy = gy // step - ny0
         fy = gy % step
-        v0 = fy * inv
-        v1 = (fy + 1) * inv
-        vc = (fy + 0.5) * inv
         if cy != last_cy:
             last_cy = cy
             for x in range(w):
                 j = jx[x]
                 n00 = nrow[cy, j]
-                n01 = nrow[cy, j + 1]
                 n10 = nrow[cy + 1, j]
-                n11 = nrow[cy + 1, j + 1]
-                top[x] = n00 + (n01 - n00) * uc[x]
-                bottom[x] = n10 + (n11 - n10) * uc[x]
+                top[x] = n00 + (nrow[cy, j + 1] - n00) * uc[x]
+                bottom[x] = n10 + (nrow[cy + 1, j + 1] - n10) * uc[x]
                 cell_ok[x] = ok[cy, j] and ok[cy, j + 1] and ok[cy + 1, j] and ok[cy + 1, j + 1]
+        if y == 0:
+            v = fy * inv
+            for x in range(w):
+                rows_top[x] = math.floor((top[x] + (bottom[x] - top[x]) * v) * q + 0.5)
+        else:  # the row above's bottom edge (the same arithmetic)
+            rows_top, rows_bottom = rows_bottom, rows_top
+        if fy + 1 == step:  # the next cell's top: its nodes' own values
+            for x in range(w):
+                rows_bottom[x] = math.floor(bottom[x] * q + 0.5)
+        else:
+            v = (fy + 1) * inv
+            for x in range(w):
+                rows_bottom[x] = math.floor((top[x] + (bottom[x] - top[x]) * v) * q + 0.5)
+        vc = (fy + 0.5) * inv
         for j in range(ncell):
             centre[j] = ncol[cy, j] + (ncol[cy + 1, j] - ncol[cy, j]) * vc
-        for x in range(w):
+        for x in range(w + 1):
             j = jx[x]
-            ca = centre[j]
-            cb = centre[j + 1]
-            e0 = math.floor((ca + (cb - ca) * u0[x]) * q + 0.5)
-            e1 = math.floor((ca + (cb - ca) * u1[x]) * q + 0.5)
-            xl[x] = min(e0, e1)
-            xr[x] = max(e0, e1)
-            a = top[x]
-            b = bottom[x]
-            e0 = math.floor((a + (b - a) * v0) * q + 0.5)
-            e1 = math.floor((a + (b - a) * v1) * q + 0.5)
-            yt[x] = min(e0, e1)
-            yb[x] = max(e0, e1)
+            e = centre[j]
+            if fx[x] > 0:
+                e += (centre[j + 1] - e) * (fx[x] * inv)
+            cols[x] = math.floor(e * q + 0.5)
+        for x in range(w):
+            xl[x] = min(cols[x], cols[x + 1])
+            xr[x] = max(cols[x], cols[x + 1])
+            yt[x] = min(rows_top[x], rows_bottom[x])
+            yb[x] = max(rows_top[x], rows_bottom[x])
         for x in range(w):
             left = xl[x]
             right = xr[x]
@@ -352,6 +361,23 @@ def _packed_sums(left, right, upper, lower, tab, tw, th):  # pragma: no cover - 
     return se, so
 
 
+@njit(cache=True, nogil=True)
+def pack_pixels(pix, valid, every, out):  # pragma: no cover - compiled
+    """Pack uint8 bands ``pix`` (bands <= 3, h, w) into ``out`` (h + 2, w + 2) int64, the
+    packed table's inside: band b in 16-bit lane b, the validity (``valid`` (h, w), or
+    every pixel where ``every``) in lane 3, invalid pixels zero; the border untouched."""
+    nb = pix.shape[0]
+    h = pix.shape[1]
+    w = pix.shape[2]
+    one = np.int64(1) << 48
+    for r in range(h):
+        for c in range(w):
+            v = one
+            for b in range(nb):
+                v |= np.int64(pix[b, r, c]) << (16 * b)
+            out[r + 1, c + 1] = v if every or valid[r, c] else 0
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def downsample_u8(data, mask, out, out_mask):  # pragma: no cover - compiled
     """2 x 2 mean of the valid pixels of uint8 ``data`` (bands, 2h, 2w) with ``mask``
@@ -389,7 +415,7 @@ def downsample_u8(data, mask, out, out_mask):  # pragma: no cover - compiled
 
 def load() -> None:
     """Compile (or load from the cache) the elevations' :func:`area_warp`,
-    :func:`area_warp_packed` and :func:`downsample_u8` in this process
+    :func:`area_warp_packed`, :func:`pack_pixels` and :func:`downsample_u8` in this process
     (~0.3 s from the cache), so that forked workers inherit them instead of each paying it."""
     nodes = np.zeros((2, 2), np.float64)
     ok = np.zeros((2, 2), np.bool_)
@@ -400,4 +426,6 @@ def load() -> None:
     area_warp_packed(nodes, nodes, ok, 0, 0, 16, 0, 0, np.zeros((1, 1), np.int64),
                      np.zeros((3, 1, 1), np.uint8), valid)  # fmt: skip
     block = np.zeros((3, 2, 2), np.uint8)
+    for pix in (block, block.transpose(1, 2, 0).copy().transpose(2, 0, 1)):  # GDAL's, Pillow's
+        pack_pixels(pix, np.zeros((2, 2), np.bool_), True, np.zeros((4, 4), np.int64))
     downsample_u8(block, np.zeros((2, 2), np.bool_), np.zeros((3, 1, 1), np.uint8), valid)

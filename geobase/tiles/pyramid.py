@@ -44,6 +44,7 @@ from shapely.geometry.base import BaseGeometry
 from geobase.errors import TileBuildError, TileSettingsError
 from geobase.tiles.cache import CODEC as CACHE_CODEC
 from geobase.tiles.cache import RawCache
+from geobase.tiles.jpegtiles import TILE_CACHE_BYTES as TILE_CACHE
 from geobase.tiles.render import (
     TILE,
     WARP_CHUNK,
@@ -200,8 +201,9 @@ MiB = 1 << 20
 PROCESS_BASE = 200 * MiB
 #: the warp's transient arrays at most (a gather of GATHER_SAMPLES, ~8 bytes a sample)
 WARP_PEAK = 8 * (1 << 24)
-#: GDAL's block cache in each worker under a memory limit (its default is 5% of the RAM)
-GDAL_CACHE = 64 * MiB
+#: GDAL's block cache in each worker under a memory limit (its default is 5% of the RAM);
+#: with the JPEG tiles a worker keeps decoded itself (:data:`TILE_CACHE`) 64 MiB
+GDAL_CACHE = 32 * MiB
 
 
 @dataclass(frozen=True)
@@ -220,10 +222,11 @@ def memory_plan(
     """The workers and windows in flight that keep a build's peak resident memory (the
     main process and its workers together) within ``max_memory_mb`` MiB.
 
-    Each worker: :data:`PROCESS_BASE`, GDAL's cache (:data:`GDAL_CACHE`), the warp's
-    transients (:data:`WARP_PEAK`) and its window three times over (pixels, mask, the
-    zooms above and their encoding); the main process: :data:`PROCESS_BASE`, the
-    quadrants it keeps (:data:`KEEP_QUADRANTS`) and the results of the windows in flight.
+    Each worker: :data:`PROCESS_BASE`, GDAL's cache (:data:`GDAL_CACHE`), the decoded
+    JPEG tiles (:data:`TILE_CACHE`), the warp's transients (:data:`WARP_PEAK`) and its
+    window three times over (pixels, mask, the zooms above and their encoding); the main
+    process: :data:`PROCESS_BASE`, the quadrants it keeps (:data:`KEEP_QUADRANTS`) and the
+    results of the windows in flight.
     None: no limit (workers as asked, twice as many windows in flight, GDAL's default).
 
     Raises:
@@ -234,7 +237,7 @@ def memory_plan(
         return MemoryPlan(n, 2 * n, None)
     pixel = settings.channels * np.dtype(settings.dtype).itemsize + 1
     window = block * block * TILE * TILE * pixel
-    worker = PROCESS_BASE + GDAL_CACHE + WARP_PEAK + 3 * window
+    worker = PROCESS_BASE + GDAL_CACHE + TILE_CACHE + WARP_PEAK + 3 * window
     result = window // 8  # encoded tiles of a window and its top tile's quadrant, at most
     main = PROCESS_BASE + KEEP_QUADRANTS * (TILE // 2) ** 2 * pixel
     limit = max_memory_mb * MiB
@@ -442,7 +445,7 @@ def cache_fingerprint(settings: RenderSettings, block: int = 8) -> dict:
         "channels": settings.channels,
         "fill": list(settings.fill),
         "chunk": WARP_CHUNK,
-        "warp": warp_version(settings.warp),
+        "warp": warp_version(settings.warp, settings.decoder),
     }
 
 

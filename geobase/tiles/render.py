@@ -44,6 +44,7 @@ from geobase.tiles.encodings import (
     unpack_raw,
 )
 from geobase.tiles.gather import COORD_STEP, GATHER_SAMPLES, gather_warp
+from geobase.tiles.jpegtiles import decoder_mode
 from geobase.tiles.sources import (
     READ_PIXELS,
     SourceRef,
@@ -227,9 +228,13 @@ class RenderSettings:
     #: ``fast`` or ``reference`` (see :mod:`geobase.tiles.warp`); by default
     #: ``$GEOBASE_WARP`` where the settings are made, so workers follow the main process
     warp: str = field(default_factory=warp_mode)
+    #: the fast warp's JPEG decoder, ``turbo`` or ``gdal`` (see
+    #: :mod:`geobase.tiles.jpegtiles`); by default ``$GEOBASE_JPEG_DECODER``
+    decoder: str = field(default_factory=decoder_mode)
 
     def __post_init__(self) -> None:
         warp_mode(self.warp)  # a bad name fails here, not in a worker
+        decoder_mode(self.decoder)
 
     @property
     def dtype(self):
@@ -313,9 +318,10 @@ def _render_chunk(settings, sources, g, x0, y0, x1, y1) -> tuple[np.ndarray, np.
     if settings.mode != "hillshade":
         return warp_block(sources, crs, g.transform(x0, y0), width, height,
                           settings.mode, settings.channels, anchor=anchor,
-                          warp=settings.warp)  # fmt: skip
+                          warp=settings.warp, decoder=settings.decoder)  # fmt: skip
     elev, emask = warp_block(sources, crs, g.transform(x0, y0, pad=1), width + 2, height + 2,
-                             "hillshade", 1, anchor=anchor, warp=settings.warp)  # fmt: skip
+                             "hillshade", 1, anchor=anchor, warp=settings.warp,
+                             decoder=settings.decoder)  # fmt: skip
     rows_y = g.top - ((y0 * TILE + np.arange(height) + 0.5) * g.res)
     dx, dy = ground_pixel_size(settings.tms, g, rows_y)
     mask = emask[1:-1, 1:-1].copy()

@@ -34,6 +34,7 @@ from rasterio.errors import RasterioError
 from geobase.errors import SourceReadError, TileSettingsError
 from geobase.tiles import gather
 from geobase.tiles.gather import COORD_STEP, area_warp_source, gather_warp
+from geobase.tiles.jpegtiles import decoder_mode
 from geobase.tiles.sources import SourceRef, open_source, prepare_transformers
 
 #: most source pixels per base pixel and axis warped by the exact area average from the
@@ -73,9 +74,13 @@ def prepare_warp(sources: Iterable[SourceRef], crs: Any) -> None:
         kernels.load()
 
 
-def warp_version(mode: str) -> str:
-    """The overview cache's name for the arithmetic of warp ``mode``."""
-    return WARP_VERSIONS[warp_mode(mode)]
+def warp_version(mode: str, decoder: str = "turbo") -> str:
+    """The overview cache's name for the arithmetic of warp ``mode`` with JPEG
+    ``decoder`` (the reference warp reads through GDAL whatever the decoder)."""
+    mode = warp_mode(mode)
+    if mode == "reference":
+        return WARP_VERSIONS[mode]
+    return f"{WARP_VERSIONS[mode]}+jpeg-{decoder_mode(decoder)}"
 
 
 def warp_block(
@@ -89,6 +94,7 @@ def warp_block(
     *,
     anchor: tuple[float, float] | None = None,
     warp: str | None = None,
+    decoder: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Paint the sources (oldest first, newest on top) into one block; returns data, mask.
 
@@ -96,9 +102,11 @@ def warp_block(
     number of pixels from; the coordinate lattice of the fast warp is fixed to it, so a
     pixel's bytes do not depend on the request it is warped in. None: the block's own
     origin (a lattice relative to the request). ``warp``: ``fast`` or ``reference``
-    (None: :func:`warp_mode`).
+    (None: :func:`warp_mode`); ``decoder``: the fast warp's JPEG decoder, ``turbo`` or
+    ``gdal`` (None: :func:`geobase.tiles.jpegtiles.decoder_mode`).
     """
     warp = warp_mode(warp)
+    decoder = decoder_mode(decoder)
     dtype = np.uint8 if mode == "rgb" else np.float32
     data = np.zeros((channels, height, width), dtype=dtype)
     mask = np.zeros((height, width), dtype=bool)
@@ -119,7 +127,7 @@ def warp_block(
         if col0 >= col1 or row0 >= row1:
             continue
         part, valid = _warp_one(ref, crs, anchor, res, px0 + col0, py0 + row0,
-                                col1 - col0, row1 - row0, mode, channels, warp)  # fmt: skip
+                                col1 - col0, row1 - row0, mode, channels, warp, decoder)  # fmt: skip
         if not valid.any():
             continue
         window = (slice(row0, row1), slice(col0, col1))
@@ -131,7 +139,7 @@ def warp_block(
 
 def _warp_one(ref: SourceRef, crs: Any, anchor: tuple[float, float], res: float, px0: int,
               py0: int, width: int, height: int, mode: str, channels: int,
-              warp: str) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+              warp: str, decoder: str) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Warp one source onto output pixels [px0, px0 + width) x [py0, py0 + height)."""
     path = ref.path
     src = open_source(path)
@@ -154,7 +162,7 @@ def _warp_one(ref: SourceRef, crs: Any, anchor: tuple[float, float], res: float,
                 rows = min(step, height - y)
                 if f == 1:
                     parts.append(area_warp_source(src, bands, crs, anchor, res, px0, py0 + y,
-                                                  width, rows, dtype))  # fmt: skip
+                                                  width, rows, dtype, decoder))  # fmt: skip
                 else:
                     parts.append(gather_warp(src, bands, crs, anchor, res, px0, py0 + y, width,
                                              rows, k, f, dtype))  # fmt: skip
