@@ -151,6 +151,9 @@ HOW: dict[str, str] = {
         "geobase control inspect STC001 --condition moved --date 2024-05-02 --inspector 林工 "
         "--new-id STC001A --new-position 116.6826,23.3541"
     ): "a moved mark and its replacement",
+    "geobase control inspect --from inspections.jsonl": (
+        "three JSON lines (Chinese keys and notes, a photo beside the file): three acks"
+    ),
     "geobase control overdue --as-of 2025-03-01": "marks overdue then",
     "geobase control stats": "the per-district table",
     "geobase control datasheet STC001 -o STC001.pdf": "a PDF datasheet",
@@ -457,6 +460,19 @@ def write_photo(path: Path) -> None:
     Image.fromarray(pixels).save(path, format="JPEG", quality=80)
 
 
+def write_inspections(path: Path) -> None:
+    """A field team's stream of inspections (JSON Lines), the way a script writes them."""
+    lines = [
+        {"point_id": "STC002", "condition": "完好", "date": "2024-05-02", "inspector": "林工"},
+        {"point_id": "STC003", "condition": "damaged", "date": "2024-05-02", "inspector": "林工",
+         "usability": "水准", "notes": "观测墩顶面开裂", "evidence": ["photo.jpg"]},
+        {"点号": "STC004", "状况": "未找到", "巡查日期": "2024-05-03", "巡查人": "陈工"},
+    ]  # fmt: skip
+    path.write_text(
+        "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8"
+    )
+
+
 @pytest.fixture(scope="module")
 def inputs(smoke) -> Smoke:
     """The files the README's lines assume, in the workspace folder (their working folder)."""
@@ -468,6 +484,7 @@ def inputs(smoke) -> Smoke:
     write_polygons(ws)
     write_boundaries(smoke.home / "boundaries.shp")
     write_photo(ws / "photo.jpg")
+    write_inspections(ws / "inspections.jsonl")
     return smoke
 
 
@@ -917,6 +934,22 @@ def test_control_network(inputs):
     [new] = registry(smoke, point_id="STC001A").to_dict("records")
     assert (round(new["lon"], 6), round(new["lat"], 6)) == (116.6826, 23.3541)
     assert registry(smoke, point_id="STC001").empty  # retired
+    acks = smoke.run("geobase control inspect --from inspections.jsonl").stdout.splitlines()
+    assert [a.split(":")[0] for a in acks] == ["line 1", "line 2", "line 3"]
+    assert "STC003 2024-05-02 damaged, usable for levelling, 1 evidence file(s)" in acks[1]
+    from geobase.control.inspections import inspection_history
+    from geobase.store import Workspace
+
+    with Workspace.open(smoke.ws) as ws:
+        streamed = [
+            max(inspection_history(ws, p), key=lambda i: i.fid or 0)
+            for p in ("STC002", "STC003", "STC004")
+        ]
+    assert [(i.condition, i.inspector, i.notes) for i in streamed] == [
+        ("intact", "林工", None),
+        ("damaged", "林工", "观测墩顶面开裂"),
+        ("not_found", "陈工", None),
+    ]
     overdue = smoke.run("geobase control overdue --as-of 2025-03-01")
     count = int(re.search(r"(\d+) marks overdue for inspection", overdue.stderr)[1])
     assert count > 100 and len({r[0] for r in table_rows(overdue.stdout) if r[0]}) == count

@@ -6,9 +6,12 @@ Thin shell over :mod:`geobase.control`. A rejected import prints every bad row
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -272,16 +275,25 @@ def show(point_id: str, fmt: str, workspace_dir: Path | None) -> None:
         info(f"{len(history)} earlier coordinate versions (see --format json)")
 
 
-@control.command()
-@click.argument("point_id")
+INSPECT_EPILOG = """With --from, FILE (or - for stdin) holds one JSON object a line with the keys of the
+options (point_id, condition, date, inspector, usability, notes, evidence, new_id,
+new_position, new_xy, crs, source; the Chinese column names of 'control import' too).
+The workspace is opened once; each line is recorded in its own transaction as it
+arrives and acknowledged by one line on stdout once committed. A bad line stops the
+stream (exit 2) and records nothing; the lines acknowledged before it stay recorded.
+Evidence paths are relative to FILE's folder (the current folder for stdin).
+"""
+
+
+@control.command(epilog=INSPECT_EPILOG)
+@click.argument("point_id", required=False)
 @click.option(
     "--condition",
     "-c",
-    required=True,
     help="intact, damaged, destroyed, 'not found' or moved (完好/损坏/毁坏/未找到/移动).",
 )
-@click.option("--date", "-d", "date", required=True, help="Inspection date YYYY-MM-DD.")
-@click.option("--inspector", "-i", required=True, help="Who inspected.")
+@click.option("--date", "-d", "date", help="Inspection date YYYY-MM-DD.")
+@click.option("--inspector", "-i", help="Who inspected.")
 @click.option("--usability", "-u", help="gnss, levelling, both or none (default from condition).")
 @click.option("--notes", "-n", help="Free text.")
 @click.option(
@@ -302,12 +314,27 @@ def show(point_id: str, fmt: str, workspace_dir: Path | None) -> None:
     show_default=True,
     help="Provenance of the moved mark's new position.",
 )
+@click.option(
+    "--from",
+    "from_file",
+    metavar="FILE",
+    help="Record a stream of inspections, one JSON object a line, from FILE or - (stdin).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Acknowledgement of each record on stdout: a line of text or a JSON object "
+    "(without --from, json writes the one record's and text nothing).",
+)
 @workspace_option
 def inspect(
-    point_id: str,
-    condition: str,
-    date: str,
-    inspector: str,
+    point_id: str | None,
+    condition: str | None,
+    date: str | None,
+    inspector: str | None,
     usability: str | None,
     notes: str | None,
     evidence: tuple[Path, ...],
@@ -316,55 +343,146 @@ def inspect(
     new_xy,
     crs: str | None,
     source: str,
+    from_file: str | None,
+    fmt: str,
     workspace_dir: Path | None,
 ) -> None:
-    """Record an inspection of mark POINT_ID (appended to its history)."""
-    from geobase.control.inspections import parse_condition, record_inspection, record_move
+    """Record an inspection of mark POINT_ID (appended to its history), or a stream of
+    them with --from."""
+    from geobase.control.inspection_stream import InspectionEntry, record_entry
 
+    if from_file is not None:
+        given = {
+            "POINT_ID": point_id,
+            "--condition": condition,
+            "--date": date,
+            "--inspector": inspector,
+            "--usability": usability,
+            "--notes": notes,
+            "--evidence": evidence,
+            "--new-id": new_id,
+            "--new-position": new_position,
+            "--new-xy": new_xy,
+            "--crs": crs,
+            "--source": _given(click.get_current_context(), "source"),
+        }
+        clash = [name for name, value in given.items() if value]
+        if clash:
+            raise click.UsageError(
+                f"--from reads every field from its lines; {', '.join(clash)} cannot be "
+                "given with it"
+            )
+        _inspect_stream(from_file, fmt, workspace_dir)
+        return
+    missing = [
+        name
+        for name, value in (
+            ("POINT_ID", point_id),
+            ("--condition", condition),
+            ("--date", date),
+            ("--inspector", inspector),
+        )
+        if value is None
+    ]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)} (or --from FILE for a stream)")
+    assert point_id and condition and date and inspector is not None
+    entry = InspectionEntry(
+        point_id=point_id,
+        condition=condition,
+        date=date,
+        inspector=inspector,
+        usability=usability,
+        notes=notes,
+        evidence=tuple(str(p) for p in evidence),
+        new_id=new_id,
+        new_position=new_position,
+        new_xy=new_xy,
+        crs=crs,
+        source=source,
+    )
     with open_workspace(workspace_dir) as ws:
-        if parse_condition(condition) == "moved":
-            if new_id is None or (new_position is None and new_xy is None):
-                raise click.UsageError("a moved mark needs --new-id and --new-position or --new-xy")
-            lon, lat = new_position or (None, None)
-            x, y = new_xy or (None, None)
-            inspection, new = record_move(
-                ws,
-                point_id,
-                new_id,
-                date=date,
-                inspector=inspector,
-                lon=lon,
-                lat=lat,
-                x_north=x,
-                y_east=y,
-                crs=crs,
-                source=source,
-                notes=notes,
-                evidence=evidence,
-            )
-            info(
-                f"{point_id} retired (moved); new mark {new.point_id} at B {new.lat:.7f}, L {new.lon:.7f}"
-            )
-        else:
-            if new_id or new_position or new_xy:
-                raise click.UsageError(
-                    "--new-id / --new-position / --new-xy are for --condition moved"
-                )
-            inspection = record_inspection(
-                ws,
-                point_id,
-                date=date,
-                inspector=inspector,
-                condition=condition,
-                usability=usability,
-                notes=notes,
-                evidence=evidence,
-            )
+        inspection, new = record_entry(ws, entry)
+    if new is not None:
+        info(
+            f"{point_id} retired (moved); new mark {new.point_id} at B {new.lat:.7f}, L {new.lon:.7f}"
+        )
     info(
         f"recorded: {inspection.point_id} {inspection.inspected_on} {inspection.condition}, "
         f"usable for {inspection.usability}"
         + (f", {len(inspection.evidence)} evidence file(s)" if inspection.evidence else "")
     )
+    if fmt == "json":
+        click.echo(_ack_json(None, inspection, new))
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
+def _ack_json(line: int | None, inspection, new) -> str:
+    import json
+
+    record = {
+        **({"line": line} if line is not None else {}),
+        "inspection": inspection.fid,
+        "point_id": inspection.point_id,
+        "date": inspection.inspected_on.isoformat(),
+        "inspector": inspection.inspector,
+        "condition": inspection.condition,
+        "usability": inspection.usability,
+        "evidence": len(inspection.evidence),
+        "new_point_id": new.point_id if new is not None else None,
+        "recorded_at": inspection.recorded_at,
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _inspect_stream(from_file: str, fmt: str, workspace_dir: Path | None) -> None:
+    """``inspect --from``: each line recorded, then acknowledged on stdout (flushed)."""
+    from geobase.control.inspection_stream import record_stream
+
+    recorded: list[int] = []
+
+    def ack(line: int, inspection, new) -> None:
+        recorded.append(line)
+        if fmt == "json":
+            text = _ack_json(line, inspection, new)
+        else:
+            text = (
+                f"line {line}: recorded {inspection.point_id} {inspection.inspected_on} "
+                f"{inspection.condition}, usable for {inspection.usability}"
+                + (f", {len(inspection.evidence)} evidence file(s)" if inspection.evidence else "")
+                + (f"; new mark {new.point_id}" if new is not None else "")
+                + f" (inspection {inspection.fid})"
+            )
+        click.echo(text)  # click flushes: the caller may rely on it once it reads the line
+
+    name = "stdin" if from_file == "-" else from_file
+    done = False
+    try:
+        if from_file == "-":
+            stream: Any = contextlib.nullcontext(sys.stdin.buffer)
+            base = None
+        else:
+            path = Path(from_file)
+            if path.is_dir():
+                raise click.BadParameter(f"{path} is a folder", param_hint="--from")
+            stream = path.open("rb")
+            base = path.parent
+        with stream as lines, open_workspace(workspace_dir) as ws:
+            record_stream(ws, lines, base=base, on_recorded=ack)
+        done = True
+    finally:
+        if done:
+            info(f"{len(recorded)} inspection(s) recorded from {name}")
+        elif recorded:
+            info(
+                f"{len(recorded)} inspection(s) recorded from {name} (lines {recorded[0]}-"
+                f"{recorded[-1]}) before the stream stopped; those stay recorded"
+            )
 
 
 @control.command()
