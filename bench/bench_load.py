@@ -8,10 +8,12 @@ On the demo workspace (``geobase demo``, built once into ``bench/out/load/demo``
   answer is repeated back to back;
 - **WMTS GetCapabilities** (KVP) and a **TileJSON** document, wrk at the same load;
 - **CLI writers**: ``--writers`` processes, each running ``geobase control inspect``
-  ``--records`` times in a row (one record per command, the way a field team's script
-  records inspections), and the same number of processes each recording inspections
-  through one open workspace (an editor's session: the library call the CLI makes);
-  records per second of each writer;
+  ``--records`` times in a row (one record per command); the same number each running ONE
+  ``geobase control inspect --from -`` fed ``10 x --records`` records, the next as soon as
+  the last is acknowledged (the way a field team's script or logger streams inspections);
+  and the same number recording inspections through the library, opening the workspace
+  for each record or keeping one open (an editor's session); records per second of each
+  writer, the stream's with and without its start-up;
 - **readers beside a writer**: ``geobase catalog search`` while another process holds
   the workspace's write transaction (a long import), against the same command with the
   store idle: a read-only command must not wait.
@@ -23,8 +25,14 @@ same run, with ``geobase serve --workers`` uvicorn workers for both; the servers
 
     .venv/bin/python bench/bench_load.py [--anchor DIR] [--seconds 10] [--connections 64]
                                          [--workers 2] [--rounds 2] [--write]
+    .venv/bin/python bench/bench_load.py --writers-only [--anchor DIR] [--writers 8]
+                                         [--records 5] [--write]
 
-Needs wrk (``apt-get install wrk``). Exits 1 when a target of issue 17 is missed.
+``--writers-only`` skips the HTTP part (no wrk needed) and writes its own section. An
+anchor without ``--from`` gets "n/a" for the stream.
+
+Needs wrk (``apt-get install wrk``) but for ``--writers-only``. Exits 1 when a target of
+issue 17 is missed.
 """
 
 from __future__ import annotations
@@ -236,24 +244,60 @@ print(count / (time.monotonic() - t0))
 """
 
 
-def writers(code: Path, root: Path, n: int, records: int, kind: str) -> list[float]:
+STREAM_WRITER = """
+import json, subprocess, sys, time
+cmd, root, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+points = ["CHD01", "CHD02", "CHD03"]
+t0 = time.monotonic()
+proc = subprocess.Popen([sys.executable, "-P", "-c", cmd, "-q", "control", "inspect", "--from",
+                         "-", "--workspace", root], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+first = None
+for k in range(count):
+    record = {"point_id": points[k % 3], "condition": "完好", "inspector": f"巡查{worker}",
+              "date": f"2022-{1 + k % 12:02d}-{1 + worker:02d}", "notes": f"stream {worker}-{k}"}
+    proc.stdin.write((json.dumps(record, ensure_ascii=False) + "\\n").encode())
+    proc.stdin.flush()
+    if not proc.stdout.readline().startswith(f"line {k + 1}: recorded".encode()):
+        sys.exit(f"writer {worker}: no acknowledgement of record {k + 1}")
+    first = first or time.monotonic()
+last = time.monotonic()
+proc.stdin.close()
+if proc.wait() != 0:
+    sys.exit(f"writer {worker}: exit {proc.returncode}")
+print(count / (last - t0), (count - 1) / (last - first))
+"""
+
+
+def writers(
+    code: Path, root: Path, n: int, records: int, kind: str, during=None
+) -> tuple[list[list[float]], float | None]:
+    """Records/s of each of ``n`` concurrent writers (stream: with and without start-up),
+    and what ``during()`` returned, called once all of them have started."""
     cmd = "from geobase.cli import main; main()"
     procs = []
     for w in range(n):
         if kind == "cli":
             args = [sys.executable, "-P", "-c", CLI_WRITER, cmd, str(root), str(w), str(records)]
+        elif kind == "stream":
+            args = [sys.executable, "-P", "-c", STREAM_WRITER, cmd, str(root), str(w),
+                    str(records)]  # fmt: skip
         else:
             script = LIB_WRITER if kind == "lib" else OPEN_WRITER
-            count = records if kind == "cli" else records * 10
-            args = [sys.executable, "-P", "-c", script, str(root), str(w), str(count)]
+            args = [sys.executable, "-P", "-c", script, str(root), str(w), str(records)]
         procs.append(subprocess.Popen(args, env=env_for(code), stdout=subprocess.PIPE, text=True))
+    extra = during() if during is not None else None
     rates = []
     for proc in procs:
         out, _ = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"a {kind} writer failed")
-        rates.append(float(out.strip().splitlines()[-1]))
-    return rates
+        rates.append([float(v) for v in out.strip().splitlines()[-1].split()])
+    return rates, extra
+
+
+def has_stream(code: Path) -> bool:
+    """Whether a checkout's ``control inspect`` takes ``--from`` (the anchor may not)."""
+    return (code / "geobase" / "control" / "inspection_stream.py").is_file()
 
 
 def command_cpu(code: Path, root: Path) -> float:
@@ -323,6 +367,116 @@ def measure(code: Path, root: Path, args: argparse.Namespace) -> dict:
     return out
 
 
+LONG_STREAM = 4000  # records of each streaming writer while a reader runs beside them
+
+WRITER_KINDS = (
+    ("cli", "`geobase control inspect`, one record per command"),
+    ("stream", "one `geobase control inspect --from -`, fed a record per acknowledgement"),
+    ("open", "`Workspace.open` + `record_inspection` + close per record"),
+    ("lib", "one open workspace, `record_inspection` per record"),
+)
+
+
+def measure_writers(code: Path, root: Path, args: argparse.Namespace) -> dict:
+    """The writers of one side: each kind's rates, one command's CPU, readers' seconds."""
+    out: dict = {}
+    for kind, _ in WRITER_KINDS:
+        if kind == "stream" and not has_stream(code):
+            out[kind] = None
+            print(code, "has no 'control inspect --from': stream writers skipped", flush=True)
+            continue
+        count = args.records if kind == "cli" else args.records * 10
+        rates, _ = writers(code, root, args.writers, count, kind)
+        out[kind] = rates
+        print(code, kind, [[round(v, 2) for v in r] for r in rates], flush=True)
+    if has_stream(code):
+        # a read-only command while the streaming writers run: long streams (LONG_STREAM
+        # records each), the reader started once they are up and writing
+        def during() -> float:
+            time.sleep(2.0)
+            return reader_seconds(code, root, None)
+
+        rates, out["beside_streams"] = writers(
+            code, root, args.writers, LONG_STREAM, "stream", during
+        )
+        out["long_stream"] = rates
+        print(code, "long stream", [[round(v, 2) for v in r] for r in rates], flush=True)
+    out["cpu"] = statistics.median(command_cpu(code, root) for _ in range(3))
+    out["idle"] = statistics.median(reader_seconds(code, root, None) for _ in range(3))
+    out["held"] = reader_seconds(code, root, 8.0)
+    print(code, f"reader idle {out['idle']:.2f} s, beside a writer {out['held']:.2f} s", flush=True)
+    return out
+
+
+def writers_body(write: dict, order: list[str], args: argparse.Namespace) -> tuple[str, bool]:
+    """The writers' part of the results (markdown) and whether its targets are met."""
+    wrows = []
+    for side in order:
+        for kind, label in WRITER_KINDS:
+            rates = write[side][kind]
+            if rates is None:
+                wrows.append(f"| {label} | {side} | n/a (no `--from`) | | | |")
+                continue
+            first = [r[0] for r in rates]
+            steady = [r[1] for r in rates] if len(rates[0]) > 1 else None
+            wrows.append(
+                f"| {label} | {side} | {min(first):.2f} | {statistics.median(first):.2f} | "
+                + (f"{min(steady):.2f} | {statistics.median(steady):.2f} |" if steady else "| |")
+            )
+    rrows = [
+        f"| {side} | {write[side]['idle']:.2f} | {write[side]['held']:.2f} | "
+        + (f"{write[side]['beside_streams']:.2f} |" if "beside_streams" in write[side] else "|")
+        for side in order
+    ]
+    this = write["this"]
+    lib_ok = min(r[0] for r in this["lib"]) >= 5 and min(r[0] for r in this["open"]) >= 5
+    cli_ok = min(r[0] for r in this["cli"]) >= 5
+    stream_ok = this["stream"] is not None and min(r[0] for r in this["stream"]) >= 5
+    reader_ok = this["held"] < this["idle"] + 1.0
+    cli_cpu = this["cpu"]
+    n = args.writers
+    long_line = ""
+    if this.get("long_stream"):
+        steady = [r[1] for r in this["long_stream"]]
+        long_line = (
+            f"\nThe streaming writers beside that reader ran {LONG_STREAM} records each: "
+            f"steady records/s slowest {min(steady):.1f}, median {statistics.median(steady):.1f}.\n"
+        )
+    body = f"""
+{n} concurrent writers (inspections of demo marks), {args.records} records each by command,
+{args.records * 10} each by the stream and the library. Records/s of each writer: "from the
+start" counts from the writer's start (the stream's process start-up included: its first
+record is written at once and waits for the command to come up), "steady" from the first
+record's acknowledgement to the last's (stream only).
+
+| writer | side | slowest, from the start | median, from the start | slowest, steady | median, steady |
+|---|---|---:|---:|---:|---:|
+{chr(10).join(wrows)}
+
+- {n} streaming writers (`control inspect --from -`) at least 5 records/s each, start-up
+  included: **{"meets" if stream_ok else "MISSES"}**.
+- Writers opening the workspace for each record, and editors' sessions, at least
+  5 records/s each: **{"meets" if lib_ok else "MISSES"}**; one command per record:
+  **{"meets" if cli_ok else "MISSES"}** (each command starts Python and imports
+  geobase: {cli_cpu:.2f} CPU-s alone, measured below).
+
+CPU seconds of one `geobase control inspect` on an idle store (interpreter, imports, open,
+one record): {", ".join(f"{side} {write[side]['cpu']:.2f}" for side in order)}. {n} such
+commands at 5 records/s each would need {n * 5 * cli_cpu:.1f} CPU-seconds per second.
+
+`geobase catalog search` (read-only), wall seconds: store idle, while another process holds
+the GeoPackage's write transaction for 8 s, and while {n} streaming writers of {LONG_STREAM}
+records each run (they share the two CPUs: that one measures CPU contention as well):
+
+| side | idle | beside a held write transaction | beside {n} streaming writers |
+|---|---:|---:|---:|
+{chr(10).join(rrows)}
+
+- A read-only command does not wait on a writer: **{"meets" if reader_ok else "MISSES"}**.
+{long_line}"""
+    return body, stream_ok and lib_ok and reader_ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--anchor", type=Path, help="another geobase checkout to compare")
@@ -333,11 +487,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--records", type=int, default=10)
-    parser.add_argument("--http-only", action="store_true", help="skip the writers")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--http-only", action="store_true", help="skip the writers")
+    only.add_argument(
+        "--writers-only",
+        action="store_true",
+        help="skip the HTTP part; --write records the writers in a section of their own",
+    )
     parser.add_argument("--fresh", action="store_true", help="rebuild the demo workspace")
     parser.add_argument("--write", action="store_true", help="record in bench/RESULTS.md")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if not args.writers_only and shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     demo = demo_workspace(args.fresh)
@@ -348,27 +508,34 @@ def main() -> int:
     load0 = os.getloadavg()
     http: dict[str, list[dict]] = {s: [] for s in sides}
     order = list(sides)
-    for i in range(args.rounds):
+    for i in range(0 if args.writers_only else args.rounds):
         for side in order if i % 2 == 0 else order[::-1]:
             r = measure(sides[side], roots[side], args)
             http[side].append(r)
             print(side, {k: (round(v["rps"]), round(v["p50"], 1), v["errors"]) for k, v in r.items()},
                   flush=True)  # fmt: skip
-    write: dict[str, dict] = {s: {} for s in sides}
+    write: dict[str, dict] = {}
     for side in [] if args.http_only else order:
-        for kind in ("cli", "open", "lib"):
-            write[side][kind] = writers(sides[side], roots[side], args.writers, args.records, kind)
-            print(side, kind, [round(v, 2) for v in write[side][kind]], flush=True)
-        write[side]["cpu"] = statistics.median(
-            command_cpu(sides[side], roots[side]) for _ in range(3)
-        )
-        write[side]["idle"] = statistics.median(
-            reader_seconds(sides[side], roots[side], None) for _ in range(3)
-        )
-        write[side]["held"] = reader_seconds(sides[side], roots[side], 8.0)
-        idle, held = write[side]["idle"], write[side]["held"]
-        print(side, f"reader idle {idle:.2f} s, beside a writer {held:.2f} s", flush=True)
+        write[side] = measure_writers(sides[side], roots[side], args)
     load1 = os.getloadavg()
+    machine = (
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} "
+        f"CPUs shared with other sessions (load average {load0[0]:.1f} at the start, "
+        f"{load1[0]:.1f} at the end)"
+    )
+    anchor = sides.get("anchor", "DIR")
+    if args.writers_only:
+        body, ok = writers_body(write, order, args)
+        body = (
+            f'{machine}, demo workspace. "this" is this checkout, "anchor" `{anchor}`.\n'
+            + body
+            + f"\nCommand: `.venv/bin/python bench/bench_load.py --writers-only --anchor {anchor}"
+            f" --writers {args.writers} --records {args.records} --write`\n"
+        )
+        print(body)
+        if args.write:
+            update_section("load-writers", "CLI writers under load (issue 17 item 8)", body)
+        return 0 if ok else 1
 
     def med(side: str, doc: str, key: str) -> float:
         return statistics.median(r[doc][key] for r in http[side])
@@ -389,18 +556,6 @@ def main() -> int:
     if args.http_only:
         print("\n".join(rows))
         return 0
-    wrows = []
-    for side in order:
-        for kind, label in (("cli", "`geobase control inspect`, one record per command"),
-                            ("open", "`Workspace.open` + `record_inspection` + close per record"),
-                            ("lib", "one open workspace, `record_inspection` per record")):  # fmt: skip
-            rates = write[side][kind]
-            wrows.append(
-                f"| {label} | {side} | {min(rates):.2f} | {statistics.median(rates):.2f} |"
-            )
-    rrows = [
-        f"| {side} | {write[side]['idle']:.2f} | {write[side]['held']:.2f} |" for side in order
-    ]
     this = "this"
     search_ok = med(this, "search", "p50") < 50 and errs(this, "search") == 0
     caps_ratio = (
@@ -408,16 +563,12 @@ def main() -> int:
         if "anchor" in sides
         else float("nan")
     )
-    lib_ok = min(write[this]["lib"]) >= 5 and min(write[this]["open"]) >= 5
-    cli_ok = min(write[this]["cli"]) >= 5
-    cli_cpu = write[this]["cpu"]
-    reader_ok = write[this]["held"] < write[this]["idle"] + 1.0
+    wbody, writers_ok = writers_body(write, order, args)
     body = f"""
-{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs shared with
-other sessions (load average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end), demo workspace,
+{machine}, demo workspace,
 `geobase serve --workers {args.workers}`; wrk {args.threads} threads, {args.connections} connections,
 {args.seconds} s per run, {args.rounds} runs per side alternating (medians of the runs).
-"this" is this checkout, "anchor" `{sides.get("anchor", "-")}`.
+"this" is this checkout, "anchor" `{anchor}`.
 
 | document | side | requests/s | p50 ms | p99 ms | errors | server CPU ms/request |
 |---|---|---:|---:|---:|---:|---:|
@@ -425,38 +576,13 @@ other sessions (load average {load0[0]:.1f} at the start, {load1[0]:.1f} at the 
 
 - Catalogue search median under 50 ms with 0 errors: **{"meets" if search_ok else "MISSES"}**.
 - WMTS capabilities rate this / anchor: **{caps_ratio:.1f}x** (target >= 10x).
-
-{args.writers} concurrent writers (inspections of demo marks), {args.records} records each by
-command, {args.records * 10} each by the library:
-
-| writer | side | slowest writer, records/s | median writer, records/s |
-|---|---|---:|---:|
-{chr(10).join(wrows)}
-
-- Writers opening the workspace for each record, and editors' sessions, at least
-  5 records/s each: **{"meets" if lib_ok else "MISSES"}**; one command per record:
-  **{"meets" if cli_ok else "MISSES"}** (each command starts Python and imports
-  geobase: {cli_cpu:.2f} CPU-s alone, measured below).
-
-CPU seconds of one `geobase control inspect` on an idle store (interpreter, imports, open,
-one record): {", ".join(f"{side} {write[side]['cpu']:.2f}" for side in order)}. Eight such
-commands at 5 records/s each would need {8 * 5 * cli_cpu:.1f} CPU-seconds per second.
-
-`geobase catalog search` (read-only), wall seconds, store idle vs while another process holds
-the GeoPackage's write transaction for 8 s:
-
-| side | idle | beside a writer |
-|---|---:|---:|
-{chr(10).join(rrows)}
-
-- A read-only command does not wait on a writer: **{"meets" if reader_ok else "MISSES"}**.
-
-Command: `.venv/bin/python bench/bench_load.py --anchor {sides.get("anchor", "DIR")} --seconds {args.seconds} --connections {args.connections} --workers {args.workers} --rounds {args.rounds} --writers {args.writers} --records {args.records} --write`
+{wbody}
+Command: `.venv/bin/python bench/bench_load.py --anchor {anchor} --seconds {args.seconds} --connections {args.connections} --workers {args.workers} --rounds {args.rounds} --writers {args.writers} --records {args.records} --write`
 """
     print(body)
     if args.write:
         update_section("load", "APIs and editors under load (issue 17 item 8)", body)
-    return 0 if search_ok and lib_ok and reader_ok and caps_ratio >= 10 else 1
+    return 0 if search_ok and writers_ok and caps_ratio >= 10 else 1
 
 
 if __name__ == "__main__":
