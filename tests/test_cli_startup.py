@@ -27,6 +27,7 @@ HEAVY = (
     "geobase.areas",
     "geobase.geodesy",
     "geobase.catalog",
+    "pydantic",  # geobase.toml of plain values is read without it (geobase.store.config)
 )
 
 

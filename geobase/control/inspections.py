@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from geobase.control.records import ControlPoint
-from geobase.control.settings import control_settings
 from geobase.dates import parse_date
 from geobase.errors import (
     EvidenceRequired,
@@ -123,6 +122,8 @@ def parse_usability(text: str) -> str:
 
 def cycle_days(ws: Workspace) -> int:
     """The inspection cycle of the workspace (``[control] inspection_cycle_days``, 365)."""
+    from geobase.control.settings import control_settings  # pydantic: not for one record
+
     return control_settings(ws.config.control).inspection_cycle_days
 
 
