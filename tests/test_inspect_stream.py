@@ -117,6 +117,7 @@ def test_a_file_is_recorded_line_by_line_with_chinese_text_and_evidence(ws, tmp_
     assert inspection_history(ws, "C002")[0].usability == "levelling"
 
 
+@pytest.mark.both_stores
 def test_stdin_with_json_acknowledgements(ws):
     result = stream(ws, "\ufeff" + jsonl(*GOOD) + "\n  \n", "--format", "json")
     assert result.exit_code == 0, result.stderr
@@ -141,6 +142,7 @@ def test_an_empty_stream_records_nothing(ws):
     assert rows(ws) == []
 
 
+@pytest.mark.both_stores
 def test_a_bad_line_stops_the_stream_earlier_lines_stay(ws, tmp_path):
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"\xff\xd8\xff synthetic")
