@@ -585,6 +585,63 @@ for cid, day, expect in [
     )
 
 
+# inspection streams (control inspect --from): the first line bad, so nothing is recorded
+def inspect_stream(content: bytes | str, name: str = "today.jsonl"):
+    def make(folder: Path) -> list:
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return ["control", "inspect", "--from", path, "--workspace", "{ws}"]
+
+    return make
+
+
+def _line(**changes) -> str:
+    record = {"point_id": "C001", "condition": "intact", "date": "2024-05-01", "inspector": "林"}
+    record.update(changes)
+    return json.dumps({k: v for k, v in record.items() if v is not None}, ensure_ascii=False)
+
+
+for cid, content, expect in [
+    ("truncated-json", '{"point_id": "C001", "condition": "int', "line 1: not JSON"),
+    ("csv-line", "C001,intact,2024-05-01,林\n", "line 1: not JSON"),
+    ("array", '["C001", "intact"]\n', "not a list"),
+    ("gbk", _line(inspector="林工").encode("gbk") + b"\n", "line 1: not UTF-8"),
+    ("binary", b"\x00\xff\xfe" * 50, "line 1:"),
+    ("nested", "[" * 100_000, "line 1:"),
+    ("unknown-key", _line(usabilty="gnss"), "unknown key 'usabilty'"),
+    ("number-id", _line(point_id=1001), "point_id must be a string"),
+    ("no-inspector", _line(inspector=None), "missing inspector"),
+    ("unknown-mark", _line(point_id="C404"), "no control point 'C404'"),
+    ("future", _line(date="2099-01-01"), "in the future"),
+    ("destroyed-no-photo", _line(condition="毁坏"), "without evidence"),
+    ("missing-photo", _line(condition="毁坏", evidence="p.jpg"), "no such file"),
+    ("moved-no-new-id", _line(condition="moved"), "needs its new id and position"),
+    ("moved-position-nan", _line(condition="moved", new_id="C009", new_position="nan,23.3"),
+     "new_position"),
+    ("new-id-not-moved", _line(new_id="C009"), "for a moved mark only"),
+    ("nan-constant", '{"point_id": "C001", "new_xy": [NaN, 1]}', "not a JSON number"),
+    ("huge-line", '{"notes": "' + "x" * (2 << 20) + '"}', "is no inspection record"),
+]:  # fmt: skip
+    case(f"inspect-stream-{cid}", inspect_stream(content), expect=expect)
+case(
+    "inspect-stream-folder",
+    lambda folder: ["control", "inspect", "--from", folder, "--workspace", "{ws}"],
+    expect="is a folder",
+)
+case(
+    "inspect-stream-missing-file",
+    lambda folder: ["control", "inspect", "--from", folder / "none.jsonl", "--workspace", "{ws}"],
+)
+case(
+    "inspect-stream-and-point-id",
+    lambda folder: ["control", "inspect", "C001", "--from", "-", "--workspace", "{ws}"],
+    expect="POINT_ID cannot be given",
+)
+
+
 # geobase.toml
 def config_run(*args):
     return cli_args(*args, "--workspace", "{ws}")
