@@ -371,11 +371,23 @@ def pack_pixels(pix, valid, every, out):  # pragma: no cover - compiled
     w = pix.shape[2]
     one = np.int64(1) << 48
     for r in range(h):
-        for c in range(w):
-            v = one
-            for b in range(nb):
-                v |= np.int64(pix[b, r, c]) << (16 * b)
-            out[r + 1, c + 1] = v if every or valid[r, c] else 0
+        row = out[r + 1, 1 : w + 1]
+        if nb == 3:  # the usual case, one pass a row
+            p0 = pix[0, r]
+            p1 = pix[1, r]
+            p2 = pix[2, r]
+            for c in range(w):
+                row[c] = one | np.int64(p0[c]) | (np.int64(p1[c]) << 16) | (np.int64(p2[c]) << 32)
+        else:
+            for c in range(w):
+                v = one
+                for b in range(nb):
+                    v |= np.int64(pix[b, r, c]) << (16 * b)
+                row[c] = v
+        if not every:
+            for c in range(w):
+                if not valid[r, c]:
+                    row[c] = 0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
