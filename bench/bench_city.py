@@ -580,9 +580,13 @@ def report(results: list[dict], repeat: int, zoom: str, command: str, commit: st
         "WebP sides add their encoding's loss, which at z16-18 (texture finer than q75 "
         "JPEG or q60 WebP keep) caps every side, libvips' gdalwarp average included, "
         "below 38 dB.",
-        "- geobase's warp: the exact area-weighted average of the source pixels under each "
-        "base pixel (a numba kernel, tiles/kernels.py); `GEOBASE_WARP=reference` makes the "
-        "same pyramid with rasterio's reproject (not benched here).",
+        "- geobase's warp: the area-weighted average of the source pixels under each base "
+        "pixel, footprint edges on 1/64 source pixel, summed in integers (a numba kernel, "
+        "tiles/kernels.py; within one grey level of the exact float average); "
+        "`GEOBASE_WARP=reference` makes the same pyramid with rasterio's reproject (not "
+        "benched here). The sources' JPEG tiles are decoded by libjpeg-turbo (Pillow; "
+        "tiles/jpegtiles.py), GDAL's libjpeg 9 with `GEOBASE_JPEG_DECODER=gdal`; gdalwarp, "
+        "the PSNR reference, decodes with GDAL's.",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPUs visible, load average "
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the end (shared with other "
         "sessions' jobs: wall times are noisy, compare CPU seconds); "
