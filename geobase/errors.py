@@ -208,6 +208,10 @@ class InspectionError(GeobaseError, ValueError):
     """An inspection cannot be recorded: future date, retired mark, inconsistent fields."""
 
 
+class InspectionLineError(InspectionError):
+    """A line of an inspection stream is malformed or cannot be recorded (names its line)."""
+
+
 class EvidenceRequired(InspectionError):
     """A mark reported destroyed has no evidence file (record it as "not found" instead)."""
 

@@ -39,7 +39,13 @@ from geobase.control.inspections import (
     record_move,
 )
 from geobase.control.records import ControlPoint
-from geobase.errors import GeobaseError, InspectionError, InvalidCoordinates, StoreError
+from geobase.errors import (
+    GeobaseError,
+    InspectionError,
+    InspectionLineError,
+    InvalidCoordinates,
+    StoreError,
+)
 from geobase.store import Workspace
 
 SOURCES: tuple[str, ...] = ("adjusted", "converted", "scaled")
@@ -57,10 +63,6 @@ _ALIASES: dict[str, str] = {
     **{_key(a): name for name, aliases in INSPECTION_COLUMNS.items() for a in aliases},
     **{_key(k): k for k in MOVE_KEYS},
 }
-
-
-class InspectionLineError(InspectionError):
-    """A line of an inspection stream is malformed or cannot be recorded (names its line)."""
 
 
 @dataclass(frozen=True)
