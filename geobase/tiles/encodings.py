@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from morecantile.models import TileMatrixSet
 
-from geobase.geodesy.constants import CGCS2000
-
 if TYPE_CHECKING:
     from geobase.tiles.render import Grid
 
@@ -78,6 +76,9 @@ def ground_pixel_size(
     tms: TileMatrixSet, g: Grid, rows_y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | float]:
     """Ground pixel sizes (dx per row, dy) in metres for hillshading at northings ``rows_y``."""
+    # here, not at the top: the geodesy package imports pandas (~0.4 s of every build)
+    from geobase.geodesy.constants import CGCS2000
+
     crs = tms.rasterio_crs
     if crs.is_geographic:
         lat = np.radians(rows_y)
