@@ -4,6 +4,7 @@ key of what it refuses."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 import pytest
 from hypothesis import example, given, settings
@@ -81,9 +82,15 @@ def test_whole_file_errors_are_config_errors(tmp_path):
 
 # --- geobase.toml without pydantic on the plain path (issue 17 item 8: start-up) ----------
 
+
+class _Text(str):
+    """A str subclass: not a plain value (pydantic gives back a str)."""
+
+
 _LEAF = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=6)
-)
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=6),
+    st.builds(_Text, st.text(max_size=3)),
+)  # fmt: skip
 _VALUE = st.recursive(
     _LEAF,
     lambda children: (
@@ -97,29 +104,40 @@ _KEYS = st.sampled_from(
 )  # fmt: skip
 
 
+def _typed(value):
+    """``value`` with the type of each part alongside (``==`` takes 1 for 1.0, a str
+    subclass for a str)."""
+    if isinstance(value, dict):
+        return (dict, {_typed(k): _typed(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return (list, [_typed(v) for v in value])
+    return (type(value), value)
+
+
 def _schema_verdict(data):
-    """What the pydantic schema alone makes of ``data``: its values or its message."""
-    from pydantic import ValidationError
-
-    from geobase.store.config import config_error
-    from geobase.store.config_schema import WorkspaceSchema
-
+    """What pydantic alone makes of ``data``: its values or its message."""
     try:
-        return WorkspaceSchema.model_validate(data).model_dump()
-    except ValidationError as exc:
-        return str(config_error(WorkspaceSchema, None, exc, "f.toml"))
+        return WorkspaceConfig._validated(data, "f.toml")
+    except ConfigError as exc:
+        return str(exc)
 
 
 @settings(max_examples=300, deadline=None)
-@example(data={"name": "x", "control": {"a": 1}, "products": {"dom02": {"b": [1]}}})
-@example(data={"name": "x", "data_root": None, "qc": {"dom02": 1}})
-@given(data=st.dictionaries(_KEYS, _VALUE | st.dictionaries(st.text(max_size=4), _VALUE)))
-def test_the_plain_path_accepts_only_what_the_schema_accepts_unchanged(data):
+@example(data={"name": "x", "control": {"a": 1}, "products": {"dom02": {"b": [1]}}}, name=None)
+@example(data={"name": "x", "data_root": None, "qc": {"dom02": 1}}, name=None)
+@example(data={"name": _Text("x"), "products": {_Text("dom02"): {}}}, name=None)
+@given(
+    data=st.dictionaries(_KEYS, _VALUE | st.dictionaries(st.text(max_size=4), _VALUE)),
+    name=st.none() | _LEAF,
+)
+def test_the_plain_path_accepts_only_what_the_schema_accepts_unchanged(data, name):
+    if name is not None:  # most files name their workspace
+        data = {"name": name, **data}
     try:
         got = WorkspaceConfig.from_mapping(data, "f.toml").model_dump()
     except ConfigError as exc:
         got = str(exc)
-    assert got == _schema_verdict(data)
+    assert _typed(got) == _typed(_schema_verdict(data))  # the same values, of the same types
 
 
 def test_a_bad_geobase_toml_is_still_refused_in_one_line(tmp_path):
@@ -136,3 +154,34 @@ def test_a_bad_geobase_toml_is_still_refused_in_one_line(tmp_path):
             WorkspaceConfig.read(path)
     with pytest.raises(ConfigError, match="at least 1 character"):
         WorkspaceConfig(name="x").model_copy(update={"name": ""})  # checked again
+
+
+_HINTS = [int, float, bool, str, list[int], str | None, dict[str, dict[str, list[float | None]]]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(hint=st.sampled_from(_HINTS), data=st.data(), least=st.integers(0, 2))
+def test_the_checks_derived_from_annotations_match_pydantic(hint, data, least):
+    """The checks of the plain path come from the field annotations (so a new field is
+    one edit): for the types they know, a value of exactly those types is plain, and a
+    plain value is one pydantic takes as it is (within ``min_length``, too)."""
+    from pydantic import Field, TypeAdapter
+
+    from geobase.store.config import _field_check
+
+    exact = data.draw(st.from_type(hint), label="exact")
+    assert _field_check(hint, {})(exact)
+    value = data.draw(st.just(exact) | _VALUE, label="value")
+    if not _field_check(hint, {"min_length": least} if least else {})(value):
+        return  # pydantic decides (the test above)
+    adapter = TypeAdapter(Annotated[hint, Field(min_length=least)] if least else hint)
+    assert repr(adapter.validate_python(value)) == repr(value)  # same types: 1 is not 1.0
+
+
+def test_a_constraint_or_type_the_plain_path_does_not_know_goes_to_pydantic():
+    from geobase.store.config import _field_check
+
+    assert _field_check(str, {"min_length": 1})("x")
+    assert not _field_check(str, {"min_length": 1})("")
+    assert not _field_check(str, {"max_length": 3})("x")  # unknown constraint
+    assert not _field_check(tuple[int, int], {})((1, 2))  # unknown type

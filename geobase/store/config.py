@@ -1,12 +1,15 @@
 """The workspace configuration file, ``geobase.toml``.
 
+:class:`WorkspaceConfig` is its one schema: the fields' annotations, defaults and
+``metadata`` (pydantic's ``Field`` arguments) say what each key takes.
+
 Every command opens a workspace, so reading ``geobase.toml`` is on the path of every
 one-record command (issue 17 item 8). A file whose values are all of the exact types the
-schema names is taken as it is (:func:`_plain`: the checks pydantic would make, made by
-hand); anything else (a missing name, an unknown key, a value of another type that
-pydantic might coerce or refuse) goes through the pydantic schema
-(:mod:`geobase.store.config_schema`), which refuses it with its one-line message or
-returns the coerced values. pydantic is imported only then, or for a domain section
+fields name is taken as it is (:func:`_plain`: the checks pydantic would make, derived
+from the annotations); anything else (a missing name, an unknown key, a value of another
+type that pydantic might coerce or refuse) goes through pydantic's validator of the same
+dataclass (:func:`_schema`), which refuses it with its one-line message or returns the
+coerced values. pydantic is imported only then, or for a domain section
 (:func:`parse_section`).
 """
 
@@ -14,22 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from geobase.errors import ConfigError, WorkspaceError
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel, TypeAdapter, ValidationError
 
 CONFIG_NAME = "geobase.toml"
 Section = TypeVar("Section", bound="BaseModel")
 
 
 def config_error(
-    model: type[BaseModel], section: str | None, exc: ValidationError, file: str = CONFIG_NAME
+    known: Iterable[str], section: str | None, exc: ValidationError, file: str = CONFIG_NAME
 ) -> ConfigError:
     """One line naming the first bad key of a ``geobase.toml`` table, its value and the
     rule it breaks (or the keys the table knows, for an unknown key)."""
@@ -37,9 +42,10 @@ def config_error(
     loc = [str(p) for p in first["loc"]]
     where = f"[{section}] " if section else ""
     key = ".".join(loc) or "(table)"
-    if first["type"] == "extra_forbidden":
-        known = ", ".join(model.model_fields) or "none"
-        return ConfigError(f"{file} {where}{key}: unknown key (known keys: {known})")
+    # a model's unknown key, and a dataclass's (WorkspaceConfig)
+    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        names = ", ".join(known) or "none"
+        return ConfigError(f"{file} {where}{key}: unknown key (known keys: {names})")
     if first["type"] == "missing":
         return ConfigError(f"{file} {where}{key}: required key missing")
     value = first.get("input")
@@ -61,43 +67,91 @@ def parse_section(model: type[Section], table: Mapping[str, Any] | None, section
     try:
         return model.model_validate(dict(table or {}))
     except ValidationError as exc:
-        raise config_error(model, section, exc) from exc
+        raise config_error(model.model_fields, section, exc) from exc
 
 
-TEXT_FIELDS = ("name", "crs", "store", "tiles_dir")
-OPTIONAL_TEXT_FIELDS = ("data_root", "districts")
-TABLE_FIELDS = ("control", "coverage", "tiles", "server")
-TABLES_FIELDS = ("products", "qc")  # tables of tables: [products.dom02], [qc.dom02]
+def _exactly(hint: Any) -> Callable[[Any], bool]:
+    """A check that a value is exactly of the type ``hint`` names, so that pydantic
+    would take it as it is; a type this does not know checks nothing as plain."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any:
+        return lambda value: True
+    if hint in (str, int, float, bool, type(None)):
+        return lambda value: type(value) is hint
+    if origin in (Union, UnionType):
+        options = [_exactly(arg) for arg in args]
+        return lambda value: any(check(value) for check in options)
+    if origin is dict and len(args) == 2:
+        key_ok, item_ok = _exactly(args[0]), _exactly(args[1])
+        return lambda value: (
+            type(value) is dict and all(key_ok(k) and item_ok(v) for k, v in value.items())
+        )
+    if origin is list and len(args) == 1:
+        item_ok = _exactly(args[0])
+        return lambda value: type(value) is list and all(item_ok(v) for v in value)
+    return lambda value: False
+
+
+def _field_check(hint: Any, metadata: Mapping[str, Any]) -> Callable[[Any], bool]:
+    """:func:`_exactly` and the field's constraints (its ``metadata``, as pydantic reads
+    it); a constraint other than ``min_length`` checks nothing as plain."""
+    exact = _exactly(hint)
+    if not metadata:
+        return exact
+    if set(metadata) != {"min_length"}:
+        return lambda value: False
+    least = metadata["min_length"]
+    return lambda value: (
+        exact(value) and (value is None or (hasattr(value, "__len__") and len(value) >= least))
+    )
+
+
+@cache
+def _field_checks() -> tuple[dict[str, Callable[[Any], bool]], frozenset[str]]:
+    """Per field of :class:`WorkspaceConfig`, from its annotation: the check of a plain
+    value; and the fields without a default."""
+    fields = dataclasses.fields(WorkspaceConfig)
+    # the annotations are text (``from __future__ import annotations``), a few kinds
+    hints = {text: eval(text, globals()) for text in {str(f.type) for f in fields}}
+    checks = {f.name: _field_check(hints[str(f.type)], f.metadata) for f in fields}
+    missing = dataclasses.MISSING
+    required = frozenset(
+        f.name for f in fields if f.default is missing and f.default_factory is missing
+    )
+    return checks, required
 
 
 def _plain(data: Mapping[str, Any]) -> bool:
-    """Whether ``data`` passes the schema as it is: known keys, a non-empty name, and
-    every value of exactly the type the schema names (no coercion to make).
+    """Whether ``data`` passes the schema as it is: known keys, the required ones there,
+    and every value of exactly the type its field names, within its constraints (no
+    coercion to make).
 
-    False says nothing about validity: such data goes through the pydantic schema.
+    False says nothing about validity: such data goes through pydantic.
     """
-    known = {f.name for f in dataclasses.fields(WorkspaceConfig)}
-    if not set(data) <= known:
-        return False
-    name = data.get("name")
-    if type(name) is not str or not name:
+    checks, required = _field_checks()
+    if not required <= data.keys():
         return False
     for key, value in data.items():
-        if key in TEXT_FIELDS:
-            ok = type(value) is str
-        elif key in OPTIONAL_TEXT_FIELDS:
-            ok = value is None or type(value) is str
-        elif key in TABLE_FIELDS:
-            ok = type(value) is dict and all(type(k) is str for k in value)
-        else:  # TABLES_FIELDS
-            ok = (
-                type(value) is dict
-                and all(type(k) is str for k in value)
-                and all(type(v) is dict and all(type(k) is str for k in v) for v in value.values())
-            )
-        if not ok:
+        check = checks.get(key)
+        if check is None or not check(value):
             return False
     return True
+
+
+@cache
+def _schema() -> TypeAdapter[WorkspaceConfig]:
+    """pydantic's validator of :class:`WorkspaceConfig` (made, and pydantic imported, on
+    first need)."""
+    from pydantic import TypeAdapter
+
+    class Validated(WorkspaceConfig):
+        """WorkspaceConfig as pydantic makes it: its values are checked already (and
+        checking them again would come back here)."""
+
+        def __post_init__(self) -> None:
+            pass
+
+    return TypeAdapter(Validated)
 
 
 @dataclass
@@ -112,7 +166,11 @@ class WorkspaceConfig:
             the wrong type.
     """
 
-    name: str
+    # pydantic's configuration of this class, for the values that are not plain (a plain
+    # dict: pydantic.ConfigDict is one, and importing pydantic here would cost every command)
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+    name: str = field(metadata={"min_length": 1})  # pydantic's Field arguments
     crs: str = "EPSG:4548"
     store: str = "workspace.gpkg"
     # the folder under which the workspace's files (data/, tiles/, evidence/) lie; the
@@ -137,15 +195,14 @@ class WorkspaceConfig:
 
     @staticmethod
     def _validated(data: Mapping[str, Any], file: str) -> dict[str, Any]:
-        """``data`` through the pydantic schema: its values, or its refusal."""
+        """``data`` through pydantic: its values, or its refusal."""
         from pydantic import ValidationError
 
-        from geobase.store.config_schema import WorkspaceSchema
-
         try:
-            return WorkspaceSchema.model_validate(dict(data)).model_dump()
+            return _schema().validate_python(dict(data)).model_dump()
         except ValidationError as exc:
-            raise config_error(WorkspaceSchema, None, exc, file) from exc
+            known = [f.name for f in dataclasses.fields(WorkspaceConfig)]
+            raise config_error(known, None, exc, file) from exc
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], file: str = CONFIG_NAME) -> WorkspaceConfig:
