@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from geobase.errors import SourceReadError, TileSettingsError
+from geobase.errors import SourceReadError
+from geobase.tiles.switches import switch
 
 DECODERS: tuple[str, ...] = ("turbo", "gdal")
 ENV = "GEOBASE_JPEG_DECODER"
@@ -54,13 +55,7 @@ def decoder_mode(value: str | None = None) -> str:
     Raises:
         TileSettingsError: a value other than ``turbo`` or ``gdal``.
     """
-    mode = value if value is not None else os.environ.get(ENV, "").strip() or "turbo"
-    if mode not in DECODERS:
-        raise TileSettingsError(
-            f"{ENV}={mode!r} is not a JPEG decoder; expected one of {', '.join(DECODERS)} "
-            "(unset: turbo)"
-        )
-    return mode
+    return switch(value, ENV, DECODERS, "JPEG decoder")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ update never mixes the two.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,11 +30,12 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 
-from geobase.errors import SourceReadError, TileSettingsError
+from geobase.errors import SourceReadError
 from geobase.tiles import gather
 from geobase.tiles.gather import COORD_STEP, area_warp_source, gather_warp
 from geobase.tiles.jpegtiles import decoder_mode
 from geobase.tiles.sources import SourceRef, open_source, prepare_transformers
+from geobase.tiles.switches import switch
 
 #: most source pixels per base pixel and axis warped by the exact area average from the
 #: source itself; past it, from f x f block means of the source (see :func:`oversample`)
@@ -56,12 +56,7 @@ def warp_mode(value: str | None = None) -> str:
     Raises:
         TileSettingsError: a value other than ``fast`` or ``reference``.
     """
-    mode = value if value is not None else os.environ.get(ENV, "").strip() or "fast"
-    if mode not in WARPS:
-        raise TileSettingsError(
-            f"{ENV}={mode!r} is not a warp; expected one of {', '.join(WARPS)} (unset: fast)"
-        )
-    return mode
+    return switch(value, ENV, WARPS, "warp")
 
 
 def prepare_warp(sources: Iterable[SourceRef], crs: Any) -> None:
