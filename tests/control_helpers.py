@@ -80,3 +80,19 @@ def bulk_rows(lons, lats, prefix: str = "R", with_grid: bool = True) -> list[dic
             row["X"], row["Y"] = f"{x:.4f}", f"{y:.4f}"
         rows.append(row)
     return rows
+
+
+def three_marks(workspace, tmp_path: Path):
+    """``workspace`` with the districts and three marks (C001 and C002, GNSS; L001,
+    levelling), as the inspection tests use it."""
+    from geobase.control.importer import import_points
+    from geobase.store.districts import load_districts
+
+    load_districts(workspace.store, DISTRICTS)
+    rows = [
+        good_row("C001"),
+        good_row("C002", 纬度="23.36", 经度="116.70", X="", Y="", 区县=""),
+        good_row("L001", 等级="三等水准", 纬度="23.365", 经度="116.69", X="", Y="", 区县=""),
+    ]
+    import_points(workspace, write_csv(tmp_path / "p.csv", rows))
+    return workspace

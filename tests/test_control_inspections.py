@@ -9,7 +9,6 @@ import multiprocessing
 import pytest
 
 from geobase.control.health import district_stats, overdue
-from geobase.control.importer import import_points
 from geobase.control.inspection_import import import_inspections
 from geobase.control.inspections import (
     current_status,
@@ -25,9 +24,8 @@ from geobase.errors import (
     SourceReadError,
     ValidationError,
 )
-from geobase.store.districts import load_districts
 from tests.conftest import INTEGRITY_ERRORS, run_cli
-from tests.control_helpers import DISTRICTS, good_row, write_csv
+from tests.control_helpers import three_marks, write_csv
 
 WORKERS = 8
 PER_WORKER = 200
@@ -35,14 +33,7 @@ PER_WORKER = 200
 
 @pytest.fixture
 def ws(workspace, tmp_path):
-    load_districts(workspace.store, DISTRICTS)
-    rows = [
-        good_row("C001"),
-        good_row("C002", 纬度="23.36", 经度="116.70", X="", Y="", 区县=""),
-        good_row("L001", 等级="三等水准", 纬度="23.365", 经度="116.69", X="", Y="", 区县=""),
-    ]
-    import_points(workspace, write_csv(tmp_path / "p.csv", rows))
-    return workspace
+    return three_marks(workspace, tmp_path)
 
 
 @pytest.fixture

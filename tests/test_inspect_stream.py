@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geobase.control.importer import import_points
 from geobase.control.inspection_stream import (
     KEYS,
     InspectionEntry,
@@ -22,23 +21,15 @@ from geobase.control.inspection_stream import (
 from geobase.control.inspections import inspection_history
 from geobase.control.registry import get_point
 from geobase.errors import InspectionError
-from geobase.store.districts import load_districts
 from tests.conftest import run_cli
-from tests.control_helpers import DISTRICTS, good_row, write_csv
+from tests.control_helpers import three_marks
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def ws(workspace, tmp_path):
-    load_districts(workspace.store, DISTRICTS)
-    rows = [
-        good_row("C001"),
-        good_row("C002", 纬度="23.36", 经度="116.70", X="", Y="", 区县=""),
-        good_row("L001", 等级="三等水准", 纬度="23.365", 经度="116.69", X="", Y="", 区县=""),
-    ]
-    import_points(workspace, write_csv(tmp_path / "p.csv", rows))
-    return workspace
+    return three_marks(workspace, tmp_path)
 
 
 def rows(ws) -> list[tuple]:
