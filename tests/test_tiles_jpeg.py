@@ -71,6 +71,18 @@ def test_a_shift_would_show(tmp_path):
     assert psnr(got, want) < 30.0
 
 
+@pytest.mark.parametrize("profile", [{"BIGTIFF": "YES"}, {"ENDIANNESS": "BIG"}])
+def test_bigtiff_and_big_endian_files(tmp_path, profile):
+    """The TIFF directory is parsed for BigTIFF and big-endian files too."""
+    path = write(tmp_path / "other.tif", **profile)
+    with rasterio.open(path) as src:
+        tiles = jpeg_tiles(src)
+        assert tiles is not None
+        got = tiles.read((0, 0, src.width, src.height))
+        want = np.moveaxis(src.read(), 0, -1)
+    assert psnr(got, want) >= 45.0
+
+
 def test_packed_table_with_either_decoder(tmp_path):
     """The warp's packed table from turbo is GDAL's up to the decoders' difference, the
     validity lane and the border the same; a masked file's mask still comes from GDAL."""
