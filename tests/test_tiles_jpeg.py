@@ -15,6 +15,11 @@ from geobase.tiles.jpegtiles import decoder_mode, jpeg_tiles
 from geobase.tiles.sources import packed_table
 
 
+def path_bytes(path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     diff = a.astype(np.float64) - b.astype(np.float64)
     return float(10 * np.log10(255.0**2 / max(np.mean(diff**2), 1e-10)))
@@ -71,15 +76,25 @@ def test_a_shift_would_show(tmp_path):
     assert psnr(got, want) < 30.0
 
 
-@pytest.mark.parametrize("profile", [{"BIGTIFF": "YES"}, {"ENDIANNESS": "BIG"}])
+@pytest.mark.parametrize(
+    "profile", [{"BIGTIFF": "YES"}, {"ENDIANNESS": "BIG"}, {"BIGTIFF": "YES", "ENDIANNESS": "BIG"}]
+)
 def test_bigtiff_and_big_endian_files(tmp_path, profile):
-    """The TIFF directory is parsed for BigTIFF and big-endian files too."""
+    """The TIFF directory is parsed for BigTIFF and big-endian files too; a big-endian
+    BigTIFF, which Pillow's directory reader does not parse, is left to GDAL, and the
+    packed table is GDAL's."""
     path = write(tmp_path / "other.tif", **profile)
     with rasterio.open(path) as src:
         tiles = jpeg_tiles(src)
+        want = np.moveaxis(src.read(), 0, -1)
+        if len(profile) == 2:
+            assert tiles is None
+            table = packed_table(src, [1, 2, 3], (0, 0, src.width, src.height), 1, "turbo")
+            lanes = table.view(np.uint16).reshape(src.height + 2, src.width + 2, 4)
+            assert np.array_equal(lanes[1:-1, 1:-1, :3], want)
+            return
         assert tiles is not None
         got = tiles.read((0, 0, src.width, src.height))
-        want = np.moveaxis(src.read(), 0, -1)
     assert psnr(got, want) >= 45.0
 
 
@@ -144,6 +159,65 @@ def test_a_damaged_tile_is_refused(real_data, tmp_path):
         tiles.read((0, 0, 256, 256))  # tile 0 is intact
         with pytest.raises(SourceReadError, match="JPEG tile 1 cannot be decoded"):
             tiles.read((0, 0, 512, 256))
+
+
+@pytest.mark.parametrize(
+    ("side", "message"),
+    [(10000, "is 10000 x 10000 RGB where the TIFF says 256 x 256"), (65000, "bomb")],
+)
+def test_a_tile_claiming_a_huge_size_is_refused_before_decoding(tmp_path, side, message):
+    """A damaged SOF header (100 M or 4 G pixels) is refused in one line naming the tile,
+    before Pillow decodes anything (a 100 M pixel tile would take 300 MB) or raises its
+    decompression-bomb error past the build's error handling."""
+    path = write(tmp_path / "huge.tif")
+    with rasterio.open(path) as src:
+        tiles = jpeg_tiles(src)
+    with open(path, "r+b") as fh:
+        fh.seek(tiles.offsets[0])
+        data = fh.read(tiles.counts[0])
+        sof = data.find(b"\xff\xc0")
+        assert sof > 0
+        fh.seek(tiles.offsets[0] + sof + 5)  # FFC0, length (2), precision (1): height, width
+        fh.write(side.to_bytes(2, "big") * 2)
+    with (
+        rasterio.open(path) as src,
+        pytest.raises(SourceReadError, match=f"huge.tif: JPEG tile 0 .*{message}"),
+    ):
+        jpeg_tiles(src).read((0, 0, 10, 10))
+
+
+def test_an_adobe_rgb_tile_is_left_to_gdal(tmp_path):
+    """A tile whose stream carries an Adobe marker calling it RGB (libjpeg would skip
+    the YCbCr conversion that libtiff forces): the file is read by GDAL instead."""
+    from geobase.tiles.jpegtiles import _NotPlain, read_window
+
+    path = write(tmp_path / "adobe.tif")
+    with rasterio.open(path) as src:
+        tiles = jpeg_tiles(src)
+    data = path_bytes(path)[tiles.offsets[0] : tiles.offsets[0] + tiles.counts[0]]
+    stream = tiles.tables[:-2] + data[2:]
+    adobe = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"  # transform 0
+    one = tmp_path / "one.jpg"
+    one.write_bytes(stream[:2] + adobe + stream[2:])
+    fake = type(tiles)(str(one), (0, 0), 256, 256, 256, 256, (0,), (one.stat().st_size,), b"")
+    with pytest.raises(_NotPlain):
+        fake.read((0, 0, 256, 256))
+
+    class Src:  # what read_window needs of an open raster, pointing at the fake tile
+        pass
+
+    import geobase.tiles.jpegtiles as jt
+
+    key = (str(one), *fake.version)
+    jt._INDEX[key] = fake
+    try:
+        src = Src()
+        monkey = jt.jpeg_tiles
+        jt.jpeg_tiles = lambda s: fake
+        assert read_window(src, (0, 0, 256, 256)) is None
+    finally:
+        jt.jpeg_tiles = monkey
+        jt._INDEX.pop(key, None)
 
 
 def test_the_switch(monkeypatch):

@@ -213,6 +213,60 @@ def test_packed_kernel_is_the_exact_area_average(ratio, rotation, cut, offset, p
     assert (got_ok ^ want_ok).sum() <= max(2, 0.05 * (got_ok | want_ok).sum()) + h + w
 
 
+def _lattice_args(ratio: float, th: int, tw: int, h: int, w: int):
+    """Nodes of an axis-aligned lattice, ``ratio`` source pixels a base pixel."""
+    step = 16
+    ny, nx = np.mgrid[0 : -(-h // step) + 1, 0 : -(-w // step) + 1].astype(np.float64)
+    col, row = 1.5 + ratio * nx * step, 1.5 + ratio * ny * step
+    return col, row, np.ones(col.shape, bool), 0, 0, step, 0, 0
+
+
+@pytest.mark.parametrize("ratio", [24.0, 60.0])
+def test_packed_kernel_is_exact_for_wide_footprints(ratio):
+    """Footprints wider than the fast warp's usual (a distorted source: 24 and 60 source
+    pixels a side) sum without overflow: within one grey level of the float kernel."""
+    from geobase.tiles.kernels import area_warp, area_warp_packed
+
+    h = w = 4
+    th = tw = int(ratio * 5) + 4
+    rng = np.random.default_rng(7)
+    lanes = np.zeros((th, tw, 4), np.uint16)
+    lanes[1:-1, 1:-1, :3] = rng.integers(200, 256, (th - 2, tw - 2, 3))
+    lanes[1:-1, 1:-1, 3] = 1
+    args = _lattice_args(ratio, th, tw, h, w)
+    want, want_ok = np.zeros((3, h, w), np.uint8), np.zeros((h, w), bool)
+    area_warp(*args, lanes.astype(np.float64), want, want_ok, True)
+    got, got_ok = np.zeros((3, h, w), np.uint8), np.zeros((h, w), bool)
+    area_warp_packed(*args, lanes.view(np.int64).reshape(th, tw), got, got_ok)
+    assert want_ok.all() and np.array_equal(got_ok, want_ok)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
+def test_two_band_outputs_stay_in_their_array():
+    """A source whose third band is its alpha warps two bands: neither kernel writes a
+    third plane past the output array."""
+    from geobase.tiles.kernels import area_warp, area_warp_packed
+
+    h = w = 8
+    th = tw = 20
+    lanes = np.zeros((th, tw, 4), np.uint16)
+    lanes[1:-1, 1:-1, :2] = 100
+    lanes[1:-1, 1:-1, 3] = 1
+    args = _lattice_args(1.3, th, tw, h, w)
+    for kernel, table in (
+        (area_warp_packed, lanes.view(np.int64).reshape(th, tw)),
+        (area_warp, lanes.astype(np.float64)),
+    ):
+        block = np.full((3, h, w), 77, np.uint8)
+        out, ok = block[:2], np.zeros((h, w), bool)
+        if kernel is area_warp:
+            kernel(*args, table, out, ok, True)
+        else:
+            kernel(*args, table, out, ok)
+        assert ok.all() and (out == 100).all()
+        assert (block[2] == 77).all()
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     h=st.integers(1, 40),

@@ -169,7 +169,7 @@ def _window(
 
 def area_warp_source(src: Any, bands: list[int], crs: Any, anchor: tuple[float, float],
                      res: float, px0: int, py0: int, width: int, height: int,
-                     dtype: Any, decoder: str = "gdal") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                     dtype: Any, decoder: str | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The exact area-weighted average of one source's pixels under each output pixel
     (see :mod:`geobase.tiles.kernels`); ``decoder``: see :func:`packed_table`. Returns
     (data, valid)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -112,21 +113,50 @@ class JpegTiles:
         data = fh.read(count)
         stream = self.tables[:-2] + data[2:] if self.tables else data
         try:
-            with Image.open(io.BytesIO(stream), formats=["JPEG"]) as im:
-                im.load()
-                tile = np.asarray(im)
-        except (OSError, ValueError, SyntaxError) as exc:
+            with warnings.catch_warnings():
+                # a damaged header's huge size is refused below, before any decoding
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(stream), formats=["JPEG"]) as im:
+                    if im.size != (self.tile_w, self.tile_h) or im.mode != "RGB":
+                        raise SourceReadError(
+                            f"{self.path}: JPEG tile {index} is {im.size[0]} x {im.size[1]} "
+                            f"{im.mode} where the TIFF says {self.tile_w} x {self.tile_h} "
+                            "YCbCr; the file is damaged"
+                        )
+                    if im.info.get("adobe_transform") == 0:
+                        # an Adobe marker calling the tile RGB, which libtiff (GDAL)
+                        # would convert from YCbCr all the same: let GDAL read the file
+                        raise _NotPlain
+                    im.load()
+                    return np.asarray(im)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             reason = "not a JPEG stream" if isinstance(exc, UnidentifiedImageError) else exc
             raise SourceReadError(
                 f"{self.path}: JPEG tile {index} cannot be decoded ({reason}); the file may "
                 "be truncated or damaged"
             ) from exc
-        if tile.shape != shape:
-            raise SourceReadError(
-                f"{self.path}: JPEG tile {index} holds {tile.shape} pixels where the TIFF "
-                f"says {shape}; the file is damaged"
-            )
-        return tile
+
+
+class _NotPlain(Exception):
+    """A tile this module would decode otherwise than GDAL: the file is GDAL's to read."""
+
+
+def read_window(src: Any, window: tuple[int, int, int, int]) -> np.ndarray | None:
+    """RGB pixels (rows, cols, 3) of window (col0, row0, col1, row1) of an open raster
+    decoded here, or None where GDAL must read it (:func:`jpeg_tiles`).
+
+    Raises:
+        SourceReadError: a damaged tile.
+    """
+    tiles = jpeg_tiles(src)
+    if tiles is None:
+        return None
+    try:
+        return tiles.read(window)
+    except _NotPlain:
+        with _INDEX_LOCK:
+            _INDEX[(tiles.path, *tiles.version)] = None
+        return None
 
 
 def jpeg_tiles(src: Any) -> JpegTiles | None:
@@ -169,15 +199,16 @@ def _index(path: str, version: tuple[int, int], width: int, height: int) -> Jpeg
     from PIL import TiffImagePlugin
 
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("error")  # anything odd in the directory: GDAL reads it
             header = fh.read(8)
-            if len(header) == 8 and header[2] == 43:  # BigTIFF
+            if header[2:4] in (b"\x2b\x00", b"\x00\x2b"):  # BigTIFF, either byte order
                 header += fh.read(8)
             ifd = TiffImagePlugin.ImageFileDirectory_v2(header)
             fh.seek(ifd.next)
             ifd.load(fh)
             tags = {name: ifd.get(tag) for name, tag in _TIFF_TAGS.items()}
-    except (OSError, ValueError, SyntaxError, KeyError, IndexError):
+    except Exception:  # whatever Pillow cannot parse, GDAL reads (and judges)
         return None
     if (tags["width"], tags["height"], tags["compression"], tags["photometric"]) != (
         width, height, 7, 6,

@@ -179,11 +179,13 @@ def area_warp(
                 out[0, y, x] = min(255, int(s0 / weight + 0.5))
                 if nb > 1:
                     out[1, y, x] = min(255, int(s1 / weight + 0.5))
+                if nb > 2:
                     out[2, y, x] = min(255, int(s2 / weight + 0.5))
             else:
                 out[0, y, x] = s0 / weight
                 if nb > 1:
                     out[1, y, x] = s1 / weight
+                if nb > 2:
                     out[2, y, x] = s2 / weight
 
 
@@ -236,8 +238,7 @@ def area_warp_packed(
     xr = np.empty(w, np.int64)
     yt = np.empty(w, np.int64)
     yb = np.empty(w, np.int64)
-    even = np.empty(w, np.int64)  # sums of lanes 0 and 2, and of lanes 1 and 3
-    odd = np.empty(w, np.int64)
+    sums = np.empty((4, w), np.int64)  # a pixel's sums of the bands and of the validity
     last_cy = -1
     for y in range(h):
         gy = py0 + y
@@ -288,7 +289,7 @@ def area_warp_packed(
             r0 = upper >> _QSHIFT
             if not (c0 >= 0 and r0 >= 0 and c0 + 3 <= tw and r0 + 3 <= th
                     and right <= (c0 + 3) * QUANTA and lower <= (r0 + 3) * QUANTA):  # fmt: skip
-                even[x], odd[x] = _packed_sums(left, right, upper, lower, tab, tw, th)
+                _packed_sums(left, right, upper, lower, tab, tw, th, sums[:, x])
                 continue
             # the usual footprint: three columns and rows, zero weights past it
             e1 = (c0 + 1) * QUANTA
@@ -313,20 +314,26 @@ def area_warp_packed(
             t = a0 * tab[i] + a1 * tab[i + 1] + a2 * tab[i + 2]
             se += b2 * (t & _LANES_02)
             so += b2 * ((t >> 16) & _LANES_02)
-            even[x] = se
-            odd[x] = so
+            sums[0, x] = se & _LOW32
+            sums[1, x] = so & _LOW32
+            sums[2, x] = se >> 32
+            sums[3, x] = so >> 32
+        s0 = sums[0]
+        s1 = sums[1]
+        s2 = sums[2]
+        s3 = sums[3]
         for x in range(w):
             area = (xr[x] - xl[x]) * (yb[x] - yt[x])
-            se = even[x]
-            so = odd[x]
-            cover = so >> 32
+            cover = s3[x]
             good = cell_ok[x] and area > 0 and 2 * cover >= area  # MIN_COVER
             d = 2.0 * max(cover, 1)
             valid[y, x] = good
-            out[0, y, x] = _level((2 * (se & _LOW32) + cover) / d, good)
-            if nb > 1:
-                out[1, y, x] = _level((2 * (so & _LOW32) + cover) / d, good)
-                out[2, y, x] = _level((2 * (se >> 32) + cover) / d, good)
+            out[0, y, x] = _level((2 * s0[x] + cover) / d, good)
+            if nb == 3:  # (2 bands: a source whose third band is its alpha)
+                out[1, y, x] = _level((2 * s1[x] + cover) / d, good)
+                out[2, y, x] = _level((2 * s2[x] + cover) / d, good)
+            elif nb == 2:
+                out[1, y, x] = _level((2 * s1[x] + cover) / d, good)
 
 
 @njit(cache=True, inline="always")
@@ -336,17 +343,16 @@ def _level(value, good):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _packed_sums(left, right, upper, lower, tab, tw, th):  # pragma: no cover - compiled
-    """The lane sums (lanes 0 and 2, lanes 1 and 3) of :func:`area_warp_packed` for a
-    footprint of any size (edges in quanta), clipped to the table. Summed in 32-bit lanes
-    from the start: up to 16 source pixels a side (the fast warp's widest footprint) stay
-    below 17 * 17 * QUANTA**2 * 255 < 2**32."""
+def _packed_sums(left, right, upper, lower, tab, tw, th, sums):  # pragma: no cover - compiled
+    """The sums of :func:`area_warp_packed` (bands 0-2 and the validity, into ``sums``)
+    for a footprint of any size (edges in quanta), clipped to the table. A row's columns
+    are summed in 32-bit lanes (below 2**32 up to ~4000 source pixels), the rows each
+    lane apart in 64 bits: exact for any footprint a warp meets (a distorted one too)."""
     c_lo = max(left >> _QSHIFT, 0)
     c_hi = min(-((-right) >> _QSHIFT), tw)
     r_lo = max(upper >> _QSHIFT, 0)
     r_hi = min(-((-lower) >> _QSHIFT), th)
-    se = 0
-    so = 0
+    sums[:] = 0
     for r in range(r_lo, r_hi):
         wy = min(lower, (r + 1) * QUANTA) - max(upper, r * QUANTA)
         te = 0
@@ -356,9 +362,10 @@ def _packed_sums(left, right, upper, lower, tab, tw, th):  # pragma: no cover - 
             v = tab[r * tw + c]
             te += a * (v & _LANES_02)
             to += a * ((v >> 16) & _LANES_02)
-        se += wy * te
-        so += wy * to
-    return se, so
+        sums[0] += wy * (te & _LOW32)
+        sums[1] += wy * (to & _LOW32)
+        sums[2] += wy * (te >> 32)
+        sums[3] += wy * (to >> 32)
 
 
 @njit(cache=True, nogil=True)

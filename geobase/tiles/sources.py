@@ -266,17 +266,18 @@ def all_valid(src: Any) -> bool:
 
 def packed_table(
     src: Any, bands: list[int], window: tuple[int, int, int, int], f: int,
-    decoder: str = "gdal",
+    decoder: str | None = None,
 ) -> np.ndarray:  # fmt: skip
     """The padded window table of uint8 imagery: per source pixel one uint64 holding the
     bands and the validity in its four 16-bit lanes (k*k*255 < 2**16), zero on the
     border and where invalid, so that one gather per sample sums every channel.
     ``decoder``: ``turbo`` reads the JPEG tiles of a YCbCr JPEG GeoTIFF with
-    :mod:`geobase.tiles.jpegtiles` (at f = 1), ``gdal`` through GDAL."""
+    :mod:`geobase.tiles.jpegtiles` (at f = 1), ``gdal`` through GDAL (None:
+    :func:`geobase.tiles.jpegtiles.decoder_mode`)."""
     c0, r0, c1, r1 = window
     h, w = r1 - r0, c1 - c0
     if f == 1 and src.dtypes[0] == "uint8" and len(bands) <= 3:
-        from geobase.tiles.jpegtiles import jpeg_tiles
+        from geobase.tiles.jpegtiles import decoder_mode, read_window
         from geobase.tiles.kernels import pack_pixels
 
         # a plain read, packed in one compiled pass (GDAL writing into the lanes, a
@@ -284,11 +285,9 @@ def packed_table(
         win = rasterio.windows.Window(c0, r0, w, h)
         every = all_valid(src)
         valid = np.ones((1, 1), bool) if every else src.dataset_mask(window=win) > 0
-        tiles = jpeg_tiles(src) if decoder == "turbo" and bands == [1, 2, 3] else None
-        if tiles is not None:
-            pix = tiles.read(window).transpose(2, 0, 1)
-        else:
-            pix = src.read(bands, window=win)
+        turbo = decoder_mode(decoder) == "turbo" and bands == [1, 2, 3]
+        rgb = read_window(src, window) if turbo else None
+        pix = src.read(bands, window=win) if rgb is None else rgb.transpose(2, 0, 1)
         table = np.zeros((h + 2, w + 2), np.int64)
         pack_pixels(pix, valid, every, table)
         return table.view(np.uint64).reshape(-1)

@@ -69,9 +69,10 @@ def prepare_warp(sources: Iterable[SourceRef], crs: Any) -> None:
         kernels.load()
 
 
-def warp_version(mode: str, decoder: str = "turbo") -> str:
+def warp_version(mode: str, decoder: str | None = None) -> str:
     """The overview cache's name for the arithmetic of warp ``mode`` with JPEG
-    ``decoder`` (the reference warp reads through GDAL whatever the decoder)."""
+    ``decoder`` (None: :func:`decoder_mode`; the reference warp reads through GDAL
+    whatever the decoder)."""
     mode = warp_mode(mode)
     if mode == "reference":
         return WARP_VERSIONS[mode]
