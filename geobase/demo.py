@@ -80,9 +80,13 @@ def _districts(ws: Workspace, data: Path) -> str:
 
 
 def _control_points(ws: Workspace, data: Path) -> str:
-    from geobase.control.demo_data import load_demo
+    from geobase.control.demo_data import load_demo, write_inspection_stream
 
-    return load_demo(ws, data / "control_points")
+    summary = load_demo(ws, data / "control_points")
+    stream = ws.root / "inspections.jsonl"
+    if not stream.exists():  # a sample for 'control inspect --from' (kept if edited)
+        write_inspection_stream(stream)
+    return summary
 
 
 def _coverage_report(ws: Workspace, data: Path) -> str:

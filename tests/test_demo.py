@@ -40,6 +40,17 @@ def test_demo_builds_everything(demo_workspace):
             assert next(iter(reader.tiles()), None) is not None
     assert grids == {"WebMercatorQuad", "CGCS2000Quad"}
     assert (demo_workspace / "reports" / "coverage.html").is_file()
+    # the README's 'control inspect --from inspections.jsonl' has its sample stream: every
+    # line parses, and names a mark of the registry
+    from geobase.control.inspection_stream import parse_line
+    from geobase.control.registry import get_point
+
+    lines = (demo_workspace / "inspections.jsonl").read_text(encoding="utf-8").splitlines()
+    entries = [parse_line(line) for line in lines]
+    assert len(entries) == 3
+    with Workspace.open(demo_workspace) as ws:
+        for entry in entries:
+            assert entry is not None and get_point(ws, entry.point_id) is not None
 
 
 def test_demo_rerun_is_safe_and_says_what_next(demo_workspace):

@@ -293,3 +293,23 @@ def load_demo(ws, folder: str | Path) -> str:
         f"{inspections.recorded} inspections recorded ({inspections.already} already there); "
         "SYNTHETIC demo registry"
     )
+
+
+#: the sample stream of field inspections the demo writes beside its workspace, for
+#: ``geobase control inspect --from inspections.jsonl`` (the README's line)
+INSPECTION_STREAM = (
+    {"point_id": "STC002", "condition": "完好", "date": "2024-05-02", "inspector": "林工"},
+    {"point_id": "STC003", "condition": "damaged", "date": "2024-05-02", "inspector": "林工",
+     "usability": "水准", "notes": "观测墩顶面开裂"},
+    {"点号": "STC004", "状况": "未找到", "巡查日期": "2024-05-03", "巡查人": "陈工"},
+)  # fmt: skip
+
+
+def write_inspection_stream(path: str | Path) -> Path:
+    """Write :data:`INSPECTION_STREAM` as JSON Lines (UTF-8) to ``path``; returns it."""
+    import json
+
+    path = Path(path)
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in INSPECTION_STREAM)
+    path.write_text(text, encoding="utf-8")
+    return path
